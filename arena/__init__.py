@@ -1,0 +1,5 @@
+"""The arena Django project. Importing the Celery app here lets `@shared_task` bind to it."""
+
+from arena.celery import app as celery_app
+
+__all__ = ["celery_app"]

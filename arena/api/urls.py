@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from arena.api import views
+
+urlpatterns = [
+    path("arenas", views.arenas_list, name="api-arenas"),
+    path("arenas/<slug:slug>/battles", views.battle_create, name="api-battle-create"),
+    path("arenas/<slug:slug>/leaderboard", views.leaderboard, name="api-leaderboard"),
+    path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
+    path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
+    path("openapi.json", views.openapi, name="api-openapi"),
+    re_path(r"^(?P<path>.*)$", views.not_found),
+]

@@ -1,0 +1,97 @@
+"""The public JSON API: thin adapters over the services and selectors."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from arena.api.openapi import OPENAPI
+from arena.api.responses import api_view, error_response, json_body
+from arena.battles import selectors, services
+from arena.battles.errors import InvalidInput
+from arena.battles.voters import voter_id_from_session
+from arena.votes import selectors as vote_selectors
+from arena.votes.services import vote_cast
+
+
+@require_GET
+@ensure_csrf_cookie
+@api_view
+def arenas_list(request: HttpRequest) -> JsonResponse:
+    arenas = [
+        {"slug": a.slug, "title": a.title, "modality": a.modality}
+        for a in selectors.arenas_list()
+    ]
+    return JsonResponse(arenas, safe=False)
+
+
+@require_POST
+@api_view
+def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
+    body = json_body(request)
+    random_prompt = body.get("random_prompt", False)
+    if not isinstance(random_prompt, bool):
+        raise InvalidInput("random_prompt must be true or false.")
+    if not random_prompt and "prompt" not in body:
+        raise InvalidInput('Send {"prompt": "..."} or {"random_prompt": true}.')
+    battle = services.battle_create(
+        arena_slug=slug,
+        voter_id=voter_id_from_session(request.session),
+        prompt_text=body.get("prompt"),
+        random_prompt=random_prompt,
+    )
+    return JsonResponse(selectors.battle_state(battle), status=201)
+
+
+@require_GET
+@api_view
+def battle_detail(request: HttpRequest, battle_id: str) -> JsonResponse:
+    return JsonResponse(selectors.battle_state(selectors.battle_get(battle_id=battle_id)))
+
+
+@require_POST
+@api_view
+def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
+    body = json_body(request)
+    cast = vote_cast(
+        battle_id=battle_id,
+        voter_id=voter_id_from_session(request.session, create=False),
+        choice=body.get("choice"),
+        idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+    )
+    battle = selectors.battle_get(battle_id=battle_id)
+    return JsonResponse(
+        {
+            "battle": str(battle.pk),
+            "choice": cast.vote.choice,
+            "replayed": cast.replayed,
+            "left": selectors.contender_public(battle.left),
+            "right": selectors.contender_public(battle.right),
+        }
+    )
+
+
+@require_GET
+@api_view
+def leaderboard(request: HttpRequest, slug: str) -> JsonResponse:
+    arena = selectors.arena_get(slug=slug)
+    return JsonResponse(vote_selectors.leaderboard_get(arena=arena))
+
+
+@require_GET
+def openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(OPENAPI)
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    return error_response(404, "not_found", "There is no such API endpoint.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return error_response(
+        403,
+        "csrf_failed",
+        "Missing or wrong CSRF token: send the csrftoken cookie's value in the X-CSRFToken "
+        "header (GET /api/arenas sets the cookie).",
+    )

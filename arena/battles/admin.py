@@ -1,0 +1,93 @@
+"""Admin: operators register providers and contenders; secrets stay in the environment."""
+
+from __future__ import annotations
+
+import os
+
+from django import forms
+from django.contrib import admin
+
+from arena.battles.models import Arena, Battle, Contender, Output, Prompt, Provider
+from generators.base import BadConfiguration, generator_class
+
+
+class ProviderForm(forms.ModelForm):
+    class Meta:
+        model = Provider
+        fields = "__all__"
+
+    def clean_api_key_env(self) -> str:
+        name = self.cleaned_data.get("api_key_env", "").strip()
+        if name and not name.replace("_", "").isalnum():
+            raise forms.ValidationError(
+                "Give the NAME of an environment variable (letters, digits, underscores), "
+                "never the key itself."
+            )
+        if name and name not in os.environ:
+            raise forms.ValidationError(
+                f"The environment variable {name} is not set on this server: set it for the web "
+                "and worker processes first, then save."
+            )
+        return name
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if kind:
+            try:
+                cls = generator_class(str(kind))
+            except (BadConfiguration, ImportError) as exc:
+                raise forms.ValidationError(f"Provider kind {kind} is not available: {exc}")
+            validate = getattr(cls, "validate_config", None)
+            if validate is not None:
+                problems = validate(data.get("options") or {})
+                if problems:
+                    raise forms.ValidationError(problems)
+        return data
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "kind", "base_url", "api_key_env", "max_concurrency", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+
+
+@admin.register(Contender)
+class ContenderAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "provider", "model_id", "enabled",
+                    "sampling_weight", "added_at"]
+    list_filter = ["enabled", "provider__kind", "arenas"]
+    search_fields = ["name", "organization", "model_id"]
+    filter_horizontal = ["arenas"]
+
+
+@admin.register(Arena)
+class ArenaAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "modality", "reveal_policy", "is_active"]
+    prepopulated_fields = {"slug": ["title"]}
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["text", "source", "modality", "category", "created_at"]
+    list_filter = ["source", "modality", "category"]
+    search_fields = ["text"]
+
+
+class OutputInline(admin.TabularInline):
+    model = Output
+    extra = 0
+    can_delete = False
+    fields = ["side", "status", "latency_s", "cost", "error_code", "error", "params_used"]
+    readonly_fields = fields
+
+
+@admin.register(Battle)
+class BattleAdmin(admin.ModelAdmin):
+    list_display = ["id", "arena", "left", "right", "status", "created_at"]
+    list_filter = ["status", "arena"]
+    readonly_fields = ["id", "arena", "prompt", "left", "right", "voter_id", "seed",
+                       "sampling_probability", "created_at", "ready_at", "finished_at"]
+    inlines = [OutputInline]

@@ -1,0 +1,71 @@
+"""Queue generation work: Celery when a broker is configured, else threads in this process.
+
+The embedded default has no broker and an in-memory channel layer that cannot cross processes,
+so the same task code runs in a thread pool of the web process instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from generators.base import BadConfiguration, generator_class
+
+logger = logging.getLogger(__name__)
+
+_executor: ThreadPoolExecutor | None = None
+_sweeper_started = False
+_lock = threading.Lock()
+SWEEP_EVERY_S = 30.0
+
+
+def queue_for(provider_kind: str) -> str:
+    try:
+        return generator_class(provider_kind).queue
+    except (BadConfiguration, ImportError):
+        return "default"
+
+
+def _run_in_thread(task_name: str, *args: object) -> None:
+    from arena.battles import tasks
+
+    close_old_connections()
+    try:
+        getattr(tasks, task_name).apply(args=args, throw=False)
+    except Exception:
+        logger.exception("embedded task %s%s crashed", task_name, args)
+    finally:
+        close_old_connections()
+
+
+def _sweep_forever() -> None:
+    """Embedded stand-in for Celery beat: fail battles that went stale."""
+    while True:
+        threading.Event().wait(SWEEP_EVERY_S)
+        _run_in_thread("battles_fail_stale_task")
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    global _executor, _sweeper_started
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=settings.ARENA_GENERATION_THREADS, thread_name_prefix="generate"
+            )
+        if not _sweeper_started:
+            threading.Thread(target=_sweep_forever, name="sweeper", daemon=True).start()
+            _sweeper_started = True
+    return _executor
+
+
+def generation_enqueue(*, output_id: int, provider_kind: str) -> None:
+    from arena.battles.tasks import output_generate_task
+
+    if settings.ARENA_EMBEDDED_TASKS:
+        _embedded_executor().submit(_run_in_thread, "output_generate_task", output_id)
+    else:
+        output_generate_task.apply_async(args=(output_id,), queue=queue_for(provider_kind))

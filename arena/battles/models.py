@@ -1,0 +1,244 @@
+"""Arenas, the models that play in them (contenders), prompts, battles and their outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+import uuid
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Modality(models.TextChoices):
+    IMAGE = "image", "Text to image"
+    VIDEO = "video", "Text to video"
+    TEXT = "text", "Text"
+
+
+class RevealPolicy(models.TextChoices):
+    TOGETHER = "together", "Both together (speed cannot betray a model)"
+    AS_READY = "as_ready", "Each as soon as it is ready"
+
+
+class Arena(models.Model):
+    """One leaderboard's world: a modality, its generation parameters and vote rules."""
+
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.IMAGE)
+    reveal_policy = models.CharField(
+        max_length=16, choices=RevealPolicy.choices, default=RevealPolicy.TOGETHER
+    )
+    both_bad_counts_as_tie = models.BooleanField(
+        default=True, help_text="Count 'both are bad' as a tie in ratings (else exclude it)."
+    )
+    width = models.PositiveIntegerField(default=512)
+    height = models.PositiveIntegerField(default=512)
+    duration_s = models.FloatField(null=True, blank=True, help_text="Video arenas only.")
+    generation_timeout_s = models.PositiveIntegerField(
+        default=180, help_text="A side not ready after this long fails the battle."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProviderKind(models.TextChoices):
+    DEMO = "demo", "Demo (CPU, no key)"
+    OPENAI_IMAGES = "openai_images", "OpenAI Images"
+    AZURE_OPENAI = "azure_openai", "Azure OpenAI images"
+    MAI_IMAGE = "mai_image", "Microsoft Foundry MAI image"
+    OPENAI_VIDEO = "openai_video", "OpenAI video (Sora 2)"
+    AZURE_SORA = "azure_sora", "Azure video jobs (Sora)"
+    BFL = "bfl", "Black Forest Labs FLUX"
+    REPLICATE = "replicate", "Replicate"
+    FAL = "fal", "fal queue"
+    STABILITY = "stability", "Stability stable-image"
+    GEMINI_IMAGE = "gemini_image", "Google Gemini image"
+    IMAGEN = "imagen", "Google Imagen"
+    GENERIC_HTTP = "generic_http", "Generic HTTP (in-house server)"
+    LOCAL_DIFFUSERS = "local_diffusers", "Local GPU model (diffusers)"
+
+
+class Provider(models.Model):
+    """Where outputs come from. The API key is never stored: only the variable that holds it."""
+
+    name = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    base_url = models.URLField(blank=True, max_length=500)
+    api_key_env = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Name of the environment variable holding the API key (never the key itself).",
+    )
+    timeout_s = models.FloatField(default=120.0, validators=[MinValueValidator(1.0)])
+    max_concurrency = models.PositiveIntegerField(default=4)
+    cost_per_output = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contender(models.Model):
+    """A registered model that plays in one or more arenas."""
+
+    name = models.CharField(max_length=120, unique=True)
+    organization = models.CharField(max_length=120, blank=True)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="contenders")
+    model_id = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    arenas = models.ManyToManyField(Arena, related_name="contenders", blank=True)
+    enabled = models.BooleanField(default=True)
+    sampling_weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)])
+    license = models.CharField(max_length=120, blank=True)
+    link = models.URLField(blank=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_demo(self) -> bool:
+        return self.provider.kind == ProviderKind.DEMO
+
+
+def normalise_prompt(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(normalise_prompt(text).encode()).hexdigest()
+
+
+class Prompt(models.Model):
+    class Source(models.TextChoices):
+        USER = "user", "Typed by a voter"
+        BANK = "bank", "Prompt bank"
+
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.USER)
+    modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.IMAGE)
+    category = models.CharField(max_length=60, blank=True, db_index=True)
+    language = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.text_hash = prompt_hash(self.text)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class BattleStatus(models.TextChoices):
+    PENDING = "pending"
+    GENERATING = "generating"
+    READY = "ready"
+    VOTED = "voted"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+class Side(models.TextChoices):
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Battle(models.Model):
+    """Two anonymous outputs for one prompt, positions random, owned by one voter."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="battles")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="battles")
+    left = models.ForeignKey(Contender, on_delete=models.PROTECT, related_name="+")
+    right = models.ForeignKey(Contender, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=BattleStatus.choices, default=BattleStatus.PENDING, db_index=True
+    )
+    voter_id = models.CharField(max_length=64, db_index=True)
+    seed = models.PositiveIntegerField()
+    sampling_probability = models.FloatField(
+        null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."
+    )
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(left=models.F("right")), name="battle_distinct_contenders"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Battle {self.id}"
+
+    def contender_on(self, side: str) -> Contender:
+        return self.left if side == Side.LEFT else self.right
+
+
+def new_output_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class OutputStatus(models.TextChoices):
+    PENDING = "pending"
+    GENERATING = "generating"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Output(models.Model):
+    """One side of a battle. Served only through its opaque token."""
+
+    battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="outputs")
+    side = models.CharField(max_length=5, choices=Side.choices)
+    status = models.CharField(
+        max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
+    file = models.FileField(upload_to="outputs/", blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    text = models.TextField(blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    params_used = models.JSONField(default=dict, blank=True)
+    params_mapped = models.JSONField(default=dict, blank=True)
+    latency_s = models.FloatField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["battle", "side"]
+        constraints = [
+            models.UniqueConstraint(fields=["battle", "side"], name="output_one_per_side")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.battle_id} {self.side}"

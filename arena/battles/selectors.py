@@ -1,0 +1,101 @@
+"""Reads: what voters and pages may see. Nothing here names a model before the vote."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.urls import reverse
+
+from arena.battles.errors import NotFound
+from arena.battles.models import (
+    Arena,
+    Battle,
+    BattleStatus,
+    Contender,
+    Output,
+    OutputStatus,
+    RevealPolicy,
+    Side,
+)
+
+SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
+
+
+def arena_get(*, slug: str) -> Arena:
+    arena = Arena.objects.filter(slug=slug, is_active=True).first()
+    if arena is None:
+        raise NotFound(f"There is no arena called '{slug}'.")
+    return arena
+
+
+def arenas_list() -> list[Arena]:
+    return list(Arena.objects.filter(is_active=True))
+
+
+def battle_get(*, battle_id: object) -> Battle:
+    battle = (
+        Battle.objects.select_related("arena", "prompt", "left", "right")
+        .prefetch_related(Prefetch("outputs", queryset=Output.objects.order_by("side")))
+        .filter(pk=battle_id)
+        .first()
+    )
+    if battle is None:
+        raise NotFound("There is no such battle.")
+    return battle
+
+
+def output_url(output: Output) -> str:
+    return reverse("output-file", kwargs={"token": output.token})
+
+
+def contender_public(contender: Contender) -> dict[str, object]:
+    return {
+        "name": contender.name,
+        "organization": contender.organization,
+        "demo": contender.is_demo,
+    }
+
+
+def battle_state(battle: Battle) -> dict[str, object]:
+    """The public shape of a battle, the same for the API, the page and WebSocket pushes.
+
+    With the "together" reveal policy a side that is ready reads as "generating" until the
+    other is ready too, so speed cannot betray a model.
+    """
+    outputs = sorted(battle.outputs.all(), key=lambda o: o.side != Side.LEFT)
+    all_ready = bool(outputs) and all(o.status == OutputStatus.READY for o in outputs)
+    hold_back = battle.arena.reveal_policy == RevealPolicy.TOGETHER and not all_ready
+    shown = []
+    for output in outputs:
+        status = output.status
+        visible = status == OutputStatus.READY and not hold_back
+        if status == OutputStatus.READY and hold_back:
+            status = OutputStatus.GENERATING
+        shown.append(
+            {
+                "side": output.side,
+                "label": SIDE_LABELS[Side(output.side)],
+                "status": status,
+                "url": output_url(output) if visible else None,
+                "content_type": output.content_type if visible else None,
+                "text": output.text if visible and output.text else None,
+            }
+        )
+    state: dict[str, object] = {
+        "id": str(battle.id),
+        "arena": battle.arena.slug,
+        "modality": battle.arena.modality,
+        "status": battle.status,
+        "prompt": battle.prompt.text,
+        "outputs": shown,
+        "failure": battle.failure_reason or None,
+        "vote": None,
+        "reveal": None,
+    }
+    if battle.status == BattleStatus.VOTED:
+        vote = getattr(battle, "vote", None)
+        state["vote"] = {"choice": vote.choice} if vote else None
+        state["reveal"] = {
+            "left": contender_public(battle.left),
+            "right": contender_public(battle.right),
+        }
+    return state

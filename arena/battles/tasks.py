@@ -1,0 +1,25 @@
+"""Celery tasks: take ids, call a service. Late-acknowledged and idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from arena.battles import services
+
+
+@shared_task(
+    acks_late=True, reject_on_worker_lost=True, name="arena.battles.tasks.output_generate_task"
+)
+def output_generate_task(output_id: int) -> None:
+    try:
+        services.output_generate(output_id=output_id)
+    except Exception as exc:
+        services.output_fail_unexpected(output_id=output_id, message=repr(exc))
+        raise
+
+
+@shared_task(name="arena.battles.tasks.battles_fail_stale_task")
+def battles_fail_stale_task(*_: Any) -> int:
+    return services.battles_fail_stale()

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from arena.pages import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("arena/<slug:slug>/", views.arena_battle, name="arena"),
+    path("arena/<slug:slug>/leaderboard/", views.arena_leaderboard, name="leaderboard"),
+    path("o/<str:token>", views.output_file, name="output-file"),
+]

@@ -1,0 +1,64 @@
+"""Server-rendered pages; the battle page's JavaScript speaks the JSON API and the WebSocket."""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.csrf import csrf_failure as html_csrf_failure
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from arena.api.views import csrf_failure as api_csrf_failure
+from arena.battles import selectors
+from arena.battles.errors import NotFound
+from arena.battles.models import Output, OutputStatus
+from arena.battles.voters import voter_id_from_session
+from arena.votes.selectors import leaderboard_get
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"arenas": selectors.arenas_list()})
+
+
+def _arena_or_404(slug: str):  # type: ignore[no-untyped-def]
+    try:
+        return selectors.arena_get(slug=slug)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@require_GET
+@ensure_csrf_cookie
+def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
+    arena = _arena_or_404(slug)
+    voter_id_from_session(request.session)  # the voter exists before the first battle
+    return render(request, "battle.html", {"arena": arena})
+
+
+@require_GET
+def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
+    arena = _arena_or_404(slug)
+    return render(
+        request, "leaderboard.html", {"arena": arena, "board": leaderboard_get(arena=arena)}
+    )
+
+
+@require_GET
+def output_file(request: HttpRequest, token: str) -> FileResponse:
+    """Serve an output by its opaque token; the URL never changes and names nothing."""
+    output = Output.objects.filter(token=token, status=OutputStatus.READY).first()
+    if output is None or not output.file:
+        raise Http404("No such output.")
+    response = FileResponse(default_storage.open(output.file.name, "rb"),
+                            content_type=output.content_type)
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_csrf_failure(request, reason)
+    return html_csrf_failure(request, reason)

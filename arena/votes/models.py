@@ -1,0 +1,55 @@
+"""Votes (one per battle, enforced by the database) and the live Elo standings."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from arena.battles.models import Arena, Battle, Contender
+
+
+class Choice(models.TextChoices):
+    LEFT = "left", "Left is better"
+    RIGHT = "right", "Right is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "both_bad", "Both are bad"
+
+
+class Vote(models.Model):
+    battle = models.OneToOneField(Battle, on_delete=models.PROTECT, related_name="vote")
+    choice = models.CharField(max_length=10, choices=Choice.choices)
+    voter_id = models.CharField(max_length=64, db_index=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    seconds_to_vote = models.FloatField(null=True, blank=True)
+    is_valid = models.BooleanField(default=True)
+    invalid_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.choice} on {self.battle_id}"
+
+
+class EloRating(models.Model):
+    """Online Elo (order dependent, the live number) and counts per contender and arena."""
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="elo_ratings")
+    contender = models.ForeignKey(Contender, on_delete=models.CASCADE, related_name="elo_ratings")
+    rating = models.FloatField(default=1000.0)
+    votes = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    losses = models.PositiveIntegerField(default=0)
+    ties = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["arena", "contender"], name="elo_one_per_arena")
+        ]
+
+    @property
+    def win_rate(self) -> float | None:
+        if not self.votes:
+            return None
+        return (self.wins + 0.5 * self.ties) / self.votes

@@ -1,0 +1,111 @@
+"""Casting a vote: one transaction, one vote per battle, Elo updated in the same commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from arena.battles import events
+from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.battles.models import Arena, Battle, BattleStatus, Contender
+from arena.votes.models import Choice, EloRating, Vote
+from arena.votes.selectors import leaderboard_get
+from ratings.live import elo_update
+
+ELO_K = 4.0
+SCORE_LEFT = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0, Choice.TIE: 0.5, Choice.BOTH_BAD: 0.5}
+
+
+@dataclass(frozen=True)
+class CastVote:
+    vote: Vote
+    replayed: bool  # the same Idempotency-Key again: the first answer, nothing stored twice
+
+
+def choice_parse(choice: object) -> Choice:
+    if choice not in Choice.values:
+        raise InvalidInput("choice must be one of: left, right, tie, both_bad.")
+    return Choice(choice)
+
+
+def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice) -> None:
+    """Update both live Elo rows; rows are locked in id order so concurrent votes never
+    deadlock."""
+    for contender in (left, right):
+        EloRating.objects.get_or_create(arena=arena, contender=contender)
+    rows = {
+        row.contender_id: row
+        for row in EloRating.objects.select_for_update()
+        .filter(arena=arena, contender__in=[left, right])
+        .order_by("pk")
+    }
+    row_left, row_right = rows[left.pk], rows[right.pk]
+    counted = choice != Choice.BOTH_BAD or arena.both_bad_counts_as_tie
+    if not counted:
+        return
+    score = SCORE_LEFT[choice]
+    row_left.rating, row_right.rating = elo_update(
+        row_left.rating, row_right.rating, score, k=ELO_K
+    )
+    for row, own_score in ((row_left, score), (row_right, 1.0 - score)):
+        row.votes += 1
+        if own_score == 1.0:
+            row.wins += 1
+        elif own_score == 0.0:
+            row.losses += 1
+        else:
+            row.ties += 1
+        row.save()
+
+
+def vote_cast(
+    *, battle_id: object, voter_id: str, choice: object, idempotency_key: str = ""
+) -> CastVote:
+    """Store the vote and update ratings in one transaction; names are revealed only after."""
+    parsed = choice_parse(choice)
+    if len(idempotency_key) > 100:
+        raise InvalidInput("Idempotency-Key must be at most 100 characters.")
+    try:
+        with transaction.atomic():
+            battle = (
+                Battle.objects.select_for_update()
+                .select_related("arena", "left", "right")
+                .filter(pk=battle_id)
+                .first()
+            )
+            if battle is None:
+                raise NotFound("There is no such battle.")
+            if battle.voter_id != voter_id:
+                raise Forbidden("You can only vote on a battle you were shown.")
+            existing = Vote.objects.filter(battle=battle).first()
+            if existing is not None:
+                if idempotency_key and existing.idempotency_key == idempotency_key:
+                    return CastVote(existing, replayed=True)
+                raise Conflict("You have already voted on this battle.")
+            if battle.status == BattleStatus.FAILED:
+                raise Conflict("This battle failed, so it cannot be voted on. Start a new one.")
+            if battle.status != BattleStatus.READY:
+                raise Conflict("Please wait until both outputs are shown before voting.")
+            now = timezone.now()
+            vote = Vote.objects.create(
+                battle=battle,
+                choice=parsed,
+                voter_id=voter_id,
+                idempotency_key=idempotency_key,
+                seconds_to_vote=(now - battle.ready_at).total_seconds()
+                if battle.ready_at
+                else None,
+            )
+            battle.status = BattleStatus.VOTED
+            battle.finished_at = now
+            battle.save(update_fields=["status", "finished_at"])
+            elo_apply(arena=battle.arena, left=battle.left, right=battle.right, choice=parsed)
+            slug = battle.arena.slug
+            transaction.on_commit(lambda: events.leaderboard_push(slug, leaderboard_get(
+                arena=Arena.objects.get(slug=slug))))
+    except IntegrityError:
+        # Another request stored this battle's vote between our check and insert.
+        raise Conflict("You have already voted on this battle.") from None
+    return CastVote(vote, replayed=False)

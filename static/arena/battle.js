@@ -1,0 +1,204 @@
+// The battle page: start a battle through the JSON API, follow it over the WebSocket
+// (polling if the socket cannot open), vote, then reveal. All text goes in via textContent.
+(function () {
+  "use strict";
+  const app = document.getElementById("battle-app");
+  if (!app) return;
+  const slug = app.dataset.arena;
+  const $ = (id) => document.getElementById(id);
+  const form = $("prompt-form"), input = $("prompt-input"), message = $("message");
+  const battleBox = $("battle"), voteButtons = Array.from(document.querySelectorAll(".vote"));
+  let current = null, socket = null, pollTimer = null, voteKey = null, voting = false;
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function say(text, kind) {
+    message.hidden = !text;
+    message.textContent = text || "";
+    message.className = "message " + (kind || "error");
+  }
+  async function api(method, path, body, headers) {
+    const res = await fetch("/api" + path, {
+      method, credentials: "same-origin",
+      headers: Object.assign({"Content-Type": "application/json", "X-CSRFToken": csrf()}, headers || {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    return {status: res.status, data};
+  }
+  function errorText(res) {
+    return (res.data && res.data.error && res.data.error.message) || "Something went wrong (" + res.status + "). Please try again.";
+  }
+
+  function renderPanel(panel, output, modality) {
+    const frame = panel.querySelector(".frame");
+    const shownUrl = frame.dataset.url || "";
+    if (output.url && output.url !== shownUrl) {
+      frame.textContent = "";
+      let el;
+      if (modality === "video") {
+        el = document.createElement("video");
+        el.controls = true; el.loop = true; el.muted = true; el.autoplay = true;
+      } else {
+        el = document.createElement("img");
+        el.alt = "Output of model " + output.label;
+      }
+      el.src = output.url;
+      el.className = "output";
+      frame.appendChild(el);
+      frame.dataset.url = output.url;
+    } else if (output.text && !frame.dataset.text) {
+      frame.textContent = "";
+      const p = document.createElement("div");
+      p.className = "output-text"; p.textContent = output.text;
+      frame.appendChild(p); frame.dataset.text = "1";
+    } else if (!output.url && !output.text) {
+      const ph = frame.querySelector(".ph-text");
+      if (ph) ph.textContent = output.status === "failed" ? "Could not generate" : "Generating…";
+      frame.classList.toggle("failed", output.status === "failed");
+    }
+  }
+
+  function render(state) {
+    if (current && state.id !== current.id) return;
+    current = state;
+    battleBox.hidden = false;
+    $("prompt-shown").textContent = state.prompt;
+    for (const output of state.outputs) {
+      renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality);
+    }
+    const canVote = state.status === "ready" && !voting;
+    voteButtons.forEach((b) => { b.disabled = !canVote; });
+    $("vote-bar").hidden = state.status === "voted" || state.status === "failed";
+    if (state.status === "failed") {
+      say(state.failure || "This battle failed. Nothing was counted.", "error");
+      showAfter("This battle could not be completed. Start a new one?");
+      stopFollowing();
+    } else if (state.status === "voted" && state.reveal) {
+      reveal(state.reveal, state.vote && state.vote.choice);
+      stopFollowing();
+    } else if (state.status === "ready") {
+      say("Both outputs are ready: which one is better?", "info");
+    }
+  }
+
+  function reveal(models, choice) {
+    for (const side of ["left", "right"]) {
+      const box = document.querySelector('.panel[data-side="' + side + '"] .reveal');
+      const m = models[side];
+      box.textContent = "";
+      const name = document.createElement("strong"); name.className = "model-name"; name.textContent = m.name;
+      const org = document.createElement("span"); org.className = "model-org"; org.textContent = m.organization || "";
+      box.appendChild(name); box.appendChild(org);
+      if (m.demo) { const t = document.createElement("span"); t.className = "tag"; t.textContent = "demo"; box.appendChild(t); }
+      box.hidden = false;
+      box.closest(".panel").classList.toggle("winner", choice === side);
+    }
+    const words = {left: "You preferred Model A.", right: "You preferred Model B.", tie: "You called it a tie.", both_bad: "You found both bad."};
+    say("", "info");
+    showAfter((words[choice] || "Vote recorded.") + " Thanks — your vote counts.");
+  }
+
+  function showAfter(text) {
+    $("after").hidden = false;
+    $("after-text").textContent = text;
+  }
+
+  function stopFollowing() {
+    if (socket) { socket.onclose = null; socket.close(); socket = null; }
+    if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  }
+
+  function poll(id) {
+    if (pollTimer) return;
+    pollTimer = setInterval(async () => {
+      const res = await api("GET", "/battles/" + id);
+      if (res.status === 200) render(res.data);
+    }, 1500);
+  }
+
+  function follow(id) {
+    stopFollowing();
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    try {
+      socket = new WebSocket(scheme + location.host + "/ws/battles/" + id + "/");
+    } catch (e) { poll(id); return; }
+    socket.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      if (msg.type === "battle") render(msg.state);
+    };
+    socket.onclose = () => { socket = null; if (current && ["pending", "generating", "ready"].includes(current.status)) poll(id); };
+  }
+
+  function reset() {
+    stopFollowing();
+    current = null; voteKey = null; voting = false;
+    say("", "info");
+    $("after").hidden = true;
+    document.querySelectorAll(".panel").forEach((panel) => {
+      panel.classList.remove("winner");
+      const frame = panel.querySelector(".frame");
+      delete frame.dataset.url; delete frame.dataset.text;
+      frame.classList.remove("failed");
+      frame.innerHTML = '<div class="placeholder"><span class="spinner"></span><span class="ph-text">Generating…</span></div>';
+      const r = panel.querySelector(".reveal"); r.hidden = true; r.textContent = "";
+    });
+  }
+
+  async function start(body) {
+    reset();
+    const buttons = [$("generate-btn"), $("random-btn")];
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const res = await api("POST", "/arenas/" + slug + "/battles", body);
+      if (res.status !== 201) { say(errorText(res), "error"); return; }
+      history.replaceState(null, "", "?battle=" + res.data.id);
+      render(res.data);
+      follow(res.data.id);
+      battleBox.scrollIntoView({behavior: "smooth", block: "start"});
+    } catch (e) {
+      say("The network failed. Please try again.", "error");
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  async function vote(choice) {
+    if (!current || voting) return;
+    voting = true;
+    voteButtons.forEach((b) => { b.disabled = true; });
+    voteKey = voteKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let res;
+      try { res = await api("POST", "/battles/" + current.id + "/vote", {choice}, {"Idempotency-Key": voteKey}); }
+      catch (e) { res = {status: 0, data: null}; }
+      if (res.status === 200) {
+        current.status = "voted";
+        $("vote-bar").hidden = true;
+        reveal({left: res.data.left, right: res.data.right}, res.data.choice);
+        stopFollowing();
+        return;
+      }
+      if (res.status !== 0 && res.status !== 503) { say(errorText(res), "error"); voting = false; render(current); return; }
+      await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
+    }
+    say("Your vote could not be sent. Please try again.", "error");
+    voting = false; render(current);
+  }
+
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); start({prompt: input.value}); });
+  input.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); } });
+  $("random-btn").addEventListener("click", () => start({random_prompt: true}));
+  $("new-btn").addEventListener("click", () => { reset(); battleBox.hidden = true; history.replaceState(null, "", location.pathname); input.focus(); });
+  voteButtons.forEach((b) => b.addEventListener("click", () => vote(b.dataset.choice)));
+
+  const resume = new URLSearchParams(location.search).get("battle");
+  if (resume) {
+    api("GET", "/battles/" + resume).then((res) => {
+      if (res.status === 200 && res.data.arena === slug) { render(res.data); if (!["voted", "failed"].includes(res.data.status)) follow(resume); }
+    });
+  }
+})();
