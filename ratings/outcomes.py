@@ -1,0 +1,266 @@
+"""Battle outcomes and the loader that turns raw rows into compact index arrays.
+
+The accepted winner strings are exactly those of the public LMSYS / LMArena battle dumps
+(``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``), so the same files can be rated here and
+by the FastChat reference code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ratings.errors import InvalidBattleError, NoBattlesError, RatingsError, UnknownWinnerError
+
+__all__ = [
+    "WINNER_STRINGS",
+    "Battles",
+    "BothBad",
+    "Winner",
+    "battles_from_arrays",
+    "load_battles",
+    "parse_winner",
+]
+
+BothBad = Literal["tie", "exclude"]
+
+
+class Winner(enum.IntEnum):
+    """Outcome of one battle, as stored in the compact ``winner`` array."""
+
+    A = 0
+    B = 1
+    TIE = 2
+    BOTH_BAD = 3
+
+    @property
+    def label(self) -> str:
+        """The LMSYS dump string for this outcome."""
+        return WINNER_STRINGS[self]
+
+
+WINNER_STRINGS: dict[Winner, str] = {
+    Winner.A: "model_a",
+    Winner.B: "model_b",
+    Winner.TIE: "tie",
+    Winner.BOTH_BAD: "tie (bothbad)",
+}
+_PARSE: dict[object, Winner] = {text: w for w, text in WINNER_STRINGS.items()}
+
+
+def parse_winner(value: object, row: int = 0) -> Winner:
+    """Map a winner string (or a :class:`Winner`) to a :class:`Winner`.
+
+    Raises :class:`~ratings.errors.UnknownWinnerError` naming ``row`` and ``value`` otherwise.
+    """
+    if isinstance(value, Winner):
+        return value
+    try:
+        return _PARSE[value]
+    except (KeyError, TypeError):
+        raise UnknownWinnerError(row, value) from None
+
+
+@dataclass(frozen=True, eq=False)
+class Battles:
+    """Battles as parallel index arrays over a sorted tuple of model names.
+
+    ``model_a[k]`` and ``model_b[k]`` index into ``models``; ``winner[k]`` holds a
+    :class:`Winner` value; ``weights`` is ``None`` (every battle counts once) or a float
+    array normalised to mean 1 (inverse-probability weights, see :func:`load_battles`).
+    """
+
+    models: tuple[str, ...]
+    model_a: npt.NDArray[np.int64]
+    model_b: npt.NDArray[np.int64]
+    winner: npt.NDArray[np.int8]
+    weights: npt.NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return int(self.winner.shape[0])
+
+    @property
+    def num_models(self) -> int:
+        """Number of models (including models listed but without battles)."""
+        return len(self.models)
+
+    def index_of(self, model: str) -> int:
+        """Position of ``model`` in :attr:`models`."""
+        from ratings.errors import UnknownModelError
+
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise UnknownModelError(f"unknown model {model!r}") from None
+
+
+def _normalise_weights(weights: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape[0] != n:
+        raise RatingsError(f"got {w.shape[0]} weights for {n} battles")
+    bad = np.flatnonzero(~np.isfinite(w) | (w <= 0))
+    if bad.size:
+        raise InvalidBattleError(int(bad[0]), f"weight must be finite and > 0, got {w[bad[0]]!r}")
+    return w / w.mean() if n else w
+
+
+def _filter(
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    win: npt.NDArray[np.int8],
+    w: npt.NDArray[np.float64] | None,
+    exclude_ties: bool,
+    both_bad: BothBad,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int8],
+    npt.NDArray[np.float64] | None,
+]:
+    if both_bad not in ("tie", "exclude"):
+        raise RatingsError(f"both_bad must be 'tie' or 'exclude', got {both_bad!r}")
+    keep: npt.NDArray[np.bool_] | None = None
+    if exclude_ties:
+        keep = win < Winner.TIE
+    elif both_bad == "exclude":
+        keep = win != Winner.BOTH_BAD
+    if keep is not None and not keep.all():
+        a, b, win = a[keep], b[keep], win[keep]
+        w = None if w is None else w[keep]
+    return a, b, win, w
+
+
+def load_battles(
+    rows: Iterable[Sequence[object] | Mapping[str, object]],
+    *,
+    models: Iterable[str] | None = None,
+    exclude_ties: bool = False,
+    both_bad: BothBad = "tie",
+    weights: npt.ArrayLike | None = None,
+) -> Battles:
+    """Turn ``(model_a, model_b, winner)`` rows into a :class:`Battles`.
+
+    Parameters
+    ----------
+    rows
+        Tuples ``(model_a, model_b, winner)`` or mappings with those keys (extra keys are
+        ignored). ``winner`` is one of ``model_a | model_b | tie | tie (bothbad)``.
+    models
+        Extra model names to include even without battles (they get prior-only ratings).
+    exclude_ties
+        Drop ties and both-bad ties (FastChat's ``exclude_ties`` option).
+    both_bad
+        ``"tie"`` (default, FastChat semantics) counts ``tie (bothbad)`` as a tie;
+        ``"exclude"`` drops those battles.
+    weights
+        Optional per-battle weights, e.g. ``1 / p`` for a battle sampled with probability
+        ``p`` (inverse-probability weighting, Horvitz & Thompson 1952). They are rescaled
+        to mean 1 after filtering so that "votes" keep their meaning.
+
+    Raises
+    ------
+    UnknownWinnerError
+        A winner value is not one of the four strings (message names the row and value).
+    InvalidBattleError
+        A model name is empty / not a string, or a model battles itself.
+    NoBattlesError
+        Nothing is left to rate.
+    """
+    index: dict[str, int] = {}
+    a_list: list[int] = []
+    b_list: list[int] = []
+    w_list: list[int] = []
+    setdefault = index.setdefault
+    for row_no, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            try:
+                ma, mb, wv = row["model_a"], row["model_b"], row["winner"]
+            except KeyError as exc:
+                raise InvalidBattleError(row_no, f"missing key {exc.args[0]!r}") from None
+        else:
+            if len(row) < 3:
+                raise InvalidBattleError(row_no, "expected (model_a, model_b, winner)")
+            ma, mb, wv = row[0], row[1], row[2]
+        if not isinstance(ma, str) or not isinstance(mb, str) or not ma or not mb:
+            raise InvalidBattleError(
+                row_no, f"model names must be non-empty strings: {ma!r}, {mb!r}"
+            )
+        if ma == mb:
+            raise InvalidBattleError(row_no, f"model {ma!r} battles itself")
+        win = _PARSE.get(wv) if isinstance(wv, str) else None
+        if win is None:
+            win = parse_winner(wv, row_no)
+        a_list.append(setdefault(ma, len(index)))
+        b_list.append(setdefault(mb, len(index)))
+        w_list.append(int(win))
+    for extra in models or ():
+        setdefault(extra, len(index))
+    names = sorted(index)
+    remap = np.empty(len(index), dtype=np.int64)
+    for new, name in enumerate(names):
+        remap[index[name]] = new
+    a = remap[np.asarray(a_list, dtype=np.int64)] if a_list else np.zeros(0, np.int64)
+    b = remap[np.asarray(b_list, dtype=np.int64)] if b_list else np.zeros(0, np.int64)
+    win_arr = np.asarray(w_list, dtype=np.int8)
+    w = None if weights is None else _normalise_weights(weights, len(a_list))
+    return _finish(tuple(names), a, b, win_arr, w, exclude_ties, both_bad)
+
+
+def battles_from_arrays(
+    models: Sequence[str],
+    model_a: npt.ArrayLike,
+    model_b: npt.ArrayLike,
+    winner: npt.ArrayLike,
+    *,
+    weights: npt.ArrayLike | None = None,
+    exclude_ties: bool = False,
+    both_bad: BothBad = "tie",
+) -> Battles:
+    """Build :class:`Battles` from integer index arrays (fast path for large data).
+
+    ``models`` must be sorted and unique so results do not depend on input order;
+    ``winner`` holds :class:`Winner` integer values.
+    """
+    names = tuple(models)
+    if list(names) != sorted(set(names)):
+        raise RatingsError("models must be sorted and unique")
+    a = np.asarray(model_a, dtype=np.int64).reshape(-1)
+    b = np.asarray(model_b, dtype=np.int64).reshape(-1)
+    win = np.asarray(winner, dtype=np.int8).reshape(-1)
+    if not (a.shape == b.shape == win.shape):
+        raise RatingsError("model_a, model_b and winner must have the same length")
+    m = len(names)
+    for arr in (a, b):
+        bad = np.flatnonzero((arr < 0) | (arr >= m))
+        if bad.size:
+            raise InvalidBattleError(int(bad[0]), f"model index {arr[bad[0]]} out of range")
+    bad = np.flatnonzero((win < 0) | (win > 3))
+    if bad.size:
+        raise UnknownWinnerError(int(bad[0]), int(win[bad[0]]))
+    same = np.flatnonzero(a == b)
+    if same.size:
+        raise InvalidBattleError(int(same[0]), f"model {names[a[same[0]]]!r} battles itself")
+    w = None if weights is None else _normalise_weights(weights, a.shape[0])
+    return _finish(names, a, b, win, w, exclude_ties, both_bad)
+
+
+def _finish(
+    names: tuple[str, ...],
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    win: npt.NDArray[np.int8],
+    w: npt.NDArray[np.float64] | None,
+    exclude_ties: bool,
+    both_bad: BothBad,
+) -> Battles:
+    a, b, win, w = _filter(a, b, win, w, exclude_ties, both_bad)
+    if a.shape[0] == 0:
+        raise NoBattlesError("no battles to rate (after excluding ties / both-bad)")
+    if w is not None:
+        w = w / w.mean()
+    return Battles(names, a, b, win, w)
