@@ -119,6 +119,8 @@ class Generator(ABC):
 # kind -> "module:Class"; imported lazily so the web process never imports torch.
 REGISTRY: dict[str, str] = {
     "demo": "generators.demo:DemoGenerator",
+    "openai_images": "generators.openai_images:OpenAIImagesGenerator",
+    "bfl": "generators.bfl:BFLGenerator",
 }
 
 

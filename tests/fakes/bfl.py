@@ -1,0 +1,60 @@
+"""Fake Black Forest Labs API: POST /v1/{model} → GET polling_url → download result.sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.server import ProviderFake, Recorded, Reply, png_bytes
+
+
+class BFLFake(ProviderFake):
+    """outcome: "ok", "request_moderated", "content_moderated", "error", "not_found"."""
+
+    name = "bfl"
+    auth_header = "x-key"
+    auth_prefix = ""
+
+    STATUS = {"request_moderated": "Request Moderated", "content_moderated": "Content Moderated",
+              "error": "Error", "not_found": "Task not found"}
+
+    def error_reply(self, status: int, message: str) -> Reply:
+        return Reply(status, {"detail": message})
+
+    def unauthorized(self) -> Reply:
+        return Reply(403, {"detail": "Not authenticated - Invalid Authentication"})
+
+    def route_of(self, req: Recorded) -> str:
+        if req.method == "POST" and req.path.startswith("/v1/"):
+            return "submit"
+        return "poll" if req.path == "/v1/get_result" else "other"
+
+    def handle(self, req: Recorded) -> Reply:
+        if req.route == "submit":
+            body = req.json()
+            if not isinstance(body, dict) or not body.get("prompt"):
+                return Reply(422, {"detail": [{"loc": ["body", "prompt"],
+                                               "msg": "field required"}]})
+            model = req.path.removeprefix("/v1/")
+            job_id, _ = self.new_job(model=model, body=body)
+            return Reply(200, {"id": job_id,
+                               "polling_url": f"{self.base_url}/v1/get_result?id={job_id}"})
+        if req.route == "poll":
+            job_id = req.params().get("id", "")
+            job = self.jobs.get(job_id)
+            if job is None:
+                return Reply(404, {"id": job_id, "status": "Task not found"})
+            if not self.tick(job):
+                return Reply(200, {"id": job_id, "status": "Pending", "result": None,
+                                   "progress": min(0.9, 0.3 * job["polls"])})
+            if self.outcome in self.STATUS:
+                return Reply(200, {"id": job_id, "status": self.STATUS[self.outcome],
+                                   "result": None})
+            body: dict[str, Any] = job["body"]
+            if "url" not in job:
+                w, h = int(body.get("width") or 1024), int(body.get("height") or 768)
+                # always PNG bytes (real BFL defaults to JPEG; clients must sniff, not assume)
+                job["url"] = self.add_file(png_bytes(w, h, (30, 90, 200)), "image/png", ".png")
+            return Reply(200, {"id": job_id, "status": "Ready",
+                               "result": {"sample": job["url"], "prompt": body.get("prompt"),
+                                          "seed": body.get("seed", 42)}})
+        return Reply(404, {"detail": "Not Found"})
