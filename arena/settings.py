@@ -152,6 +152,7 @@ if not DEBUG:
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-served/"  # outputs are served by an opaque view, never by path
@@ -171,6 +172,8 @@ LOGGING = {
 
 # --- The arena's own knobs ----------------------------------------------------------------------
 ARENA_MAX_PROMPT_CHARS = env_int("ARENA_MAX_PROMPT_CHARS", 2000)
+# Tests only: run embedded generation synchronously at commit instead of in threads.
+ARENA_TASKS_INLINE = env_bool("ARENA_TASKS_INLINE", False)
 ARENA_GENERATION_THREADS = env_int("ARENA_GENERATION_THREADS", 8)
 ARENA_OUTPUT_MAX_SIDE = env_int("ARENA_OUTPUT_MAX_SIDE", 1536)
 ARENA_OUTPUT_MAX_BYTES = env_int("ARENA_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)

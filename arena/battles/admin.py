@@ -14,7 +14,8 @@ from generators.base import BadConfiguration, generator_class
 class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
-        fields = "__all__"
+        fields = ["name", "kind", "base_url", "api_key_env", "timeout_s", "max_concurrency",
+                  "cost_per_output", "options", "enabled"]
 
     def clean_api_key_env(self) -> str:
         name = self.cleaned_data.get("api_key_env", "").strip()
@@ -37,7 +38,9 @@ class ProviderForm(forms.ModelForm):
             try:
                 cls = generator_class(str(kind))
             except (BadConfiguration, ImportError) as exc:
-                raise forms.ValidationError(f"Provider kind {kind} is not available: {exc}")
+                raise forms.ValidationError(
+                    f"Provider kind {kind} is not available: {exc}"
+                ) from exc
             validate = getattr(cls, "validate_config", None)
             if validate is not None:
                 problems = validate(data.get("options") or {})

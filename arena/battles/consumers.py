@@ -7,9 +7,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import JsonWebsocketConsumer
 
-from arena.battles import events
+from arena.battles import events, selectors
 from arena.battles.errors import NotFound
-from arena.battles import selectors
 from arena.battles.voters import voter_id_from_session
 
 

@@ -65,7 +65,9 @@ def _embedded_executor() -> ThreadPoolExecutor:
 def generation_enqueue(*, output_id: int, provider_kind: str) -> None:
     from arena.battles.tasks import output_generate_task
 
-    if settings.ARENA_EMBEDDED_TASKS:
+    if settings.ARENA_EMBEDDED_TASKS and settings.ARENA_TASKS_INLINE:
+        output_generate_task.apply(args=(output_id,), throw=False)  # Celery's eager mode
+    elif settings.ARENA_EMBEDDED_TASKS:
         _embedded_executor().submit(_run_in_thread, "output_generate_task", output_id)
     else:
         output_generate_task.apply_async(args=(output_id,), queue=queue_for(provider_kind))

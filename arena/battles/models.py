@@ -140,12 +140,12 @@ class Prompt(models.Model):
     language = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return self.text[:80]
+
     def save(self, *args: object, **kwargs: object) -> None:
         self.text_hash = prompt_hash(self.text)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        return self.text[:80]
 
 
 class BattleStatus(models.TextChoices):

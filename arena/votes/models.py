@@ -48,6 +48,9 @@ class EloRating(models.Model):
             models.UniqueConstraint(fields=["arena", "contender"], name="elo_one_per_arena")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.contender_id} in {self.arena_id}: {self.rating:.1f}"
+
     @property
     def win_rate(self) -> float | None:
         if not self.votes:

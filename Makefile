@@ -1,0 +1,62 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test install install-dev migrate demo web worker worker-remote worker-gpu beat lint format clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v0
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+## Install, migrate, load the demo arena and serve on http://$(HOST):$(PORT) (+ a worker when
+## REDIS_URL is set; with nothing set, generation runs inside the web process).
+run: demo
+	$(PY) manage.py collectstatic --noinput -v0
+	HOST=$(HOST) PORT=$(PORT) scripts/run.sh
+
+## Run the whole test suite (lint, unit, integration on PostgreSQL + Redis, browser).
+test: install-dev
+	scripts/test.sh
+
+web: install
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) arena.asgi:application
+
+worker: install
+	$(VENV)/bin/celery -A arena worker -Q default,remote -c $${CONCURRENCY:-4} -l INFO
+
+worker-remote: install
+	$(VENV)/bin/celery -A arena worker -Q remote --pool threads -c $${CONCURRENCY:-32} -l INFO
+
+worker-gpu: install
+	CUDA_VISIBLE_DEVICES=$${CUDA_VISIBLE_DEVICES:-0} $(VENV)/bin/celery -A arena worker -Q gpu -c 1 -l INFO -n gpu$${CUDA_VISIBLE_DEVICES:-0}@%h
+
+beat: install
+	$(VENV)/bin/celery -A arena beat -l INFO --schedule var/celerybeat-schedule
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/static

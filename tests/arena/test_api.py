@@ -1,0 +1,160 @@
+"""The public JSON API through Django's test client, CSRF enforced like a browser."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from arena.battles.models import Battle, Contender
+from arena.votes.models import Vote
+
+
+def names_of_everything() -> list[str]:
+    names = []
+    for contender in Contender.objects.select_related("provider"):
+        names += [contender.name, contender.organization, contender.provider.name,
+                  contender.model_id]
+    return names
+
+
+def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any,
+                                                                voter: Any) -> None:
+    response = voter.get("/api/arenas")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"slug": "text-to-image", "title": "Text to Image", "modality": "image"}
+    ]
+    assert "csrftoken" in voter.client.cookies
+
+
+def test_full_battle_flow_reveals_only_after_the_vote(demo_arena: Any, voter: Any,
+                                                      django_capture_on_commit_callbacks: Any
+                                                      ) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        created = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a red fox"})
+    assert created.status_code == 201
+    body = created.json()
+    assert set(body) >= {"id", "status", "prompt", "outputs"}
+    assert [o["side"] for o in body["outputs"]] == ["left", "right"]
+
+    detail = voter.get(f"/api/battles/{body['id']}")
+    state = detail.json()
+    assert state["status"] == "ready"
+    raw = detail.content.decode() + created.content.decode()
+    for output in state["outputs"]:
+        image = voter.get(output["url"])
+        assert image.status_code == 200 and image["Content-Type"] == "image/webp"
+        raw += "".join(f"{k}: {v}" for k, v in image.items())
+        raw += b"".join(image.streaming_content).decode("latin-1")
+    for name in names_of_everything():
+        assert name not in raw, name
+
+    voted = voter.post(f"/api/battles/{body['id']}/vote", {"choice": "right"})
+    assert voted.status_code == 200
+    result = voted.json()
+    assert result["choice"] == "right"
+    battle = Battle.objects.get(pk=body["id"])
+    assert result["left"] == {"name": battle.left.name, "organization": battle.left.organization,
+                              "demo": True}
+    assert result["right"]["name"] == battle.right.name
+    after = voter.get(f"/api/battles/{body['id']}").json()
+    assert after["status"] == "voted" and after["reveal"]["right"]["name"] == battle.right.name
+
+    again = voter.post(f"/api/battles/{body['id']}/vote", {"choice": "left"})
+    assert again.status_code == 409
+    assert Vote.objects.count() == 1
+
+    board = voter.get("/api/arenas/text-to-image/leaderboard").json()
+    assert board["votes"] == 1
+    assert {"votes", "computed_at", "rows"} <= set(board)
+    assert set(board["rows"][0]) >= {"rank", "model", "rating", "votes", "win_rate"}
+    assert board["rows"][0]["model"] == battle.right.name
+
+
+def test_random_prompt_battle(demo_arena: Any, voter: Any) -> None:
+    response = voter.post("/api/arenas/text-to-image/battles", {"random_prompt": True})
+    assert response.status_code == 201
+    assert response.json()["prompt"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "fragment"),
+    [
+        ('{"prompt": ""}', 400, "empty"),
+        (json.dumps({"prompt": "x" * 10_000}), 400, "limit"),
+        ("{not json", 400, "not valid JSON"),
+        ("[1, 2]", 400, "JSON object"),
+        ("{}", 400, "random_prompt"),
+        ('{"random_prompt": "yes"}', 400, "true or false"),
+        ('{"prompt": null}', 400, "text"),
+    ],
+)
+def test_bad_battle_requests_get_clear_4xx(demo_arena: Any, voter: Any, raw: str, status: int,
+                                           fragment: str) -> None:
+    response = voter.post("/api/arenas/text-to-image/battles", raw=raw)
+    assert response.status_code == status
+    assert fragment in response.json()["error"]["message"]
+    assert Battle.objects.count() == 0
+
+
+def test_unknown_arena_and_battle_are_404(demo_arena: Any, voter: Any) -> None:
+    assert voter.post("/api/arenas/nope/battles", {"prompt": "a"}).status_code == 404
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert voter.get(f"/api/battles/{missing}").status_code == 404
+    assert voter.post(f"/api/battles/{missing}/vote", {"choice": "left"}).status_code == 404
+    assert voter.get("/api/arenas/nope/leaderboard").status_code == 404
+    assert voter.get("/api/battles/not-a-uuid").status_code == 404
+    assert voter.get("/api/nothing-here").json()["error"]["code"] == "not_found"
+
+
+def test_bad_vote_choice_is_400_and_not_ready_is_409(demo_arena: Any, voter: Any) -> None:
+    battle = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"}).json()
+    bad = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "maybe"})
+    assert bad.status_code == 400
+    early = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"})
+    assert early.status_code == 409
+
+
+def test_unsafe_methods_need_the_csrf_token(demo_arena: Any, voter: Any) -> None:
+    response = voter.client.post("/api/arenas/text-to-image/battles", {"prompt": "a"},
+                                 content_type="application/json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+
+
+def test_another_voter_cannot_vote_on_my_battle(demo_arena: Any, make_voter: Any,
+                                                django_capture_on_commit_callbacks: Any) -> None:
+    me, other = make_voter(), make_voter()
+    with django_capture_on_commit_callbacks(execute=True):
+        battle = me.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"}).json()
+    assert other.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 403
+    assert me.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 200
+
+
+def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
+    doc = voter.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {
+        "/api/arenas", "/api/arenas/{slug}/battles", "/api/arenas/{slug}/leaderboard",
+        "/api/battles/{id}", "/api/battles/{id}/vote",
+    }
+
+
+def test_pages_render(demo_arena: Any, voter: Any) -> None:
+    home = voter.get("/")
+    assert home.status_code == 200 and b"Text to Image" in home.content
+    page = voter.get("/arena/text-to-image/")
+    assert page.status_code == 200 and b"Model A" in page.content
+    board = voter.get("/arena/text-to-image/leaderboard/")
+    assert board.status_code == 200 and b"Demo Aurora" in board.content
+    assert voter.get("/arena/nope/").status_code == 404
+
+
+def test_escapes_html_in_prompts(demo_arena: Any, voter: Any) -> None:
+    evil = "<script>alert(1)</script>"
+    battle = voter.post("/api/arenas/text-to-image/battles", {"prompt": evil}).json()
+    assert battle["prompt"] == evil  # JSON carries text; the page inserts it with textContent
+    page = voter.get(f"/arena/text-to-image/?battle={battle['id']}")
+    assert evil.encode() not in page.content

@@ -1,0 +1,127 @@
+"""Voting rules and the online Elo update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from arena.battles import services
+from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.battles.models import Battle, BattleStatus
+from arena.votes.models import EloRating, Vote
+from arena.votes.selectors import leaderboard_get
+from arena.votes.services import vote_cast
+from ratings.live import elo_expected, elo_update
+
+
+def test_elo_update_matches_hand_computation() -> None:
+    # equal ratings: expected 0.5, K=4 -> the winner gains exactly 2 points
+    assert elo_update(1000.0, 1000.0, 1.0) == (1002.0, 998.0)
+    # 1100 vs 1000: expected = 1 / (1 + 10 ** (-100 / 400)) = 0.640065
+    assert elo_expected(1100.0, 1000.0) == pytest.approx(0.6400649998)
+    a, b = elo_update(1100.0, 1000.0, 0.0)
+    assert a == pytest.approx(1100 - 4 * 0.6400649998)
+    assert b == pytest.approx(1000 + 4 * 0.6400649998)
+    assert elo_update(1000.0, 1000.0, 0.5) == (1000.0, 1000.0)
+    with pytest.raises(ValueError):
+        elo_update(1000.0, 1000.0, 2.0)
+
+
+@pytest.fixture
+def ready_battle(demo_arena: Any, run_on_commit: Any) -> Battle:
+    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v1",
+                           prompt_text="a lighthouse")
+    battle = Battle.objects.get(pk=battle.pk)
+    assert battle.status == BattleStatus.READY
+    return battle
+
+
+def test_vote_is_stored_and_updates_elo_of_both_sides(ready_battle: Battle) -> None:
+    cast = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left")
+    assert not cast.replayed and cast.vote.choice == "left"
+    ready_battle.refresh_from_db()
+    assert ready_battle.status == BattleStatus.VOTED
+    left = EloRating.objects.get(contender=ready_battle.left)
+    right = EloRating.objects.get(contender=ready_battle.right)
+    assert (left.rating, right.rating) == (1002.0, 998.0)
+    assert (left.wins, left.votes, right.losses, right.votes) == (1, 1, 1, 1)
+    assert cast.vote.seconds_to_vote is not None and cast.vote.seconds_to_vote >= 0
+
+
+def test_tie_and_both_bad_count_half_each_way(ready_battle: Battle) -> None:
+    vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="both_bad")
+    left = EloRating.objects.get(contender=ready_battle.left)
+    assert (left.rating, left.ties, left.votes, left.win_rate) == (1000.0, 1, 1, 0.5)
+
+
+def test_both_bad_can_be_excluded_per_arena(ready_battle: Battle) -> None:
+    ready_battle.arena.both_bad_counts_as_tie = False
+    ready_battle.arena.save()
+    vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="both_bad")
+    assert Vote.objects.count() == 1
+    assert EloRating.objects.get(contender=ready_battle.left).votes == 0
+
+
+def test_second_vote_is_a_conflict_and_stores_nothing(ready_battle: Battle) -> None:
+    vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left")
+    with pytest.raises(Conflict, match="already voted"):
+        vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="right")
+    assert Vote.objects.count() == 1
+    assert EloRating.objects.get(contender=ready_battle.left).votes == 1
+
+
+def test_same_idempotency_key_replays_the_first_answer(ready_battle: Battle) -> None:
+    first = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left",
+                      idempotency_key="k-1")
+    again = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left",
+                      idempotency_key="k-1")
+    assert again.replayed and again.vote.pk == first.vote.pk
+    assert Vote.objects.count() == 1
+    assert EloRating.objects.get(contender=ready_battle.left).votes == 1
+
+
+def test_vote_before_ready_is_refused(demo_arena: Any) -> None:
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v1", prompt_text="a cat")
+    with pytest.raises(Conflict, match="wait until both"):
+        vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
+
+
+def test_vote_on_failed_battle_is_refused(demo_arena: Any, run_on_commit: Any) -> None:
+    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v1",
+                           prompt_text="forbidden thing")
+    with pytest.raises(Conflict, match="failed"):
+        vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
+    assert Vote.objects.count() == 0 and EloRating.objects.count() == 0
+
+
+def test_vote_by_another_voter_is_forbidden(ready_battle: Battle) -> None:
+    with pytest.raises(Forbidden):
+        vote_cast(battle_id=ready_battle.pk, voter_id="someone-else", choice="left")
+
+
+@pytest.mark.parametrize("choice", ["LEFT", "a", "", None, 1, ["left"]])
+def test_bad_choice_is_invalid(ready_battle: Battle, choice: object) -> None:
+    with pytest.raises(InvalidInput, match="left, right, tie, both_bad"):
+        vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice=choice)
+
+
+def test_unknown_battle_is_not_found(db: None) -> None:
+    with pytest.raises(NotFound):
+        vote_cast(battle_id="00000000-0000-0000-0000-000000000000", voter_id="v", choice="tie")
+
+
+def test_leaderboard_orders_by_elo_and_counts_votes(demo_arena: Any, run_on_commit: Any) -> None:
+    winners = []
+    for i in range(6):
+        battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
+                               voter_id="v1", prompt_text=f"prompt {i}")
+        vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
+        winners.append(Battle.objects.get(pk=battle.pk).left.name)
+    board = leaderboard_get(arena=demo_arena)
+    assert board["votes"] == 6
+    ratings = [row["rating"] for row in board["rows"]]
+    assert ratings == sorted(ratings, reverse=True)
+    assert [row["rank"] for row in board["rows"]] == list(range(1, 6))
+    assert sum(row["votes"] for row in board["rows"]) == 12
+    assert board["rows"][0]["model"] in winners

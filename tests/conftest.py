@@ -1,0 +1,74 @@
+"""Shared fixtures: the demo arena, a voter's API client, inline generation for unit tests."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.ARENA_TASKS_INLINE = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def demo_arena(db: None) -> Any:
+    from arena.battles.demo_data import demo_load
+
+    return demo_load()
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    return random.Random(1234)
+
+
+class VoterClient:
+    """A browser-like API client: session cookie, CSRF token in the header."""
+
+    def __init__(self) -> None:
+        self.client = Client(enforce_csrf_checks=True)
+        self.client.get("/api/arenas")
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"X-CSRFToken": self.client.cookies["csrftoken"].value}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path)
+
+    def post(self, path: str, data: Any = None, *, raw: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        import json
+
+        body = raw if raw is not None else json.dumps(data if data is not None else {})
+        return self.client.post(path, body, content_type="application/json",
+                                headers=self._headers(headers))
+
+
+@pytest.fixture
+def voter(db: None) -> VoterClient:
+    return VoterClient()
+
+
+@pytest.fixture
+def make_voter(db: None) -> Callable[[], VoterClient]:
+    return VoterClient
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks: Any) -> Iterator[Callable[..., Any]]:
+    """Run code and then its on-commit work (generation, pushes), as a real commit would."""
+
+    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    yield run
