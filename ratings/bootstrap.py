@@ -249,9 +249,7 @@ def bootstrap_bradley_terry(
                 )
         ok_cols = np.flatnonzero(~needs_prior)
         theta = np.empty((m, size))
-        th, conv = _batched_fit(
-            counts, wi[:, ok_cols], wj[:, ok_cols], theta_hat, minv, base_prior
-        )
+        th, conv = _batched_fit(counts, wi[:, ok_cols], wj[:, ok_cols], theta_hat, minv, base_prior)
         theta[:, ok_cols] = th
         redo = list(ok_cols[~conv]) + list(np.flatnonzero(needs_prior))
         for col in redo:
@@ -317,5 +315,3 @@ def bootstrap_elo(
         confidence=confidence,
         regularized_rounds=0,
     )
-
-

@@ -38,21 +38,40 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m ratings",
         description="Rate models from pairwise battles (Bradley–Terry or online Elo).",
     )
-    p.add_argument("battles", metavar="BATTLES_FILE",
-                   help=".jsonl, .json (list of objects), .csv or .parquet with columns "
-                   "model_a, model_b, winner")
+    p.add_argument(
+        "battles",
+        metavar="BATTLES_FILE",
+        help=".jsonl, .json (list of objects), .csv or .parquet with columns "
+        "model_a, model_b, winner",
+    )
     p.add_argument("--method", choices=("bt", "elo"), default="bt")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                   help="bootstrap rounds for 95%% intervals (0: none; default 1000)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap rounds for 95%% intervals (0: none; default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--anchor", type=_anchor, metavar="MODEL=VALUE",
-                   help="pin one model's rating (default: mean rating 1000)")
+    p.add_argument(
+        "--anchor",
+        type=_anchor,
+        metavar="MODEL=VALUE",
+        help="pin one model's rating (default: mean rating 1000)",
+    )
     p.add_argument("--exclude-ties", action="store_true", help="drop ties and both-bad ties")
-    p.add_argument("--both-bad", choices=("tie", "exclude"), default="tie",
-                   help="count 'tie (bothbad)' as a tie (default) or drop it")
+    p.add_argument(
+        "--both-bad",
+        choices=("tie", "exclude"),
+        default="tie",
+        help="count 'tie (bothbad)' as a tie (default) or drop it",
+    )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--input-format", choices=("jsonl", "json", "csv", "parquet"),
-                   help="override detection from the file extension")
+    p.add_argument(
+        "--input-format",
+        choices=("jsonl", "json", "csv", "parquet"),
+        help="override detection from the file extension",
+    )
     return p
 
 
@@ -66,8 +85,15 @@ def render(board: Leaderboard, fmt: str) -> str:
         return json.dumps(board.to_dict(), indent=2)
     header = ["rank", "model", "rating", "ci_low", "ci_high", "votes", "win_rate"]
     body = [
-        [str(r.rank), r.model, _fmt(r.rating), _fmt(r.ci_low), _fmt(r.ci_high), str(r.votes),
-         _fmt(r.win_rate, 3)]
+        [
+            str(r.rank),
+            r.model,
+            _fmt(r.rating),
+            _fmt(r.ci_low),
+            _fmt(r.ci_high),
+            str(r.votes),
+            _fmt(r.win_rate, 3),
+        ]
         for r in board.rows
     ]
     if fmt == "csv":
@@ -77,11 +103,17 @@ def render(board: Leaderboard, fmt: str) -> str:
         w.writerows(body)
         return buf.getvalue().rstrip("\n")
     widths = [max(len(h), *(len(row[k]) for row in body)) for k, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(widths[k]) if k == 1 else h.rjust(widths[k])
-                       for k, h in enumerate(header))]
+    lines = [
+        "  ".join(
+            h.ljust(widths[k]) if k == 1 else h.rjust(widths[k]) for k, h in enumerate(header)
+        )
+    ]
     for row in body:
-        lines.append("  ".join(c.ljust(widths[k]) if k == 1 else c.rjust(widths[k])
-                               for k, c in enumerate(row)))
+        lines.append(
+            "  ".join(
+                c.ljust(widths[k]) if k == 1 else c.rjust(widths[k]) for k, c in enumerate(row)
+            )
+        )
     note = f"{board.num_battles} battles, method={board.method}"
     if board.bootstrap_rounds:
         note += f", {board.bootstrap_rounds} bootstrap rounds (seed {board.seed})"

@@ -61,9 +61,7 @@ class PairCounts:
         m = self.num_models
         t = self.ties + self.both_bad
         wins = np.bincount(self.pair_i, self.wins_i, m) + np.bincount(self.pair_j, self.wins_j, m)
-        losses = np.bincount(self.pair_i, self.wins_j, m) + np.bincount(
-            self.pair_j, self.wins_i, m
-        )
+        losses = np.bincount(self.pair_i, self.wins_j, m) + np.bincount(self.pair_j, self.wins_i, m)
         ties = np.bincount(self.pair_i, t, m) + np.bincount(self.pair_j, t, m)
         votes = np.bincount(self.pair_i, self.votes, m) + np.bincount(self.pair_j, self.votes, m)
         return {"wins": wins, "losses": losses, "ties": ties, "votes": votes}

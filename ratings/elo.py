@@ -48,8 +48,12 @@ def compute_online_elo(
     """
     k, scale, base = float(params.k), float(params.scale), float(params.base)
     rating = [float(params.initial)] * battles.num_models
-    score = {int(Winner.A): 1.0, int(Winner.B): 0.0, int(Winner.TIE): 0.5,
-             int(Winner.BOTH_BAD): 0.5}
+    score = {
+        int(Winner.A): 1.0,
+        int(Winner.B): 0.0,
+        int(Winner.TIE): 0.5,
+        int(Winner.BOTH_BAD): 0.5,
+    }
     scores = [score[w] for w in battles.winner.tolist()]
     for a, b, sa in zip(battles.model_a.tolist(), battles.model_b.tolist(), scores, strict=True):
         ra = rating[a]
@@ -78,8 +82,9 @@ def bootstrap_online_elo(
     n = len(battles)
     m = battles.num_models
     k, scale, base = float(params.k), float(params.scale), float(params.base)
-    sa_all = np.where(battles.winner == Winner.A, 1.0,
-                      np.where(battles.winner == Winner.B, 0.0, 0.5))
+    sa_all = np.where(
+        battles.winner == Winner.A, 1.0, np.where(battles.winner == Winner.B, 0.0, 0.5)
+    )
     out = np.empty((rounds, m), dtype=np.float64)
     log_base = np.log(base)
     for start in range(0, rounds, chunk):
@@ -102,5 +107,5 @@ def bootstrap_online_elo(
             sa = sa_seq[t]
             flat[ia] = ra + k * (sa - ea)
             flat[ib] = rb + k * (1 - sa - eb)
-        out[start:start + r] = rating
+        out[start : start + r] = rating
     return out

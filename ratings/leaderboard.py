@@ -207,20 +207,30 @@ def compute_leaderboard(
         raise RatingsError("bootstrap_rounds must be >= 0")
     if isinstance(battles, Battles):
         data = _finish(
-            battles.models, battles.model_a, battles.model_b, battles.winner, battles.weights,
-            exclude_ties, both_bad,
+            battles.models,
+            battles.model_a,
+            battles.model_b,
+            battles.winner,
+            battles.weights,
+            exclude_ties,
+            both_bad,
         )
         if models is not None and set(models) - set(data.models):
             raise RatingsError("extra models can only be added when loading raw rows")
     else:
         data = load_battles(
-            battles, models=models, exclude_ties=exclude_ties, both_bad=both_bad,
+            battles,
+            models=models,
+            exclude_ties=exclude_ties,
+            both_bad=both_bad,
             weights=weights,
         )
     anchor_t = _normalise_anchor(anchor, data.models)
     counts = pair_counts(data)
-    raw: PairCounts = counts if data.weights is None else pair_counts(
-        Battles(data.models, data.model_a, data.model_b, data.winner, None)
+    raw: PairCounts = (
+        counts
+        if data.weights is None
+        else pair_counts(Battles(data.models, data.model_a, data.model_b, data.winner, None))
     )
     elo = compute_online_elo(data, elo_params) if (online_elo or method == "elo") else None
     boot: BootstrapResult | None = None
@@ -231,8 +241,15 @@ def compute_leaderboard(
         pred = fit.win_probability()
         if bootstrap_rounds:
             boot = bootstrap_bradley_terry(
-                data, rounds=bootstrap_rounds, seed=seed, confidence=confidence, point=fit,
-                counts=counts, anchor=anchor_t, center=center, workers=workers,
+                data,
+                rounds=bootstrap_rounds,
+                seed=seed,
+                confidence=confidence,
+                point=fit,
+                counts=counts,
+                anchor=anchor_t,
+                center=center,
+                workers=workers,
             )
     else:
         assert elo is not None
@@ -244,8 +261,12 @@ def compute_leaderboard(
         pred = predicted_win_probability(rating, elo_params.scale, elo_params.base)
         if bootstrap_rounds:
             boot = bootstrap_elo(
-                data, rounds=bootstrap_rounds, seed=seed, confidence=confidence,
-                params=elo_params, anchor=anchor_t,
+                data,
+                rounds=bootstrap_rounds,
+                seed=seed,
+                confidence=confidence,
+                params=elo_params,
+                anchor=anchor_t,
             )
     low = rating.copy() if boot is None else boot.ci_low
     high = rating.copy() if boot is None else boot.ci_high

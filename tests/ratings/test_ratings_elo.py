@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ratings import EloParams, compute_online_elo, load_battles, simulate_battles
+from ratings.outcomes import WINNER_STRINGS, Winner
+
+
+def fastchat_compute_online_elo(rows, k=4, scale=400, base=10, init=1000):  # type: ignore[no-untyped-def]
+    """Verbatim logic of FastChat's compute_online_elo (dict-based)."""
+    rating: dict[str, float] = {}
+    for model_a, model_b, winner in rows:
+        ra = rating.get(model_a, init)
+        rb = rating.get(model_b, init)
+        ea = 1 / (1 + base ** ((rb - ra) / scale))
+        eb = 1 / (1 + base ** ((ra - rb) / scale))
+        if winner == "model_a":
+            sa = 1
+        elif winner == "model_b":
+            sa = 0
+        elif winner in ("tie", "tie (bothbad)"):
+            sa = 0.5
+        else:
+            raise Exception(f"unexpected vote {winner}")
+        rating[model_a] = ra + k * (sa - ea)
+        rating[model_b] = rb + k * (1 - sa - eb)
+    return rating
+
+
+def test_hand_computed_updates() -> None:
+    # 1) a beats b from 1000/1000: expected 0.5 each, a +2, b -2.
+    # 2) b ties a: b expects 1/(1+10**(4/400)) = 0.4942434..., so b gains 4*0.0057566 and
+    #    a loses the same amount.
+    b = load_battles([("a", "b", "model_a"), ("b", "a", "tie")])
+    r = compute_online_elo(b)
+    e_b = 1 / (1 + 10**0.01)
+    assert math.isclose(e_b, 0.4942438, abs_tol=1e-7)
+    assert r[0] == pytest.approx(1002 - 4 * (0.5 - e_b), abs=1e-12)
+    assert r[1] == pytest.approx(998 + 4 * (0.5 - e_b), abs=1e-12)
+    assert r[0] == pytest.approx(1001.976975, abs=1e-6)
+    assert r[1] == pytest.approx(998.023025, abs=1e-6)
+
+
+def test_both_bad_scores_half() -> None:
+    r = compute_online_elo(load_battles([("a", "b", "tie (bothbad)")]))
+    assert r.tolist() == [1000.0, 1000.0]
+
+
+def test_parameters() -> None:
+    r = compute_online_elo(load_battles([("a", "b", "model_b")]), EloParams(k=32, initial=1500))
+    assert r.tolist() == [1484.0, 1516.0]
+
+
+def test_matches_fastchat_exactly_and_is_order_dependent() -> None:
+    sim = simulate_battles([0, 50, 100, -80, 20], 3000, seed=3, tie_rate=0.2, both_bad_share=0.3)
+    rows = [
+        (sim.models[a], sim.models[b], WINNER_STRINGS[Winner(int(w))])
+        for a, b, w in zip(sim.model_a, sim.model_b, sim.winner, strict=True)
+    ]
+    ours = compute_online_elo(load_battles(rows))
+    ref = fastchat_compute_online_elo(rows)
+    assert ours.tolist() == [ref[m] for m in sim.models]  # bit-identical
+    rev = compute_online_elo(load_battles(rows[::-1]))
+    assert not np.allclose(rev, ours)
