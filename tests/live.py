@@ -1,0 +1,138 @@
+"""A real arena in subprocesses (daphne + optional Celery worker) for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveArena:
+    """Migrates, loads the demo, serves over HTTP/WebSocket and (with Redis) runs a worker."""
+
+    def __init__(self, workdir: Path, *, database_url: str = "", redis_url: str = "",
+                 provider_options: dict[str, object] | None = None) -> None:
+        self.workdir = workdir
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.provider_options = provider_options or {}
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        env = {k: v for k, v in os.environ.items()
+               if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
+                            "ARENA_TASKS_INLINE", "DJANGO_SETTINGS_MODULE"}}
+        env.update({"ARENA_VAR_DIR": str(workdir), "DEBUG": "1", "PYTHONUNBUFFERED": "1",
+                    "DJANGO_SETTINGS_MODULE": "arena.settings"})
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        self.env = env
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        self.procs.append((name, proc))
+
+    def start(self) -> LiveArena:
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("load_demo")
+        if self.provider_options:
+            self.manage("shell", "-c", (
+                "from arena.battles.models import Provider; "
+                f"Provider.objects.update(options={self.provider_options!r})"))
+        if self.redis_url:
+            self.start_worker()
+        self._spawn("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
+                            "arena.asgi:application"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/api/arenas", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError("web server did not start:\n" + self.logs())
+
+    def start_worker(self, name: str = "worker") -> None:
+        self._spawn(name, [str(BIN / "celery"), "-A", "arena", "worker", "-Q", "default,remote",
+                           "-c", "2", "-l", "INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                           "--without-gossip", "--without-mingle"])
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted(self.workdir.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            proc.terminate()
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Voter:
+    """What a browser does, over plain HTTP and a WebSocket."""
+
+    def __init__(self, arena: LiveArena) -> None:
+        self.arena = arena
+        self.http = requests.Session()
+        assert self.http.get(arena.base + "/api/arenas", timeout=10).status_code == 200
+
+    def post(self, path: str, body: dict[str, Any], **headers: str) -> requests.Response:
+        headers["X-CSRFToken"] = self.http.cookies["csrftoken"]
+        return self.http.post(self.arena.base + path, json=body, headers=headers, timeout=30)
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.arena.base + path, timeout=30)
+
+    def socket(self, path: str) -> websocket.WebSocket:
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        return websocket.create_connection(
+            self.arena.base.replace("http", "ws") + path, cookie=cookie,
+            origin=self.arena.base, timeout=60,
+        )
+
+    def follow_until(self, ws: websocket.WebSocket, statuses: set[str],
+                     timeout: float = 60) -> list[dict[str, Any]]:
+        """Collect pushed states until one has a wanted status."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = json.loads(ws.recv())
+            assert message["type"] == "battle"
+            seen.append(message["state"])
+            if message["state"]["status"] in statuses:
+                return seen
+        raise AssertionError(f"no state in {statuses} after {timeout}s: {seen}")
