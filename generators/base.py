@@ -121,6 +121,16 @@ REGISTRY: dict[str, str] = {
     "demo": "generators.demo:DemoGenerator",
     "openai_images": "generators.openai_images:OpenAIImagesGenerator",
     "bfl": "generators.bfl:BFLGenerator",
+    "azure_openai": "generators.azure_openai:AzureOpenAIImagesGenerator",
+    "mai_image": "generators.mai_image:MAIImageGenerator",
+    "openai_video": "generators.openai_video:OpenAIVideoGenerator",
+    "azure_sora": "generators.azure_sora:AzureSoraGenerator",
+    "replicate": "generators.replicate:ReplicateGenerator",
+    "fal": "generators.fal:FalGenerator",
+    "stability": "generators.stability:StabilityGenerator",
+    "gemini_image": "generators.gemini_image:GeminiImageGenerator",
+    "imagen": "generators.imagen:ImagenGenerator",
+    "generic_http": "generators.generic_http:GenericHTTPGenerator",
 }
 
 

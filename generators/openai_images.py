@@ -22,9 +22,9 @@ from generators.remote import RemoteGenerator, decode_b64, image_result
 from generators.sizing import (
     nearest_size,
     note,
-    parse_size,
     requested_dims,
     requested_label,
+    size_list,
     size_str,
 )
 
@@ -83,10 +83,9 @@ class OpenAIImagesGenerator(RemoteGenerator):
         return "gpt-image"
 
     def sizes(self) -> list[tuple[int, int]]:
-        configured = self.opt("sizes")
+        configured = size_list(self.opt("sizes"))
         if configured:
-            return [parse_size(s) if isinstance(s, str) else (int(s[0]), int(s[1]))
-                    for s in configured]
+            return configured
         return {"dall-e-3": DALLE3_SIZES, "dall-e-2": DALLE2_SIZES}.get(self.family(),
                                                                        GPT_IMAGE_SIZES)
 
@@ -139,22 +138,29 @@ class OpenAIImagesGenerator(RemoteGenerator):
 
     def parse_images(self, payload: Any, http: HttpClient, used: dict[str, Any],
                      mapped: dict[str, dict[str, object]]) -> GenerationResult:
-        """Read `data[0]` (b64_json or url) and token usage from an images response."""
-        items = payload.get("data") if isinstance(payload, dict) else None
-        if not items:
-            raise ProviderError(f"{self.kind}: response has no data[]: {str(payload)[:300]}")
-        item = items[0]
-        if item.get("b64_json"):
-            data = decode_b64(item["b64_json"], self.kind)
-        elif item.get("url"):
-            data = self.download_image(http, item["url"]).data
-        else:
-            raise ProviderError(f"{self.kind}: data[0] has neither b64_json nor url")
-        if item.get("revised_prompt"):
-            used["revised_prompt"] = item["revised_prompt"]
-        cost = None
-        usage = payload.get("usage")
-        if isinstance(usage, dict):
-            used["usage"] = usage
-            cost = self.usage_cost(usage.get("input_tokens"), usage.get("output_tokens"))
-        return image_result(data, self.kind, used=used, mapped=mapped, cost=cost)
+        return parse_openai_images(self, payload, http, used, mapped)
+
+
+def parse_openai_images(gen: RemoteGenerator, payload: Any, http: HttpClient,
+                        used: dict[str, Any], mapped: dict[str, dict[str, object]]
+                        ) -> GenerationResult:
+    """Read `data[0]` (b64_json or url) and token usage from an OpenAI-format images response."""
+    kind = gen.kind
+    items = payload.get("data") if isinstance(payload, dict) else None
+    if not items:
+        raise ProviderError(f"{kind}: response has no data[]: {str(payload)[:300]}")
+    item = items[0]
+    if item.get("b64_json"):
+        data = decode_b64(item["b64_json"], kind)
+    elif item.get("url"):
+        data = gen.download_image(http, item["url"]).data
+    else:
+        raise ProviderError(f"{kind}: data[0] has neither b64_json nor url")
+    if item.get("revised_prompt"):
+        used["revised_prompt"] = item["revised_prompt"]
+    cost = None
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        used["usage"] = usage
+        cost = gen.usage_cost(usage.get("input_tokens"), usage.get("output_tokens"))
+    return image_result(data, kind, used=used, mapped=mapped, cost=cost)

@@ -55,18 +55,27 @@ class RemoteGenerator(Generator):
 
     # ------------------------------------------------------------------ configuration
     @classmethod
-    def validate_config(cls, config: ProviderConfig) -> list[str]:
-        """Human-readable problems with `config` for this kind (empty list: usable)."""
+    def validate_config(cls, config: ProviderConfig | Mapping[str, object]) -> list[str]:
+        """Human-readable problems with `config` for this kind (empty list: usable).
+
+        Given only an options mapping (an admin form validating a Provider row before the
+        contender and the key are known), checks just what the options alone can tell.
+        """
+        partial = not isinstance(config, ProviderConfig)
+        if not isinstance(config, ProviderConfig):
+            config = ProviderConfig(kind=cls.kind, options=dict(config))
         problems: list[str] = []
-        if not (config.base_url or cls.default_base_url):
-            problems.append(f"{cls.kind} needs a base URL")
-        elif config.base_url and not config.base_url.startswith(("http://", "https://")):
+        if not partial:
+            if not (config.base_url or cls.default_base_url):
+                problems.append(f"{cls.kind} needs a base URL")
+            if cls.needs_api_key and not config.api_key and not config.options.get("no_auth"):
+                problems.append(f"{cls.kind} needs an API key")
+        if config.base_url and not config.base_url.startswith(("http://", "https://")):
             problems.append(f"{cls.kind} base URL must start with http:// or https://")
-        if cls.needs_api_key and not config.api_key and not config.options.get("no_auth"):
-            problems.append(f"{cls.kind} needs an API key")
         for name in cls.required_options:
             if not config.options.get(name):
                 problems.append(f"{cls.kind} needs options.{name}")
+        problems.extend(cls.check_options(config, partial=partial))
         for name in ("poll_interval_s", "poll_max_interval_s", "retry_backoff_s",
                      "slot_wait_s", "max_bytes"):
             value = config.options.get(name)
@@ -77,6 +86,11 @@ class RemoteGenerator(Generator):
         if config.max_retries < 0:
             problems.append("max_retries must be >= 0")
         return problems
+
+    @classmethod
+    def check_options(cls, config: ProviderConfig, *, partial: bool) -> list[str]:
+        """Kind-specific checks; `partial` when model_id/base_url/key are not known yet."""
+        return []
 
     @property
     def base_url(self) -> str:

@@ -33,6 +33,13 @@ def parse_size(value: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
+def size_list(value: object) -> list[tuple[int, int]]:
+    """Operator-configured sizes: ["1024x1024", [1536, 1024], ...] → [(1024, 1024), ...]."""
+    if not value or not isinstance(value, (list, tuple)):
+        return []
+    return [parse_size(s) if isinstance(s, str) else (int(s[0]), int(s[1])) for s in value]
+
+
 def size_str(w: int, h: int) -> str:
     return f"{w}x{h}"
 

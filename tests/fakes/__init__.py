@@ -15,13 +15,19 @@ From another process::
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.fakes.azure import AzureSoraFake
 from tests.fakes.bfl import BFLFake
+from tests.fakes.fal import FalFake
+from tests.fakes.generic import GenericFake
+from tests.fakes.google import GoogleFake
 from tests.fakes.openai import OpenAIImagesFake, OpenAIVideoFake
+from tests.fakes.replicate import ReplicateFake
 from tests.fakes.server import (
     FakeProviderServer,
     ProviderFake,
@@ -31,16 +37,25 @@ from tests.fakes.server import (
     png_bytes,
     start_fake,
 )
+from tests.fakes.stability import StabilityFake
 
 # CLI name -> fake factory (accepting api_key=...)
 FAKES: dict[str, Callable[..., ProviderFake]] = {
-    "openai": OpenAIImagesFake,
+    "openai": OpenAIImagesFake,  # kind openai_images (and generic_http with path /images/…)
+    "azure_openai": functools.partial(OpenAIImagesFake, azure=True),  # azure_openai, mai_image
     "openai_video": OpenAIVideoFake,
+    "azure_sora": AzureSoraFake,
     "bfl": BFLFake,
+    "replicate": ReplicateFake,
+    "fal": FalFake,
+    "stability": StabilityFake,
+    "google": GoogleFake,  # gemini_image and imagen
+    "generic": GenericFake,
 }
 
 # CLI name -> suffix to append to the server URL to get ProviderConfig.base_url
-BASE_SUFFIX: dict[str, str] = {"openai": "/v1", "openai_video": "/v1"}
+BASE_SUFFIX: dict[str, str] = {"openai": "/v1", "openai_video": "/v1", "replicate": "/v1",
+                               "google": "/v1beta"}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,11 +89,17 @@ def spawn_fake(name: str, *, port: int = 0, api_key: str = "test-key", pending: 
 
 __all__ = [
     "BASE_SUFFIX",
+    "AzureSoraFake",
     "BFLFake",
     "FAKES",
     "FakeProviderServer",
+    "FalFake",
+    "GenericFake",
+    "GoogleFake",
     "OpenAIImagesFake",
     "OpenAIVideoFake",
+    "ReplicateFake",
+    "StabilityFake",
     "ProviderFake",
     "Recorded",
     "Reply",

@@ -7,6 +7,7 @@ killed. The base URL to configure for the provider is printed too (e.g. `<base>/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from tests.fakes import FAKES, FakeProviderServer, provider_base_url
@@ -29,10 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     fake.outcome = args.outcome
     server = FakeProviderServer(fake, host=args.host, port=args.port)
     print(f"READY {server.base_url} {provider_base_url(args.kind, server.base_url)}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -53,10 +53,10 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("0.25") == 0.25
     assert parse_retry_after(None) is None
     assert parse_retry_after("garbage") is None
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     got = parse_retry_after(format_datetime(when, usegmt=True))
     assert got is not None and 28 <= got <= 31
-    past = datetime.now(timezone.utc) - timedelta(seconds=30)
+    past = datetime.now(UTC) - timedelta(seconds=30)
     assert parse_retry_after(format_datetime(past, usegmt=True)) == 0.0
 
 
