@@ -111,5 +111,5 @@ class BFLGenerator(RemoteGenerator):
         data = self.download_image(http, sample).data
         if isinstance(result, dict) and result.get("seed") is not None:
             used["seed"] = result["seed"]
-        cost = ready.get("cost") if isinstance(ready.get("cost"), (int, float)) else None
-        return image_result(data, self.kind, used=used, mapped=mapped, cost=cost)
+        # BFL bills in credits, not USD: cost comes from config.cost_per_output only
+        return image_result(data, self.kind, used=used, mapped=mapped)
