@@ -37,10 +37,12 @@ from ratings.outcomes import (
     Battles,
     Winner,
     battles_from_arrays,
+    keep_mask,
     load_battles,
     parse_winner,
 )
 from ratings.simulate import simulate_battles
+from ratings.style import StyleResult, fit_bradley_terry_with_covariates
 
 __all__ = [
     "DEFAULT_PRIOR",
@@ -57,6 +59,7 @@ __all__ = [
     "NoBattlesError",
     "PairCounts",
     "RatingsError",
+    "StyleResult",
     "UnknownModelError",
     "UnknownWinnerError",
     "Winner",
@@ -64,12 +67,14 @@ __all__ = [
     "battle_cells",
     "battle_count_matrix",
     "battles_from_arrays",
+    "keep_mask",
     "bootstrap_bradley_terry",
     "bootstrap_elo",
     "bootstrap_online_elo",
     "compute_leaderboard",
     "compute_online_elo",
     "fit_bradley_terry",
+    "fit_bradley_terry_with_covariates",
     "is_strongly_connected",
     "load_battles",
     "parse_winner",

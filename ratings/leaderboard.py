@@ -16,7 +16,8 @@ from ratings.counts import PairCounts, pair_counts
 from ratings.elo import DEFAULT_ELO, EloParams, compute_online_elo
 from ratings.errors import RatingsError, UnknownModelError
 from ratings.matrices import average_win_rate, battle_count_matrix, win_fraction_matrix
-from ratings.outcomes import Battles, BothBad, _finish, load_battles
+from ratings.outcomes import Battles, BothBad, _finish, keep_mask, load_battles
+from ratings.style import StyleResult, fit_bradley_terry_with_covariates
 
 __all__ = ["Leaderboard", "LeaderboardRow", "Method", "compute_leaderboard", "rank_by_intervals"]
 
@@ -31,7 +32,8 @@ class LeaderboardRow:
     ``losses``/``votes`` count battles (ties include both-bad); ``win_rate`` is the observed
     share won with ties counted half (weighted if weights were given); ``avg_win_prob`` the
     predicted chance to beat a uniformly drawn other model; ``elo`` the online Elo
-    (``nan`` when not computed)."""
+    (``nan`` when not computed). ``style_*`` are the covariate-controlled rating and
+    interval when covariates were given (else ``nan``)."""
 
     rank: int
     model: str
@@ -45,6 +47,9 @@ class LeaderboardRow:
     win_rate: float
     avg_win_prob: float
     elo: float
+    style_rating: float = float("nan")
+    style_ci_low: float = float("nan")
+    style_ci_high: float = float("nan")
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +81,7 @@ class Leaderboard:
     win_fraction: FloatArray
     predicted_win: FloatArray
     bootstrap_samples: FloatArray | None = field(default=None, repr=False)
+    style: StyleResult | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def row(self, model: str) -> LeaderboardRow:
@@ -121,6 +127,17 @@ class Leaderboard:
                 "battle_counts": self.battle_counts.tolist(),
                 "win_fraction": self.win_fraction.tolist(),
                 "predicted_win": self.predicted_win.tolist(),
+                "style": None
+                if self.style is None
+                else {
+                    "covariates": list(self.style.covariate_names),
+                    "standardized": self.style.standardized,
+                    "coefficients": self.style.coefficients.tolist(),
+                    "coef_ci_low": self.style.coef_ci_low.tolist(),
+                    "coef_ci_high": self.style.coef_ci_high.tolist(),
+                    "regularized": self.style.regularized,
+                    "rows": self.style.rows,
+                },
                 "extra": dict(self.extra),
             }
         )
@@ -166,6 +183,9 @@ def compute_leaderboard(
     elo_params: EloParams = DEFAULT_ELO,
     keep_samples: bool = False,
     workers: int | None = None,
+    covariates: npt.ArrayLike | None = None,
+    covariate_names: Sequence[str] | None = None,
+    standardize_covariates: bool = True,
 ) -> Leaderboard:
     """Rate models from pairwise battles and rank them.
 
@@ -192,6 +212,12 @@ def compute_leaderboard(
     models
         Extra models to list even without battles (prior-only ratings, see
         :mod:`ratings.bt`).
+    covariates, covariate_names, standardize_covariates
+        Optional per-battle covariate differences ``(battles, d)`` (model_a minus model_b,
+        aligned with the input rows before filtering) for style control, see
+        :func:`ratings.style.fit_bradley_terry_with_covariates`. The result's ``style`` and
+        the rows' ``style_*`` fields are then filled (bootstrap: ``bootstrap_rounds``
+        rounds, O(rounds × distinct rows)).
 
     Returns
     -------
@@ -206,25 +232,28 @@ def compute_leaderboard(
     if bootstrap_rounds < 0:
         raise RatingsError("bootstrap_rounds must be >= 0")
     if isinstance(battles, Battles):
-        data = _finish(
-            battles.models,
-            battles.model_a,
-            battles.model_b,
-            battles.winner,
-            battles.weights,
-            exclude_ties,
-            both_bad,
-        )
-        if models is not None and set(models) - set(data.models):
+        unfiltered = battles
+        if models is not None and set(models) - set(battles.models):
             raise RatingsError("extra models can only be added when loading raw rows")
     else:
-        data = load_battles(
-            battles,
-            models=models,
-            exclude_ties=exclude_ties,
-            both_bad=both_bad,
-            weights=weights,
-        )
+        unfiltered = load_battles(battles, models=models, weights=weights)
+    keep = keep_mask(unfiltered.winner, exclude_ties=exclude_ties, both_bad=both_bad)
+    data = _finish(
+        unfiltered.models,
+        unfiltered.model_a,
+        unfiltered.model_b,
+        unfiltered.winner,
+        unfiltered.weights,
+        exclude_ties,
+        both_bad,
+    )
+    style: StyleResult | None = None
+    x = np.zeros((len(unfiltered), 0))
+    if covariates is not None:
+        x = np.asarray(covariates, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        if x.shape[0] != len(unfiltered):
+            raise RatingsError(f"got {x.shape[0]} covariate rows for {len(unfiltered)} battles")
     anchor_t = _normalise_anchor(anchor, data.models)
     counts = pair_counts(data)
     raw: PairCounts = (
@@ -268,6 +297,18 @@ def compute_leaderboard(
                 params=elo_params,
                 anchor=anchor_t,
             )
+    if covariates is not None:
+        style = fit_bradley_terry_with_covariates(
+            data,
+            x[keep],
+            names=covariate_names,
+            standardize=standardize_covariates,
+            anchor=anchor_t,
+            center=center,
+            bootstrap_rounds=bootstrap_rounds,
+            seed=seed,
+            confidence=confidence,
+        )
     low = rating.copy() if boot is None else boot.ci_low
     high = rating.copy() if boot is None else boot.ci_high
     ranks = rank_by_intervals(low, high)
@@ -278,6 +319,7 @@ def compute_leaderboard(
             weighted["wins"] + weighted["ties"] + weighted["losses"]
         )
     avg_prob = average_win_rate(pred)
+    nan = float("nan")
     order = sorted(range(data.num_models), key=lambda k: (-rating[k], data.models[k]))
     rows = tuple(
         LeaderboardRow(
@@ -293,6 +335,9 @@ def compute_leaderboard(
             win_rate=float(win_rate[k]),
             avg_win_prob=float(avg_prob[k]),
             elo=float("nan") if elo is None else float(elo[k]),
+            style_rating=nan if style is None else float(style.ratings[k]),
+            style_ci_low=nan if style is None else float(style.ci_low[k]),
+            style_ci_high=nan if style is None else float(style.ci_high[k]),
         )
         for k in order
     )
@@ -316,4 +361,5 @@ def compute_leaderboard(
         win_fraction=win_fraction_matrix(counts),
         predicted_win=pred,
         bootstrap_samples=None if (boot is None or not keep_samples) else boot.samples,
+        style=style,
     )

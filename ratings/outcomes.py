@@ -23,6 +23,7 @@ __all__ = [
     "BothBad",
     "Winner",
     "battles_from_arrays",
+    "keep_mask",
     "load_battles",
     "parse_winner",
 ]
@@ -109,6 +110,20 @@ def _normalise_weights(weights: npt.ArrayLike, n: int) -> npt.NDArray[np.float64
     return w / w.mean() if n else w
 
 
+def keep_mask(
+    winner: npt.NDArray[np.int8], *, exclude_ties: bool = False, both_bad: BothBad = "tie"
+) -> npt.NDArray[np.bool_]:
+    """Which battles survive ``exclude_ties`` / ``both_bad="exclude"`` (to align side data,
+    e.g. covariates, with the filtered battles)."""
+    if both_bad not in ("tie", "exclude"):
+        raise RatingsError(f"both_bad must be 'tie' or 'exclude', got {both_bad!r}")
+    if exclude_ties:
+        return np.asarray(winner < Winner.TIE)
+    if both_bad == "exclude":
+        return np.asarray(winner != Winner.BOTH_BAD)
+    return np.ones(winner.shape[0], dtype=bool)
+
+
 def _filter(
     a: npt.NDArray[np.int64],
     b: npt.NDArray[np.int64],
@@ -122,14 +137,8 @@ def _filter(
     npt.NDArray[np.int8],
     npt.NDArray[np.float64] | None,
 ]:
-    if both_bad not in ("tie", "exclude"):
-        raise RatingsError(f"both_bad must be 'tie' or 'exclude', got {both_bad!r}")
-    keep: npt.NDArray[np.bool_] | None = None
-    if exclude_ties:
-        keep = win < Winner.TIE
-    elif both_bad == "exclude":
-        keep = win != Winner.BOTH_BAD
-    if keep is not None and not keep.all():
+    keep = keep_mask(win, exclude_ties=exclude_ties, both_bad=both_bad)
+    if not keep.all():
         a, b, win = a[keep], b[keep], win[keep]
         w = None if w is None else w[keep]
     return a, b, win, w

@@ -54,7 +54,7 @@ def test_leaderboard_deterministic() -> None:
     rows = rows_from_sim(1000, 2)
     a = compute_leaderboard(rows, bootstrap_rounds=100, seed=5)
     b = compute_leaderboard(rows, bootstrap_rounds=100, seed=5)
-    assert a.rows == b.rows
+    assert a.to_dict()["rows"] == b.to_dict()["rows"]
 
 
 def test_rank_rule() -> None:
