@@ -75,7 +75,9 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -181,3 +183,19 @@ ARENA_STALE_GRACE_S = env_float("ARENA_STALE_GRACE_S", 30.0)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"  # no database on the vote path
 CSRF_FAILURE_VIEW = "arena.pages.views.csrf_failure"
+
+# --- Vote quality and abuse resistance ----------------------------------------------------------
+ARENA_TRUST_X_FORWARDED_FOR = env_bool("ARENA_TRUST_X_FORWARDED_FOR", False)  # behind a proxy
+ARENA_RATE_WINDOW_S = env_int("ARENA_RATE_WINDOW_S", 60)
+ARENA_RATE_BATTLES_PER_VOTER = env_int("ARENA_RATE_BATTLES_PER_VOTER", 20)
+ARENA_RATE_BATTLES_PER_ADDRESS = env_int("ARENA_RATE_BATTLES_PER_ADDRESS", 60)
+ARENA_RATE_VOTES_PER_VOTER = env_int("ARENA_RATE_VOTES_PER_VOTER", 30)
+ARENA_RATE_VOTES_PER_ADDRESS = env_int("ARENA_RATE_VOTES_PER_ADDRESS", 120)
+ARENA_MIN_VOTE_SECONDS = env_float("ARENA_MIN_VOTE_SECONDS", 1.0)
+ARENA_VOTER_DAILY_CAP = env_int("ARENA_VOTER_DAILY_CAP", 300)
+ARENA_PROMPT_BLOCKLIST = env_list("ARENA_PROMPT_BLOCKLIST", [])
+ARENA_MODERATION_URL = env_str("ARENA_MODERATION_URL")
+ARENA_MODERATION_KEY_ENV = env_str("ARENA_MODERATION_KEY_ENV", "ARENA_MODERATION_KEY")
+ARENA_MODERATION_FAIL_CLOSED = env_bool("ARENA_MODERATION_FAIL_CLOSED", False)
+ARENA_FLAG_MIN_VOTES = env_int("ARENA_FLAG_MIN_VOTES", 20)
+ARENA_FLAG_P_VALUE = env_float("ARENA_FLAG_P_VALUE", 1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -110,6 +111,12 @@ class Generator(ABC):
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    @classmethod
+    def validate_config(cls, config: ProviderConfig | Mapping[str, object]) -> list[str]:
+        """Problems an operator must fix, in words (empty: usable). Given only an options
+        mapping, check what the options alone can tell."""
+        return []
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> GenerationResult:

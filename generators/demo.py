@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -20,6 +20,7 @@ from generators.base import (
     GenerationResult,
     Generator,
     ModerationRefused,
+    ProviderConfig,
 )
 
 # Words that steer the palette, so outputs visibly follow the prompt.
@@ -153,7 +154,8 @@ class DemoGenerator(Generator):
     queue = "default"
 
     @classmethod
-    def validate_config(cls, options: dict[str, object]) -> list[str]:
+    def validate_config(cls, config: ProviderConfig | Mapping[str, object]) -> list[str]:
+        options = config.options if isinstance(config, ProviderConfig) else config
         style = options.get("style", "aurora")
         if style not in _RENDERERS:
             return [f"demo style must be one of {', '.join(STYLES)}, not {style!r}"]
@@ -163,7 +165,7 @@ class DemoGenerator(Generator):
         if request.modality != "image":
             raise BadConfiguration(f"demo generators make images, not {request.modality}")
         style = str(self.config.options.get("style", "aurora"))
-        problems = self.validate_config(self.config.options)
+        problems = self.validate_config(self.config)
         if problems:
             raise BadConfiguration(problems[0])
         if "forbidden" in request.prompt.casefold():

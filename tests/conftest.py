@@ -14,7 +14,11 @@ from django.test import Client
 def _isolated_media(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.ARENA_TASKS_INLINE = True
+    settings.ARENA_MIN_VOTE_SECONDS = 0.0  # tests vote at once; the rule has its own tests
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
+    cache.clear()  # rate-limit windows must not leak between tests
 
 
 @pytest.fixture

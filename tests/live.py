@@ -29,7 +29,8 @@ class LiveArena:
     """Migrates, loads the demo, serves over HTTP/WebSocket and (with Redis) runs a worker."""
 
     def __init__(self, workdir: Path, *, database_url: str = "", redis_url: str = "",
-                 provider_options: dict[str, object] | None = None) -> None:
+                 provider_options: dict[str, object] | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.database_url = database_url
         self.redis_url = redis_url
@@ -41,7 +42,8 @@ class LiveArena:
                if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
                             "ARENA_TASKS_INLINE", "DJANGO_SETTINGS_MODULE"}}
         env.update({"ARENA_VAR_DIR": str(workdir), "DEBUG": "1", "PYTHONUNBUFFERED": "1",
-                    "DJANGO_SETTINGS_MODULE": "arena.settings"})
+                    "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_MIN_VOTE_SECONDS": "0"})
+        env.update(extra_env or {})
         if database_url:
             env["DATABASE_URL"] = database_url
         if redis_url:

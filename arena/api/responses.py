@@ -44,7 +44,9 @@ def api_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
         try:
             return view(request, *args, **kwargs)
         except ArenaError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            retry_after = getattr(exc, "retry_after", None)
+            headers = {"Retry-After": str(retry_after)} if retry_after else None
+            return error_response(exc.status, exc.code, exc.message, headers=headers)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable: %s", exc)
             return error_response(

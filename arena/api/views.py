@@ -10,7 +10,7 @@ from arena.api.openapi import OPENAPI
 from arena.api.responses import api_view, error_response, json_body
 from arena.battles import selectors, services
 from arena.battles.errors import InvalidInput
-from arena.battles.voters import voter_id_from_session
+from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.votes import selectors as vote_selectors
 from arena.votes.services import vote_cast
 
@@ -38,6 +38,7 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
     battle = services.battle_create(
         arena_slug=slug,
         voter_id=voter_id_from_session(request.session),
+        voter_address=client_address_hash(request),
         prompt_text=body.get("prompt"),
         random_prompt=random_prompt,
     )
@@ -57,6 +58,7 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
     cast = vote_cast(
         battle_id=battle_id,
         voter_id=voter_id_from_session(request.session, create=False),
+        voter_address=client_address_hash(request),
         choice=body.get("choice"),
         idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
     )

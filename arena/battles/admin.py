@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin
 
 from arena.battles.models import Arena, Battle, Contender, Output, Prompt, Provider
-from generators.base import BadConfiguration, generator_class
+from arena.battles.services import provider_config
+from generators.base import BadConfiguration, Generator, generator_class
 
 
 class ProviderForm(forms.ModelForm):
@@ -35,17 +36,46 @@ class ProviderForm(forms.ModelForm):
         data = super().clean() or {}
         kind = data.get("kind")
         if kind:
+            cls = _kind_class(str(kind))
+            problems = cls.validate_config(data.get("options") or {})
+            if getattr(cls, "needs_api_key", False) and not data.get("api_key_env"):
+                problems.append(
+                    f"{kind} needs an API key: give the name of the environment variable "
+                    "that holds it."
+                )
+            if problems:
+                raise forms.ValidationError(problems)
+        return data
+
+
+def _kind_class(kind: str) -> type[Generator]:
+    try:
+        return generator_class(kind)
+    except (BadConfiguration, ImportError) as exc:
+        raise forms.ValidationError(f"Provider kind {kind} is not available: {exc}") from exc
+
+
+class ContenderForm(forms.ModelForm):
+    """Checks the provider + contender configuration as a generation would see it."""
+
+    class Meta:
+        model = Contender
+        fields = ["name", "organization", "provider", "model_id", "parameters", "arenas",
+                  "enabled", "sampling_weight", "license", "link"]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        provider = data.get("provider")
+        if isinstance(provider, Provider):
+            probe = Contender(provider=provider, model_id=str(data.get("model_id") or ""),
+                              parameters=data.get("parameters") or {})
             try:
-                cls = generator_class(str(kind))
-            except (BadConfiguration, ImportError) as exc:
-                raise forms.ValidationError(
-                    f"Provider kind {kind} is not available: {exc}"
-                ) from exc
-            validate = getattr(cls, "validate_config", None)
-            if validate is not None:
-                problems = validate(data.get("options") or {})
-                if problems:
-                    raise forms.ValidationError(problems)
+                config = provider_config(probe)
+            except BadConfiguration as exc:
+                raise forms.ValidationError(exc.message) from exc
+            problems = _kind_class(provider.kind).validate_config(config)
+            if problems:
+                raise forms.ValidationError(problems)
         return data
 
 
@@ -59,6 +89,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
+    form = ContenderForm
     list_display = ["name", "organization", "provider", "model_id", "enabled",
                     "sampling_weight", "added_at"]
     list_filter = ["enabled", "provider__kind", "arenas"]

@@ -174,6 +174,9 @@ class Battle(models.Model):
         max_length=16, choices=BattleStatus.choices, default=BattleStatus.PENDING, db_index=True
     )
     voter_id = models.CharField(max_length=64, db_index=True)
+    voter_address = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Keyed hash of the client address."
+    )
     seed = models.PositiveIntegerField()
     sampling_probability = models.FloatField(
         null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."

@@ -33,6 +33,8 @@ from arena.battles.models import (
     Prompt,
     Side,
 )
+from arena.battles.moderation import prompt_moderate
+from arena.battles.ratelimit import rate_limit_hit
 from arena.battles.sampling import pair_sample
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
 from generators.base import (
@@ -82,6 +84,7 @@ def battle_create(
     *,
     arena_slug: str,
     voter_id: str,
+    voter_address: str = "",
     prompt_text: object = None,
     random_prompt: bool = False,
     rng: random.Random | None = None,
@@ -89,11 +92,18 @@ def battle_create(
     """Draw two distinct contenders, store the battle and queue one generation per side."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
+    window = settings.ARENA_RATE_WINDOW_S
+    rate_limit_hit(scope="battle-voter", key=voter_id, limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
+                   window_s=window, what="new battles")
+    rate_limit_hit(scope="battle-address", key=voter_address,
+                   limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS, window_s=window,
+                   what="new battles from your network")
     if random_prompt:
         prompt = prompt_random(arena=arena, rng=rng)
     else:
-        prompt = Prompt(text=prompt_clean(prompt_text), source=Prompt.Source.USER,
-                        modality=arena.modality)
+        text = prompt_clean(prompt_text)
+        prompt_moderate(text)
+        prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
     contenders = list(
         Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
         .select_related("provider")
@@ -114,6 +124,7 @@ def battle_create(
             left=contenders[left_i],
             right=contenders[right_i],
             voter_id=voter_id,
+            voter_address=voter_address,
             seed=rng.randrange(2**31),
             sampling_probability=probability,
         )

@@ -16,3 +16,21 @@ def voter_id_from_session(session: Any, *, create: bool = True) -> str:
         voter_id = uuid.uuid4().hex
         session[SESSION_KEY] = voter_id
     return str(voter_id)
+
+
+def client_address_hash(request: Any) -> str:
+    """A keyed hash of the client address: enough to rate-limit and spot abuse, never the IP."""
+    import hashlib
+    import hmac
+
+    from django.conf import settings
+
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.ARENA_TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            address = forwarded.split(",")[0].strip()
+    if not address:
+        return ""
+    key = f"arena-address:{settings.SECRET_KEY}".encode()
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]

@@ -14,14 +14,25 @@ class Choice(models.TextChoices):
     BOTH_BAD = "both_bad", "Both are bad"
 
 
+class InvalidReason(models.TextChoices):
+    """Why a stored vote does not count. The vote is kept; the leaderboard says how many."""
+
+    IDENTITY_LEAKED = "identity_leaked", "An output revealed a model's identity"
+    TOO_FAST = "too_fast", "Cast faster than the minimum time after both outputs were shown"
+    DAILY_CAP = "daily_cap", "Over the voter's daily cap of counted votes"
+    REPEATED_PROMPT = "repeated_prompt", "The voter already voted on the same prompt"
+    FLAGGED_VOTER = "flagged_voter", "The voter was flagged by the abuse detector"
+
+
 class Vote(models.Model):
     battle = models.OneToOneField(Battle, on_delete=models.PROTECT, related_name="vote")
     choice = models.CharField(max_length=10, choices=Choice.choices)
     voter_id = models.CharField(max_length=64, db_index=True)
+    voter_address = models.CharField(max_length=64, blank=True, db_index=True)
     idempotency_key = models.CharField(max_length=100, blank=True)
     seconds_to_vote = models.FloatField(null=True, blank=True)
     is_valid = models.BooleanField(default=True)
-    invalid_reason = models.CharField(max_length=200, blank=True)
+    invalid_reason = models.CharField(max_length=32, blank=True, choices=InvalidReason.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -56,3 +67,15 @@ class EloRating(models.Model):
         if not self.votes:
             return None
         return (self.wins + 0.5 * self.ties) / self.votes
+
+
+class FlaggedVoter(models.Model):
+    """A voter whose choices look automated or adversarial; their votes are kept, not counted."""
+
+    voter_id = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    flagged_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.voter_id}: {self.reason}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena.battles import events
 from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
 from arena.battles.models import Arena, Battle, BattleStatus, Contender
-from arena.votes.models import Choice, EloRating, Vote
+from arena.battles.ratelimit import rate_limit_hit
+from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
 from arena.votes.selectors import leaderboard_get
 from ratings.live import elo_update
 
@@ -60,18 +63,58 @@ def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice
         row.save()
 
 
+def _names_of(battle: Battle) -> list[str]:
+    names = []
+    for contender in (battle.left, battle.right):
+        names += [contender.name, contender.organization, contender.provider.name,
+                  contender.model_id]
+    return [n.casefold() for n in names if n and len(n) >= 3]
+
+
+def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float | None) -> str:
+    """Why this vote must not count ("" when it counts). Checked inside the vote's transaction."""
+    names = _names_of(battle)
+    for output in battle.outputs.all():
+        text = output.text.casefold()
+        if text and any(name in text for name in names):
+            return InvalidReason.IDENTITY_LEAKED
+    if FlaggedVoter.objects.filter(voter_id=voter_id).exists():
+        return InvalidReason.FLAGGED_VOTER
+    if seconds_to_vote is not None and seconds_to_vote < settings.ARENA_MIN_VOTE_SECONDS:
+        return InvalidReason.TOO_FAST
+    counted = Vote.objects.filter(voter_id=voter_id, is_valid=True)
+    if counted.filter(battle__arena_id=battle.arena_id,
+                      battle__prompt__text_hash=battle.prompt.text_hash).exists():
+        return InvalidReason.REPEATED_PROMPT
+    since = timezone.now() - timedelta(days=1)
+    if counted.filter(created_at__gte=since).count() >= settings.ARENA_VOTER_DAILY_CAP:
+        return InvalidReason.DAILY_CAP
+    return ""
+
+
 def vote_cast(
-    *, battle_id: object, voter_id: str, choice: object, idempotency_key: str = ""
+    *, battle_id: object, voter_id: str, choice: object, idempotency_key: str = "",
+    voter_address: str = "",
 ) -> CastVote:
-    """Store the vote and update ratings in one transaction; names are revealed only after."""
+    """Store the vote and update ratings in one transaction; names are revealed only after.
+
+    Every vote on a ready battle is stored; one that breaks a quality rule is kept with its
+    reason and does not move the ratings.
+    """
     parsed = choice_parse(choice)
     if len(idempotency_key) > 100:
         raise InvalidInput("Idempotency-Key must be at most 100 characters.")
+    window = settings.ARENA_RATE_WINDOW_S
+    rate_limit_hit(scope="vote-voter", key=voter_id, limit=settings.ARENA_RATE_VOTES_PER_VOTER,
+                   window_s=window, what="votes")
+    rate_limit_hit(scope="vote-address", key=voter_address,
+                   limit=settings.ARENA_RATE_VOTES_PER_ADDRESS, window_s=window,
+                   what="votes from your network")
     try:
         with transaction.atomic():
             battle = (
                 Battle.objects.select_for_update()
-                .select_related("arena", "left", "right")
+                .select_related("arena", "prompt", "left__provider", "right__provider")
                 .filter(pk=battle_id)
                 .first()
             )
@@ -89,19 +132,25 @@ def vote_cast(
             if battle.status != BattleStatus.READY:
                 raise Conflict("Please wait until both outputs are shown before voting.")
             now = timezone.now()
+            seconds = (now - battle.ready_at).total_seconds() if battle.ready_at else None
+            reason = vote_invalid_reason(battle=battle, voter_id=voter_id,
+                                         seconds_to_vote=seconds)
             vote = Vote.objects.create(
                 battle=battle,
                 choice=parsed,
                 voter_id=voter_id,
+                voter_address=voter_address,
                 idempotency_key=idempotency_key,
-                seconds_to_vote=(now - battle.ready_at).total_seconds()
-                if battle.ready_at
-                else None,
+                seconds_to_vote=seconds,
+                is_valid=not reason,
+                invalid_reason=reason,
             )
             battle.status = BattleStatus.VOTED
             battle.finished_at = now
             battle.save(update_fields=["status", "finished_at"])
-            elo_apply(arena=battle.arena, left=battle.left, right=battle.right, choice=parsed)
+            if vote.is_valid:
+                elo_apply(arena=battle.arena, left=battle.left, right=battle.right,
+                          choice=parsed)
             slug = battle.arena.slug
             transaction.on_commit(lambda: events.leaderboard_push(slug, leaderboard_get(
                 arena=Arena.objects.get(slug=slug))))
