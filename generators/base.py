@@ -138,6 +138,7 @@ REGISTRY: dict[str, str] = {
     "gemini_image": "generators.gemini_image:GeminiImageGenerator",
     "imagen": "generators.imagen:ImagenGenerator",
     "generic_http": "generators.generic_http:GenericHTTPGenerator",
+    "local_diffusers": "generators.local_diffusers:LocalDiffusersGenerator",
 }
 
 
