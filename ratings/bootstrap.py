@@ -125,6 +125,22 @@ def _sigmoid(x: FloatArray) -> FloatArray:
     return np.reciprocal(e, out=e)
 
 
+def _incidence(counts: PairCounts) -> sparse.csr_matrix:
+    """(models × pairs) matrix with +1 at ``pair_i`` and −1 at ``pair_j``: maps per-pair
+    residuals to per-model gradients."""
+    n_pairs = counts.num_pairs
+    return sparse.csr_matrix(
+        (
+            np.concatenate([np.ones(n_pairs), -np.ones(n_pairs)]),
+            (
+                np.concatenate([counts.pair_i, counts.pair_j]),
+                np.concatenate([np.arange(n_pairs)] * 2),
+            ),
+        ),
+        shape=(counts.num_models, n_pairs),
+    )
+
+
 def _batched_fit(
     counts: PairCounts,
     wi: FloatArray,
@@ -134,6 +150,7 @@ def _batched_fit(
     prior: float,
     tol: float = 1e-7,
     max_iter: int = 60,
+    inc: sparse.csr_matrix | None = None,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Chord-Newton for many rounds at once; ``wi``/``wj`` are (pairs, rounds).
 
@@ -141,16 +158,10 @@ def _batched_fit(
     by a factor of about ``1/√(battles per pair)`` per step. Stops when no coordinate moves
     by more than ``tol`` (natural units; 1e-7 ≈ 2e-5 rating points).
     Returns ``theta`` (models, rounds) and a per-round converged flag."""
-    m = counts.num_models
     pi, pj = counts.pair_i, counts.pair_j
-    n_pairs, rounds = wi.shape
-    inc = sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(n_pairs), -np.ones(n_pairs)]),
-            (np.concatenate([pi, pj]), np.concatenate([np.arange(n_pairs)] * 2)),
-        ),
-        shape=(m, n_pairs),
-    )
+    rounds = wi.shape[1]
+    if inc is None:
+        inc = _incidence(counts)
     n = wi + wj
     theta = np.repeat(theta_hat[:, None], rounds, axis=1)
     moved = np.full(rounds, np.inf)
@@ -228,6 +239,7 @@ def bootstrap_bradley_terry(
         h0 += 1.0
     minv = np.linalg.pinv(h0, hermitian=True)
     cells = _cells(battles, counts)
+    inc = _incidence(counts)
     n_cells = cells.pvals.shape[0]
     chunk = max(1, min(rounds, _CHUNK_ELEMENTS // max(n_cells, 1)))
     starts = list(range(0, rounds, chunk))
@@ -249,7 +261,11 @@ def bootstrap_bradley_terry(
                 )
         ok_cols = np.flatnonzero(~needs_prior)
         theta = np.empty((m, size))
-        th, conv = _batched_fit(counts, wi[:, ok_cols], wj[:, ok_cols], theta_hat, minv, base_prior)
+        if needs_prior.any():
+            wi_ok, wj_ok = wi[:, ok_cols], wj[:, ok_cols]
+        else:
+            wi_ok, wj_ok = wi, wj
+        th, conv = _batched_fit(counts, wi_ok, wj_ok, theta_hat, minv, base_prior, inc=inc)
         theta[:, ok_cols] = th
         redo = list(ok_cols[~conv]) + list(np.flatnonzero(needs_prior))
         for col in redo:
