@@ -31,7 +31,13 @@ from ratings.counts import PairCounts, battle_cells, pair_counts
 from ratings.elo import DEFAULT_ELO, EloParams, bootstrap_online_elo
 from ratings.outcomes import Battles
 
-__all__ = ["BootstrapResult", "bootstrap_bradley_terry", "bootstrap_elo", "percentile_interval"]
+__all__ = [
+    "BootstrapResult",
+    "bootstrap_bradley_terry",
+    "bootstrap_elo",
+    "multinomial_rows",
+    "percentile_interval",
+]
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK_ELEMENTS = 2_000_000  # rounds × cells drawn at once (bounds memory to ~16 MB)
@@ -115,6 +121,37 @@ def _cells(battles: Battles, counts: PairCounts) -> _Cells:
         total=int(round(count.sum())),
         three_per_pair=battles.weights is None,
     )
+
+
+def multinomial_rows(
+    rng: np.random.Generator, n: int, pvals: FloatArray, size: int
+) -> npt.NDArray[np.int64]:
+    """``size`` exact draws of Multinomial(n, pvals), about twice as fast as
+    ``Generator.multinomial`` for large tables.
+
+    Poissonisation with exact correction: draw independent ``X_k ~ Poisson(n p_k)``; given
+    their sum ``s`` they are Multinomial(s, p), i.e. the cell counts of ``s`` i.i.d.
+    categorical draws. If ``s > n`` we delete ``s - n`` of those draws chosen uniformly
+    without replacement, if ``s < n`` we add ``n - s`` fresh categorical draws; either way
+    what is left is the cell counts of ``n`` i.i.d. draws, so the result is exactly
+    Multinomial(n, p) (conditionally on every ``s``, hence unconditionally). The correction
+    touches only ``|s - n| ~ √n`` draws per row.
+    """
+    k = pvals.shape[0]
+    x = rng.poisson(n * pvals, size=(size, k))
+    sums = x.sum(axis=1)
+    cdf = np.cumsum(pvals)
+    cdf /= cdf[-1]
+    for r in np.flatnonzero(sums != n):
+        s = int(sums[r])
+        if s < n:
+            extra = np.searchsorted(cdf, rng.random(n - s), side="right")
+            x[r] += np.bincount(np.minimum(extra, k - 1), minlength=k)
+        else:
+            drop = rng.choice(s, size=s - n, replace=False)
+            cells = np.searchsorted(np.cumsum(x[r]), drop, side="right")
+            x[r] -= np.bincount(cells, minlength=k)
+    return x
 
 
 def _sigmoid(x: FloatArray) -> FloatArray:
@@ -249,7 +286,7 @@ def bootstrap_bradley_terry(
     def run_chunk(k: int) -> tuple[FloatArray, int]:
         size = min(chunk, rounds - starts[k])
         rng = np.random.default_rng(children[k])
-        draws = rng.multinomial(cells.total, cells.pvals, size=size)  # (size, cells)
+        draws = multinomial_rows(rng, cells.total, cells.pvals, size)  # (size, cells)
         wi, wj = cells.effective_wins(draws)
         del draws
         needs_prior = np.zeros(size, dtype=bool)

@@ -47,12 +47,12 @@ def test_rounds_are_exact_mle_of_resamples() -> None:
     b = simulate_battles(TRUTH, 2000, seed=4, tie_rate=0.3)
     boot = bootstrap_bradley_terry(b, rounds=5, seed=0)
     # replicate round 0's multinomial draw
-    from ratings.bootstrap import _cells
+    from ratings.bootstrap import _cells, multinomial_rows
 
     c = pair_counts(b)
     cells = _cells(b, c)
     child = np.random.SeedSequence(0).spawn(1)[0]
-    draws = np.random.default_rng(child).multinomial(cells.total, cells.pvals, size=5)
+    draws = multinomial_rows(np.random.default_rng(child), cells.total, cells.pvals, 5)
     wi, wj = cells.effective_wins(draws)
     from ratings.bt import _fit_theta, _to_ratings
 
@@ -124,3 +124,24 @@ def test_elo_bootstrap_deterministic() -> None:
     y = bootstrap_elo(b, rounds=50, seed=1)
     assert np.array_equal(x.samples, y.samples)
     assert x.samples.shape == (50, 6) and np.all(x.ci_low <= x.ci_high)
+
+
+def test_poissonised_multinomial_is_multinomial() -> None:
+    from ratings.bootstrap import multinomial_rows
+
+    rng = np.random.default_rng(42)
+    p = np.array([0.5, 0.0, 0.2, 0.25, 0.05])
+    n, rounds = 200, 20_000
+    x = multinomial_rows(rng, n, p, rounds)
+    assert x.dtype.kind == "i" and np.all(x >= 0)
+    assert np.all(x.sum(axis=1) == n)
+    assert np.all(x[:, 1] == 0)
+    # moments of Multinomial(n, p): mean n p, covariance n (diag(p) - p pᵀ)
+    se = np.sqrt(n * p * (1 - p) / rounds)
+    assert np.all(np.abs(x.mean(axis=0) - n * p) <= 5 * se + 1e-12)
+    cov = np.cov(x.T)
+    ref = n * (np.diag(p) - np.outer(p, p))
+    assert np.allclose(cov, ref, atol=0.06 * n * p.max())
+    # the correction paths (sum above and below n) were both exercised
+    y = rng.poisson(n * p, size=(rounds, 5)).sum(axis=1)
+    assert (y > n).any() and (y < n).any()
