@@ -209,7 +209,7 @@ def _batched_fit(
         g = np.asarray(inc @ p)
         if prior > 0:
             g += prior * (0.5 - _sigmoid(theta))
-        step = minv @ g
+        step = np.einsum("ij,jk->ik", minv, g)  # no BLAS: its threads fight our workers
         theta += step
         moved = np.max(np.abs(step), axis=0)
         if np.all(moved < tol) or not np.all(np.isfinite(moved)):
