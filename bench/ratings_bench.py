@@ -262,8 +262,7 @@ def report(r: dict[str, Any]) -> str:
         f"{_fmt(o['boot_s'], ' s')} (CPU {_fmt(o['boot_cpu_s'], ' s')}), total "
         f"{_fmt(o['total_s'], ' s')}; "
         f"peak traced memory {_fmt(o['peak_mib'], ' MiB')}; online Elo "
-        f"{_fmt(o['online_elo_s'], ' s')}; max |rating - truth| "
-        f"{_fmt(o['max_abs_err_vs_truth'])} (ties shrink ratings toward the mean)",
+        f"{_fmt(o['online_elo_s'], ' s')}; mean 95% CI width {_fmt(o['ci_width'])} points",
     ]
     if "skipped" in fc:
         lines.append(f"FastChat : skipped ({fc['skipped']})")
@@ -332,9 +331,10 @@ def main() -> int:
     for part in args.sizes.split(","):
         m, n = part.lower().split("x")
         sizes.append((int(m), int(float(n))))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}"
+        f"{os.cpu_count()} CPUs, {platform.machine()}, 1-min load average {load:.2f} at start"
     )
     results = []
     for m, n in sizes:
