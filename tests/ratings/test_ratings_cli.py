@@ -127,3 +127,19 @@ def test_bad_anchor_exit_2(tmp_path: Path) -> None:
     assert run(p, "--anchor", "alpha").returncode == 2
     res = run(p, "--anchor", "zulu=1000", "--bootstrap", "0")
     assert res.returncode == 2 and "zulu" in res.stderr
+
+
+def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "b.parquet"
+    path.write_bytes(b"PAR1")
+    code = (
+        "import sys; sys.modules['pyarrow'] = None; sys.modules['pyarrow.parquet'] = None\n"
+        "from ratings.cli import main\n"
+        f"sys.exit(main([{str(path)!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 2
+    assert "needs the 'pyarrow' package" in res.stderr and "Traceback" not in res.stderr
