@@ -75,9 +75,17 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI every concurrent request runs in its own thread: a bounded pool, checked on
+        # checkout so a restarted server is survived, instead of one connection per thread.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 1),
+            "max_size": env_int("DB_POOL_MAX", 20),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -131,9 +139,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
 }
+ARENA_SWEEP_EVERY_S = env_float("ARENA_SWEEP_EVERY_S", 30.0)
 CELERY_BEAT_SCHEDULE = {
     "battles-fail-stale": {"task": "arena.battles.tasks.battles_fail_stale_task",
-                           "schedule": 30.0},
+                           "schedule": ARENA_SWEEP_EVERY_S},
 }
 
 # --- Sessions, static, media -------------------------------------------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
+import redis
 from django.test import Client
 
 
@@ -76,3 +80,37 @@ def run_on_commit(django_capture_on_commit_callbacks: Any) -> Iterator[Callable[
             return fn(*args, **kwargs)
 
     yield run
+
+
+# --- The machine's real services, for live tests --------------------------------------------
+PG_ADMIN = os.environ.get("ARENA_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def _need(service: str, check: object) -> None:
+    try:
+        check()  # type: ignore[operator]
+    except Exception as exc:
+        message = f"{service} is not reachable ({exc}); start it (see scripts/services.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    _need("Redis", lambda: redis.Redis.from_url(url).flushdb())
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    name = f"arena_live_{uuid.uuid4().hex[:8]}"
+    _need("PostgreSQL", lambda: psycopg.connect(PG_ADMIN, connect_timeout=3).close())
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+

@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
 _sweeper_started = False
 _lock = threading.Lock()
-SWEEP_EVERY_S = 30.0
 
 
 def queue_for(provider_kind: str) -> str:
@@ -45,7 +44,7 @@ def _run_in_thread(task_name: str, *args: object) -> None:
 def _sweep_forever() -> None:
     """Embedded stand-in for Celery beat: fail battles that went stale."""
     while True:
-        threading.Event().wait(SWEEP_EVERY_S)
+        threading.Event().wait(settings.ARENA_SWEEP_EVERY_S)
         _run_in_thread("battles_fail_stale_task")
 
 

@@ -24,8 +24,8 @@ def _send(group: str, message: dict[str, object]) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, message)
-    except Exception:  # a push is best effort: the page also polls; never lose the write
-        logger.warning("could not push to %s", group, exc_info=True)
+    except Exception as exc:  # a push is best effort: the page also polls; never lose the write
+        logger.warning("could not push to %s: %s", group, exc)
 
 
 def battle_state_push(battle_id: object, state: dict[str, object]) -> None:

@@ -31,8 +31,8 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_s: int, what: str
     try:
         cache.add(cache_key, 0, timeout=window_s + 5)
         count = cache.incr(cache_key)
-    except Exception:
-        logger.warning("rate limiter unavailable; letting %s through", scope, exc_info=True)
+    except Exception as exc:
+        logger.warning("rate limiter unavailable (%s); letting %s through", exc, scope)
         return
     if count > limit:
         retry_after = max(1, int((window + 1) * window_s - time.time()) + 1)

@@ -55,6 +55,7 @@ PUBLIC_FAILURE = {
     "timeout": "the model took too long",
     "bad_configuration": "the model is misconfigured",
     "bad_output": "the model returned an unusable file",
+    "queue_unavailable": "the generation queue is unavailable; please try again shortly",
 }
 
 
@@ -129,16 +130,29 @@ def battle_create(
             sampling_probability=probability,
         )
         outputs = [Output.objects.create(battle=battle, side=side) for side in Side]
-        from arena.battles.dispatch import generation_enqueue
-
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(
-                lambda o=output, c=contender: generation_enqueue(
-                    output_id=o.pk, provider_kind=c.provider.kind
-                )
+                lambda o=output, c=contender: _enqueue_or_fail(o, c.provider.kind)
             )
     return battle_get(battle_id=battle.pk)
+
+
+def _enqueue_or_fail(output: Output, provider_kind: str) -> None:
+    """Queue one side; if the queue is unreachable, fail the battle now instead of letting it
+    hang until the sweeper."""
+    from arena.battles.dispatch import generation_enqueue
+
+    try:
+        generation_enqueue(output_id=output.pk, provider_kind=provider_kind)
+    except Exception:
+        logger.exception("could not queue output %s", output.pk)
+        with transaction.atomic():
+            battle = Battle.objects.select_for_update().select_related("arena").get(
+                pk=output.battle_id)
+            if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
+                battle_fail(battle, side=None, code="queue_unavailable")
+                transaction.on_commit(lambda: battle_state_announce(battle_id=battle.pk))
 
 
 def provider_config(contender: Contender) -> ProviderConfig:

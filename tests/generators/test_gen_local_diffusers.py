@@ -191,6 +191,10 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_models: dict[str, Path]) -
     other = gen.generate(GenerationRequest(prompt="a blue lake", seed=12, width=64, height=64))
     assert first.data == again.data
     assert first.data != other.data
+    # Seeds outside torch's range still work (taken modulo 2**64).
+    wrapped = gen.generate(GenerationRequest(prompt="a blue lake", seed=11 + 2**64, width=64,
+                                             height=64))
+    assert wrapped.data == first.data and wrapped.used["seed"] == 11 + 2**64
 
 
 def test_pipeline_is_loaded_once_per_process(tiny_models: dict[str, Path],

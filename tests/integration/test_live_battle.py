@@ -35,6 +35,8 @@ def check_battle_and_vote(arena: LiveArena) -> dict:
     for url in urls:
         image = voter.get(url)
         assert image.status_code == 200 and image.headers["Content-Type"] == "image/webp"
+    board_url = "/api/arenas/text-to-image/leaderboard"
+    before = {r["model"]: r for r in voter.get(board_url).json()["rows"]}
     vote = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"})
     assert vote.status_code == 200, vote.text
     revealed = vote.json()
@@ -42,9 +44,11 @@ def check_battle_and_vote(arena: LiveArena) -> dict:
     assert revealed["right"]["name"].startswith("Demo ")
     again = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "right"})
     assert again.status_code == 409
-    board = voter.get("/api/arenas/text-to-image/leaderboard").json()
+    board = voter.get(board_url).json()
     top = {row["model"]: row for row in board["rows"]}
-    assert top[revealed["left"]["name"]]["rating"] > 1000
+    winner = revealed["left"]["name"]
+    assert top[winner]["rating"] > before[winner]["rating"]
+    assert top[winner]["votes"] == before[winner]["votes"] + 1
     return {"battle": battle, "revealed": revealed}
 
 
