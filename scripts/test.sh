@@ -9,7 +9,7 @@ export PGHOST=${PGHOST:-127.0.0.1}
 if [ -z "${DATABASE_URL:-}" ] && pg_isready -h 127.0.0.1 -q 2>/dev/null; then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/arena"
 fi
-export ARENA_TEST_REDIS_URL=${ARENA_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+export ARENA_TEST_REDIS_URL=${ARENA_TEST_REDIS_URL:-redis://127.0.0.1:6379/14}
 unset REDIS_URL CELERY_BROKER_URL
 echo "== ruff"
 .venv/bin/ruff check .
