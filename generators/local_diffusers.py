@@ -161,6 +161,11 @@ class Settings:
         return (self.path, self.dtype, self.device)
 
 
+def _or(value: object, default: float) -> float:
+    """`value` as a number, or `default` when unset (0 stays 0, unlike `value or default`)."""
+    return default if value is None else float(value)  # type: ignore[arg-type]
+
+
 def resolve_settings(options: Mapping[str, object]) -> Settings:
     """Validated settings with machine defaults, or BadConfiguration."""
     problems = check_options(options)
@@ -188,7 +193,7 @@ def resolve_settings(options: Mapping[str, object]) -> Settings:
         steps=int(steps) if steps is not None else None,  # type: ignore[call-overload]
         guidance=float(guidance) if guidance is not None else None,  # type: ignore[arg-type]
         max_batch=int(options.get("max_batch") or DEFAULT_MAX_BATCH),  # type: ignore[call-overload]
-        window_s=float(options.get("batch_window_ms", DEFAULT_WINDOW_MS)) / 1000.0,  # type: ignore[arg-type]
+        window_s=float(_or(options.get("batch_window_ms"), DEFAULT_WINDOW_MS)) / 1000.0,
         options=options,
     )
 
@@ -434,7 +439,8 @@ class LoadedPipeline:
         torch = import_torch()
         kwargs = dict(jobs[0].kwargs)
         kwargs["prompt"] = [job.prompt for job in jobs]
-        kwargs["generator"] = [torch.Generator(self.device).manual_seed(job.seed)
+        # One generator per item: each image depends only on its own seed, not on its batch.
+        kwargs["generator"] = [torch.Generator(self.device).manual_seed(job.seed % 2**64)
                                for job in jobs]
         try:
             out = self.pipe(**kwargs)
