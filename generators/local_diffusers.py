@@ -554,7 +554,7 @@ def cached_pipelines() -> dict[tuple[str, str, str], LoadedPipeline]:
 def unload_all(*, collect: bool = True) -> None:
     """Drop every cached pipeline and free accelerator memory (tests, the bench).
 
-    `collect` runs a full garbage collection first so CUDA memory is really returned; tests
+    `collect` then runs a full garbage collection so CUDA memory is really returned; tests
     that reload tiny pipelines skip it (it costs about half a second with torch imported).
     """
     with _CACHE_LOCK:
