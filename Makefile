@@ -46,8 +46,8 @@ worker: install
 worker-remote: install
 	$(VENV)/bin/celery -A arena worker -Q remote --pool threads -c $${CONCURRENCY:-32} -l INFO
 
-worker-gpu: install
-	CUDA_VISIBLE_DEVICES=$${CUDA_VISIBLE_DEVICES:-0} $(VENV)/bin/celery -A arena worker -Q gpu -c 1 -l INFO -n gpu$${CUDA_VISIBLE_DEVICES:-0}@%h
+worker-gpu: install  ## one process per GPU; its threads feed the batcher (MAX_BATCH)
+	CUDA_VISIBLE_DEVICES=$${CUDA_VISIBLE_DEVICES:-0} $(VENV)/bin/celery -A arena worker -Q gpu --pool threads -c $${MAX_BATCH:-4} -l INFO -n gpu$${CUDA_VISIBLE_DEVICES:-0}@%h
 
 beat: install
 	$(VENV)/bin/celery -A arena beat -l INFO --schedule var/celerybeat-schedule

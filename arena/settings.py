@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "channels",
     "arena.battles",
     "arena.votes",
+    "arena.leaderboards",
     "arena.pages",
     "arena.api",
 ]
@@ -143,6 +144,8 @@ ARENA_SWEEP_EVERY_S = env_float("ARENA_SWEEP_EVERY_S", 30.0)
 CELERY_BEAT_SCHEDULE = {
     "battles-fail-stale": {"task": "arena.battles.tasks.battles_fail_stale_task",
                            "schedule": ARENA_SWEEP_EVERY_S},
+    "leaderboards-refresh": {"task": "arena.leaderboards.tasks.leaderboards_refresh_all_task",
+                             "schedule": env_float("ARENA_LEADERBOARD_SAFETY_REFRESH_S", 300.0)},
 }
 
 # --- Sessions, static, media -------------------------------------------------------------------
@@ -208,3 +211,9 @@ ARENA_MODERATION_KEY_ENV = env_str("ARENA_MODERATION_KEY_ENV", "ARENA_MODERATION
 ARENA_MODERATION_FAIL_CLOSED = env_bool("ARENA_MODERATION_FAIL_CLOSED", False)
 ARENA_FLAG_MIN_VOTES = env_int("ARENA_FLAG_MIN_VOTES", 20)
 ARENA_FLAG_P_VALUE = env_float("ARENA_FLAG_P_VALUE", 1e-4)
+
+# --- Leaderboards -----------------------------------------------------------------------------
+ARENA_LEADERBOARD_DEBOUNCE_S = env_float("ARENA_LEADERBOARD_DEBOUNCE_S", 2.0)
+ARENA_BOOTSTRAP_ROUNDS = env_int("ARENA_BOOTSTRAP_ROUNDS", 1000)
+ARENA_IPW = env_bool("ARENA_IPW", False)  # weight votes by 1 / sampling probability
+ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)

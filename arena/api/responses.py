@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from arena.battles.errors import ArenaError, InvalidInput
 
@@ -36,11 +36,11 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def api_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Turn service errors and a lost database into JSON errors; never an HTML 500."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except ArenaError as exc:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from arena.api.openapi import OPENAPI
 from arena.api.responses import api_view, error_response, json_body
 from arena.battles import selectors, services
-from arena.battles.errors import InvalidInput
+from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
-from arena.votes import selectors as vote_selectors
+from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
+from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
 from arena.votes.services import vote_cast
 
 
@@ -78,7 +79,27 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
 @api_view
 def leaderboard(request: HttpRequest, slug: str) -> JsonResponse:
     arena = selectors.arena_get(slug=slug)
-    return JsonResponse(vote_selectors.leaderboard_get(arena=arena))
+    category = request.GET.get("category", "")
+    if category and category not in leaderboard_categories(arena=arena):
+        raise NotFound(f"There is no leaderboard for the category '{category}' yet.")
+    return JsonResponse(leaderboard_latest(arena=arena, category=category))
+
+
+@require_GET
+@api_view
+def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
+    arena = selectors.arena_get(slug=slug)
+    fmt = request.GET.get("format", "jsonl")
+    if fmt == "jsonl":
+        response = StreamingHttpResponse(votes_export_jsonl(arena=arena),
+                                         content_type="application/x-ndjson")
+    elif fmt == "csv":
+        response = StreamingHttpResponse(votes_export_csv(arena=arena),
+                                         content_type="text/csv; charset=utf-8")
+    else:
+        raise InvalidInput("format must be jsonl or csv.")
+    response["Content-Disposition"] = f'attachment; filename="{arena.slug}-votes.{fmt}"'
+    return response
 
 
 @require_GET

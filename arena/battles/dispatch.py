@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -29,14 +30,13 @@ def queue_for(provider_kind: str) -> str:
         return "default"
 
 
-def _run_in_thread(task_name: str, *args: object) -> None:
-    from arena.battles import tasks
-
+def run_in_thread(task: Any, *args: object) -> None:
+    """Run a Celery task's code eagerly in this (non-request) thread."""
     close_old_connections()
     try:
-        getattr(tasks, task_name).apply(args=args, throw=False)
+        task.apply(args=args, throw=False)
     except Exception:
-        logger.exception("embedded task %s%s crashed", task_name, args)
+        logger.exception("embedded task %s%s crashed", task.name, args)
     finally:
         close_old_connections()
 
@@ -45,7 +45,9 @@ def _sweep_forever() -> None:
     """Embedded stand-in for Celery beat: fail battles that went stale."""
     while True:
         threading.Event().wait(settings.ARENA_SWEEP_EVERY_S)
-        _run_in_thread("battles_fail_stale_task")
+        from arena.battles.tasks import battles_fail_stale_task
+
+        run_in_thread(battles_fail_stale_task)
 
 
 def _embedded_executor() -> ThreadPoolExecutor:
@@ -67,6 +69,6 @@ def generation_enqueue(*, output_id: int, provider_kind: str) -> None:
     if settings.ARENA_EMBEDDED_TASKS and settings.ARENA_TASKS_INLINE:
         output_generate_task.apply(args=(output_id,), throw=False)  # Celery's eager mode
     elif settings.ARENA_EMBEDDED_TASKS:
-        _embedded_executor().submit(_run_in_thread, "output_generate_task", output_id)
+        _embedded_executor().submit(run_in_thread, output_generate_task, output_id)
     else:
         output_generate_task.apply_async(args=(output_id,), queue=queue_for(provider_kind))

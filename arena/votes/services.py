@@ -9,13 +9,17 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.battles import events
 from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
 from arena.battles.models import Arena, Battle, BattleStatus, Contender
 from arena.battles.ratelimit import rate_limit_hit
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
-from arena.votes.selectors import leaderboard_get
 from ratings.live import elo_update
+
+
+def leaderboard_refresh_request(*, arena_id: int) -> None:
+    from arena.leaderboards.services import leaderboard_refresh_request as request
+
+    request(arena_id=arena_id)
 
 ELO_K = 4.0
 SCORE_LEFT = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0, Choice.TIE: 0.5, Choice.BOTH_BAD: 0.5}
@@ -33,21 +37,8 @@ def choice_parse(choice: object) -> Choice:
     return Choice(choice)
 
 
-def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice) -> None:
-    """Update both live Elo rows; rows are locked in id order so concurrent votes never
-    deadlock."""
-    for contender in (left, right):
-        EloRating.objects.get_or_create(arena=arena, contender=contender)
-    rows = {
-        row.contender_id: row
-        for row in EloRating.objects.select_for_update()
-        .filter(arena=arena, contender__in=[left, right])
-        .order_by("pk")
-    }
-    row_left, row_right = rows[left.pk], rows[right.pk]
-    counted = choice != Choice.BOTH_BAD or arena.both_bad_counts_as_tie
-    if not counted:
-        return
+def elo_step(row_left: EloRating, row_right: EloRating, choice: Choice) -> None:
+    """Apply one counted vote to both standings (ratings and win/tie/loss counts)."""
     score = SCORE_LEFT[choice]
     row_left.rating, row_right.rating = elo_update(
         row_left.rating, row_right.rating, score, k=ELO_K
@@ -60,7 +51,24 @@ def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice
             row.losses += 1
         else:
             row.ties += 1
-        row.save()
+
+
+def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice) -> None:
+    """Update both live Elo rows; rows are locked in id order so concurrent votes never
+    deadlock."""
+    if choice == Choice.BOTH_BAD and not arena.both_bad_counts_as_tie:
+        return
+    for contender in (left, right):
+        EloRating.objects.get_or_create(arena=arena, contender=contender)
+    rows = {
+        row.contender_id: row
+        for row in EloRating.objects.select_for_update()
+        .filter(arena=arena, contender__in=[left, right])
+        .order_by("pk")
+    }
+    elo_step(rows[left.pk], rows[right.pk], choice)
+    rows[left.pk].save()
+    rows[right.pk].save()
 
 
 def _names_of(battle: Battle) -> list[str]:
@@ -151,9 +159,8 @@ def vote_cast(
             if vote.is_valid:
                 elo_apply(arena=battle.arena, left=battle.left, right=battle.right,
                           choice=parsed)
-            slug = battle.arena.slug
-            transaction.on_commit(lambda: events.leaderboard_push(slug, leaderboard_get(
-                arena=Arena.objects.get(slug=slug))))
+            arena_id = battle.arena_id
+            transaction.on_commit(lambda: leaderboard_refresh_request(arena_id=arena_id))
     except IntegrityError:
         # Another request stored this battle's vote between our check and insert.
         raise Conflict("You have already voted on this battle.") from None

@@ -1,0 +1,63 @@
+"""Reads of stored leaderboards. Nothing here fits a model: pages never compute ratings."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+
+from arena.battles.models import Arena
+from arena.leaderboards.models import LeaderboardSnapshot
+from arena.votes.models import InvalidReason
+from arena.votes.selectors import leaderboard_get as live_elo_board
+
+
+def leaderboard_categories(*, arena: Arena) -> list[str]:
+    return sorted(
+        c for c in LeaderboardSnapshot.objects.filter(arena=arena)
+        .values_list("category", flat=True).distinct() if c
+    )
+
+
+def snapshot_latest(*, arena: Arena, category: str = "") -> LeaderboardSnapshot | None:
+    return (LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+            .order_by("-computed_at").first())
+
+
+def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]:
+    """The latest snapshot in the API's shape; before the first one, the stored live Elo."""
+    snapshot = snapshot_latest(arena=arena, category=category)
+    if snapshot is None:
+        board = live_elo_board(arena=arena)
+        for row in board["rows"]:  # type: ignore[union-attr]
+            row.update({"ci_low": None, "ci_high": None, "elo": row["rating"]})
+        board.update({"category": category, "excluded": {}, "position_bias": {},
+                      "categories": leaderboard_categories(arena=arena), "matrices": {}})
+        return board
+    labels = dict(InvalidReason.choices)
+    return {
+        "arena": arena.slug,
+        "title": arena.title,
+        "method": snapshot.method,
+        "category": snapshot.category,
+        "categories": leaderboard_categories(arena=arena),
+        "votes": snapshot.votes,
+        "computed_at": snapshot.computed_at.isoformat(),
+        "rows": snapshot.rows,
+        "matrices": snapshot.matrices,
+        "excluded": {reason: {"count": n, "why": labels.get(reason, reason)}
+                     for reason, n in snapshot.excluded.items()},
+        "position_bias": snapshot.position_bias,
+        "params": snapshot.params,
+    }
+
+
+def leaderboard_history(*, arena: Arena, category: str = "",
+                        limit: int = 200) -> list[tuple[str, dict[str, float]]]:
+    """(time, {model: rating}) of past snapshots, oldest first, for the rating-over-time plot."""
+    snapshots = list(LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+                     .order_by("-computed_at").values_list("computed_at", "rows")[:limit])
+    return [(at.isoformat(), {r["model"]: r["rating"] for r in rows if r["rating"] is not None})
+            for at, rows in reversed(snapshots)]
+
+
+def last_computed_at(*, arena: Arena) -> object:
+    return LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]

@@ -1,0 +1,23 @@
+"""Leaderboard tasks: at most one recompute in flight per arena."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from arena.battles.models import Arena
+from arena.leaderboards import services
+
+
+@shared_task(bind=True, max_retries=None, name="arena.leaderboards.tasks.leaderboard_refresh_task")
+def leaderboard_refresh_task(self: Any, arena_id: int) -> None:
+    if not services.leaderboard_refresh(arena_id=arena_id) and not self.request.is_eager:
+        raise self.retry(countdown=2)  # another recompute is running: try again after it
+
+
+@shared_task(name="arena.leaderboards.tasks.leaderboards_refresh_all_task")
+def leaderboards_refresh_all_task() -> None:
+    """Safety net for refresh requests lost while Redis or the broker was down."""
+    for arena_id in Arena.objects.filter(is_active=True).values_list("pk", flat=True):
+        services.leaderboard_refresh_request(arena_id=arena_id)
