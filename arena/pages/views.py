@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import mark_safe
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
@@ -14,7 +15,12 @@ from arena.battles import selectors
 from arena.battles.errors import NotFound
 from arena.battles.models import Output, OutputStatus
 from arena.battles.voters import voter_id_from_session
-from arena.votes.selectors import leaderboard_get
+from arena.leaderboards import charts
+from arena.leaderboards.selectors import (
+    leaderboard_categories,
+    leaderboard_history,
+    leaderboard_latest,
+)
 
 
 @require_GET
@@ -39,10 +45,31 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """Reads the latest snapshot and draws it; `?fragment=1` returns only the live part."""
     arena = _arena_or_404(slug)
-    return render(
-        request, "leaderboard.html", {"arena": arena, "board": leaderboard_get(arena=arena)}
-    )
+    category = request.GET.get("category", "")
+    categories = leaderboard_categories(arena=arena)
+    if category and category not in categories:
+        raise Http404("No leaderboard for this category yet.")
+    board = leaderboard_latest(arena=arena, category=category)
+    matrices = board.get("matrices") or {}
+    context = {
+        "arena": arena,
+        "board": board,
+        "category": category,
+        "categories": categories,
+        "ratings_chart": mark_safe(charts.ratings_interval_svg(board["rows"])),  # noqa: S308
+        "win_chart": mark_safe(charts.heatmap_svg(  # noqa: S308 - escaped inside
+            matrices.get("models", []), matrices.get("win_fraction", []),
+            title="Win fraction of row model against column model", percent=True)),
+        "count_chart": mark_safe(charts.heatmap_svg(  # noqa: S308
+            matrices.get("models", []), matrices.get("battle_counts", []),
+            title="Battles between each pair", percent=False)),
+        "history_chart": mark_safe(charts.history_svg(  # noqa: S308
+            leaderboard_history(arena=arena, category=category))),
+    }
+    template = "_leaderboard_body.html" if request.GET.get("fragment") else "leaderboard.html"
+    return render(request, template, context)
 
 
 @require_GET

@@ -1,0 +1,195 @@
+"""Leaderboard snapshots, the debounced refresh, the vote export and the flagged-voter
+detector."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from typing import Any
+
+import pytest
+
+from arena.battles import services
+from arena.battles.models import Battle, Prompt
+from arena.leaderboards import services as lb_services
+from arena.leaderboards.models import LeaderboardSnapshot
+from arena.leaderboards.selectors import leaderboard_latest
+from arena.votes.detector import voters_review
+from arena.votes.models import EloRating, FlaggedVoter, Vote
+from arena.votes.services import vote_cast
+from ratings import compute_leaderboard
+
+QUALITY = {"Demo Aurora": 3.0, "Demo Mosaic": 2.0, "Demo Sketch": 1.0, "Demo Pixel": 0.0,
+           "Demo Static": -1.0}
+
+
+def play(run_on_commit: Any, n: int, *, voter: str = "v", rng: random.Random,
+         category: str = "", pick: str = "model") -> list[Battle]:
+    """Battles voted by a simulated voter who mostly prefers the better demo model."""
+    done = []
+    for i in range(n):
+        battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
+                               voter_id=voter, prompt_text=f"{voter} prompt {i}", rng=rng)
+        if category:
+            Prompt.objects.filter(pk=battle.prompt_id).update(category=category)
+        battle = Battle.objects.select_related("left", "right").get(pk=battle.pk)
+        if pick == "left":
+            choice = "left"
+        else:
+            gap = QUALITY[battle.left.name] - QUALITY[battle.right.name]
+            choice = "left" if rng.random() < 1 / (1 + 10 ** (-gap / 2)) else "right"
+        vote_cast(battle_id=battle.pk, voter_id=voter, choice=choice)
+        done.append(battle)
+    return done
+
+
+@pytest.fixture
+def few_rounds(settings: Any) -> None:
+    settings.ARENA_BOOTSTRAP_ROUNDS = 200
+
+
+@pytest.fixture(autouse=True)
+def small_images(demo_arena: Any) -> None:
+    """These tests are about votes: tiny images keep the many battles fast."""
+    from arena.battles.models import Arena
+
+    Arena.objects.update(width=64, height=64)
+
+
+def test_snapshot_ranks_the_better_demo_models_higher(demo_arena: Any, run_on_commit: Any,
+                                                      few_rounds: None) -> None:
+    rng = random.Random(4)
+    play(run_on_commit, 120, rng=rng)
+    lb_services.leaderboard_compute(arena=demo_arena)
+    board = leaderboard_latest(arena=demo_arena)
+    names = [row["model"] for row in board["rows"]]
+    assert names[0] == "Demo Aurora" and names[-1] == "Demo Static"
+    assert board["votes"] == 120 and board["method"] == "bt"
+    for row in board["rows"]:
+        assert row["ci_low"] <= row["rating"] <= row["ci_high"]
+        assert {"elo", "votes", "win_rate", "organization"} <= set(row)
+    assert len(board["matrices"]["models"]) == 5
+    assert board["position_bias"]["decisive_votes"] == 120
+
+
+def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
+    demo_arena: Any, run_on_commit: Any, voter: Any, few_rounds: None
+) -> None:
+    play(run_on_commit, 40, rng=random.Random(2))
+    lb_services.leaderboard_compute(arena=demo_arena)
+    exported = voter.get("/api/arenas/text-to-image/votes?format=jsonl")
+    assert exported.status_code == 200
+    rows = [json.loads(line) for line in b"".join(exported.streaming_content).splitlines()]
+    assert len(rows) == 40
+    assert set(rows[0]) == {"battle_id", "model_a", "model_b", "winner", "timestamp", "voter",
+                            "category"}
+    assert rows[0]["voter"] != "v" and len(rows[0]["voter"]) == 16
+    again = compute_leaderboard([(r["model_a"], r["model_b"], r["winner"]) for r in rows],
+                                bootstrap_rounds=200, seed=0,
+                                models=list(QUALITY))
+    stored = {r["model"]: r["rating"] for r in leaderboard_latest(arena=demo_arena)["rows"]}
+    for row in again.rows:
+        assert stored[row.model] == pytest.approx(row.rating, abs=0.051)
+
+
+def test_csv_export_has_the_public_battle_dump_columns(demo_arena: Any, run_on_commit: Any,
+                                                       voter: Any) -> None:
+    play(run_on_commit, 3, rng=random.Random(1))
+    response = voter.get("/api/arenas/text-to-image/votes?format=csv")
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 3 and rows[0]["winner"] in {"model_a", "model_b"}
+    assert voter.get("/api/arenas/text-to-image/votes?format=xml").status_code == 400
+
+
+def test_categories_get_their_own_boards(demo_arena: Any, run_on_commit: Any, voter: Any,
+                                         few_rounds: None) -> None:
+    rng = random.Random(9)
+    play(run_on_commit, 10, voter="a", rng=rng, category="animals")
+    play(run_on_commit, 6, voter="b", rng=rng, category="landscape")
+    lb_services.leaderboard_compute(arena=demo_arena)
+    board = voter.get("/api/arenas/text-to-image/leaderboard?category=animals").json()
+    assert board["category"] == "animals" and board["votes"] == 10
+    assert board["categories"] == ["animals", "landscape"]
+    assert voter.get("/api/arenas/text-to-image/leaderboard").json()["votes"] == 16
+    assert voter.get("/api/arenas/text-to-image/leaderboard?category=nope").status_code == 404
+    page = voter.get("/arena/text-to-image/leaderboard/?category=animals")
+    assert page.status_code == 200 and b"<svg" in page.content
+
+
+def test_a_burst_of_votes_schedules_one_refresh(demo_arena: Any, settings: Any,
+                                                monkeypatch: Any) -> None:
+    from arena.leaderboards import dispatch
+
+    scheduled: list[int] = []
+    monkeypatch.setattr(dispatch, "refresh_schedule",
+                        lambda *, arena_id, countdown: scheduled.append(arena_id))
+    for _ in range(25):
+        lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert scheduled == [demo_arena.pk]
+    # once the recompute starts, the next vote schedules the next one
+    lb_services.leaderboard_refresh(arena_id=demo_arena.pk)
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert scheduled == [demo_arena.pk, demo_arena.pk]
+
+
+def test_only_one_recompute_runs_at_a_time(demo_arena: Any) -> None:
+    from django.core.cache import cache
+
+    cache.add(lb_services._running_key(demo_arena.pk), 1, timeout=60)
+    assert lb_services.leaderboard_refresh(arena_id=demo_arena.pk) is False
+    assert not LeaderboardSnapshot.objects.exists()
+    cache.delete(lb_services._running_key(demo_arena.pk))
+    assert lb_services.leaderboard_refresh(arena_id=demo_arena.pk) is True
+    assert LeaderboardSnapshot.objects.filter(category="").count() == 1
+
+
+def test_votes_trigger_a_snapshot_after_commit(demo_arena: Any, run_on_commit: Any,
+                                               few_rounds: None) -> None:
+    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
+                           prompt_text="a cat")
+    run_on_commit(vote_cast, battle_id=battle.pk, voter_id="v", choice="left")
+    snapshot = LeaderboardSnapshot.objects.get(category="")
+    assert snapshot.votes == 1
+
+
+def test_leaderboard_page_reads_snapshots_without_fitting(demo_arena: Any, run_on_commit: Any,
+                                                          voter: Any, few_rounds: None,
+                                                          django_assert_max_num_queries: Any,
+                                                          monkeypatch: Any) -> None:
+    play(run_on_commit, 20, rng=random.Random(3))
+    lb_services.leaderboard_compute(arena=demo_arena)
+
+    def no_fitting(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the request path must not fit ratings")
+
+    monkeypatch.setattr(lb_services, "compute_leaderboard", no_fitting)
+    with django_assert_max_num_queries(8):
+        page = voter.get("/arena/text-to-image/leaderboard/")
+    assert page.status_code == 200
+    assert b"Position bias" in page.content and b"Ratings and intervals" in page.content
+    with django_assert_max_num_queries(6):
+        assert voter.get("/api/arenas/text-to-image/leaderboard").status_code == 200
+
+
+def test_always_left_voter_is_flagged_votes_kept_and_elo_recounted(
+    demo_arena: Any, run_on_commit: Any, settings: Any, few_rounds: None
+) -> None:
+    settings.ARENA_FLAG_MIN_VOTES = 20
+    rng = random.Random(8)
+    play(run_on_commit, 30, voter="honest", rng=rng)
+    play(run_on_commit, 25, voter="bot", rng=rng, pick="left")
+    before = dict(EloRating.objects.values_list("contender__name", "votes"))
+    flagged = voters_review(arena=demo_arena, since=None)
+    assert flagged == ["bot"]
+    assert FlaggedVoter.objects.get(voter_id="bot").reason == "always picks the same side"
+    assert Vote.objects.filter(voter_id="bot").count() == 25
+    assert not Vote.objects.filter(voter_id="bot", is_valid=True).exists()
+    after = dict(EloRating.objects.values_list("contender__name", "votes"))
+    assert sum(after.values()) == sum(before.values()) - 50 == 60
+    lb_services.leaderboard_compute(arena=demo_arena)
+    board = leaderboard_latest(arena=demo_arena)
+    assert board["votes"] == 30
+    assert board["excluded"]["flagged_voter"]["count"] == 25
