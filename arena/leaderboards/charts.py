@@ -18,6 +18,11 @@ def _svg(width: int, height: int, body: list[str], label: str) -> str:
             f'width="100%" role="img" aria-label="{escape(label)}">' + "".join(body) + "</svg>")
 
 
+def model_colours(models: Sequence[str]) -> dict[str, str]:
+    """One colour per model, the same in every chart of a page."""
+    return {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(models)}
+
+
 def ratings_interval_svg(rows: Sequence[dict[str, object]]) -> str:
     """Each model's rating as a dot with its confidence interval as a bar, best on top."""
     rated = [r for r in rows if r.get("rating") is not None]
@@ -40,9 +45,10 @@ def ratings_interval_svg(rows: Sequence[dict[str, object]]) -> str:
                     f'y2="{height - 24}" stroke="{GRID}"/>')
         body.append(f'<text x="{x(tick):.1f}" y="{height - 8}" fill="{TEXT}" font-size="11" '
                     f'text-anchor="middle" {FONT}>{tick:g}</text>')
+    colours = model_colours([str(r["model"]) for r in rows])
     for i, (row, low, high) in enumerate(zip(rated, lows, highs, strict=True)):
         y = top + i * row_h + row_h / 2
-        colour = PALETTE[i % len(PALETTE)]
+        colour = colours[str(row["model"])]
         body.append(f'<text x="{left - 10}" y="{y + 4:.1f}" fill="{TEXT}" font-size="13" '
                     f'text-anchor="end" {FONT}>{escape(str(row["model"]))}</text>')
         body.append(f'<line x1="{x(low):.1f}" y1="{y:.1f}" x2="{x(high):.1f}" y2="{y:.1f}" '
@@ -89,7 +95,7 @@ def heatmap_svg(models: Sequence[str], matrix: Sequence[Sequence[float | None]],
     if n == 0 or not matrix:
         return ""
     cell, left, top = 54, 150, 120
-    width, height = left + cell * n + 10, top + cell * n + 10
+    width, height = left + cell * n + 90, top + cell * n + 10
     peak = max((v for row in matrix for v in row if v is not None), default=1) or 1
     body = []
     for j, name in enumerate(models):
@@ -115,11 +121,13 @@ def heatmap_svg(models: Sequence[str], matrix: Sequence[Sequence[float | None]],
     return _svg(width, height, body, title)
 
 
-def history_svg(history: Sequence[tuple[str, dict[str, float]]]) -> str:
+def history_svg(history: Sequence[tuple[str, dict[str, float]]],
+                colours: dict[str, str] | None = None) -> str:
     """Each model's rating across past snapshots."""
     if len(history) < 2:
         return ""
     models = sorted({m for _, ratings in history for m in ratings})
+    colours = colours or model_colours(models)
     values = [v for _, ratings in history for v in ratings.values()]
     lo, hi = min(values), max(values)
     pad = max(5.0, (hi - lo) * 0.1)
@@ -145,7 +153,7 @@ def history_svg(history: Sequence[tuple[str, dict[str, float]]]) -> str:
         body.append(f'<text x="{x(i):.1f}" y="{height - 10}" fill="{TEXT}" font-size="11" '
                     f'text-anchor="{"start" if i == 0 else "end"}" {FONT}>{stamp}</text>')
     for k, model in enumerate(models):
-        colour = PALETTE[k % len(PALETTE)]
+        colour = colours.get(model, PALETTE[k % len(PALETTE)])
         points = [(x(i), y(r[model])) for i, (_, r) in enumerate(history) if model in r]
         if not points:
             continue

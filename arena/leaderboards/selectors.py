@@ -12,7 +12,7 @@ from arena.votes.selectors import leaderboard_get as live_elo_board
 
 def leaderboard_categories(*, arena: Arena) -> list[str]:
     return sorted(
-        c for c in LeaderboardSnapshot.objects.filter(arena=arena)
+        c for c in LeaderboardSnapshot.objects.filter(arena=arena).order_by()
         .values_list("category", flat=True).distinct() if c
     )
 

@@ -198,7 +198,7 @@ def _category_elo(votes: list[tuple[str, str, str, str, float | None]]) -> dict[
 def snapshots_prune(*, arena: Arena) -> None:
     """Keep the newest snapshots per board and one per day before that (for the history)."""
     keep = settings.ARENA_SNAPSHOTS_KEEP
-    for category in (LeaderboardSnapshot.objects.filter(arena=arena)
+    for category in (LeaderboardSnapshot.objects.filter(arena=arena).order_by()
                      .values_list("category", flat=True).distinct()):
         old = list(LeaderboardSnapshot.objects.filter(arena=arena, category=category)
                    .order_by("-computed_at").values_list("pk", "computed_at")[keep:])

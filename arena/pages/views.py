@@ -66,7 +66,8 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             matrices.get("models", []), matrices.get("battle_counts", []),
             title="Battles between each pair", percent=False)),
         "history_chart": mark_safe(charts.history_svg(  # noqa: S308
-            leaderboard_history(arena=arena, category=category))),
+            leaderboard_history(arena=arena, category=category),
+            charts.model_colours([str(r["model"]) for r in board["rows"]]))),
     }
     template = "_leaderboard_body.html" if request.GET.get("fragment") else "leaderboard.html"
     return render(request, template, context)
