@@ -193,5 +193,5 @@ class DemoGenerator(Generator):
             used={"width": width, "height": height, "seed": request.seed, "style": style},
             mapped=mapped,
             latency_s=time.perf_counter() - started,
-            cost=0.0,
+            cost=self.config.cost_per_output or 0.0,
         )

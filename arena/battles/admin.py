@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import base64
 import os
+from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from arena.battles.models import Arena, Battle, Contender, Output, Prompt, Provider
-from arena.battles.services import provider_config
+from arena.battles.errors import ArenaError
+from arena.battles.models import (
+    Arena,
+    Battle,
+    Contender,
+    Output,
+    Prompt,
+    Provider,
+    ProviderCheck,
+)
+from arena.battles.selectors import costs_by_day, provider_health
+from arena.battles.services import contender_test_generate, provider_config
 from generators.base import BadConfiguration, Generator, generator_class
 
 
@@ -82,19 +101,92 @@ class ContenderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "api_key_env", "max_concurrency", "enabled"]
+    list_display = ["name", "kind", "base_url", "api_key_env", "max_concurrency", "enabled",
+                    "last_success", "error_rate_last_hour"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
+    _health: dict[int, dict[str, object]] = {}
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        self._health = provider_health(hours=1)  # one query set for the whole page
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Last success")
+    def last_success(self, obj: Provider) -> object:
+        return self._health.get(obj.pk, {}).get("last_success") or "–"
+
+    @admin.display(description="Errors (1 h)")
+    def error_rate_last_hour(self, obj: Provider) -> str:
+        entry = self._health.get(obj.pk, {})
+        if not entry.get("total"):
+            return "no outputs"
+        return f"{entry['error_rate']:.0%} of {entry['total']}"
 
 
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
     form = ContenderForm
     list_display = ["name", "organization", "provider", "model_id", "enabled",
-                    "sampling_weight", "added_at"]
+                    "sampling_weight", "added_at", "test_link"]
     list_filter = ["enabled", "provider__kind", "arenas"]
     search_fields = ["name", "organization", "model_id"]
     filter_horizontal = ["arenas"]
+    change_list_template = "admin/battles/contender/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path("<int:pk>/test-generate/", self.admin_site.admin_view(self.test_generate_view),
+                 name="battles_contender_test_generate"),
+            path("costs/", self.admin_site.admin_view(self.costs_view),
+                 name="battles_contender_costs"),
+        ]
+        return own + super().get_urls()
+
+    @admin.display(description="Test")
+    def test_link(self, obj: Contender) -> str:
+        url = reverse("admin:battles_contender_test_generate", args=[obj.pk])
+        return format_html('<a href="{}">test generate</a>', url)
+
+    def test_generate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Run one generation now and show the image, latency and cost (staff only)."""
+        contender = get_object_or_404(Contender.objects.select_related("provider"), pk=pk)
+        if not self.has_change_permission(request, contender):
+            raise PermissionDenied
+        form = TestGenerateForm(request.POST or None)
+        context: dict[str, Any] = {**self.admin_site.each_context(request), "form": form,
+                                   "contender": contender, "opts": self.model._meta,
+                                   "title": f"Test generate: {contender.name}"}
+        if request.method == "POST" and form.is_valid():
+            try:
+                check, image = contender_test_generate(contender=contender,
+                                                       **form.cleaned_data)
+            except ArenaError as exc:
+                form.add_error("prompt", exc.message)
+            else:
+                context["check"] = check
+                if image:
+                    context["image_data"] = base64.b64encode(image).decode()
+        context["recent_checks"] = contender.checks.all()[:10]
+        return TemplateResponse(request, "admin/battles/contender/test_generate.html", context)
+
+    def costs_view(self, request: HttpRequest) -> HttpResponse:
+        rows = costs_by_day(days=30)
+        totals: dict[str, Decimal] = {}
+        for row in rows:
+            totals[row["contender__name"]] = totals.get(row["contender__name"], Decimal(0)) + (
+                row["cost"] or Decimal(0))
+        context = {**self.admin_site.each_context(request), "rows": rows,
+                   "totals": sorted(totals.items()), "opts": self.model._meta,
+                   "title": "Generation cost per contender and day (last 30 days)"}
+        return TemplateResponse(request, "admin/battles/contender/costs.html", context)
+
+
+class TestGenerateForm(forms.Form):
+    prompt = forms.CharField(initial="a lighthouse on a cliff at sunset, oil painting",
+                             max_length=2000)
+    width = forms.IntegerField(initial=512, min_value=64, max_value=4096)
+    height = forms.IntegerField(initial=512, min_value=64, max_value=4096)
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
 
 
 @admin.register(Arena)
@@ -125,3 +217,11 @@ class BattleAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "arena", "prompt", "left", "right", "voter_id", "seed",
                        "sampling_probability", "created_at", "ready_at", "finished_at"]
     inlines = [OutputInline]
+
+
+@admin.register(ProviderCheck)
+class ProviderCheckAdmin(admin.ModelAdmin):
+    list_display = ["contender", "ok", "latency_s", "cost", "error_code", "created_at"]
+    list_filter = ["ok", "contender__provider"]
+    readonly_fields = ["contender", "ok", "prompt", "latency_s", "cost", "error_code", "error",
+                       "params_used", "created_at"]

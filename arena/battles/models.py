@@ -217,6 +217,11 @@ class Output(models.Model):
 
     battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="outputs")
     side = models.CharField(max_length=5, choices=Side.choices)
+    contender = models.ForeignKey(
+        Contender, on_delete=models.PROTECT, related_name="outputs", null=True,
+        help_text="Who made it (kept per output for provider health and cost reports).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
     status = models.CharField(
         max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING
     )
@@ -245,3 +250,23 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return f"{self.battle_id} {self.side}"
+
+
+class ProviderCheck(models.Model):
+    """An operator's "test generate" run, kept as evidence of a provider's health."""
+
+    contender = models.ForeignKey(Contender, on_delete=models.CASCADE, related_name="checks")
+    ok = models.BooleanField()
+    prompt = models.TextField()
+    latency_s = models.FloatField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    params_used = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.contender} {'ok' if self.ok else self.error_code} at {self.created_at}"

@@ -99,3 +99,46 @@ def battle_state(battle: Battle) -> dict[str, object]:
             "right": contender_public(battle.right),
         }
     return state
+
+
+def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
+    """Per provider: last successful output and the error rate over the recent window."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Max, Q
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(hours=hours)
+    finished = Output.objects.filter(contender__isnull=False,
+                                     status__in=[OutputStatus.READY, OutputStatus.FAILED])
+    last = dict(finished.filter(status=OutputStatus.READY)
+                .values_list("contender__provider").annotate(at=Max("finished_at")))
+    recent = (finished.filter(finished_at__gte=since).values("contender__provider")
+              .annotate(total=Count("id"), failed=Count("id", filter=Q(
+                  status=OutputStatus.FAILED))))
+    health: dict[int, dict[str, object]] = {pid: {"last_success": at, "total": 0, "failed": 0,
+                                                  "error_rate": None}
+                                            for pid, at in last.items()}
+    for row in recent:
+        entry = health.setdefault(row["contender__provider"], {"last_success": None})
+        entry.update(total=row["total"], failed=row["failed"],
+                     error_rate=row["failed"] / row["total"] if row["total"] else None)
+    return health
+
+
+def costs_by_day(*, days: int = 30) -> list[dict[str, object]]:
+    """Generation cost and output count per day and contender (operators' cost report)."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        Output.objects.filter(contender__isnull=False, finished_at__gte=since)
+        .annotate(day=TruncDate("finished_at"))
+        .values("day", "contender__name", "contender__provider__name")
+        .annotate(outputs=Count("id"), cost=Sum("cost"))
+        .order_by("-day", "contender__name")
+    )

@@ -31,6 +31,7 @@ from arena.battles.models import (
     Output,
     OutputStatus,
     Prompt,
+    ProviderCheck,
     Side,
 )
 from arena.battles.moderation import prompt_moderate
@@ -129,7 +130,8 @@ def battle_create(
             seed=rng.randrange(2**31),
             sampling_probability=probability,
         )
-        outputs = [Output.objects.create(battle=battle, side=side) for side in Side]
+        outputs = [Output.objects.create(battle=battle, side=side,
+                                         contender=battle.contender_on(side)) for side in Side]
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(
@@ -345,3 +347,35 @@ def battles_fail_stale(*, now: object = None) -> int:
             transaction.on_commit(lambda b=locked.pk: battle_state_announce(battle_id=b))
         failed += 1
     return failed
+
+
+def contender_test_generate(
+    *, contender: Contender, prompt: str, width: int = 512, height: int = 512, seed: int = 0,
+    deadline_s: float = 120.0,
+) -> tuple[ProviderCheck, bytes]:
+    """Run one generation for an operator and record it; returns the cleaned image (or b"")."""
+    modality = contender.arenas.values_list("modality", flat=True).first() or Modality.IMAGE
+    request = GenerationRequest(prompt=prompt_clean(prompt), modality=modality,  # type: ignore[arg-type]
+                                seed=seed, width=width, height=height, deadline_s=deadline_s)
+    started = time.perf_counter()
+    image = b""
+    try:
+        result = get_generator(provider_config(contender)).generate(request)
+        if modality == Modality.IMAGE:
+            image = image_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE).data
+    except GeneratorError as exc:
+        check = ProviderCheck.objects.create(
+            contender=contender, ok=False, prompt=request.prompt, error_code=exc.code,
+            error=exc.message[:5000], latency_s=time.perf_counter() - started)
+        return check, b""
+    except MediaError as exc:
+        check = ProviderCheck.objects.create(
+            contender=contender, ok=False, prompt=request.prompt, error_code="bad_output",
+            error=str(exc)[:5000], latency_s=time.perf_counter() - started)
+        return check, b""
+    check = ProviderCheck.objects.create(
+        contender=contender, ok=True, prompt=request.prompt,
+        latency_s=result.latency_s or (time.perf_counter() - started),
+        cost=Decimal(str(result.cost)) if result.cost is not None else None,
+        params_used={**result.used, "mapped": result.mapped})
+    return check, image
