@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from arena.battles import events
 from arena.battles.errors import InvalidInput, Unavailable
-from arena.battles.media import MediaError, image_sanitize
+from arena.battles.media import MediaError, image_sanitize, video_sanitize
 from arena.battles.models import (
     Arena,
     Battle,
@@ -267,9 +267,9 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
     else:
         if not result.content_type.startswith("video/"):
             raise MediaError(f"expected a video, got {result.content_type}")
-        data, content_type, ext = result.data, "video/mp4", "mp4"
-        width = int(result.used.get("width", 0) or 0) or None  # type: ignore[call-overload]
-        height = int(result.used.get("height", 0) or 0) or None  # type: ignore[call-overload]
+        clean = video_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+        data, content_type, ext = clean.data, clean.content_type, clean.extension
+        width, height = clean.width or None, clean.height or None
     name = default_storage.save(f"outputs/{output.token}.{ext}", ContentFile(data))
     return {"file": name, "content_type": content_type, "width": width, "height": height}
 
