@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import uuid
@@ -117,3 +118,12 @@ def postgres_database() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.figures import RECORDED
+
+    if RECORDED:
+        terminalreporter.section("figures")
+        for name, figures in RECORDED.items():
+            terminalreporter.write_line(f"{name}: {json.dumps(figures)}")

@@ -21,6 +21,7 @@ import requests
 
 from tests.faults.private_services import PrivatePostgres, PrivateRedis
 from tests.faults.seed import ready_battles_command, session_cookie
+from tests.figures import record
 from tests.live import LiveArena, Voter
 
 pytestmark = pytest.mark.services
@@ -31,12 +32,7 @@ NO_LIMITS = {"ARENA_RATE_VOTES_PER_VOTER": "0", "ARENA_RATE_VOTES_PER_ADDRESS": 
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
-    line = f"FIGURES {name}: " + json.dumps(figures)
-    print(line)
-    target = os.environ.get("ARENA_FIGURES_DIR")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        Path(target, f"{name}.json").write_text(json.dumps(figures, indent=2))
+    record(name, figures)
 
 
 def seed(arena: LiveArena, count: int, voters: list[str]) -> list[str]:
