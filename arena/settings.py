@@ -216,4 +216,6 @@ ARENA_FLAG_P_VALUE = env_float("ARENA_FLAG_P_VALUE", 1e-4)
 ARENA_LEADERBOARD_DEBOUNCE_S = env_float("ARENA_LEADERBOARD_DEBOUNCE_S", 2.0)
 ARENA_BOOTSTRAP_ROUNDS = env_int("ARENA_BOOTSTRAP_ROUNDS", 1000)
 ARENA_IPW = env_bool("ARENA_IPW", False)  # weight votes by 1 / sampling probability
+# Also fit ratings controlled for generation time, resolution and aspect ratio ("style control").
+ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)

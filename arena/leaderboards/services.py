@@ -6,6 +6,7 @@ Pages and the API only read snapshots; the maths runs in `ratings` (pure numpy/s
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -25,6 +26,44 @@ from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
 
 logger = logging.getLogger(__name__)
+
+# (left model, right model, choice, prompt category, sampling probability, battle id)
+Row = tuple[str, str, str, str, float | None, object]
+
+STYLE_COVARIATES = {
+    "latency_diff_s": "generation time, left minus right (s)",
+    "log_pixel_ratio": "log of output pixel counts, left over right",
+    "aspect_error_diff": "distance from the requested aspect ratio, left minus right",
+}
+
+
+def style_covariates(votes: list[Row]) -> tuple[list[list[float]] | None, list[str]]:
+    """Per-vote covariate differences (left minus right) for style control, dropping any that
+    never vary (they carry no information and cannot be standardised)."""
+    from arena.battles.models import Output
+
+    facts: dict[object, dict[str, tuple[float, float, float, float]]] = defaultdict(dict)
+    outputs = Output.objects.filter(battle_id__in=[v[5] for v in votes]).values_list(
+        "battle_id", "side", "latency_s", "width", "height", "battle__arena__width",
+        "battle__arena__height")
+    for battle_id, side, latency, width, height, want_w, want_h in outputs.iterator():
+        pixels = float((width or want_w) * (height or want_h))
+        aspect_error = abs(math.log(((width or want_w) / (height or want_h)) / (want_w / want_h)))
+        facts[battle_id][side] = (float(latency or 0.0), pixels, aspect_error, 0.0)
+    rows = []
+    for vote in votes:
+        sides = facts.get(vote[5], {})
+        left, right = sides.get("left"), sides.get("right")
+        if left is None or right is None:
+            rows.append([0.0, 0.0, 0.0])
+            continue
+        rows.append([max(-120.0, min(120.0, left[0] - right[0])),
+                     math.log(left[1] / right[1]), left[2] - right[2]])
+    names = list(STYLE_COVARIATES)
+    keep = [k for k in range(len(names)) if len({round(r[k], 9) for r in rows}) > 1]
+    if not keep:
+        return None, []
+    return [[r[k] for k in keep] for r in rows], [names[k] for k in keep]
 
 WINNER_OF_CHOICE = {
     Choice.LEFT: "model_a",
@@ -70,7 +109,7 @@ def leaderboard_refresh(*, arena_id: int) -> bool:
     return True
 
 
-def _position_bias(votes: list[tuple[str, str, str, str, float | None]]) -> dict[str, object]:
+def _position_bias(votes: list[Row]) -> dict[str, object]:
     decisive = [v for v in votes if v[2] in (Choice.LEFT, Choice.RIGHT)]
     left = sum(1 for v in decisive if v[2] == Choice.LEFT)
     result = wilson_interval(left, len(decisive))
@@ -80,16 +119,16 @@ def _position_bias(votes: list[tuple[str, str, str, str, float | None]]) -> dict
 
 
 def _board(
-    *, arena: Arena, contenders: list[Contender], votes: list[tuple[str, str, str, str,
-                                                                   float | None]],
-    category: str, elo: dict[str, float],
+    *, arena: Arena, contenders: list[Contender], votes: list[Row], category: str,
+    elo: dict[str, float], style: bool = False,
 ) -> dict[str, object]:
     names = [c.name for c in contenders]
     by_name = {c.name: c for c in contenders}
-    battles = [(a, b, WINNER_OF_CHOICE[Choice(choice)]) for a, b, choice, _, _ in votes]
+    battles = [(a, b, WINNER_OF_CHOICE[Choice(choice)]) for a, b, choice, *_ in votes]
+    covariates, covariate_names = (style_covariates(votes) if style and votes else (None, []))
     weights = None
-    if settings.ARENA_IPW and votes and all(p for *_, p in votes):
-        weights = [1.0 / p for *_, p in votes]  # type: ignore[operator]
+    if settings.ARENA_IPW and votes and all(v[4] for v in votes):
+        weights = [1.0 / v[4] for v in votes]  # type: ignore[operator]
     try:
         board = compute_leaderboard(
             battles,
@@ -99,6 +138,8 @@ def _board(
             both_bad="tie" if arena.both_bad_counts_as_tie else "exclude",
             models=names,
             weights=weights,
+            covariates=covariates,
+            covariate_names=covariate_names or None,
         )
     except NoBattlesError:
         board = None
@@ -115,11 +156,22 @@ def _board(
                 "elo": round(elo.get(row.model, row.elo), 1),
                 "votes": row.votes, "wins": row.wins, "ties": row.ties, "losses": row.losses,
                 "win_rate": round(row.win_rate, 4) if row.votes else None,
+                **({"style_rating": round(row.style_rating, 1),
+                    "style_ci_low": round(row.style_ci_low, 1),
+                    "style_ci_high": round(row.style_ci_high, 1)}
+                   if board.style is not None else {}),
             })
         matrices = {"models": list(board.models),
                     "battle_counts": board.battle_counts.tolist(),
                     "win_fraction": _clean(board.win_fraction.tolist()),
                     "predicted_win": _clean(board.predicted_win.tolist())}
+        if board.style is not None:
+            matrices["style"] = {
+                "covariates": list(board.style.covariate_names),
+                "coefficients": [round(float(c), 2) for c in board.style.coefficients],
+                "coef_ci_low": _clean([board.style.coef_ci_low.tolist()])[0],
+                "coef_ci_high": _clean([board.style.coef_ci_high.tolist()])[0],
+            }
         params = {"bootstrap_rounds": board.bootstrap_rounds, "seed": board.seed,
                   "confidence": board.confidence, "center": board.center,
                   "regularized": board.regularized, "prior_strength": board.prior_strength,
@@ -149,18 +201,20 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
                       .select_related("provider"))
     valid = Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at")
     votes = list(valid.values_list("battle__left__name", "battle__right__name", "choice",
-                                   "battle__prompt__category", "battle__sampling_probability"))
+                                   "battle__prompt__category", "battle__sampling_probability",
+                                   "battle_id"))
     excluded = dict(
         Vote.objects.filter(battle__arena=arena, is_valid=False)
         .values_list("invalid_reason").annotate(n=Count("id")).order_by()
     )
     elo = {name: rating for name, rating in EloRating.objects.filter(arena=arena)
            .values_list("contender__name", "rating")}
-    by_category: dict[str, list[tuple[str, str, str, str, float | None]]] = defaultdict(list)
+    by_category: dict[str, list[Row]] = defaultdict(list)
     for vote in votes:
         if vote[3]:
             by_category[vote[3]].append(vote)
-    boards = [_board(arena=arena, contenders=contenders, votes=votes, category="", elo=elo)]
+    boards = [_board(arena=arena, contenders=contenders, votes=votes, category="", elo=elo,
+                     style=settings.ARENA_STYLE_CONTROL)]
     for category in sorted(by_category):
         category_elo = _category_elo(by_category[category])
         boards.append(_board(arena=arena, contenders=contenders, votes=by_category[category],
@@ -183,11 +237,11 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     return snapshots
 
 
-def _category_elo(votes: list[tuple[str, str, str, str, float | None]]) -> dict[str, float]:
+def _category_elo(votes: list[Row]) -> dict[str, float]:
     from ratings.live import elo_update
 
     ratings: dict[str, float] = {}
-    for a, b, choice, _, _ in votes:
+    for a, b, choice, *_ in votes:
         ratings.setdefault(a, 1000.0)
         ratings.setdefault(b, 1000.0)
         score = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0}.get(Choice(choice), 0.5)

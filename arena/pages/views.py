@@ -69,6 +69,10 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             leaderboard_history(arena=arena, category=category),
             charts.model_colours([str(r["model"]) for r in board["rows"]]))),
     }
+    style = matrices.get("style") or {}
+    context["style_rows"] = list(zip(style.get("covariates", []), style.get("coefficients", []),
+                                     style.get("coef_ci_low", []), style.get("coef_ci_high", []),
+                                     strict=False))
     template = "_leaderboard_body.html" if request.GET.get("fragment") else "leaderboard.html"
     return render(request, template, context)
 

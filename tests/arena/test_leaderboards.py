@@ -72,6 +72,11 @@ def test_snapshot_ranks_the_better_demo_models_higher(demo_arena: Any, run_on_co
         assert {"elo", "votes", "win_rate", "organization"} <= set(row)
     assert len(board["matrices"]["models"]) == 5
     assert board["position_bias"]["decisive_votes"] == 120
+    # style control: generation time varies between demo models, so it is a covariate
+    style = board["matrices"]["style"]
+    assert "latency_diff_s" in style["covariates"]
+    assert len(style["coefficients"]) == len(style["covariates"])
+    assert all("style_rating" in row for row in board["rows"])
 
 
 def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
