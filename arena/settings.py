@@ -102,6 +102,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker + Channels layer + cache, together --------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Lets several arenas (or test runs) share one Redis without seeing each other's keys.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "arena")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 if CELERY_BROKER_URL and not REDIS_URL:
     raise ImproperlyConfigured(
@@ -115,14 +117,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60,
+                       "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "arena"),
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
         }
     }
 else:
@@ -139,6 +142,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died unacknowledged is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
 }
 ARENA_SWEEP_EVERY_S = env_float("ARENA_SWEEP_EVERY_S", 30.0)
 CELERY_BEAT_SCHEDULE = {

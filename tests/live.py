@@ -49,6 +49,8 @@ class LiveArena:
             env["DATABASE_URL"] = database_url
         if redis_url:
             env["REDIS_URL"] = redis_url
+            # each live arena has its own keys: a worker never takes another arena's tasks
+            env["REDIS_KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:10]}"
         self.env = env
 
     def manage(self, *args: str) -> str:
@@ -75,14 +77,16 @@ class LiveArena:
             self.start_worker()
         self._spawn("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
                             "arena.asgi:application"])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.base + "/api/arenas", timeout=2).status_code == 200:
+                if requests.get(self.base + "/api/arenas", timeout=10).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
-        raise RuntimeError("web server did not start:\n" + self.logs())
+        logs = self.logs()
+        self.stop()  # never leave processes behind, whatever the caller does next
+        raise RuntimeError("web server did not start:\n" + logs)
 
     def start_worker(self, name: str = "worker") -> None:
         self._spawn(name, [str(BIN / "celery"), "-A", "arena", "worker", "-Q", "default,remote",

@@ -63,7 +63,7 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
         choice=body.get("choice"),
         idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
     )
-    battle = selectors.battle_get(battle_id=battle_id)
+    battle = cast.battle
     return JsonResponse(
         {
             "battle": str(battle.pk),

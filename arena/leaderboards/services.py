@@ -21,6 +21,7 @@ from arena.battles.models import Arena, Contender
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.detector import voters_review
 from arena.votes.models import Choice, EloRating, Vote
+from arena.votes.services import elo_rebuild
 from ratings import compute_leaderboard
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
@@ -197,6 +198,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     started = time.perf_counter()
     last = LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]
     voters_review(arena=arena, since=last)
+    elo_rebuild(arena=arena)
     contenders = list(Contender.objects.filter(arenas=arena, enabled=True)
                       .select_related("provider"))
     valid = Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at")

@@ -11,7 +11,6 @@ from django.db import transaction
 
 from arena.battles.models import Arena
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
-from arena.votes.services import elo_step
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
 from ratings.live import elo_expected
 
@@ -46,7 +45,8 @@ def voter_assess(*, voter_id: str, arena: Arena,
 
 
 def voters_review(*, arena: Arena, since: datetime | None) -> list[str]:
-    """Assess voters who voted since `since`; flag the suspicious ones and recount Elo."""
+    """Assess voters who voted since `since` and flag the suspicious ones (the caller then
+    recomputes the standings without their votes)."""
     recent = Vote.objects.filter(battle__arena=arena, is_valid=True)
     if since is not None:
         recent = recent.filter(created_at__gte=since)
@@ -62,8 +62,6 @@ def voters_review(*, arena: Arena, since: datetime | None) -> list[str]:
         reason, details = verdict
         voter_flag(voter_id=voter_id, reason=reason, details=details)
         flagged.append(voter_id)
-    if flagged:
-        elo_rebuild(arena=arena)
     return flagged
 
 
@@ -75,27 +73,3 @@ def voter_flag(*, voter_id: str, reason: str, details: dict[str, object]) -> Non
     Vote.objects.filter(voter_id=voter_id, is_valid=True).update(
         is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER)
     logger.info("flagged voter %s: %s %s", voter_id, reason, details)
-
-
-@transaction.atomic
-def elo_rebuild(*, arena: Arena) -> None:
-    """Replay the arena's counted votes in order: online Elo after votes stopped counting.
-
-    The standings are locked first, so a vote arriving meanwhile waits and then applies its
-    step on top of the rebuilt numbers.
-    """
-    rows = {row.contender_id: row for row in
-            EloRating.objects.select_for_update().filter(arena=arena).order_by("pk")}
-    for row in rows.values():
-        row.rating, row.votes, row.wins, row.losses, row.ties = 1000.0, 0, 0, 0, 0
-    votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
-             .values_list("choice", "battle__left_id", "battle__right_id"))
-    for choice, left_id, right_id in votes:
-        if choice == Choice.BOTH_BAD and not arena.both_bad_counts_as_tie:
-            continue
-        left = rows.get(left_id) or EloRating(arena=arena, contender_id=left_id)
-        right = rows.get(right_id) or EloRating(arena=arena, contender_id=right_id)
-        rows[left_id], rows[right_id] = left, right
-        elo_step(left, right, Choice(choice))
-    for row in rows.values():
-        row.save()

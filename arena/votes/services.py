@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
-from arena.battles.models import Arena, Battle, BattleStatus, Contender
+from arena.battles.models import Arena, Battle, BattleStatus, Modality
 from arena.battles.ratelimit import rate_limit_hit
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
 from ratings.live import elo_update
@@ -28,6 +30,7 @@ SCORE_LEFT = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0, Choice.TIE: 0.5, Choice.BOTH_
 @dataclass(frozen=True)
 class CastVote:
     vote: Vote
+    battle: Battle  # with both contenders loaded, to reveal them
     replayed: bool  # the same Idempotency-Key again: the first answer, nothing stored twice
 
 
@@ -37,38 +40,49 @@ def choice_parse(choice: object) -> Choice:
     return Choice(choice)
 
 
-def elo_step(row_left: EloRating, row_right: EloRating, choice: Choice) -> None:
-    """Apply one counted vote to both standings (ratings and win/tie/loss counts)."""
-    score = SCORE_LEFT[choice]
-    row_left.rating, row_right.rating = elo_update(
-        row_left.rating, row_right.rating, score, k=ELO_K
-    )
-    for row, own_score in ((row_left, score), (row_right, 1.0 - score)):
-        row.votes += 1
-        if own_score == 1.0:
-            row.wins += 1
-        elif own_score == 0.0:
-            row.losses += 1
-        else:
-            row.ties += 1
+def elo_standings(
+    votes: Iterable[tuple[int, int, str]], *, both_bad_counts: bool = True
+) -> dict[int, EloRating]:
+    """Online Elo replayed over (left id, right id, choice) in vote order, with counts.
 
-
-def elo_apply(*, arena: Arena, left: Contender, right: Contender, choice: Choice) -> None:
-    """Update both live Elo rows; rows are locked in id order so concurrent votes never
-    deadlock."""
-    if choice == Choice.BOTH_BAD and not arena.both_bad_counts_as_tie:
-        return
-    for contender in (left, right):
-        EloRating.objects.get_or_create(arena=arena, contender=contender)
-    rows = {
-        row.contender_id: row
-        for row in EloRating.objects.select_for_update()
-        .filter(arena=arena, contender__in=[left, right])
-        .order_by("pk")
+    Done by the leaderboard refresh rather than in each vote's transaction, so concurrent votes
+    never wait on the same rows; the live number follows within the refresh debounce.
+    """
+    ratings: dict[int, float] = {}
+    counts: dict[int, list[int]] = {}  # votes, wins, losses, ties
+    for left_id, right_id, choice in votes:
+        if choice == Choice.BOTH_BAD and not both_bad_counts:
+            continue
+        score = SCORE_LEFT[Choice(choice)]
+        ratings[left_id], ratings[right_id] = elo_update(
+            ratings.get(left_id, 1000.0), ratings.get(right_id, 1000.0), score, k=ELO_K)
+        for contender_id, own in ((left_id, score), (right_id, 1.0 - score)):
+            row = counts.setdefault(contender_id, [0, 0, 0, 0])
+            row[0] += 1
+            row[1 if own == 1.0 else 2 if own == 0.0 else 3] += 1
+    return {
+        cid: EloRating(contender_id=cid, rating=ratings[cid], votes=c[0], wins=c[1],
+                       losses=c[2], ties=c[3])
+        for cid, c in counts.items()
     }
-    elo_step(rows[left.pk], rows[right.pk], choice)
-    rows[left.pk].save()
-    rows[right.pk].save()
+
+
+@transaction.atomic
+def elo_rebuild(*, arena: Arena) -> dict[int, EloRating]:
+    """Recompute and store the arena's live Elo from its counted votes, in order."""
+    votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
+             .values_list("battle__left_id", "battle__right_id", "choice"))
+    standings = elo_standings(votes.iterator(chunk_size=5000),
+                              both_bad_counts=arena.both_bad_counts_as_tie)
+    stored = {row.contender_id: row for row in EloRating.objects.filter(arena=arena)}
+    for contender_id, fresh in standings.items():
+        row = stored.get(contender_id) or EloRating(arena=arena, contender_id=contender_id)
+        row.rating, row.votes, row.wins = fresh.rating, fresh.votes, fresh.wins
+        row.losses, row.ties = fresh.losses, fresh.ties
+        row.save()
+    EloRating.objects.filter(arena=arena).exclude(contender_id__in=list(standings)).update(
+        rating=1000.0, votes=0, wins=0, losses=0, ties=0)
+    return standings
 
 
 def _names_of(battle: Battle) -> list[str]:
@@ -81,21 +95,23 @@ def _names_of(battle: Battle) -> list[str]:
 
 def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float | None) -> str:
     """Why this vote must not count ("" when it counts). Checked inside the vote's transaction."""
-    names = _names_of(battle)
-    for output in battle.outputs.all():
-        text = output.text.casefold()
-        if text and any(name in text for name in names):
-            return InvalidReason.IDENTITY_LEAKED
+    if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
+        names = _names_of(battle)
+        for text in battle.outputs.values_list("text", flat=True):
+            if text and any(name in text.casefold() for name in names):
+                return InvalidReason.IDENTITY_LEAKED
     if FlaggedVoter.objects.filter(voter_id=voter_id).exists():
         return InvalidReason.FLAGGED_VOTER
     if seconds_to_vote is not None and seconds_to_vote < settings.ARENA_MIN_VOTE_SECONDS:
         return InvalidReason.TOO_FAST
-    counted = Vote.objects.filter(voter_id=voter_id, is_valid=True)
-    if counted.filter(battle__arena_id=battle.arena_id,
-                      battle__prompt__text_hash=battle.prompt.text_hash).exists():
+    history = Vote.objects.filter(voter_id=voter_id, is_valid=True).aggregate(
+        same_prompt=Count("pk", filter=Q(battle__arena_id=battle.arena_id,
+                                         battle__prompt__text_hash=battle.prompt.text_hash)),
+        today=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(days=1))),
+    )
+    if history["same_prompt"]:
         return InvalidReason.REPEATED_PROMPT
-    since = timezone.now() - timedelta(days=1)
-    if counted.filter(created_at__gte=since).count() >= settings.ARENA_VOTER_DAILY_CAP:
+    if history["today"] >= settings.ARENA_VOTER_DAILY_CAP:
         return InvalidReason.DAILY_CAP
     return ""
 
@@ -133,7 +149,7 @@ def vote_cast(
             existing = Vote.objects.filter(battle=battle).first()
             if existing is not None:
                 if idempotency_key and existing.idempotency_key == idempotency_key:
-                    return CastVote(existing, replayed=True)
+                    return CastVote(existing, battle, replayed=True)
                 raise Conflict("You have already voted on this battle.")
             if battle.status == BattleStatus.FAILED:
                 raise Conflict("This battle failed, so it cannot be voted on. Start a new one.")
@@ -156,12 +172,9 @@ def vote_cast(
             battle.status = BattleStatus.VOTED
             battle.finished_at = now
             battle.save(update_fields=["status", "finished_at"])
-            if vote.is_valid:
-                elo_apply(arena=battle.arena, left=battle.left, right=battle.right,
-                          choice=parsed)
             arena_id = battle.arena_id
             transaction.on_commit(lambda: leaderboard_refresh_request(arena_id=arena_id))
     except IntegrityError:
         # Another request stored this battle's vote between our check and insert.
         raise Conflict("You have already voted on this battle.") from None
-    return CastVote(vote, replayed=False)
+    return CastVote(vote, battle, replayed=False)

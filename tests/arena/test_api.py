@@ -51,7 +51,8 @@ def test_full_battle_flow_reveals_only_after_the_vote(demo_arena: Any, voter: An
     for name in names_of_everything():
         assert name not in raw, name
 
-    voted = voter.post(f"/api/battles/{body['id']}/vote", {"choice": "right"})
+    with django_capture_on_commit_callbacks(execute=True):  # the leaderboard refresh too
+        voted = voter.post(f"/api/battles/{body['id']}/vote", {"choice": "right"})
     assert voted.status_code == 200
     result = voted.json()
     assert result["choice"] == "right"

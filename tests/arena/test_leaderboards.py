@@ -18,7 +18,7 @@ from arena.leaderboards.models import LeaderboardSnapshot
 from arena.leaderboards.selectors import leaderboard_latest
 from arena.votes.detector import voters_review
 from arena.votes.models import EloRating, FlaggedVoter, Vote
-from arena.votes.services import vote_cast
+from arena.votes.services import elo_rebuild, vote_cast
 from ratings import compute_leaderboard
 
 QUALITY = {"Demo Aurora": 3.0, "Demo Mosaic": 2.0, "Demo Sketch": 1.0, "Demo Pixel": 0.0,
@@ -186,8 +186,10 @@ def test_always_left_voter_is_flagged_votes_kept_and_elo_recounted(
     rng = random.Random(8)
     play(run_on_commit, 30, voter="honest", rng=rng)
     play(run_on_commit, 25, voter="bot", rng=rng, pick="left")
+    elo_rebuild(arena=demo_arena)
     before = dict(EloRating.objects.values_list("contender__name", "votes"))
     flagged = voters_review(arena=demo_arena, since=None)
+    elo_rebuild(arena=demo_arena)
     assert flagged == ["bot"]
     assert FlaggedVoter.objects.get(voter_id="bot").reason == "always picks the same side"
     assert Vote.objects.filter(voter_id="bot").count() == 25

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from arena.battles import services
-from arena.battles.models import Battle, Output, Prompt
+from arena.battles.models import Arena, Battle, Output, Prompt
 from arena.battles.moderation import PromptRefused
 from arena.battles.ratelimit import RateLimited
 from arena.votes.models import EloRating, FlaggedVoter, Vote
-from arena.votes.services import vote_cast
+from arena.votes.services import elo_rebuild, vote_cast
 
 
 def ready(run_on_commit: Any, *, voter: str = "v1", prompt: str = "a lighthouse") -> Battle:
@@ -113,6 +113,7 @@ def test_too_fast_vote_is_stored_but_flagged_and_not_counted(demo_arena: Any,
     battle = ready(run_on_commit)
     cast = vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
     assert cast.vote.pk and not cast.vote.is_valid and cast.vote.invalid_reason == "too_fast"
+    elo_rebuild(arena=battle.arena)
     assert not EloRating.objects.filter(votes__gt=0).exists()
 
 
@@ -144,6 +145,7 @@ def test_flagged_voter_votes_are_kept_but_excluded(demo_arena: Any, run_on_commi
 
 def test_text_output_naming_a_model_voids_the_vote(demo_arena: Any, run_on_commit: Any) -> None:
     battle = ready(run_on_commit)
+    Arena.objects.update(modality="text")  # only text outputs can spell out a name
     Output.objects.filter(battle=battle, side="left").update(
         text=f"As {battle.left.name}, I drew this.")
     vote = vote_cast(battle_id=battle.pk, voter_id="v1", choice="left").vote

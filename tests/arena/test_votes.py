@@ -11,7 +11,7 @@ from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
 from arena.battles.models import Battle, BattleStatus
 from arena.votes.models import EloRating, Vote
 from arena.votes.selectors import leaderboard_get
-from arena.votes.services import vote_cast
+from arena.votes.services import elo_rebuild, elo_standings, vote_cast
 from ratings.live import elo_expected, elo_update
 
 
@@ -28,6 +28,17 @@ def test_elo_update_matches_hand_computation() -> None:
         elo_update(1000.0, 1000.0, 2.0)
 
 
+def test_elo_standings_replay_votes_in_order() -> None:
+    standings = elo_standings([(1, 2, "left"), (1, 2, "left"), (2, 3, "tie"), (3, 1, "both_bad")])
+    expected_1, expected_2 = elo_update(*elo_update(1000.0, 1000.0, 1.0), 1.0)
+    assert standings[1].votes == 3 and standings[1].wins == 2 and standings[1].ties == 1
+    assert standings[2].losses == 2 and standings[3].ties == 2
+    without_both_bad = elo_standings([(1, 2, "left"), (3, 1, "both_bad")],
+                                     both_bad_counts=False)
+    assert 3 not in without_both_bad and without_both_bad[1].rating == 1002.0
+    assert expected_1 > 1002.0 and expected_2 < 998.0
+
+
 @pytest.fixture
 def ready_battle(demo_arena: Any, run_on_commit: Any) -> Battle:
     battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v1",
@@ -37,8 +48,9 @@ def ready_battle(demo_arena: Any, run_on_commit: Any) -> Battle:
     return battle
 
 
-def test_vote_is_stored_and_updates_elo_of_both_sides(ready_battle: Battle) -> None:
-    cast = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left")
+def test_vote_is_stored_and_its_commit_updates_elo_of_both_sides(ready_battle: Battle,
+                                                                  run_on_commit: Any) -> None:
+    cast = run_on_commit(vote_cast, battle_id=ready_battle.pk, voter_id="v1", choice="left")
     assert not cast.replayed and cast.vote.choice == "left"
     ready_battle.refresh_from_db()
     assert ready_battle.status == BattleStatus.VOTED
@@ -51,6 +63,7 @@ def test_vote_is_stored_and_updates_elo_of_both_sides(ready_battle: Battle) -> N
 
 def test_tie_and_both_bad_count_half_each_way(ready_battle: Battle) -> None:
     vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="both_bad")
+    elo_rebuild(arena=ready_battle.arena)
     left = EloRating.objects.get(contender=ready_battle.left)
     assert (left.rating, left.ties, left.votes, left.win_rate) == (1000.0, 1, 1, 0.5)
 
@@ -59,6 +72,7 @@ def test_both_bad_can_be_excluded_per_arena(ready_battle: Battle) -> None:
     ready_battle.arena.both_bad_counts_as_tie = False
     ready_battle.arena.save()
     vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="both_bad")
+    elo_rebuild(arena=ready_battle.arena)
     assert Vote.objects.count() == 1
     assert not EloRating.objects.filter(votes__gt=0).exists()
 
@@ -68,6 +82,7 @@ def test_second_vote_is_a_conflict_and_stores_nothing(ready_battle: Battle) -> N
     with pytest.raises(Conflict, match="already voted"):
         vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="right")
     assert Vote.objects.count() == 1
+    elo_rebuild(arena=ready_battle.arena)
     assert EloRating.objects.get(contender=ready_battle.left).votes == 1
 
 
@@ -78,6 +93,7 @@ def test_same_idempotency_key_replays_the_first_answer(ready_battle: Battle) -> 
                       idempotency_key="k-1")
     assert again.replayed and again.vote.pk == first.vote.pk
     assert Vote.objects.count() == 1
+    elo_rebuild(arena=ready_battle.arena)
     assert EloRating.objects.get(contender=ready_battle.left).votes == 1
 
 
@@ -92,6 +108,7 @@ def test_vote_on_failed_battle_is_refused(demo_arena: Any, run_on_commit: Any) -
                            prompt_text="forbidden thing")
     with pytest.raises(Conflict, match="failed"):
         vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
+    elo_rebuild(arena=battle.arena)
     assert Vote.objects.count() == 0 and EloRating.objects.count() == 0
 
 
@@ -118,6 +135,7 @@ def test_leaderboard_orders_by_elo_and_counts_votes(demo_arena: Any, run_on_comm
                                voter_id="v1", prompt_text=f"prompt {i}")
         vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
         winners.append(Battle.objects.get(pk=battle.pk).left.name)
+    elo_rebuild(arena=demo_arena)
     board = leaderboard_get(arena=demo_arena)
     assert board["votes"] == 6
     ratings = [row["rating"] for row in board["rows"]]
