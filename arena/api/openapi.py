@@ -1,45 +1,111 @@
-"""The OpenAPI 3.1 description of the public JSON API (served at /api/openapi.json)."""
+"""The OpenAPI 3.1 description of the public JSON API (served at /api/openapi.json).
+
+tests/fuzz/test_schemathesis.py fuzzes a live server from this document and checks every
+response against it, so it must stay accurate: a new field or status belongs here first.
+"""
 
 from __future__ import annotations
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
 
 
-def _json(schema: dict[str, object], description: str) -> dict[str, object]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, object], description: str,
+          headers: dict[str, object] | None = None) -> dict[str, object]:
+    response: dict[str, object] = {
+        "description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_ERROR_TEXT = {
+    400: "Bad input: the message says what to change",
+    403: "CSRF failure, or a battle that is not yours",
+    404: "No such arena, battle, category or endpoint",
+    409: "Already voted, or the battle is not ready or failed",
+    413: "The body is larger than the server accepts",
+    415: "The body is not JSON (send Content-Type: application/json)",
+    429: "Too many requests from this voter or network; wait Retry-After seconds",
+    503: "Temporarily unavailable (database, no models); nothing was stored; retry",
+}
 
 
 def _errors(*codes: int) -> dict[str, object]:
-    text = {400: "Bad input", 403: "Forbidden or CSRF failure", 404: "Not found",
-            409: "Conflict", 503: "Temporarily unavailable; retry"}
-    return {str(code): _json(_ERROR, text[code]) for code in codes}
+    return {
+        str(code): _json(_ERROR, _ERROR_TEXT[code],
+                         headers=_RETRY_AFTER if code in (429, 503) else None)
+        for code in codes
+    }
 
 
-_MODEL = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
+def _object(properties: dict[str, object], *, required: list[str] | None = None,
+            **extra: object) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "object", "properties": properties}
+    if required is not None:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+_MODEL = _object(
+    {"name": {"type": "string"}, "organization": {"type": "string"},
+     "demo": {"type": "boolean", "description": "A CPU demo contender, not a real model."}},
+    required=["name", "organization", "demo"],
+)
+
+_ROW = _object(
+    {
+        "rank": {"type": "integer", "minimum": 1},
+        "model": {"type": "string"},
         "organization": {"type": "string"},
         "demo": {"type": "boolean"},
+        "rating": {**_NUMBER_OR_NULL,
+                   "description": "Bradley-Terry rating (Elo scale); null before any vote."},
+        "ci_low": {**_NUMBER_OR_NULL, "description": "Bootstrap confidence interval, low end."},
+        "ci_high": {**_NUMBER_OR_NULL, "description": "Bootstrap confidence interval, high end."},
+        "elo": {**_NUMBER_OR_NULL, "description": "Online Elo, for comparison."},
+        "votes": {"type": "integer", "minimum": 0},
+        "wins": {"type": "integer", "minimum": 0},
+        "losses": {"type": "integer", "minimum": 0},
+        "ties": {"type": "integer", "minimum": 0},
+        "win_rate": _NUMBER_OR_NULL,
     },
-    "required": ["name", "organization"],
-}
+    required=["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
+              "votes", "wins", "losses", "ties", "win_rate"],
+)
+
+_SLUG = {"name": "slug", "in": "path", "required": True,
+         "description": "The arena's slug (GET /api/arenas lists them).",
+         "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+         "example": "text-to-image"}
+_BATTLE_ID = {"name": "id", "in": "path", "required": True,
+              "schema": {"type": "string", "format": "uuid"}}
 
 OPENAPI: dict[str, object] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Arena API",
-        "version": "1.0",
+        "version": "1.1",
         "description": (
             "Pairwise model-evaluation arena. Unsafe methods need Django's CSRF token: GET "
             "/api/arenas sets the `csrftoken` cookie; send its value in `X-CSRFToken`. The "
-            "anonymous voter is the session cookie. No field names a model before the vote."
+            "anonymous voter is the session cookie. No field names a model before the vote. "
+            "Every error is JSON `{\"error\": {\"code\", \"message\"}}` with a message meant "
+            "for a person; a method an endpoint does not accept gets 405 with `Allow`."
         ),
     },
     "paths": {
         "/api/arenas": {
             "get": {
-                "summary": "List arenas",
+                "operationId": "listArenas",
+                "summary": "List arenas (and set the CSRF cookie)",
                 "responses": {
                     "200": _json(
                         {"type": "array", "items": {"$ref": "#/components/schemas/Arena"}},
@@ -50,7 +116,13 @@ OPENAPI: dict[str, object] = {
         },
         "/api/arenas/{slug}/battles": {
             "post": {
+                "operationId": "createBattle",
                 "summary": "Start a battle between two anonymous models",
+                "description": (
+                    "Send a prompt, or `random_prompt: true` to take one from the arena's "
+                    "prompt bank. Control characters are dropped and outer whitespace "
+                    "stripped; the prompt is otherwise stored and returned as sent."
+                ),
                 "parameters": [{"$ref": "#/components/parameters/Slug"}],
                 "requestBody": {
                     "required": True,
@@ -63,28 +135,79 @@ OPENAPI: dict[str, object] = {
                                                "maxLength": 2000},
                                     "random_prompt": {"type": "boolean"},
                                 },
-                            }
+                                "anyOf": [
+                                    {"required": ["prompt"]},
+                                    {"required": ["random_prompt"],
+                                     "properties": {"random_prompt": {"const": True}}},
+                                ],
+                            },
+                            "examples": {
+                                "typed": {"value": {"prompt": "a red fox in the snow"}},
+                                "random": {"value": {"random_prompt": True}},
+                            },
                         }
                     },
                 },
                 "responses": {
-                    "201": _json({"$ref": "#/components/schemas/Battle"}, "Battle created"),
-                    **_errors(400, 403, 404, 503),
+                    "201": {
+                        **_json({"$ref": "#/components/schemas/Battle"}, "Battle created"),
+                        "links": {
+                            "GetBattle": {"operationId": "getBattle",
+                                          "parameters": {"id": "$response.body#/id"}},
+                            "CastVote": {"operationId": "castVote",
+                                         "parameters": {"id": "$response.body#/id"}},
+                        },
+                    },
+                    **_errors(400, 403, 404, 413, 415, 429, 503),
                 },
             }
         },
         "/api/arenas/{slug}/leaderboard": {
             "get": {
-                "summary": "The arena's leaderboard",
-                "parameters": [{"$ref": "#/components/parameters/Slug"}],
+                "operationId": "getLeaderboard",
+                "summary": "The arena's latest leaderboard (overall or one prompt category)",
+                "parameters": [
+                    {"$ref": "#/components/parameters/Slug"},
+                    {"name": "category", "in": "query", "required": False,
+                     "description": "One of the board's `categories`; empty or absent: all.",
+                     "schema": {"type": "string"}},
+                ],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Leaderboard"}, "Leaderboard"),
                     **_errors(404),
                 },
             }
         },
+        "/api/arenas/{slug}/votes": {
+            "get": {
+                "operationId": "exportVotes",
+                "summary": "Every counted vote, for researchers (`python -m ratings` reads it)",
+                "description": (
+                    "One row per counted vote: battle_id, model_a, model_b, winner (model_a, "
+                    "model_b, tie, tie (bothbad)), timestamp, voter (a pseudonym) and "
+                    "category. Never an address, a session or a raw voter id."
+                ),
+                "parameters": [
+                    {"$ref": "#/components/parameters/Slug"},
+                    {"name": "format", "in": "query", "required": False,
+                     "schema": {"enum": ["jsonl", "csv"], "default": "jsonl"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The votes, as a download",
+                        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                        "content": {
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(400, 404),
+                },
+            }
+        },
         "/api/battles/{id}": {
             "get": {
+                "operationId": "getBattle",
                 "summary": "A battle's public state",
                 "parameters": [{"$ref": "#/components/parameters/BattleId"}],
                 "responses": {
@@ -95,12 +218,16 @@ OPENAPI: dict[str, object] = {
         },
         "/api/battles/{id}/vote": {
             "post": {
+                "operationId": "castVote",
                 "summary": "Vote, then learn which models they were",
                 "parameters": [
                     {"$ref": "#/components/parameters/BattleId"},
                     {"name": "Idempotency-Key", "in": "header", "required": False,
                      "schema": {"type": "string", "maxLength": 100},
-                     "description": "Retrying with the same key never stores a second vote."},
+                     "description": (
+                         "Retrying with the same key never stores a second vote: the first "
+                         "answer comes back with `replayed: true`. No control characters."
+                     )},
                 ],
                 "requestBody": {
                     "required": True,
@@ -118,49 +245,39 @@ OPENAPI: dict[str, object] = {
                 },
                 "responses": {
                     "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
+                        _object(
+                            {
                                 "battle": {"type": "string", "format": "uuid"},
-                                "choice": {"type": "string"},
+                                "choice": {"enum": ["left", "right", "tie", "both_bad"]},
                                 "replayed": {"type": "boolean"},
                                 "left": _MODEL,
                                 "right": _MODEL,
                             },
-                        },
+                            required=["battle", "choice", "replayed", "left", "right"],
+                        ),
                         "Vote stored; both models revealed",
                     ),
-                    **_errors(400, 403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 415, 429, 503),
                 },
             }
         },
     },
     "components": {
-        "parameters": {
-            "Slug": {"name": "slug", "in": "path", "required": True,
-                     "schema": {"type": "string"}},
-            "BattleId": {"name": "id", "in": "path", "required": True,
-                         "schema": {"type": "string", "format": "uuid"}},
-        },
+        "parameters": {"Slug": _SLUG, "BattleId": _BATTLE_ID},
         "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "properties": {"code": {"type": "string"},
-                                       "message": {"type": "string"}},
-                    }
-                },
-            },
-            "Arena": {
-                "type": "object",
-                "properties": {"slug": {"type": "string"}, "title": {"type": "string"},
-                               "modality": {"enum": ["image", "video", "text"]}},
-            },
-            "Output": {
-                "type": "object",
-                "properties": {
+            "Error": _object(
+                {"error": _object({"code": {"type": "string", "minLength": 1},
+                                   "message": {"type": "string", "minLength": 1}},
+                                  required=["code", "message"])},
+                required=["error"],
+            ),
+            "Arena": _object(
+                {"slug": {"type": "string"}, "title": {"type": "string"},
+                 "modality": {"enum": ["image", "video", "text"]}},
+                required=["slug", "title", "modality"],
+            ),
+            "Output": _object(
+                {
                     "side": {"enum": ["left", "right"]},
                     "label": {"enum": ["A", "B"]},
                     "status": {"enum": ["pending", "generating", "ready", "failed"]},
@@ -168,45 +285,77 @@ OPENAPI: dict[str, object] = {
                     "content_type": {"type": ["string", "null"]},
                     "text": {"type": ["string", "null"]},
                 },
-            },
-            "Battle": {
-                "type": "object",
-                "properties": {
+                required=["side", "label", "status", "url", "content_type", "text"],
+            ),
+            "Battle": _object(
+                {
                     "id": {"type": "string", "format": "uuid"},
                     "arena": {"type": "string"},
-                    "modality": {"type": "string"},
+                    "modality": {"enum": ["image", "video", "text"]},
                     "status": {"enum": ["pending", "generating", "ready", "voted", "failed",
                                         "abandoned"]},
                     "prompt": {"type": "string"},
                     "outputs": {"type": "array",
                                 "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
-                    "vote": {"type": ["object", "null"]},
-                    "reveal": {"type": ["object", "null"]},
+                    "vote": {"oneOf": [
+                        {"type": "null"},
+                        _object({"choice": {"enum": ["left", "right", "tie", "both_bad"]}},
+                                required=["choice"]),
+                    ]},
+                    "reveal": {"oneOf": [
+                        {"type": "null"},
+                        _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
+                    ]},
                 },
-            },
-            "Leaderboard": {
-                "type": "object",
-                "properties": {
-                    "votes": {"type": "integer"},
+                required=["id", "arena", "modality", "status", "prompt", "outputs", "failure",
+                          "vote", "reveal"],
+            ),
+            "Leaderboard": _object(
+                {
+                    "arena": {"type": "string"},
+                    "title": {"type": "string"},
+                    "method": {"enum": ["elo", "bt"],
+                               "description": "bt: a stored snapshot; elo: live Elo before "
+                                              "the first snapshot."},
+                    "category": {"type": "string", "description": "Empty: all prompts."},
+                    "categories": {"type": "array", "items": {"type": "string"}},
+                    "votes": {"type": "integer", "minimum": 0},
                     "computed_at": {"type": ["string", "null"]},
-                    "method": {"type": "string"},
-                    "rows": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "rank": {"type": "integer"},
-                                "model": {"type": "string"},
-                                "organization": {"type": "string"},
-                                "rating": {"type": "number"},
-                                "votes": {"type": "integer"},
-                                "win_rate": {"type": ["number", "null"]},
-                            },
-                        },
+                    "rows": {"type": "array", "items": _ROW},
+                    "matrices": _object({
+                        "models": {"type": "array", "items": {"type": "string"}},
+                        "battle_counts": {"type": "array",
+                                          "items": {"type": "array",
+                                                    "items": {"type": "number"}}},
+                        "win_fraction": {"type": "array",
+                                         "items": {"type": "array", "items": _NUMBER_OR_NULL}},
+                        "predicted_win": {"type": "array",
+                                          "items": {"type": "array",
+                                                    "items": _NUMBER_OR_NULL}},
+                    }),
+                    "excluded": {
+                        "type": "object",
+                        "description": "Stored votes that do not count, by reason.",
+                        "additionalProperties": _object(
+                            {"count": {"type": "integer", "minimum": 0},
+                             "why": {"type": "string"}},
+                            required=["count", "why"]),
                     },
+                    "position_bias": _object(
+                        {"left_wins": {"type": "integer", "minimum": 0},
+                         "decisive_votes": {"type": "integer", "minimum": 0},
+                         "left_win_rate": _NUMBER_OR_NULL,
+                         "ci_low": _NUMBER_OR_NULL, "ci_high": _NUMBER_OR_NULL},
+                        description="How often the left side wins decisive votes (empty "
+                                    "before the first snapshot).",
+                    ),
+                    "params": {"type": "object",
+                               "description": "How the snapshot was fitted."},
                 },
-            },
+                required=["arena", "title", "method", "category", "categories", "votes",
+                          "computed_at", "rows", "matrices", "excluded", "position_bias"],
+            ),
         },
     },
 }

@@ -8,12 +8,25 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http.request import RawPostDataException
 
 from arena.battles.errors import ArenaError, InvalidInput
 
 logger = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(ArenaError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ArenaError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 def error_response(status: int, code: str, message: str,
@@ -25,15 +38,48 @@ def error_response(status: int, code: str, message: str,
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
+    """The body as a JSON object, or a clear 4xx: never a 500 whatever the bytes are."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes."
+        ) from None
+    except RawPostDataException:  # a multipart form was parsed (and consumed) before the view
+        raise UnsupportedMediaType(
+            "Send the body as JSON with Content-Type: application/json."
+        ) from None
+    if not raw:
         return {}
     try:
-        data = json.loads(request.body)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("The request body is not valid JSON.") from None
+    except RecursionError:  # "[[[[...": the decoder recurses once per level
+        raise InvalidInput("The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return data
+
+
+def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponseBase]],
+                                             Callable[..., HttpResponseBase]]:
+    """Like Django's require_http_methods, but the 405 says what to do, in JSON."""
+
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method not in methods:
+                return error_response(
+                    405, "method_not_allowed",
+                    f"This endpoint accepts {' or '.join(methods)}, not {request.method}.",
+                    headers={"Allow": ", ".join(methods)},
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -54,6 +100,15 @@ def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
                 "database_unavailable",
                 "The service is briefly unavailable and nothing was stored; please retry.",
                 headers={"Retry-After": "2"},
+            )
+        except DataError as exc:
+            # A value the database refuses (a NUL character, an out-of-range number): the
+            # same request would fail again, so this is the client's 400, not a 503.
+            logger.warning("database refused a value: %s", exc)
+            return error_response(
+                400, "invalid_input",
+                "The request contains a value that cannot be stored (for example a NUL "
+                "character or an out-of-range number); nothing was stored.",
             )
         except DatabaseError:
             logger.exception("database error")

@@ -12,5 +12,6 @@ urlpatterns = [
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
     path("openapi.json", views.openapi, name="api-openapi"),
-    re_path(r"^(?P<path>.*)$", views.not_found),
+    # Any other path under /api/ (a newline included: "." would not match it) is a JSON 404.
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found),
 ]

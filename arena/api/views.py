@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
 
 from arena.api.openapi import OPENAPI
-from arena.api.responses import api_view, error_response, json_body
+from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services
 from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
@@ -16,7 +15,7 @@ from arena.leaderboards.selectors import leaderboard_categories, leaderboard_lat
 from arena.votes.services import vote_cast
 
 
-@require_GET
+@allow_methods("GET")
 @ensure_csrf_cookie
 @api_view
 def arenas_list(request: HttpRequest) -> JsonResponse:
@@ -27,7 +26,7 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(arenas, safe=False)
 
 
-@require_POST
+@allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
     body = json_body(request)
@@ -46,13 +45,22 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
     return JsonResponse(selectors.battle_state(battle), status=201)
 
 
-@require_GET
+@allow_methods("GET")
 @api_view
 def battle_detail(request: HttpRequest, battle_id: str) -> JsonResponse:
     return JsonResponse(selectors.battle_state(selectors.battle_get(battle_id=battle_id)))
 
 
-@require_POST
+def idempotency_key(request: HttpRequest) -> str:
+    """The Idempotency-Key header; control characters (which HTTP forbids in a header and
+    PostgreSQL cannot store) are refused with a clear message."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise InvalidInput("Idempotency-Key must not contain control characters.")
+    return key
+
+
+@allow_methods("POST")
 @api_view
 def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
     body = json_body(request)
@@ -61,9 +69,9 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
         voter_id=voter_id_from_session(request.session, create=False),
         voter_address=client_address_hash(request),
         choice=body.get("choice"),
-        idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+        idempotency_key=idempotency_key(request),
     )
-    battle = cast.battle
+    battle = selectors.battle_get(battle_id=battle_id)
     return JsonResponse(
         {
             "battle": str(battle.pk),
@@ -75,7 +83,7 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
     )
 
 
-@require_GET
+@allow_methods("GET")
 @api_view
 def leaderboard(request: HttpRequest, slug: str) -> JsonResponse:
     arena = selectors.arena_get(slug=slug)
@@ -85,7 +93,7 @@ def leaderboard(request: HttpRequest, slug: str) -> JsonResponse:
     return JsonResponse(leaderboard_latest(arena=arena, category=category))
 
 
-@require_GET
+@allow_methods("GET")
 @api_view
 def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
     arena = selectors.arena_get(slug=slug)
@@ -102,7 +110,7 @@ def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
     return response
 
 
-@require_GET
+@allow_methods("GET")
 def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(OPENAPI)
 
