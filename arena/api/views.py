@@ -71,7 +71,7 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
         choice=body.get("choice"),
         idempotency_key=idempotency_key(request),
     )
-    battle = selectors.battle_get(battle_id=battle_id)
+    battle = cast.battle
     return JsonResponse(
         {
             "battle": str(battle.pk),
