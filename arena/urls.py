@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views import defaults
+
+from arena.api.responses import error_response
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("arena.api.urls")),
     path("", include("arena.pages.urls")),
 ]
+
+
+def _api_or_default(default_view: object, status: int, code: str, message: str) -> object:
+    """Error handlers that answer JSON under /api/ and Django's page elsewhere."""
+
+    def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return error_response(status, code, message)
+        if exception is None:
+            return default_view(request)  # type: ignore[operator]
+        return default_view(request, exception)  # type: ignore[operator]
+
+    return handler
+
+
+handler400 = _api_or_default(
+    defaults.bad_request, 400, "bad_request",
+    "The request could not be read: send a JSON body with Content-Type: application/json.")
+handler500 = _api_or_default(
+    defaults.server_error, 500, "server_error",
+    "Something went wrong on our side and nothing was stored; please retry.")

@@ -35,6 +35,8 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         raise InvalidInput("random_prompt must be true or false.")
     if not random_prompt and "prompt" not in body:
         raise InvalidInput('Send {"prompt": "..."} or {"random_prompt": true}.')
+    if random_prompt and body.get("prompt") not in (None, ""):
+        raise InvalidInput('Send either a prompt or "random_prompt": true, not both.')
     battle = services.battle_create(
         arena_slug=slug,
         voter_id=voter_id_from_session(request.session),

@@ -128,6 +128,8 @@ def vote_cast(
     parsed = choice_parse(choice)
     if len(idempotency_key) > 100:
         raise InvalidInput("Idempotency-Key must be at most 100 characters.")
+    if not idempotency_key.isprintable():
+        raise InvalidInput("Idempotency-Key must not contain control characters.")
     window = settings.ARENA_RATE_WINDOW_S
     rate_limit_hit(scope="vote-voter", key=voter_id, limit=settings.ARENA_RATE_VOTES_PER_VOTER,
                    window_s=window, what="votes")

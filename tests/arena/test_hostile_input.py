@@ -390,10 +390,6 @@ def test_malformed_json_explains_itself(demo_arena: Any, hostile: Any) -> None:
     assert key.status_code == 400 and "control characters" in key.json()["error"]["message"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Django's CSRF middleware parses multipart/urlencoded bodies before any API view runs and "
-    "answers a malformed or oversized one with Django's HTML 400; the fix belongs in the root "
-    "URLconf (a handler400 that answers JSON under /api/), outside arena/api/"))
 def test_malformed_multipart_body_gets_a_json_400(demo_arena: Any, hostile: Any) -> None:
     response = post(hostile, f"{ARENA}/battles", b"--x\r\n", content_type="multipart/form-data")
     assert response.status_code == 400
