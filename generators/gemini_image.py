@@ -47,7 +47,19 @@ def map_aspect(gen: RemoteGenerator, request: GenerationRequest, choices: list[s
     return aspect
 
 
-class GeminiImageGenerator(RemoteGenerator):
+class GoogleGenerator(RemoteGenerator):
+    """What Google's generative-language endpoints share: base URL, auth and key errors."""
+
+    default_base_url: ClassVar[str] = "https://generativelanguage.googleapis.com/v1beta"
+
+    def auth_headers(self) -> dict[str, str]:
+        return google_auth(self)
+
+    def error_hook(self, response: requests.Response) -> GeneratorError | None:
+        return google_error_hook(self.kind, response)
+
+
+class GeminiImageGenerator(GoogleGenerator):
     """kind "gemini_image": POST {base}/models/{model}:generateContent.
 
     options: image_size ("1K"/"2K"/"4K" on newer models), send_seed (default true),
@@ -55,14 +67,7 @@ class GeminiImageGenerator(RemoteGenerator):
     """
 
     kind: ClassVar[str] = "gemini_image"
-    default_base_url: ClassVar[str] = "https://generativelanguage.googleapis.com/v1beta"
     default_model: ClassVar[str] = "gemini-2.5-flash-image"
-
-    def auth_headers(self) -> dict[str, str]:
-        return google_auth(self)
-
-    def error_hook(self, response: requests.Response) -> GeneratorError | None:
-        return google_error_hook(self.kind, response)
 
     def _generate(self, request: GenerationRequest, http: HttpClient) -> GenerationResult:
         mapped: dict[str, dict[str, object]] = {}

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import requests
-
-from generators.base import GenerationRequest, GenerationResult, GeneratorError, ModerationRefused
-from generators.gemini_image import google_auth, google_error_hook, map_aspect
+from generators.base import GenerationRequest, GenerationResult, ModerationRefused
+from generators.gemini_image import GoogleGenerator, map_aspect
 from generators.http import HttpClient
-from generators.remote import RemoteGenerator, decode_b64, image_result
+from generators.remote import decode_b64, image_result
 from generators.sizing import note
 
 IMAGEN_ASPECTS = ["1:1", "3:4", "4:3", "9:16", "16:9"]
 
 
-class ImagenGenerator(RemoteGenerator):
+class ImagenGenerator(GoogleGenerator):
     """kind "imagen": POST {base}/models/{model}:predict with instances/parameters.
 
     options: image_size ("1K"/"2K"), person_generation, send_seed (Vertex only; default false),
@@ -23,14 +21,7 @@ class ImagenGenerator(RemoteGenerator):
     """
 
     kind: ClassVar[str] = "imagen"
-    default_base_url: ClassVar[str] = "https://generativelanguage.googleapis.com/v1beta"
     default_model: ClassVar[str] = "imagen-4.0-generate-001"
-
-    def auth_headers(self) -> dict[str, str]:
-        return google_auth(self)
-
-    def error_hook(self, response: requests.Response) -> GeneratorError | None:
-        return google_error_hook(self.kind, response)
 
     def _generate(self, request: GenerationRequest, http: HttpClient) -> GenerationResult:
         mapped: dict[str, dict[str, object]] = {}

@@ -17,3 +17,14 @@ def record(name: str, figures: dict[str, Any]) -> None:
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         Path(target, f"{name}.json").write_text(json.dumps(figures, indent=2))
+
+
+def announce(config: Any, name: str, line: str, figures: dict[str, Any]) -> None:
+    """Print a figures line at once, even with output captured, and record the figures."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        print(line)
+    else:
+        with capture.global_and_fixture_disabled():
+            print("\n" + line)
+    record(name, figures)

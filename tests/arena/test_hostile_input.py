@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from arena.battles.models import Battle, BattleStatus, Prompt
 from arena.battles.services import prompt_clean
 from arena.votes.models import Vote
-from tests.figures import record
+from tests.figures import announce
 
 ARENA = "/api/arenas/text-to-image"
 FIGURES: dict[str, Any] = {"cases": 0, "requests": 0, "server_errors": 0, "by_status": {}}
@@ -133,13 +133,7 @@ def _figures(request: pytest.FixtureRequest) -> Iterator[None]:
     FIGURES["seconds"] = round(time.perf_counter() - started, 1)
     line = (f"FUZZ hypothesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
             f"errors ({FIGURES['requests']} requests, statuses {FIGURES['by_status']})")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None:
-        print(line)
-    else:
-        with capture.global_and_fixture_disabled():  # shown without -s, as soon as known
-            print("\n" + line)
-    record("fuzz_hypothesis", FIGURES)  # run summary + $ARENA_FIGURES_DIR/<name>.json
+    announce(request.config, "fuzz_hypothesis", line, FIGURES)
 
 
 @pytest.fixture

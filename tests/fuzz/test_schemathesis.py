@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from tests.figures import record
+from tests.figures import announce
 from tests.live import LiveArena, Voter
 
 pytestmark = pytest.mark.services
@@ -140,13 +140,7 @@ def _figures(request: pytest.FixtureRequest) -> Iterator[None]:
     FIGURES["seconds"] = round(time.perf_counter() - started, 1)
     line = (f"FUZZ schemathesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
             f"errors (by phase {FIGURES['by_phase']}, statuses {FIGURES['by_status']})")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None:
-        print(line)
-    else:
-        with capture.global_and_fixture_disabled():  # shown without -s, as soon as known
-            print("\n" + line)
-    record("fuzz_schemathesis", FIGURES)  # run summary + $ARENA_FIGURES_DIR/<name>.json
+    announce(request.config, "fuzz_schemathesis", line, FIGURES)
 
 
 def _count(key: str, value: str) -> None:
