@@ -21,7 +21,7 @@ from arena.battles.models import Arena, Contender
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.detector import voters_review
 from arena.votes.models import Choice, EloRating, Vote
-from arena.votes.services import elo_rebuild
+from arena.votes.services import elo_rebuild, elo_standings
 from ratings import compute_leaderboard
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
@@ -218,7 +218,8 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     boards = [_board(arena=arena, contenders=contenders, votes=votes, category="", elo=elo,
                      style=settings.ARENA_STYLE_CONTROL)]
     for category in sorted(by_category):
-        category_elo = _category_elo(by_category[category])
+        category_elo = _category_elo(by_category[category],
+                                     both_bad_counts=arena.both_bad_counts_as_tie)
         boards.append(_board(arena=arena, contenders=contenders, votes=by_category[category],
                              category=category, elo=category_elo))
     seconds = time.perf_counter() - started
@@ -239,16 +240,10 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     return snapshots
 
 
-def _category_elo(votes: list[Row]) -> dict[str, float]:
-    from ratings.live import elo_update
-
-    ratings: dict[str, float] = {}
-    for a, b, choice, *_ in votes:
-        ratings.setdefault(a, 1000.0)
-        ratings.setdefault(b, 1000.0)
-        score = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0}.get(Choice(choice), 0.5)
-        ratings[a], ratings[b] = elo_update(ratings[a], ratings[b], score)
-    return dict(ratings)
+def _category_elo(votes: list[Row], *, both_bad_counts: bool) -> dict[str, float]:
+    standings = elo_standings(((left, right, choice) for left, right, choice, *_ in votes),
+                              both_bad_counts=both_bad_counts)
+    return {str(model): standing.rating for model, standing in standings.items()}
 
 
 def snapshots_prune(*, arena: Arena) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,35 +40,43 @@ def choice_parse(choice: object) -> Choice:
     return Choice(choice)
 
 
+@dataclass
+class Standing:
+    rating: float = 1000.0
+    votes: int = 0
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+
+
 def elo_standings(
-    votes: Iterable[tuple[int, int, str]], *, both_bad_counts: bool = True
-) -> dict[int, EloRating]:
-    """Online Elo replayed over (left id, right id, choice) in vote order, with counts.
+    votes: Iterable[tuple[Hashable, Hashable, str]], *, both_bad_counts: bool = True
+) -> dict[Hashable, Standing]:
+    """Online Elo replayed over (left, right, choice) in vote order, with counts.
 
     Done by the leaderboard refresh rather than in each vote's transaction, so concurrent votes
     never wait on the same rows; the live number follows within the refresh debounce.
     """
-    ratings: dict[int, float] = {}
-    counts: dict[int, list[int]] = {}  # votes, wins, losses, ties
-    for left_id, right_id, choice in votes:
+    table: dict[Hashable, Standing] = {}
+    for left, right, choice in votes:
         if choice == Choice.BOTH_BAD and not both_bad_counts:
             continue
         score = SCORE_LEFT[Choice(choice)]
-        ratings[left_id], ratings[right_id] = elo_update(
-            ratings.get(left_id, 1000.0), ratings.get(right_id, 1000.0), score, k=ELO_K)
-        for contender_id, own in ((left_id, score), (right_id, 1.0 - score)):
-            row = counts.setdefault(contender_id, [0, 0, 0, 0])
-            row[0] += 1
-            row[1 if own == 1.0 else 2 if own == 0.0 else 3] += 1
-    return {
-        cid: EloRating(contender_id=cid, rating=ratings[cid], votes=c[0], wins=c[1],
-                       losses=c[2], ties=c[3])
-        for cid, c in counts.items()
-    }
+        a, b = table.setdefault(left, Standing()), table.setdefault(right, Standing())
+        a.rating, b.rating = elo_update(a.rating, b.rating, score, k=ELO_K)
+        for standing, own in ((a, score), (b, 1.0 - score)):
+            standing.votes += 1
+            if own == 1.0:
+                standing.wins += 1
+            elif own == 0.0:
+                standing.losses += 1
+            else:
+                standing.ties += 1
+    return table
 
 
 @transaction.atomic
-def elo_rebuild(*, arena: Arena) -> dict[int, EloRating]:
+def elo_rebuild(*, arena: Arena) -> dict[Hashable, Standing]:
     """Recompute and store the arena's live Elo from its counted votes, in order."""
     votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
              .values_list("battle__left_id", "battle__right_id", "choice"))
