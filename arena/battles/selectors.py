@@ -109,8 +109,9 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
     from django.utils import timezone
 
     since = timezone.now() - timedelta(hours=hours)
-    finished = Output.objects.filter(contender__isnull=False,
-                                     status__in=[OutputStatus.READY, OutputStatus.FAILED])
+    finished = Output.objects.filter(
+        contender__isnull=False, status__in=[OutputStatus.READY, OutputStatus.FAILED]
+    ).exclude(error_code="cancelled")  # skipped because the other side failed
     last = dict(finished.filter(status=OutputStatus.READY)
                 .values_list("contender__provider").annotate(at=Max("finished_at")))
     recent = (finished.filter(finished_at__gte=since).values("contender__provider")

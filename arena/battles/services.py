@@ -49,6 +49,8 @@ from generators.base import (
 
 logger = logging.getLogger(__name__)
 
+CANCELLED = "cancelled"  # an output skipped because its battle failed: not the provider's fault
+
 # What a voter may read about a failed side: never the provider's own words.
 PUBLIC_FAILURE = {
     "moderation": "the model's provider refused this prompt",
@@ -249,6 +251,10 @@ def battle_fail(battle: Battle, *, side: str | None, code: str) -> None:
     battle.failure_reason = f"{who} could not produce {noun} ({reason}). Nothing was counted."
     battle.finished_at = timezone.now()
     battle.save(update_fields=["status", "failure_reason", "finished_at"])
+    # A side that never started will not be generated now: say so instead of leaving it pending.
+    battle.outputs.filter(status=OutputStatus.PENDING).update(
+        status=OutputStatus.FAILED, error_code=CANCELLED, finished_at=battle.finished_at,
+        error="not generated: the battle had already failed")
 
 
 def battle_state_announce(*, battle_id: object) -> None:
