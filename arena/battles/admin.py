@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from arena.battles.errors import ArenaError
+from arena.battles.generation import contender_test_generate, provider_config
 from arena.battles.models import (
     Arena,
     Battle,
@@ -27,7 +28,6 @@ from arena.battles.models import (
     ProviderCheck,
 )
 from arena.battles.selectors import costs_by_day, provider_health
-from arena.battles.services import contender_test_generate, provider_config
 from generators.base import BadConfiguration, Generator, generator_class
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from arena.battles import services
+from arena.battles import generation, services
 
 
 @shared_task(
@@ -14,9 +14,9 @@ from arena.battles import services
 )
 def output_generate_task(output_id: int) -> None:
     try:
-        services.output_generate(output_id=output_id)
+        generation.output_generate(output_id=output_id)
     except Exception as exc:
-        services.output_fail_unexpected(output_id=output_id, message=repr(exc))
+        generation.output_fail_unexpected(output_id=output_id, message=repr(exc))
         raise
 
 

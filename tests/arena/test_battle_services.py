@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from arena.battles import services
+from arena.battles import generation, services
 from arena.battles.errors import InvalidInput, NotFound, Unavailable
 from arena.battles.models import (
     Battle,
@@ -122,7 +122,7 @@ def test_generation_is_idempotent_for_a_redelivered_task(demo_arena: Any,
                            prompt_text="a red fox")
     output = battle.outputs.first()
     before = Output.objects.get(pk=output.pk)
-    services.output_generate(output_id=output.pk)  # a second delivery of the same task
+    generation.output_generate(output_id=output.pk)  # a second delivery of the same task
     after = Output.objects.get(pk=output.pk)
     assert after.file.name == before.file.name and after.attempts == before.attempts == 1
     assert Output.objects.filter(battle=battle).count() == 2
@@ -161,7 +161,7 @@ def test_missing_api_key_environment_variable_fails_cleanly(demo_arena: Any, run
 def test_together_policy_hides_a_ready_side_until_both_are_ready(demo_arena: Any) -> None:
     battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
     assert battle.arena.reveal_policy == RevealPolicy.TOGETHER
-    services.output_generate(output_id=battle.outputs.get(side="left").pk)
+    generation.output_generate(output_id=battle.outputs.get(side="left").pk)
     state = battle_state(battle_get(battle_id=battle.pk))
     assert [o["status"] for o in state["outputs"]] == ["generating", "pending"]
     assert all(o["url"] is None for o in state["outputs"])
@@ -190,5 +190,5 @@ def test_sweeper_fails_battles_stuck_generating(demo_arena: Any) -> None:
     assert battle.status == BattleStatus.FAILED and "took too long" in battle.failure_reason
     assert not battle.outputs.exclude(status=OutputStatus.FAILED).exists()
     # a late result from the dead worker does not revive the battle
-    services.output_generate(output_id=battle.outputs.first().pk)
+    generation.output_generate(output_id=battle.outputs.first().pk)
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
