@@ -222,4 +222,7 @@ ARENA_BOOTSTRAP_ROUNDS = env_int("ARENA_BOOTSTRAP_ROUNDS", 1000)
 ARENA_IPW = env_bool("ARENA_IPW", False)  # weight votes by 1 / sampling probability
 # Also fit ratings controlled for generation time, resolution and aspect ratio ("style control").
 ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
+# New or uncertain models are drawn more often until their interval is this wide (points).
+ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
+ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)

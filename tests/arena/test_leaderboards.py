@@ -200,3 +200,32 @@ def test_always_left_voter_is_flagged_votes_kept_and_elo_recounted(
     board = leaderboard_latest(arena=demo_arena)
     assert board["votes"] == 30
     assert board["excluded"]["flagged_voter"]["count"] == 25
+
+
+def test_new_and_uncertain_models_are_drawn_more_often(demo_arena: Any, run_on_commit: Any,
+                                                       few_rounds: None, settings: Any) -> None:
+    from arena.battles.models import Contender, Provider
+    from arena.battles.services import sampling_weights
+
+    play(run_on_commit, 60, rng=random.Random(6))
+    lb_services.leaderboard_compute(arena=demo_arena)
+    newcomer = Contender.objects.create(name="Demo Newcomer", provider=Provider.objects.get(),
+                                        parameters={"style": "pixel"})
+    newcomer.arenas.add(demo_arena)
+    contenders = list(Contender.objects.filter(arenas=demo_arena).order_by("pk"))
+    weights = dict(zip([c.name for c in contenders],
+                       sampling_weights(arena=demo_arena, contenders=contenders), strict=True))
+    assert weights["Demo Newcomer"] == settings.ARENA_SAMPLING_BOOST_MAX
+    board = {r["model"]: r for r in leaderboard_latest(arena=demo_arena)["rows"]}
+    for name, weight in weights.items():
+        if name != "Demo Newcomer":
+            width = board[name]["ci_high"] - board[name]["ci_low"]
+            expected = min(settings.ARENA_SAMPLING_BOOST_MAX,
+                           max(1.0, width / settings.ARENA_SAMPLING_TARGET_CI_WIDTH))
+            assert weight == pytest.approx(expected)
+    settings.ARENA_SAMPLING_BOOST_MAX = 1.0
+    assert sampling_weights(arena=demo_arena, contenders=contenders) == [1.0] * 6
+    # the recorded probability is that of the boosted draw
+    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="w",
+                           prompt_text="a fox", rng=random.Random(1))
+    assert 0 < battle.sampling_probability < 1
