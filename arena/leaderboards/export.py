@@ -8,15 +8,12 @@ session or a raw voter id.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import json
 from collections.abc import Iterator
 
-from django.conf import settings
-
 from arena.battles.models import Arena
+from arena.battles.voters import keyed_hash
 from arena.leaderboards.services import WINNER_OF_CHOICE
 from arena.votes.models import Choice, Vote
 
@@ -24,8 +21,7 @@ COLUMNS = ["battle_id", "model_a", "model_b", "winner", "timestamp", "voter", "c
 
 
 def voter_pseudonym(voter_id: str) -> str:
-    key = f"arena-export:{settings.SECRET_KEY}".encode()
-    return hmac.new(key, voter_id.encode(), hashlib.sha256).hexdigest()[:16]
+    return keyed_hash("export", voter_id, length=16)
 
 
 def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Max
-
 from arena.battles.models import Arena
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.models import InvalidReason
@@ -57,7 +55,3 @@ def leaderboard_history(*, arena: Arena, category: str = "",
                      .order_by("-computed_at").values_list("computed_at", "rows")[:limit])
     return [(at.isoformat(), {r["model"]: r["rating"] for r in rows if r["rating"] is not None})
             for at, rows in reversed(snapshots)]
-
-
-def last_computed_at(*, arena: Arena) -> object:
-    return LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]

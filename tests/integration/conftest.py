@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,3 @@ def live_embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAren
         yield arena.start()
     finally:
         arena.stop()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path
