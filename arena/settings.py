@@ -226,3 +226,9 @@ ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
 ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
 ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
+
+# --- Battle privacy ---------------------------------------------------------------------------
+# Battles, their outputs and pages belong to their voter; sharing is an explicit, revocable link.
+# The public vote export never carries prompt text unless this is on (the leaderboard and battle
+# pages then tell voters that prompts may be published).
+ARENA_EXPORT_PROMPTS = env_bool("ARENA_EXPORT_PROMPTS", False)

@@ -182,6 +182,11 @@ class Battle(models.Model):
         null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."
     )
     failure_reason = models.CharField(max_length=300, blank=True)
+    share_token = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False,
+        help_text="Set when the voter chose to share the voted battle: /s/<token> is public.",
+    )
+    shared_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -202,6 +207,10 @@ class Battle(models.Model):
 
 
 def new_output_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_share_token() -> str:
     return secrets.token_urlsafe(24)
 
 
