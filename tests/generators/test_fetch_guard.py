@@ -215,7 +215,7 @@ def test_redirect_loops_stop(serve: Serve) -> None:
 
 def test_dns_rebinding_between_check_and_connect_is_caught(serve: Serve) -> None:
     fake = FilesFake()
-    server = serve(fake)
+    serve(fake)
     url = fake.add_file(png_bytes(), "image/png").replace("127.0.0.1", "rebind.example.com")
     answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # public for the check, then inside
     with guarded_client("https://api.example.com", {},
