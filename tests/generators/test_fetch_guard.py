@@ -313,3 +313,23 @@ def test_redact_scrubs_values_and_credential_headers() -> None:
                    "mykey-0123456789"):
         assert leaked not in out
     assert out.count("[redacted]") == 5
+
+
+def test_the_check_an_operator_stores_carries_no_key(serve: Serve, db: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from arena.battles.generation import contender_test_generate
+    from arena.battles.models import Contender, Provider, ProviderCheck
+
+    fake = BFLFake(api_key=SECRET)
+    server = serve(fake)
+    fake.fail_next(400, message=f"invalid body; you sent x-key: {SECRET} " + "z" * 3000)
+    monkeypatch.setenv("ARENA_TEST_BFL_KEY", SECRET)
+    provider = Provider.objects.create(name="Fake BFL", kind="bfl", base_url=server.base_url,
+                                       api_key_env="ARENA_TEST_BFL_KEY")
+    contender = Contender.objects.create(name="flux", organization="BFL", provider=provider,
+                                         model_id="flux-pro-1.1")
+    check, image = contender_test_generate(contender=contender, prompt="a fox", deadline_s=5)
+    stored = ProviderCheck.objects.get(pk=check.pk)
+    assert not stored.ok and image == b""
+    assert "invalid body" in stored.error and SECRET not in stored.error
+    assert len(stored.error) <= 2000
