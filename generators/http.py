@@ -360,8 +360,8 @@ class HttpClient:
             location = response.headers["Location"]
             response.close()
             if hops >= MAX_REDIRECTS:
-                raise ProviderError(f"{self.provider}: more than {MAX_REDIRECTS} redirects "
-                                    f"from {short_url(url)}", permanent=True)
+                raise ProviderError(f"more than {MAX_REDIRECTS} redirects from "
+                                    f"{short_url(url)}", permanent=True)
             url = urljoin(url, location)
             kwargs.pop("params", None)  # the Location is the whole next URL
             hops += 1
