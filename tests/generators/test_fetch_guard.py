@@ -90,6 +90,13 @@ def test_non_public_addresses_are_refused(address: str) -> None:
         guard.check_url(f"http://{host}/latest/meta-data/")
 
 
+@pytest.mark.parametrize("host", ["2852039166", "0xa9fea9fe", "0x7f.1", "0177.0.0.1"])
+def test_numeric_spellings_of_inside_addresses_are_refused(host: str) -> None:
+    """The system resolver reads these as 169.254.169.254 / 127.0.0.1 (inet_aton forms)."""
+    with pytest.raises(UnsafeURL, match="non-public"):
+        FetchGuard("https://api.example.com").check_url(f"http://{host}/latest/meta-data/")
+
+
 @pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
 def test_public_addresses_are_allowed(address: str) -> None:
     assert public_address(address)
