@@ -209,6 +209,7 @@ class HttpClient:
         session: requests.Session | None = None,
         base_url: str | None = None,
         credential_domains: Iterable[str] = (),
+        private_origins: Iterable[str] = (),
         guard: FetchGuard | None = None,
     ) -> None:
         self.config = config
@@ -216,7 +217,8 @@ class HttpClient:
         self.provider = provider or config.kind
         self.error_hook = error_hook
         self.guard = guard or FetchGuard(config.base_url if base_url is None else base_url,
-                                         credential_domains=credential_domains)
+                                         credential_domains=credential_domains,
+                                         private_origins=private_origins)
         self.session = session or requests.Session()
         # no environment proxies or .netrc: the guard must see the address it connects to
         self.session.trust_env = False

@@ -113,11 +113,14 @@ class FetchGuard:
     """Decides, for one provider, which URLs may be fetched and which get its credentials."""
 
     def __init__(self, base_url: str, *, credential_domains: Iterable[str] = (),
-                 resolver: Resolver | None = None,
+                 private_origins: Iterable[str] = (), resolver: Resolver | None = None,
                  address_allowed: Callable[[str], bool] = public_address) -> None:
-        """`resolver` and `address_allowed` are seams for tests (a stub DNS, a second
+        """`private_origins`: further origins an operator configured as in-house (e.g. the
+        object store a self-hosted server links to); they may be private but never get the
+        credentials. `resolver` and `address_allowed` are seams for tests (a stub DNS, a second
         loopback address standing in for a public host); production uses the defaults."""
         self.base = Origin.of(base_url) if base_url else None
+        self.private_origins = frozenset(Origin.of(u) for u in private_origins if u)
         self.credential_domains = tuple(d.lower().strip(".") for d in credential_domains if d)
         self.resolver: Resolver = resolver or system_resolver
         self.address_allowed = address_allowed
@@ -125,6 +128,9 @@ class FetchGuard:
     # ------------------------------------------------------------------ policy
     def is_base(self, origin: Origin) -> bool:
         return self.base is not None and origin == self.base
+
+    def may_be_private(self, origin: Origin) -> bool:
+        return self.is_base(origin) or origin in self.private_origins
 
     def gets_credentials(self, url: str) -> bool:
         """The base origin, or an https origin inside one of the provider's own domains."""
@@ -146,7 +152,7 @@ class FetchGuard:
             raise UnsafeURL(f"refused to fetch a URL without a host: {short_url(url)}")
         if parts.username is not None or parts.password is not None:
             raise UnsafeURL(f"refused to fetch a URL with user credentials in it: {origin}")
-        if self.is_base(origin):
+        if self.may_be_private(origin):
             return origin
         self.public_addresses(origin.host, origin.port)
         return origin
@@ -198,7 +204,7 @@ class _GuardedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:
         origin = Origin(self.scheme, self.host.strip("[]").rstrip(".").lower(), self.port)
-        if self.guard.is_base(origin):
+        if self.guard.may_be_private(origin):
             return super()._new_conn()  # type: ignore[misc, no-any-return]
         addresses = self.guard.public_addresses(origin.host, origin.port)
         last: OSError | None = None

@@ -84,6 +84,11 @@ class RemoteGenerator(Generator):
             value = config.options.get(name)
             if value is not None and not _is_number(value):
                 problems.append(f"options.{name} must be a number")
+        origins = config.options.get("private_origins")
+        if origins is not None and (not isinstance(origins, list) or not all(
+                isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins)):
+            problems.append("options.private_origins must be a list of http(s) URLs (in-house "
+                            "servers the provider's results may link to)")
         if config.timeout_s <= 0 or config.connect_timeout_s <= 0:
             problems.append("timeouts must be positive")
         if config.max_retries < 0:
@@ -144,7 +149,8 @@ class RemoteGenerator(Generator):
             headers = {} if self.opt("no_auth") else self.auth_headers()
             with HttpClient(self.config, deadline, provider=self.kind, headers=headers,
                             error_hook=self.error_hook, base_url=self.base_url,
-                            credential_domains=self.own_domains()) as http:
+                            credential_domains=self.own_domains(),
+                            private_origins=self.opt("private_origins") or ()) as http:
                 try:
                     result = self._generate(request, http)
                 except GeneratorError as exc:

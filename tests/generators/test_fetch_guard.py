@@ -201,6 +201,21 @@ def test_a_redirect_from_the_base_origin_to_a_private_origin_is_refused(serve: S
     assert other.requests == []
 
 
+def test_an_operator_can_name_further_in_house_origins_which_never_get_the_key(
+        serve: Serve) -> None:
+    fake, store = BFLFake(), FilesFake()
+    server, store_server = serve(fake), serve(store)
+    fake.sample_url = store.add_file(png_bytes(), "image/png")
+    cfg = make_config("bfl", server.base_url, max_retries=0,
+                      private_origins=[store_server.base_url + "/"])
+    result = get_generator(cfg).generate(make_request())
+    assert result.data == png_bytes()
+    assert store.requests[0].header("x-key") is None
+    assert BFLGenerator.validate_config({"private_origins": "http://10.0.0.1"}) == [
+        "options.private_origins must be a list of http(s) URLs (in-house servers the "
+        "provider's results may link to)"]
+
+
 def test_a_redirect_within_the_base_origin_is_followed(serve: Serve) -> None:
     fake = BFLFake()
     server = serve(fake)
