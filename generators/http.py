@@ -336,7 +336,7 @@ class HttpClient:
             if attempt >= self.max_retries:
                 raise failure
             log.info("%s: retrying %s %s in %.2fs after: %s", self.provider, method,
-                     _short(url), delay, failure.message)
+                     _short(url), delay, self.redact(failure.message))
             self._sleep_before_retry(delay, failure)
             attempt += 1
 
