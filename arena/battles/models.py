@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 import uuid
 
 from django.core.validators import MinValueValidator
 from django.db import models
+
+from arena.battles.textnorm import prompt_canonical
 
 
 class Modality(models.TextChoices):
@@ -120,7 +121,8 @@ class Contender(models.Model):
 
 
 def normalise_prompt(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Look-alike prompts (fullwidth, Cyrillic/Greek letters, invisible characters) are one."""
+    return prompt_canonical(text)
 
 
 def prompt_hash(text: str) -> str:
