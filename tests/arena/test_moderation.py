@@ -98,7 +98,7 @@ def test_the_migration_recomputes_stored_hashes(db: None) -> None:
     from django.apps import apps
 
     migration = importlib.import_module(
-        "arena.battles.migrations.0003_recompute_prompt_hashes")
+        "arena.battles.migrations.0004_recompute_prompt_hashes")
     prompt = Prompt.objects.create(text="а red fох")
     Prompt.objects.filter(pk=prompt.pk).update(text_hash="0" * 64)  # as the old code stored it
     migration.recompute(apps, None)

@@ -28,7 +28,7 @@ def recompute(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("battles", "0002_output_contender_providercheck"),
+        ("battles", "0003_battle_share_token"),
     ]
 
     operations = [
