@@ -144,6 +144,8 @@ def battle_create(
             voter_address=voter_address,
             seed=rng.randrange(2**31),
             sampling_probability=probability,
+            # What the voter was told now decides, not the setting at export time.
+            prompt_publishable=settings.ARENA_EXPORT_PROMPTS,
         )
         outputs = [Output.objects.create(battle=battle, side=side,
                                          contender=battle.contender_on(side)) for side in Side]

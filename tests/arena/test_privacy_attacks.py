@@ -63,3 +63,23 @@ def test_a_plain_prompt_is_exported_unchanged(voter: Any, run_on_commit: Any,
     text = body_of(voter.get(f"{ARENA}/votes?format=csv")).decode()
     assert [r["prompt"] for r in csv.DictReader(io.StringIO(text))] == [
         "a harbour at dawn, 3 boats"]
+
+
+def test_turning_export_prompts_on_does_not_publish_prompts_typed_under_the_privacy_promise(
+    voter: Any, run_on_commit: Any, settings: Any
+) -> None:
+    """A voter who typed while the page said "visible only to you" must not find the prompt in
+    the public export because the operator later set ARENA_EXPORT_PROMPTS=1: only prompts of
+    battles made while the page warned that prompts may be published are exported."""
+    assert b"visible only to you" in voter.get("/arena/text-to-image/").content
+    voted_battle(voter, run_on_commit, "my private diary entry")
+    settings.ARENA_EXPORT_PROMPTS = True
+    assert b"Prompts may be published" in voter.get("/arena/text-to-image/").content
+    voted_battle(voter, run_on_commit, "a public lighthouse")
+
+    for fmt in ("jsonl", "csv"):
+        text = body_of(voter.get(f"{ARENA}/votes?format={fmt}")).decode()
+        rows = ([json.loads(line) for line in text.splitlines()] if fmt == "jsonl"
+                else list(csv.DictReader(io.StringIO(text))))
+        assert [r["prompt"] for r in rows] == ["", "a public lighthouse"]
+        assert "my private diary entry" not in text
