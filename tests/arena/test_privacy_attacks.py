@@ -83,3 +83,21 @@ def test_turning_export_prompts_on_does_not_publish_prompts_typed_under_the_priv
                 else list(csv.DictReader(io.StringIO(text))))
         assert [r["prompt"] for r in rows] == ["", "a public lighthouse"]
         assert "my private diary entry" not in text
+
+
+def test_the_share_page_and_output_files_run_no_script_whatever_they_hold(
+    voter: Any, run_on_commit: Any
+) -> None:
+    """Defence in depth for the one page that shows a voter's text to strangers: should an
+    escaping bug ever let markup through, the page's policy runs no script, and an output file
+    opened on its own is sandboxed."""
+    battle = voted_battle(voter, run_on_commit, "<script>alert(1)</script>")
+    url = voter.post(f"/api/battles/{battle['id']}/share").json()["url"]
+    stranger = Client()
+    policy = stranger.get(url)["Content-Security-Policy"]
+    assert "script-src 'none'" in policy and "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+    for path in (f"{url}/left", battle["outputs"][0]["url"]):
+        client = stranger if path.startswith("/s/") else voter
+        policy = client.get(path)["Content-Security-Policy"]
+        assert "sandbox" in policy and "default-src 'none'" in policy
