@@ -66,6 +66,8 @@ def test_hostile_prompt_and_model_names_never_run_on_the_share_page(
     for url in own_files:
         assert other.request.get(live.base + str(url)).status == 404
 
+    console: list[str] = []  # a policy violation (a blocked style or image) shows up here
+    other.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
     assert other.goto(link).status == 200
     other.wait_for_function(IMAGES_SHOWN, timeout=10_000)
     assert other.inner_text("#prompt-shown") == PROMPT
@@ -74,5 +76,7 @@ def test_hostile_prompt_and_model_names_never_run_on_the_share_page(
     other.wait_for_timeout(300)
     assert other.evaluate(RAN) == []
     assert other.evaluate("document.querySelectorAll('main script, main svg').length") == 0
+    assert other.evaluate("getComputedStyle(document.querySelector('.topbar')).display") != ""
+    assert console == []
     stranger.close()
     owner.close()
