@@ -44,6 +44,7 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
     or one of another arena, is a 404 like a battle that does not exist)."""
     arena = _arena_or_404(slug)
     voter_id = voter_id_from_session(request.session)  # the voter exists before the first battle
+    sharing.prompt_notice_record(request.session)
     battle_id = request.GET.get("battle")
     if battle_id is not None:
         try:

@@ -246,9 +246,9 @@ def test_with_export_prompts_the_prompts_are_published_and_the_pages_say_so(
     assert b"Prompts may be published" not in voter.get("/arena/text-to-image/").content
 
     settings.ARENA_EXPORT_PROMPTS = True
-    # made while the page warns (a battle made before is not published: test_privacy_attacks)
+    assert b"Prompts may be published" in voter.get("/arena/text-to-image/leaderboard/").content
+    assert b"Prompts may be published" in voter.get("/arena/text-to-image/").content
+    # made after the page warned (one made before is not published: test_privacy_attacks)
     voted_battle(voter, run_on_commit, "a quiet harbour")
     assert [r["prompt"] for r in export_rows(voter)] == ["a quiet harbour"]
     assert [r["prompt"] for r in export_rows(voter, "csv")] == ["a quiet harbour"]
-    assert b"Prompts may be published" in voter.get("/arena/text-to-image/leaderboard/").content
-    assert b"Prompts may be published" in voter.get("/arena/text-to-image/").content

@@ -101,3 +101,24 @@ def test_the_share_page_and_output_files_run_no_script_whatever_they_hold(
         client = stranger if path.startswith("/s/") else voter
         policy = client.get(path)["Content-Security-Policy"]
         assert "sandbox" in policy and "default-src 'none'" in policy
+
+
+def test_a_page_opened_under_the_privacy_promise_keeps_it_after_the_setting_changes(
+    make_voter: Any, run_on_commit: Any, settings: Any
+) -> None:
+    """A tab opened while the page said "visible only to you" still says so after the operator
+    turns ARENA_EXPORT_PROMPTS on: what that tab's voter types is not published. Once the voter
+    has seen the warning (a fresh page), it is; an API client that never loads the page follows
+    the setting (the API documentation says prompts may be published)."""
+    stale = make_voter()
+    assert b"visible only to you" in stale.get("/arena/text-to-image/").content
+    settings.ARENA_EXPORT_PROMPTS = True
+    voted_battle(stale, run_on_commit, "typed in the old tab")
+    assert b"Prompts may be published" in stale.get("/arena/text-to-image/").content
+    voted_battle(stale, run_on_commit, "typed after the warning")
+    voted_battle(make_voter(), run_on_commit, "an api client's prompt")  # never saw a page
+
+    text = body_of(stale.get(f"{ARENA}/votes?format=jsonl")).decode()
+    assert [json.loads(line)["prompt"] for line in text.splitlines()] == [
+        "", "typed after the warning", "an api client's prompt"]
+    assert "typed in the old tab" not in text
