@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('battles', '0003_battle_share_token'),
+        ('battles', '0004_recompute_prompt_hashes'),
     ]
 
     operations = [
