@@ -129,12 +129,16 @@ def _replay(
     scale: float,
     base: float,
 ) -> list[float]:
+    """The replay loop. ``x`` below is FastChat's ``(rb - ra) / scale`` and ``-x`` is exactly
+    its ``(ra - rb) / scale`` (IEEE subtraction and division round symmetrically), so both
+    powers get the very same arguments as the reference."""
     k, scale, base = float(k), float(scale), float(base)
     for a, b, sa in zip(a_list, b_list, s_list, strict=True):
         ra = rating[a]
         rb = rating[b]
-        rating[a] = ra + k * (sa - 1 / (1 + base ** ((rb - ra) / scale)))
-        rating[b] = rb + k * (1 - sa - 1 / (1 + base ** ((ra - rb) / scale)))
+        x = (rb - ra) / scale
+        rating[a] = ra + k * (sa - 1 / (1 + base**x))
+        rating[b] = rb + k * (1 - sa - 1 / (1 + base**-x))
     return rating
 
 

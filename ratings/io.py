@@ -340,7 +340,7 @@ def _dictionary_chunks(
             return None
         if chunk.null_count or values.null_count:
             return None
-        idx = chunk.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        idx = chunk.indices.to_numpy(zero_copy_only=False)
         used = np.bincount(idx, minlength=len(values)) > 0
         out.append((values.to_pylist(), used, idx))
     return out
