@@ -1,6 +1,6 @@
 """Pairwise model-evaluation ratings: Bradley–Terry, online Elo, bootstrap intervals.
 
-Pure numpy (scipy only for the voter-integrity tests); importing this package never imports
+Pure numpy (scipy only in ``ratings.integrity``); importing this package never imports
 Django. The main entry point is :func:`compute_leaderboard`; the pieces (loader, pair tables,
 fits, bootstrap, matrices) are exported for reuse and testing.
 

@@ -191,16 +191,16 @@ def read_battles(
     if not p.is_file():
         raise BattleFileError(f"{p}: no such file")
     kind = fmt or detect_format(p)
-    fast = _read_fast(p, kind, models)
+    extra = None if models is None else list(models)
+    fast = _read_fast(p, kind, extra)
     if fast is None:
-        return load_battles(read_battle_rows(p, kind), models=models)
+        return load_battles(read_battle_rows(p, kind), models=extra)
     names, a, b, win = fast
     return _finish(names, a, b, win, None, False, "tie")
 
 
-def _read_fast(p: Path, kind: str, models: Iterable[str] | None) -> IndexedBattles | None:
+def _read_fast(p: Path, kind: str, extra: list[str] | None) -> IndexedBattles | None:
     """Columnar read, or ``None`` to let the reference reader handle the file."""
-    extra = None if models is None else list(models)
     if kind == "json":
         return _json_fast(p, extra)
     try:
