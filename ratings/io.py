@@ -22,7 +22,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -322,11 +322,13 @@ def _csv_columns(p: Path) -> list[pa.ChunkedArray] | None:
     return [table.column(c) for c in COLUMNS]
 
 
-def _dictionary_chunks(
-    column: pa.ChunkedArray,
-) -> list[tuple[list[object], npt.NDArray[np.bool_], npt.NDArray[np.intp]]] | None:
-    """Per chunk: dictionary values (as Python objects), which of them occur, and the
-    indices; ``None`` if the column has nulls or is not a string column."""
+_Chunk = tuple[list[Any], npt.NDArray[np.bool_], npt.NDArray[np.int32]]
+"""Per chunk of a column: dictionary values, which of them occur, the indices."""
+
+
+def _dictionary_chunks(column: pa.ChunkedArray) -> list[_Chunk] | None:
+    """The column's chunks as dictionary arrays; ``None`` if the column has nulls or is not
+    a string column."""
     import pyarrow as pa
 
     out = []
@@ -346,45 +348,41 @@ def _dictionary_chunks(
     return out
 
 
+def _codes(chunks: list[_Chunk], lut: dict[object, int]) -> npt.NDArray[np.int64] | None:
+    """``lut[value]`` for every row, computed once per distinct value of each chunk;
+    ``None`` if a value that occurs is not in ``lut``."""
+    out = []
+    for values, used, idx in chunks:
+        table = np.array(
+            [lut.get(v, -1) if u else 0 for v, u in zip(values, used.tolist(), strict=True)],
+            dtype=np.int64,
+        )
+        if np.any(table < 0):
+            return None
+        out.append(table[idx])
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def _index_arrow(
     columns: Sequence[pa.ChunkedArray], models: list[str] | None
 ) -> IndexedBattles | None:
     """Model indices over sorted names and winner codes from three Arrow string columns,
     computed per distinct value; ``None`` when any row is invalid."""
-    parts = [_dictionary_chunks(c) for c in columns]
-    if any(p is None for p in parts):
+    a_parts, b_parts, w_parts = (_dictionary_chunks(c) for c in columns)
+    if a_parts is None or b_parts is None or w_parts is None:
         return None
-    a_parts, b_parts, w_parts = parts
-    assert a_parts is not None and b_parts is not None and w_parts is not None
-    seen: dict[object, None] = {}
+    seen: dict[str, None] = {}
     for values, used, _ in (*a_parts, *b_parts):
-        seen.update(dict.fromkeys(v for v, u in zip(values, used.tolist(), strict=True) if u))
-    if not all(isinstance(name, str) and name for name in seen):
-        return None
+        for name, occurs in zip(values, used.tolist(), strict=True):
+            if occurs:
+                if not name:  # an empty string: the reference reader names the row
+                    return None
+                seen[name] = None
     for extra in models or ():
         seen.setdefault(extra)
-    names = tuple(sorted(seen))  # type: ignore[type-var]
-    pos = {name: k for k, name in enumerate(names)}
-
-    def codes(
-        chunks: list[tuple[list[object], npt.NDArray[np.bool_], npt.NDArray[np.intp]]],
-        lut: dict[object, int],
-        dtype: type,
-    ) -> npt.NDArray[np.generic] | None:
-        out = []
-        for values, used, idx in chunks:
-            table = np.array(
-                [lut.get(v, -1) if u else 0 for v, u in zip(values, used.tolist(), strict=True)],
-                dtype=np.int64,
-            )
-            if np.any(table < 0):
-                return None
-            out.append(table[idx].astype(dtype, copy=False))
-        return np.concatenate(out) if out else np.zeros(0, dtype)
-
-    a = codes(a_parts, pos, np.int64)  # type: ignore[arg-type]
-    b = codes(b_parts, pos, np.int64)  # type: ignore[arg-type]
-    win = codes(w_parts, _WINNER_CODES, np.int8)  # type: ignore[arg-type]
+    names = tuple(sorted(seen))
+    pos: dict[object, int] = {name: k for k, name in enumerate(names)}
+    a, b, win = _codes(a_parts, pos), _codes(b_parts, pos), _codes(w_parts, _WINNER_CODES)
     if a is None or b is None or win is None or np.any(a == b):
         return None
-    return names, a, b, win  # type: ignore[return-value]
+    return names, a, b, win.astype(np.int8)

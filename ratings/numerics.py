@@ -25,7 +25,8 @@ def expit(x: npt.ArrayLike) -> FloatArray:
     with np.errstate(over="ignore"):
         e = np.exp(-np.asarray(x, dtype=np.float64))
     np.add(e, 1.0, out=e)
-    return np.reciprocal(e, out=e)
+    out: FloatArray = np.reciprocal(e, out=e)
+    return out
 
 
 def _reaches_all(m: int, src: IntArray, dst: IntArray) -> bool:

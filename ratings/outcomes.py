@@ -202,7 +202,7 @@ IndexedBattles = tuple[
 ]
 """``(sorted model names, model_a index, model_b index, winner codes)`` before filtering."""
 
-_WINNER_CODES: dict[str, int] = {text: int(w) for w, text in WINNER_STRINGS.items()}
+_WINNER_CODES: dict[object, int] = {text: int(w) for w, text in WINNER_STRINGS.items()}
 
 
 def _columns(
@@ -212,7 +212,7 @@ def _columns(
     every row is a mapping with the three keys; ``None`` otherwise (reference path)."""
     types = set(map(type, rows))
     if all(issubclass(t, list | tuple) for t in types):
-        if rows and min(map(len, rows)) < 3:  # type: ignore[arg-type]
+        if rows and min(map(len, rows)) < 3:
             return None
         keys: tuple[object, object, object] = (0, 1, 2)
     elif all(issubclass(t, Mapping) for t in types):
@@ -249,21 +249,22 @@ def factorize_battle_columns(
         uw = set(winner)
     except TypeError:  # unhashable value: not a name / winner string anyway
         return None
+    index: dict[str, None] = {}
     for name in (*ua, *ub):
         if not isinstance(name, str) or not name:
             return None
+        index[name] = None
     if not all(isinstance(v, str) and v in _WINNER_CODES for v in uw):
         return None
-    index = {**ua, **ub}
     for extra in models or ():
         index.setdefault(extra)
-    names = tuple(sorted(index))  # type: ignore[type-var]
-    pos = {name: k for k, name in enumerate(names)}
+    names = tuple(sorted(index))
+    pos: dict[object, int] = {name: k for k, name in enumerate(names)}
     a = np.fromiter(map(pos.__getitem__, model_a), dtype=np.int64, count=n)
     b = np.fromiter(map(pos.__getitem__, model_b), dtype=np.int64, count=n)
     if np.any(a == b):
         return None
-    win = np.fromiter(map(_WINNER_CODES.__getitem__, winner), dtype=np.int8, count=n)  # type: ignore[arg-type]
+    win = np.fromiter(map(_WINNER_CODES.__getitem__, winner), dtype=np.int8, count=n)
     return names, a, b, win
 
 
