@@ -45,6 +45,11 @@ MAX_ERROR_TEXT = 600
 # What an operator sees of one failure (Output.error, ProviderCheck.error), after redaction.
 MAX_STORED_ERROR = 2000
 MAX_REDIRECTS = 5
+# Bodies read whole (JSON, an image answered inline): a bound on the *decoded* bytes, so a
+# hostile server's gzip bomb or endless body cannot fill the worker's memory. Base64 images in
+# JSON stay far below it; options.max_response_bytes overrides. Error bodies are cut shorter.
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+MAX_ERROR_BODY = 256 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Indirection so tests can observe sleeps; production code always sleeps for real.
@@ -234,6 +239,8 @@ class HttpClient:
         opts = config.options
         self.backoff_s = float(opts.get("retry_backoff_s", 0.5))  # type: ignore[arg-type]
         self.backoff_max_s = float(opts.get("retry_backoff_max_s", 20.0))  # type: ignore[arg-type]
+        self.max_response_bytes = int(opts.get("max_response_bytes",  # type: ignore[call-overload]
+                                               MAX_RESPONSE_BYTES))
         self.max_retries = max(0, int(config.max_retries))
 
     def __enter__(self) -> HttpClient:
@@ -324,7 +331,7 @@ class HttpClient:
                 if response.status_code in ok_set:
                     return response
                 if stream:
-                    response.content  # noqa: B018 - read the error body before closing
+                    self._read_body(response, MAX_ERROR_BODY, truncate=True)
                 hooked = self.error_hook(response) if self.error_hook and use_hook else None
                 if hooked is not None:
                     raise hooked
@@ -353,11 +360,13 @@ class HttpClient:
             self.guard.check_url(url)
             headers = {**(self.auth_headers if send_auth else {}), **extra}
             headers = self.guard.strip_credentials(headers, url, self.auth_headers)
-            response = self.session.request(method, url, headers=headers, stream=stream,
+            response = self.session.request(method, url, headers=headers, stream=True,
                                             timeout=self._timeout(), allow_redirects=False,
                                             **kwargs)
             if response.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD") \
                     or not response.headers.get("Location"):
+                if not stream:
+                    self._read_body(response, self.max_response_bytes)
                 return response
             location = response.headers["Location"]
             response.close()
@@ -368,6 +377,31 @@ class HttpClient:
             kwargs.pop("params", None)  # the Location is the whole next URL
             hops += 1
             self.deadline.check(f"following a redirect to {short_url(url)}")
+
+    def _read_body(self, response: requests.Response, limit: int, *,
+                   truncate: bool = False) -> None:
+        """Read `response`'s body into `response.content`, at most `limit` decoded bytes:
+        past it, cut (`truncate`, for error bodies) or a permanent `ProviderError`."""
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:
+                    response.raw.close()  # the rest is never read: the connection cannot be reused
+                    if truncate:
+                        break
+                    raise ProviderError(
+                        f"answer from {short_url(response.url)} is over the {limit} byte "
+                        "limit (decoded)", permanent=True)
+                self.deadline.check(f"reading the answer from {short_url(response.url)}")
+        except requests.exceptions.RequestException:
+            if not (truncate and chunks):
+                raise
+        response._content = b"".join(chunks)[:limit]
+        response._content_consumed = True
+        response.close()
 
     def redact(self, message: str) -> str:
         """`message` without this provider's key (or any credential header) and truncated."""
@@ -401,6 +435,7 @@ class HttpClient:
             ok=(200, *EXPIRED_URL_STATUSES), use_hook=False, send_auth=send_auth,
         )
         if response.status_code in EXPIRED_URL_STATUSES:
+            self._read_body(response, MAX_ERROR_BODY, truncate=True)
             text = error_text(response)
             response.close()
             raise ProviderError(
