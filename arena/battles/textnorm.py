@@ -10,8 +10,13 @@ a voter repeats one prompt under many hashes. The steps:
    joiner and the Hangul fillers;
 3. case-fold;
 4. fold look-alikes to Latin through Unicode's confusables data (TR39, as shipped by the
-   `confusable-homoglyphs` package): Cyrillic "а", Greek "ο" → Latin "a", "o";
-5. collapse whitespace.
+   `confusable-homoglyphs` package): Cyrillic "а", Greek "ο" → Latin "a", "o"; letters the
+   data misses but whose Unicode name says which Latin letter they are (small capitals "ʙ",
+   negative circled or squared "🅑", "🅱") fold too;
+5. drop combining marks (accents, overlays, enclosing keycaps) on letters that folded to Latin:
+   "bómb", "b̷omb", "b⃣" read as "bomb", "b". Marks on other scripts' letters are kept, so
+   Russian "й" stays apart from "и" and Devanagari or Arabic words keep their vowel signs;
+6. collapse whitespace.
 
 The result is only ever compared or hashed, never shown.
 """
@@ -19,6 +24,8 @@ The result is only ever compared or hashed, never shown.
 from __future__ import annotations
 
 import functools
+import re
+import sys
 import unicodedata
 
 # Default-ignorable characters outside category Cf that render as nothing.
@@ -48,7 +55,7 @@ def confusables_map() -> dict[str, str]:
     """Non-ASCII character → the ASCII letter or digit it is confusable with (TR39 data)."""
     from confusable_homoglyphs.confusables import confusables_data
 
-    table: dict[str, str] = {}
+    table: dict[str, str] = dict(named_latin_map())
     for char, homoglyphs in confusables_data.items():
         if len(char) != 1 or char.isascii():
             continue
@@ -57,6 +64,23 @@ def confusables_map() -> dict[str, str]:
         chosen = _pick(candidates)
         if chosen:
             table[char] = chosen
+    return table
+
+
+# Unicode names of Latin letters in disguise that the confusables data does not list.
+_LATIN_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?"
+                         r"LETTER (?:SMALL CAPITAL )?([A-Z])")
+_MARKS = frozenset({"Mn", "Me"})
+
+
+@functools.cache
+def named_latin_map() -> dict[str, str]:
+    """Non-ASCII character → the Latin letter its name says it is ("ʙ", "🅑" → "b")."""
+    table: dict[str, str] = {}
+    for cp in range(0x80, min(sys.maxunicode, 0x1FFFF) + 1):
+        match = _LATIN_NAME.fullmatch(unicodedata.name(chr(cp), ""))
+        if match:
+            table[chr(cp)] = match.group(1).lower()
     return table
 
 
@@ -73,8 +97,30 @@ def _fold(ch: str, table: dict[str, str]) -> str:
     return "".join(table.get(c, c) for c in folded)
 
 
+def _folded(chars: str, table: dict[str, str]) -> str:
+    """Fold each character; drop the combining marks on those that became Latin."""
+    out: list[str] = []
+    latin = False  # whether the last letter written folded to Latin
+    for ch in chars:
+        if unicodedata.category(ch) in _MARKS:
+            if not latin:
+                out.append(ch)
+            continue
+        base, *marks = unicodedata.normalize("NFD", ch)
+        if marks and all(unicodedata.category(m) in _MARKS for m in marks):
+            folded = _fold(base, table)
+            if folded.isascii():  # "ó" → "o": the accent goes with the look-alike
+                out.append(folded)
+                latin = True
+                continue
+        folded = _fold(ch, table)
+        out.append(folded)
+        latin = folded.isascii()
+    return "".join(out)
+
+
 def prompt_canonical(text: str) -> str:
     """The form in which look-alike prompts are equal (see the module docstring)."""
     table = confusables_map()
-    visible = (ch for ch in unicodedata.normalize("NFKC", text) if not _invisible(ch))
-    return " ".join("".join(_fold(ch, table) for ch in visible).split())
+    visible = "".join(ch for ch in unicodedata.normalize("NFKC", text) if not _invisible(ch))
+    return " ".join(_folded(visible, table).split())
