@@ -158,6 +158,11 @@ class RemoteGenerator(Generator):
                     exc.message = http.redact(exc.message)
                     exc.args = (exc.message,)
                     raise
+                except Exception as exc:  # an answer of an unexpected shape: its text may
+                    # hold anything the provider put there, our key included
+                    raise ProviderError(http.redact(
+                        f"{self.kind}: unexpected answer ({type(exc).__name__}: {exc})"),
+                        permanent=True) from None
             latency = time.monotonic() - started
         cost = self.config.cost_per_output if self.config.cost_per_output is not None \
             else result.cost

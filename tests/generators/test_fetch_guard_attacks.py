@@ -21,7 +21,15 @@ import pytest
 from generators.base import ProviderError, get_generator
 from generators.http import Deadline, HttpClient
 from generators.netguard import FetchGuard, UnsafeURL, redact
-from tests.fakes import BFLFake, FakeProviderServer, ProviderFake, Recorded, Reply, png_bytes
+from tests.fakes import (
+    BFLFake,
+    FakeProviderServer,
+    ProviderFake,
+    Recorded,
+    Reply,
+    StabilityFake,
+    png_bytes,
+)
 from tests.fakes.testing import make_config, make_request
 
 Serve = Callable[[ProviderFake], FakeProviderServer]
@@ -159,3 +167,25 @@ def test_a_key_echoed_encoded_is_not_stored(serve: Serve, echo: str) -> None:
 def test_redacting_encoded_forms_leaves_other_text_alone() -> None:
     text = "job 1234 failed: upstream said c29tZXRoaW5nIGVsc2U= at 12:00"
     assert redact(text, [SECRET]) == text
+
+
+def test_a_key_echoed_where_a_number_belongs_is_not_stored(serve: Serve) -> None:
+    """An answer of an unexpected shape used to escape as a raw ValueError whose text (the
+    provider's own string: here our key) was stored as the output's error."""
+    fake = StabilityFake(api_key=SECRET)
+    server = serve(fake)
+    original = fake.handle
+
+    def handle(req: Recorded) -> Reply:
+        reply = original(req)
+        if isinstance(reply.body, dict):
+            reply.body["seed"] = f"your key {SECRET}"
+        return reply
+
+    fake.handle = handle  # type: ignore[method-assign]
+    gen = get_generator(make_config("stability", server.base_url, api_key=SECRET,
+                                    max_retries=0))
+    with pytest.raises(ProviderError, match="unexpected answer") as err:
+        gen.generate(make_request())
+    assert SECRET not in str(err.value) and "[redacted]" in err.value.message
+    assert err.value.permanent
