@@ -8,12 +8,15 @@ while the marks of other scripts (Russian "й", Hindi vowel signs, Hebrew points
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from arena.battles.models import Battle, prompt_hash
-from arena.battles.moderation import PromptRefused, prompt_moderate
+from arena.battles.moderation import ModerationUnavailable, PromptRefused, prompt_moderate
 from arena.battles.textnorm import prompt_canonical
 
 BATTLES = "/api/arenas/text-to-image/battles"
@@ -78,3 +81,41 @@ def test_decorated_prompts_share_one_hash() -> None:
 def test_a_blocked_term_with_a_mark_is_refused_without_the_api(blocklist: None) -> None:
     with pytest.raises(PromptRefused, match="blocked term"):
         prompt_moderate("bo\u0301mb")
+
+
+# ---------------------------------------------------------------------- remote moderation
+def _answering(payload: bytes) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize("answer", [
+    {"results": [{"flagged": None}]}, {"results": [{"flagged": "false"}]},
+    {"results": [{"flagged": 0}]}, {"results": [{}]}, {"results": []}, {"results": {}},
+    [{"flagged": False}], {"results": ["false"]},
+])
+def test_a_moderation_answer_that_is_not_true_or_false_does_not_let_the_prompt_through(
+        settings: Any, answer: object) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 _answering(json.dumps(answer).encode()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.ARENA_PROMPT_BLOCKLIST = []
+        settings.ARENA_MODERATION_URL = f"http://127.0.0.1:{server.server_port}/v1/moderations"
+        settings.ARENA_MODERATION_FAIL_CLOSED = True
+        with pytest.raises(ModerationUnavailable):
+            prompt_moderate("a cat")
+    finally:
+        server.shutdown()
+        server.server_close()
