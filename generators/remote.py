@@ -80,7 +80,7 @@ class RemoteGenerator(Generator):
                 problems.append(f"{cls.kind} needs options.{name}")
         problems.extend(cls.check_options(config, partial=partial))
         for name in ("poll_interval_s", "poll_max_interval_s", "retry_backoff_s",
-                     "slot_wait_s", "max_bytes"):
+                     "slot_wait_s", "max_bytes", "max_response_bytes"):
             value = config.options.get(name)
             if value is not None and not _is_number(value):
                 problems.append(f"options.{name} must be a number")

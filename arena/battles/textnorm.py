@@ -12,7 +12,7 @@ a voter repeats one prompt under many hashes. The steps:
 4. fold look-alikes to Latin through Unicode's confusables data (TR39, as shipped by the
    `confusable-homoglyphs` package): Cyrillic "а", Greek "ο" → Latin "a", "o"; letters the
    data misses but whose Unicode name says which Latin letter they are (small capitals "ʙ",
-   negative circled or squared "🅑", "🅱") fold too;
+   negative circled or squared "🅑", "🅱", letters with a stroke or hook "ø", "ƀ") fold too;
 5. drop combining marks (accents, overlays, enclosing keycaps) on letters that folded to Latin:
    "bómb", "b̷omb", "b⃣" read as "bomb", "b". Marks on other scripts' letters are kept, so
    Russian "й" stays apart from "и" and Devanagari or Arabic words keep their vowel signs;
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 
 # Default-ignorable characters outside category Cf that render as nothing.
@@ -55,7 +54,7 @@ def confusables_map() -> dict[str, str]:
     """Non-ASCII character → the ASCII letter or digit it is confusable with (TR39 data)."""
     from confusable_homoglyphs.confusables import confusables_data
 
-    table: dict[str, str] = dict(named_latin_map())
+    table: dict[str, str] = {}
     for char, homoglyphs in confusables_data.items():
         if len(char) != 1 or char.isascii():
             continue
@@ -69,18 +68,24 @@ def confusables_map() -> dict[str, str]:
 
 # Unicode names of Latin letters in disguise that the confusables data does not list.
 _LATIN_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?"
-                         r"LETTER (?:SMALL CAPITAL )?([A-Z])")
+                         r"LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .+)?")
 _MARKS = frozenset({"Mn", "Me"})
+# Where such letters live: Latin-1 to Latin Extended-B and IPA, phonetic extensions (small
+# capitals), Latin Extended Additional/C/D/E/F/G, enclosed alphanumeric supplement.
+_LATIN_BLOCKS = ((0x80, 0x2AF), (0x1D00, 0x1DBF), (0x1E00, 0x1EFF), (0x2C60, 0x2C7F),
+                 (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x10780, 0x107BF), (0x1DF00, 0x1DFFF),
+                 (0x1F100, 0x1F1FF))
 
 
 @functools.cache
 def named_latin_map() -> dict[str, str]:
     """Non-ASCII character → the Latin letter its name says it is ("ʙ", "🅑" → "b")."""
     table: dict[str, str] = {}
-    for cp in range(0x80, min(sys.maxunicode, 0x1FFFF) + 1):
-        match = _LATIN_NAME.fullmatch(unicodedata.name(chr(cp), ""))
-        if match:
-            table[chr(cp)] = match.group(1).lower()
+    for lo, hi in _LATIN_BLOCKS:
+        for cp in range(lo, hi + 1):
+            match = _LATIN_NAME.fullmatch(unicodedata.name(chr(cp), ""))
+            if match:
+                table[chr(cp)] = match.group(1).lower()
     return table
 
 
@@ -90,6 +95,9 @@ def _fold(ch: str, table: dict[str, str]) -> str:
     case letter shaped like "l" is an "I" ("І" → "i")."""
     if ch.isascii():
         return ch.casefold()
+    named = named_latin_map().get(ch)
+    if named:  # a Latin letter by name: "Ł" is an "l", whatever it looks like
+        return named
     folded = ch.casefold()
     shape = table.get(ch)
     if shape:

@@ -39,6 +39,7 @@ def blocklist(settings: Any) -> None:
     "a 🅱🅾🅼🅱 sign",                                      # negative squared letters
     "a ВȍМВ",                                              # Cyrillic with a double grave
     "gö\u0323re\u0301 scene",                             # two marks on one letter
+    "a bømb and a ƀomb",                                  # letters with a stroke
 ])
 def test_decorated_spellings_of_a_blocked_term_are_refused(
         demo_arena: Any, voter: Any, blocklist: None, prompt: str) -> None:
@@ -70,6 +71,7 @@ def test_marks_of_other_scripts_are_kept() -> None:
     assert prompt_canonical("नमस्ते") == "नमस्ते"
     assert prompt_canonical("שָׁלוֹם") == "שָׁלוֹם"
     assert prompt_canonical("Tiếng Việt") == "tieng viet"
+    assert prompt_canonical("Łódź, Ørsted") == "lodz, orsted"
 
 
 def test_decorated_prompts_share_one_hash() -> None:
