@@ -16,6 +16,7 @@ import json as jsonlib
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ MAX_REDIRECTS = 5
 # JSON stay far below it; options.max_response_bytes overrides. Error bodies are cut shorter.
 MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 MAX_ERROR_BODY = 256 * 1024
+# How long past the deadline a blocked read may last before its socket is shut down.
+DEADLINE_GRACE_S = 1.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Indirection so tests can observe sleeps; production code always sleeps for real.
@@ -241,6 +244,12 @@ class HttpClient:
         self.backoff_max_s = float(opts.get("retry_backoff_max_s", 20.0))  # type: ignore[arg-type]
         self.max_response_bytes = int(opts.get("max_response_bytes",  # type: ignore[call-overload]
                                                MAX_RESPONSE_BYTES))
+        # At the deadline every open socket is shut down: a server trickling its answer a byte
+        # at a time (each read within the read timeout) cannot hold this thread past it.
+        self._watchdog = threading.Timer(deadline.remaining() + DEADLINE_GRACE_S,
+                                         self.guard.cut_all)
+        self._watchdog.daemon = True
+        self._watchdog.start()
         self.max_retries = max(0, int(config.max_retries))
 
     def __enter__(self) -> HttpClient:
@@ -250,6 +259,7 @@ class HttpClient:
         self.close()
 
     def close(self) -> None:
+        self._watchdog.cancel()
         self.session.close()
 
     # ------------------------------------------------------------------ timing helpers
@@ -314,6 +324,7 @@ class HttpClient:
                     raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.ConnectionError as exc:
+                self._raise_if_cut()
                 failure = ProviderError(
                     f"{self.provider}: connection error to {short_url(url)}: {exc}")
                 delay = self.backoff(attempt)
@@ -326,6 +337,7 @@ class HttpClient:
                     raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.RequestException as exc:
+                self._raise_if_cut()
                 raise ProviderError(f"{self.provider}: request failed: {exc}") from exc
             else:
                 if response.status_code in ok_set:
@@ -377,6 +389,12 @@ class HttpClient:
             kwargs.pop("params", None)  # the Location is the whole next URL
             hops += 1
             self.deadline.check(f"following a redirect to {short_url(url)}")
+
+    def _raise_if_cut(self) -> None:
+        """A transfer the deadline watchdog cut off is a timeout, not a network failure."""
+        if self.guard.cut:
+            raise GenerationTimeout(f"{self.provider}: the {self.deadline.budget_s:g}s deadline "
+                                    "passed while the provider was still answering")
 
     def _read_body(self, response: requests.Response, limit: int, *,
                    truncate: bool = False) -> None:
@@ -465,6 +483,7 @@ class HttpClient:
                             f"{self.provider}: deadline passed while downloading the result"
                         )
             except requests.exceptions.RequestException as exc:
+                self._raise_if_cut()
                 raise ProviderError(f"{self.provider}: download interrupted: {exc}") from exc
             data = b"".join(chunks)
         declared_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()

@@ -23,9 +23,11 @@ error texts before they are stored for operators.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import re
 import socket
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +135,24 @@ class FetchGuard:
         self.credential_domains = tuple(d.lower().strip(".") for d in credential_domains if d)
         self.resolver: Resolver = resolver or system_resolver
         self.address_allowed = address_allowed
+        # every socket opened through this guard, so a deadline can cut them (`cut_all`)
+        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.cut = False
+
+    def cut_all(self) -> None:
+        """Shut down every socket this guard opened: a read blocked on a server that sends a
+        byte now and then (never enough for the read timeout to fire) ends at once."""
+        self.cut = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def opened(self, sock: socket.socket) -> socket.socket:
+        self.sockets.add(sock)
+        if self.cut:  # opened after the deadline passed
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return sock
 
     # ------------------------------------------------------------------ policy
     def is_base(self, origin: Origin) -> bool:
@@ -222,7 +242,7 @@ class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         origin = Origin(self.scheme, self.host.strip("[]").rstrip(".").lower(), self.port)
         if self.guard.may_be_private(origin):
-            return super()._new_conn()  # type: ignore[misc, no-any-return]
+            return self.guard.opened(super()._new_conn())  # type: ignore[misc]
         addresses = self.guard.public_addresses(origin.host, origin.port)
         last: OSError | None = None
         for address in addresses:
@@ -242,7 +262,7 @@ class _GuardedConnectionMixin:
                 sock.close()
                 raise UnsafeURL(f"refused to talk to {self.host}: connected to a non-public "
                                 f"address ({peer})")
-            return sock
+            return self.guard.opened(sock)
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
 
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import gzip
+import threading
+import time
 import tracemalloc
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from generators.base import ProviderError, get_generator
+from generators.base import GenerationTimeout, ProviderError, get_generator
 from generators.http import Deadline, HttpClient
 from generators.netguard import FetchGuard, UnsafeURL, redact
 from tests.fakes import (
@@ -189,3 +192,48 @@ def test_a_key_echoed_where_a_number_belongs_is_not_stored(serve: Serve) -> None
         gen.generate(make_request())
     assert SECRET not in str(err.value) and "[redacted]" in err.value.message
     assert err.value.permanent
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Promises a large body and sends one byte every 0.2 s: each read is well inside the read
+    timeout, so only the output's deadline can end the transfer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Type", self.server.content_type)  # type: ignore[attr-defined]
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(100000):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("what", ["json", "download"])
+def test_a_trickling_answer_ends_at_the_deadline(what: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    server.content_type = "application/json" if what == "json" else "image/png"  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    started = time.monotonic()
+    try:
+        cfg = make_config("bfl", base, max_retries=0, timeout_s=5.0)
+        with HttpClient(cfg, Deadline(1.5), provider="bfl") as http, \
+                pytest.raises(GenerationTimeout, match="deadline"):
+            if what == "json":
+                http.get_json(base + "/v1/get_result?id=1")
+            else:
+                http.download(base + "/files/x.png", max_bytes=10**6, allowed_types=["image/"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 6  # the deadline plus its grace, not 100000 × 0.2 s
