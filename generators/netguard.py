@@ -115,6 +115,8 @@ def public_address(address: str) -> bool:
             embedded = ip.teredo[1]
         if embedded is not None and not public_address(str(embedded)):
             return False
+        if ip.is_site_local:  # fec0::/10: deprecated, but still private wherever it is used
+            return False
     return bool(ip.is_global and not (ip.is_multicast or ip.is_private or ip.is_loopback
                                       or ip.is_link_local or ip.is_reserved
                                       or ip.is_unspecified))

@@ -23,7 +23,7 @@ import pytest
 
 from generators.base import GenerationTimeout, ProviderError, get_generator
 from generators.http import Deadline, HttpClient
-from generators.netguard import FetchGuard, UnsafeURL, redact
+from generators.netguard import FetchGuard, UnsafeURL, public_address, redact
 from tests.fakes import (
     BFLFake,
     FakeProviderServer,
@@ -237,3 +237,12 @@ def test_a_trickling_answer_ends_at_the_deadline(what: str) -> None:
         server.shutdown()
         server.server_close()
     assert time.monotonic() - started < 6  # the deadline plus its grace, not 100000 × 0.2 s
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "feff:ffff::1", "[fec0::a9fe:a9fe]"])
+def test_site_local_ipv6_addresses_are_refused(address: str) -> None:
+    """fec0::/10 (deprecated site-local) is still an inside address where it is used."""
+    assert not public_address(address.strip("[]"))
+    host = address if address.startswith("[") else f"[{address}]"
+    with pytest.raises(UnsafeURL, match="non-public"):
+        FetchGuard("https://api.example.com").check_url(f"http://{host}/")
