@@ -6,7 +6,10 @@ and the mapping of HTTP failures to the typed `GeneratorError`s behave the same 
 so that every URL a provider hands back (results, polling URLs, each redirect hop) passes the
 `FetchGuard` (generators/netguard.py): only http(s), private addresses only at the provider's
 configured base origin, the address actually connected to checked, credentials only to the
-base origin. Redirects are followed here, hop by hop, never by requests itself.
+base origin. Redirects are followed here, hop by hop, never by requests itself. Every body is
+read under a bound on its decoded size (a gzip bomb stops at the bound), and at the output's
+deadline every socket the client opened is shut down (a server trickling bytes cannot hold the
+thread past it).
 """
 
 from __future__ import annotations
