@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -103,9 +105,32 @@ def persistent_secret(path: Path, *, min_length: int = 40) -> str:
 
 
 def _read_secret(path: Path, min_length: int) -> str:
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)  # a key others can read is no secret
-    value = path.read_text().strip()
+    """The key in `path`, which must be a regular file of ours (not a link somewhere else: a
+    key whose content someone else chose, or could read, is no secret)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise ImproperlyConfigured(
+                f"{path} is a symbolic link; the secret key must be a plain file: remove the "
+                "link (a new key is then generated) or set SECRET_KEY") from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ImproperlyConfigured(f"cannot read the secret key in {path} ({exc}); set "
+                                   "SECRET_KEY or fix the file") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImproperlyConfigured(f"{path} is not a regular file; remove it (a new key is "
+                                       "then generated) or set SECRET_KEY")
+        if info.st_uid == os.geteuid():
+            if info.st_mode & 0o077:
+                os.fchmod(fd, 0o600)  # a key others can read is no secret
+        elif info.st_mode & 0o006:
+            raise ImproperlyConfigured(
+                f"{path} belongs to another user and others can read or write it; remove it "
+                "(a new key is then generated) or set SECRET_KEY")
+        value = handle.read().decode("utf-8", "replace").strip()
     if len(value) < min_length:
         raise ImproperlyConfigured(
             f"{path} holds no usable secret ({len(value)} characters); delete the file to "

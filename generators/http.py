@@ -6,7 +6,10 @@ and the mapping of HTTP failures to the typed `GeneratorError`s behave the same 
 so that every URL a provider hands back (results, polling URLs, each redirect hop) passes the
 `FetchGuard` (generators/netguard.py): only http(s), private addresses only at the provider's
 configured base origin, the address actually connected to checked, credentials only to the
-base origin. Redirects are followed here, hop by hop, never by requests itself.
+base origin. Redirects are followed here, hop by hop, never by requests itself. Every body is
+read under a bound on its decoded size (a gzip bomb stops at the bound), and at the output's
+deadline every socket the client opened is shut down (a server trickling bytes cannot hold the
+thread past it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json as jsonlib
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,6 +49,13 @@ MAX_ERROR_TEXT = 600
 # What an operator sees of one failure (Output.error, ProviderCheck.error), after redaction.
 MAX_STORED_ERROR = 2000
 MAX_REDIRECTS = 5
+# Bodies read whole (JSON, an image answered inline): a bound on the *decoded* bytes, so a
+# hostile server's gzip bomb or endless body cannot fill the worker's memory. Base64 images in
+# JSON stay far below it; options.max_response_bytes overrides. Error bodies are cut shorter.
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+MAX_ERROR_BODY = 256 * 1024
+# How long past the deadline a blocked read may last before its socket is shut down.
+DEADLINE_GRACE_S = 1.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Indirection so tests can observe sleeps; production code always sleeps for real.
@@ -234,6 +245,14 @@ class HttpClient:
         opts = config.options
         self.backoff_s = float(opts.get("retry_backoff_s", 0.5))  # type: ignore[arg-type]
         self.backoff_max_s = float(opts.get("retry_backoff_max_s", 20.0))  # type: ignore[arg-type]
+        self.max_response_bytes = int(opts.get("max_response_bytes",  # type: ignore[call-overload]
+                                               MAX_RESPONSE_BYTES))
+        # At the deadline every open socket is shut down: a server trickling its answer a byte
+        # at a time (each read within the read timeout) cannot hold this thread past it.
+        self._watchdog = threading.Timer(deadline.remaining() + DEADLINE_GRACE_S,
+                                         self.guard.cut_all)
+        self._watchdog.daemon = True
+        self._watchdog.start()
         self.max_retries = max(0, int(config.max_retries))
 
     def __enter__(self) -> HttpClient:
@@ -243,6 +262,7 @@ class HttpClient:
         self.close()
 
     def close(self) -> None:
+        self._watchdog.cancel()
         self.session.close()
 
     # ------------------------------------------------------------------ timing helpers
@@ -307,6 +327,7 @@ class HttpClient:
                     raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.ConnectionError as exc:
+                self._raise_if_cut()
                 failure = ProviderError(
                     f"{self.provider}: connection error to {short_url(url)}: {exc}")
                 delay = self.backoff(attempt)
@@ -319,12 +340,13 @@ class HttpClient:
                     raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.RequestException as exc:
+                self._raise_if_cut()
                 raise ProviderError(f"{self.provider}: request failed: {exc}") from exc
             else:
                 if response.status_code in ok_set:
                     return response
                 if stream:
-                    response.content  # noqa: B018 - read the error body before closing
+                    self._read_body(response, MAX_ERROR_BODY, truncate=True)
                 hooked = self.error_hook(response) if self.error_hook and use_hook else None
                 if hooked is not None:
                     raise hooked
@@ -353,11 +375,13 @@ class HttpClient:
             self.guard.check_url(url)
             headers = {**(self.auth_headers if send_auth else {}), **extra}
             headers = self.guard.strip_credentials(headers, url, self.auth_headers)
-            response = self.session.request(method, url, headers=headers, stream=stream,
+            response = self.session.request(method, url, headers=headers, stream=True,
                                             timeout=self._timeout(), allow_redirects=False,
                                             **kwargs)
             if response.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD") \
                     or not response.headers.get("Location"):
+                if not stream:
+                    self._read_body(response, self.max_response_bytes)
                 return response
             location = response.headers["Location"]
             response.close()
@@ -368,6 +392,37 @@ class HttpClient:
             kwargs.pop("params", None)  # the Location is the whole next URL
             hops += 1
             self.deadline.check(f"following a redirect to {short_url(url)}")
+
+    def _raise_if_cut(self) -> None:
+        """A transfer the deadline watchdog cut off is a timeout, not a network failure."""
+        if self.guard.cut:
+            raise GenerationTimeout(f"{self.provider}: the {self.deadline.budget_s:g}s deadline "
+                                    "passed while the provider was still answering")
+
+    def _read_body(self, response: requests.Response, limit: int, *,
+                   truncate: bool = False) -> None:
+        """Read `response`'s body into `response.content`, at most `limit` decoded bytes:
+        past it, cut (`truncate`, for error bodies) or a permanent `ProviderError`."""
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:
+                    response.raw.close()  # the rest is never read: the connection cannot be reused
+                    if truncate:
+                        break
+                    raise ProviderError(
+                        f"answer from {short_url(response.url)} is over the {limit} byte "
+                        "limit (decoded)", permanent=True)
+                self.deadline.check(f"reading the answer from {short_url(response.url)}")
+        except requests.exceptions.RequestException:
+            if not (truncate and chunks):
+                raise
+        response._content = b"".join(chunks)[:limit]
+        response._content_consumed = True
+        response.close()
 
     def redact(self, message: str) -> str:
         """`message` without this provider's key (or any credential header) and truncated."""
@@ -401,6 +456,7 @@ class HttpClient:
             ok=(200, *EXPIRED_URL_STATUSES), use_hook=False, send_auth=send_auth,
         )
         if response.status_code in EXPIRED_URL_STATUSES:
+            self._read_body(response, MAX_ERROR_BODY, truncate=True)
             text = error_text(response)
             response.close()
             raise ProviderError(
@@ -430,6 +486,7 @@ class HttpClient:
                             f"{self.provider}: deadline passed while downloading the result"
                         )
             except requests.exceptions.RequestException as exc:
+                self._raise_if_cut()
                 raise ProviderError(f"{self.provider}: download interrupted: {exc}") from exc
             data = b"".join(chunks)
         declared_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()

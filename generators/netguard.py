@@ -22,13 +22,16 @@ error texts before they are stored for operators.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import ipaddress
 import re
 import socket
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -51,6 +54,14 @@ CREDENTIAL_HEADERS = frozenset({
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MIN_SECRET_LEN = 6
 REDACTED = "[redacted]"
+# What a URL's authority may look like: a plain ASCII name or address, or a bracketed IPv6
+# literal, and a port. Anything else (a backslash, a percent sign, non-ASCII letters, "@") is
+# read differently by urllib.parse, which the guard uses, and by urllib3, which connects: the
+# guard would check (and hand the key to) one host while the request went to another.
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?"
+                        r"|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]*)?")
+# Control characters: urllib.parse silently drops tabs and newlines that urllib3 keeps.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class UnsafeURL(ProviderError):
@@ -76,7 +87,7 @@ class Origin:
 
     @classmethod
     def of(cls, url: str) -> Origin:
-        parts = urlsplit(url)
+        parts = _split(url)
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").rstrip(".").lower()
         try:
@@ -104,6 +115,8 @@ def public_address(address: str) -> bool:
             embedded = ip.teredo[1]
         if embedded is not None and not public_address(str(embedded)):
             return False
+        if ip.is_site_local:  # fec0::/10: deprecated, but still private wherever it is used
+            return False
     return bool(ip.is_global and not (ip.is_multicast or ip.is_private or ip.is_loopback
                                       or ip.is_link_local or ip.is_reserved
                                       or ip.is_unspecified))
@@ -124,6 +137,24 @@ class FetchGuard:
         self.credential_domains = tuple(d.lower().strip(".") for d in credential_domains if d)
         self.resolver: Resolver = resolver or system_resolver
         self.address_allowed = address_allowed
+        # every socket opened through this guard, so a deadline can cut them (`cut_all`)
+        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.cut = False
+
+    def cut_all(self) -> None:
+        """Shut down every socket this guard opened: a read blocked on a server that sends a
+        byte now and then (never enough for the read timeout to fire) ends at once."""
+        self.cut = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def opened(self, sock: socket.socket) -> socket.socket:
+        self.sockets.add(sock)
+        if self.cut:  # opened after the deadline passed
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return sock
 
     # ------------------------------------------------------------------ policy
     def is_base(self, origin: Origin) -> bool:
@@ -134,6 +165,8 @@ class FetchGuard:
 
     def gets_credentials(self, url: str) -> bool:
         """The base origin, or an https origin inside one of the provider's own domains."""
+        if not _plain_url(url):
+            return False
         origin = Origin.of(url)
         if self.is_base(origin):
             return True
@@ -142,16 +175,22 @@ class FetchGuard:
 
     def check_url(self, url: str) -> Origin:
         """Raise `UnsafeURL` unless `url` may be fetched; returns its origin."""
-        parts = urlsplit(url)
+        parts = _split(url)
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS:
             raise UnsafeURL(f"refused to fetch a {scheme or 'scheme-less'} URL "
                             f"({short_url(url)}): only http and https are allowed")
+        if _CONTROL.search(url.strip()):
+            raise UnsafeURL(f"refused to fetch a URL with control characters in it: "
+                            f"{short_url(url)!r}")
         origin = Origin.of(url)
         if not origin.host:
             raise UnsafeURL(f"refused to fetch a URL without a host: {short_url(url)}")
         if parts.username is not None or parts.password is not None:
             raise UnsafeURL(f"refused to fetch a URL with user credentials in it: {origin}")
+        if not _plain_url(url):
+            raise UnsafeURL(f"refused to fetch a URL whose host is not a plain ASCII name or "
+                            f"address (use the punycode form): {short_url(url)!r}")
         if self.may_be_private(origin):
             return origin
         self.public_addresses(origin.host, origin.port)
@@ -205,7 +244,7 @@ class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         origin = Origin(self.scheme, self.host.strip("[]").rstrip(".").lower(), self.port)
         if self.guard.may_be_private(origin):
-            return super()._new_conn()  # type: ignore[misc, no-any-return]
+            return self.guard.opened(super()._new_conn())  # type: ignore[misc]
         addresses = self.guard.public_addresses(origin.host, origin.port)
         last: OSError | None = None
         for address in addresses:
@@ -225,7 +264,7 @@ class _GuardedConnectionMixin:
                 sock.close()
                 raise UnsafeURL(f"refused to talk to {self.host}: connected to a non-public "
                                 f"address ({peer})")
-            return sock
+            return self.guard.opened(sock)
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
 
 
@@ -261,6 +300,21 @@ class GuardedAdapter(HTTPAdapter):
                         "address it connects to)")
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise UnsafeURL(f"refused to fetch a malformed URL: {short_url(url)!r}") from None
+
+
+def _plain_url(url: str) -> bool:
+    """Whether `url`'s authority is one that every URL parser splits the same way."""
+    try:
+        return _AUTHORITY.fullmatch(_split(url.strip()).netloc) is not None
+    except UnsafeURL:
+        return False
+
+
 # ---------------------------------------------------------------------- error texts
 _HEADER_VALUE = re.compile(
     r"(?i)\b(" + "|".join(re.escape(n) for n in sorted(CREDENTIAL_HEADERS, key=len,
@@ -269,10 +323,25 @@ _HEADER_VALUE = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
+def encoded_forms(secret: str) -> set[str]:
+    """`secret` as an error body may echo it: as is, percent-encoded, and in base64 (standard
+    and URL-safe, at each of the three offsets it can start at inside a longer encoded text,
+    e.g. "user:key" in a Basic header), keeping only the characters that depend on it alone."""
+    forms = {secret, quote(secret, safe="")}
+    raw = secret.encode()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        whole_groups = (shift + len(raw)) // 3
+        fragment = encoded[4 if shift else 0:whole_groups * 4].rstrip("=")
+        if len(fragment) >= 8:
+            forms |= {fragment, fragment.replace("+", "-").replace("/", "_")}
+    return forms
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret value and every credential header's value replaced."""
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LEN}, key=len,
-                         reverse=True):
+    forms = {f for s in secrets if s and len(s) >= MIN_SECRET_LEN for f in encoded_forms(s)}
+    for secret in sorted(forms, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _HEADER_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{REDACTED}",
                              text)

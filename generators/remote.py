@@ -80,7 +80,7 @@ class RemoteGenerator(Generator):
                 problems.append(f"{cls.kind} needs options.{name}")
         problems.extend(cls.check_options(config, partial=partial))
         for name in ("poll_interval_s", "poll_max_interval_s", "retry_backoff_s",
-                     "slot_wait_s", "max_bytes"):
+                     "slot_wait_s", "max_bytes", "max_response_bytes"):
             value = config.options.get(name)
             if value is not None and not _is_number(value):
                 problems.append(f"options.{name} must be a number")
@@ -158,6 +158,11 @@ class RemoteGenerator(Generator):
                     exc.message = http.redact(exc.message)
                     exc.args = (exc.message,)
                     raise
+                except Exception as exc:  # an answer of an unexpected shape: its text may
+                    # hold anything the provider put there, our key included
+                    raise ProviderError(http.redact(
+                        f"{self.kind}: unexpected answer ({type(exc).__name__}: {exc})"),
+                        permanent=True) from None
             latency = time.monotonic() - started
         cost = self.config.cost_per_output if self.config.cost_per_output is not None \
             else result.cost

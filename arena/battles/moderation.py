@@ -74,7 +74,9 @@ def prompt_moderate(text: str) -> None:
                                  allow_redirects=False)
         if response.status_code != 200:
             raise ValueError(f"HTTP {response.status_code}")
-        flagged = bool(response.json()["results"][0]["flagged"])
+        flagged = response.json()["results"][0]["flagged"]
+        if not isinstance(flagged, bool):  # null, "false", 0: not an answer to trust
+            raise ValueError(f"flagged is {flagged!r}, not true or false")
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
         logger.warning("moderation service failed: %s", exc)
         if settings.ARENA_MODERATION_FAIL_CLOSED:
