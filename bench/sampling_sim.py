@@ -134,7 +134,18 @@ def fit(state: State) -> tuple[np.ndarray, np.ndarray]:
     theta = np.zeros(state.m)
     theta[idx] = res.theta
     state.theta = theta
-    return ratings, fisher_covariance(ratings, g)
+    return ratings, fisher_covariance(ratings, g, ties=state.ties + state.ties.T)
+
+
+def covers(ratings: np.ndarray, cov: np.ndarray, truth: np.ndarray) -> bool:
+    """Whether every model's 95 % Fisher interval (ratings centred on their mean) contains
+    its true rating (centred the same way)."""
+    m = ratings.shape[0]
+    c = np.eye(m) - 1.0 / m
+    sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", c, cov, c), 0.0))
+    est = ratings - ratings.mean()
+    t = truth - truth.mean()
+    return bool(np.all(np.abs(est - t) <= Z95 * sd))
 
 
 def resolved(ratings: np.ndarray, cov: np.ndarray, truth: np.ndarray, top: int) -> bool:
@@ -176,7 +187,9 @@ def run(
         state.w.append(w)
         votes += args.batch
         ratings, cov = fit(state)
-        if resolved(ratings, cov, truth, args.top):
+        if resolved(ratings, cov, truth, args.top) and (
+            not args.require_cover or covers(ratings, cov, truth)
+        ):
             break
     return votes
 
@@ -277,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-model-share", type=float, default=0.25)
     ap.add_argument("--rounds", type=int, default=200, help="bootstrap rounds at the stop")
     ap.add_argument("--no-coverage", action="store_true")
+    ap.add_argument(
+        "--require-cover", action="store_true",
+        help="also wait until every model's 95 %% Fisher interval contains the truth",
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     started = time.perf_counter()

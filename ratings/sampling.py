@@ -100,26 +100,42 @@ def fisher_covariance(
     ratings: npt.ArrayLike,
     games: npt.ArrayLike,
     *,
+    ties: npt.ArrayLike | None = None,
     scale: float = 400.0,
     base: float = 10.0,
     ridge: float = UNSEEN_PRIOR,
 ) -> FloatArray:
-    """Approximate covariance of Bradley–Terry ratings (rating points²) from the Fisher
-    information of the games played: ``(L + ridge·I)⁻¹`` with ``L`` the Laplacian of
-    ``n_ij p_ij (1 − p_ij)``. Only contrasts (differences of ratings) are meaningful.
+    """Approximate covariance of Bradley–Terry ratings (rating points²) from the information
+    of the games played. Only contrasts (differences of ratings) are meaningful.
 
-    ``games`` is the symmetric ``(m, m)`` matrix of (effective) battle counts.
+    ``games`` is the symmetric ``(m, m)`` matrix of battle counts. Without ``ties`` this is
+    the inverse Fisher information ``(H + ridge·I)⁻¹``, ``H`` the Laplacian of
+    ``n_ij p_ij (1 − p_ij)``. A tie scores ½ and so varies less than a win or a loss: with the
+    symmetric matrix of tie counts the sandwich ``H⁻¹ J H⁻¹`` is returned, ``J`` the Laplacian
+    of the score variances ``n_ij p_ij (1 − p_ij) − t_ij / 4``. It agrees with the battle
+    bootstrap of :func:`ratings.bootstrap_bradley_terry` (the plain inverse overstates the
+    standard deviations by ``≈ 1/√(1 − tie share)``).
     """
     r = np.asarray(ratings, dtype=np.float64)
     n = np.asarray(games, dtype=np.float64)
     k = _to_natural(scale, base)
     p = expit((r[:, None] - r[None, :]) * k)
-    info = n * p * (1.0 - p)
-    lap = -info
-    lap[np.diag_indices_from(lap)] = 0.0
-    lap[np.diag_indices_from(lap)] = -lap.sum(axis=1) + ridge
-    cov: FloatArray = np.linalg.inv(lap) / (k * k)
-    return cov
+    var = p * (1.0 - p)
+
+    def laplacian(w: FloatArray, extra: float) -> FloatArray:
+        lap = -w
+        lap[np.diag_indices_from(lap)] = 0.0
+        lap[np.diag_indices_from(lap)] = -lap.sum(axis=1) + extra
+        return lap
+
+    h_inv = np.linalg.inv(laplacian(n * var, ridge))
+    if ties is None:
+        out: FloatArray = h_inv / (k * k)
+        return out
+    t = np.asarray(ties, dtype=np.float64)
+    j = laplacian(np.maximum(n * var - 0.25 * t, 0.05 * n * var), ridge)
+    out = h_inv @ j @ h_inv / (k * k)
+    return out
 
 
 def _all_pairs(eligible: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
