@@ -137,15 +137,18 @@ def fit(state: State) -> tuple[np.ndarray, np.ndarray]:
     return ratings, fisher_covariance(ratings, g, ties=state.ties + state.ties.T)
 
 
-def covers(ratings: np.ndarray, cov: np.ndarray, truth: np.ndarray) -> bool:
-    """Whether every model's 95 % Fisher interval (ratings centred on their mean) contains
-    its true rating (centred the same way)."""
+def covers(ratings: np.ndarray, cov: np.ndarray, truth: np.ndarray, which: str, top: int) -> bool:
+    """Whether the 95 % Fisher intervals (ratings centred on their mean) contain the true
+    ratings (centred the same way): of every model (``all``) or of the true top ``top + 1``."""
+    if which == "none":
+        return True
     m = ratings.shape[0]
     c = np.eye(m) - 1.0 / m
     sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", c, cov, c), 0.0))
-    est = ratings - ratings.mean()
-    t = truth - truth.mean()
-    return bool(np.all(np.abs(est - t) <= Z95 * sd))
+    inside = np.abs((ratings - ratings.mean()) - (truth - truth.mean())) <= Z95 * sd
+    if which == "top":
+        inside = inside[np.argsort(-truth, kind="stable")[: top + 1]]
+    return bool(np.all(inside))
 
 
 def resolved(ratings: np.ndarray, cov: np.ndarray, truth: np.ndarray, top: int) -> bool:
@@ -187,15 +190,18 @@ def run(
         state.w.append(w)
         votes += args.batch
         ratings, cov = fit(state)
-        if resolved(ratings, cov, truth, args.top) and (
-            not args.require_cover or covers(ratings, cov, truth)
+        if resolved(ratings, cov, truth, args.top) and covers(
+            ratings, cov, truth, args.require_cover, args.top
         ):
             break
     return votes
 
 
-def coverage(state: State, truth: np.ndarray, rounds: int, seed: int) -> tuple[int, int]:
-    """Models whose 95 % bootstrap interval contains the truth, and models checked."""
+def coverage(
+    state: State, truth: np.ndarray, rounds: int, seed: int, top: int
+) -> tuple[int, int, float, float]:
+    """Models whose 95 % bootstrap interval contains the truth, models checked, and the mean
+    interval width of the true top ``top + 1`` and of the others."""
     battles = Battles(
         tuple(f"m{k}" for k in range(state.m)),
         np.concatenate(state.a).astype(np.int64),
@@ -204,7 +210,12 @@ def coverage(state: State, truth: np.ndarray, rounds: int, seed: int) -> tuple[i
     )
     boot = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed)
     t = truth - truth.mean() + 1000.0
-    return int(np.sum((boot.ci_low <= t) & (t <= boot.ci_high))), state.m
+    width = boot.ci_high - boot.ci_low
+    head = np.zeros(state.m, dtype=bool)
+    head[np.argsort(-truth, kind="stable")[: top + 1]] = True
+    rest = float(width[~head].mean()) if (~head).any() else float("nan")
+    hits = int(np.sum((boot.ci_low <= t) & (t <= boot.ci_high)))
+    return hits, state.m, float(width[head].mean()), rest
 
 
 def mean_ci(x: list[float], rng: np.random.Generator) -> tuple[float, float, float]:
@@ -232,6 +243,9 @@ def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dic
     out: dict[str, list[float]] = {"uniform": [], "adaptive": []}
     hits = total = 0
     capped = 0
+    widths: dict[str, list[float]] = {
+        f"{p}_{part}": [] for p in ("uniform", "adaptive") for part in ("top", "rest")
+    }
     for rep in range(reps):
         for policy in ("uniform", "adaptive"):
             rng = np.random.default_rng([args.seed, m, rep, int(newcomer)])
@@ -248,9 +262,12 @@ def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dic
             n = run(state, truth, policy, rng, args)
             capped += n >= args.max_votes
             out[policy].append(float(n))
-            if policy == "adaptive" and not args.no_coverage:
-                h, t = coverage(state, truth, args.rounds, seed=rep)
-                hits, total = hits + h, total + t
+            if not args.no_coverage:
+                h, t, w_top, w_rest = coverage(state, truth, args.rounds, rep, args.top)
+                if policy == "adaptive":
+                    hits, total = hits + h, total + t
+                widths[f"{policy}_top"].append(w_top)
+                widths[f"{policy}_rest"].append(w_rest)
     crng = np.random.default_rng(args.seed)
     u, ulo, uhi = mean_ci(out["uniform"], crng)
     a, alo, ahi = mean_ci(out["adaptive"], crng)
@@ -267,6 +284,11 @@ def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dic
         "savings_pct_ci": [round(slo, 1), round(shi, 1)],
         "coverage": None if not total else round(hits / total, 4),
         "intervals_checked": total,
+        # mean 95 % bootstrap interval width at the stop: the true top + 1 models, the others
+        **{
+            f"{key}_ci_width": round(float(np.nanmean(v)), 1) if v else None
+            for key, v in widths.items()
+        },
         "runs_capped": int(capped),
     }
 
@@ -291,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=200, help="bootstrap rounds at the stop")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument(
-        "--require-cover", action="store_true",
-        help="also wait until every model's 95 %% Fisher interval contains the truth",
+        "--require-cover", choices=["none", "top", "all"], default="none",
+        help="also wait until the 95 %% Fisher intervals of the top+1 (or all) models "
+        "contain the truth",
     )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
