@@ -168,21 +168,29 @@ def _contrasts(ratings: FloatArray, eligible: npt.NDArray[np.bool_], top: int | 
 
 
 def _cap_shares(
-    prob: FloatArray, pi: IntArray, pj: IntArray, m: int, cap: float, iters: int = 50
+    prob: FloatArray, pi: IntArray, pj: IntArray, m: int, cap: FloatArray, iters: int = 100
 ) -> FloatArray:
-    """Scale down pairs of models whose share of battles exceeds ``cap`` (iteratively, as a
-    share moves when others change), keeping the total at 1."""
+    """Scale down the pairs of models whose share of battles exceeds their ``cap`` and hand
+    the mass removed to pairs of models not yet at their cap (water-filling), total 1."""
     p = prob.copy()
+    full = np.zeros(m, dtype=bool)
     for _ in range(iters):
         share = np.bincount(pi, p, m) + np.bincount(pj, p, m)
-        over = share > cap * (1 + 1e-9)
+        over = share > cap * (1 + 1e-12)
         if not over.any():
             break
         factor = np.ones(m)
-        factor[over] = cap / share[over]
+        factor[over] = cap[over] / share[over]
         p = p * np.minimum(factor[pi], factor[pj])
-        p /= p.sum()
-    return p
+        full |= over
+        free = ~full[pi] & ~full[pj]
+        removed = 1.0 - float(p.sum())
+        if not free.any():
+            break
+        mass = float(p[free].sum())
+        p[free] += removed * (p[free] / mass if mass > 0 else 1.0 / int(free.sum()))
+    out: FloatArray = p / p.sum()
+    return out
 
 
 def adaptive_pair_probabilities(
@@ -246,12 +254,11 @@ def adaptive_pair_probabilities(
     score = (gain @ (wrong / var_c)) * info / (1.0 + info * v_pair)
     total = float(score.sum())
     adaptive = score / total if total > 0 and np.isfinite(total) else uniform.probability
+    cap = max(max_model_share, 2.0 / int(eligible.sum()))
+    if uniform_mix < 1.0 and cap < 1.0:
+        # cap the adaptive part so that, mixed with the uniform floor, no model exceeds `cap`
+        u_share = uniform.model_share
+        room = (cap - uniform_mix * u_share) / (1.0 - uniform_mix)
+        adaptive = _cap_shares(adaptive, pi, pj, m, np.maximum(room, u_share))
     prob = uniform_mix * uniform.probability + (1.0 - uniform_mix) * adaptive
-    n_eligible = int(eligible.sum())
-    cap = max(max_model_share, 2.0 / n_eligible)
-    if cap < 1.0:
-        prob = _cap_shares(prob, pi, pj, m, cap)
-        floor = uniform_mix * uniform.probability
-        prob = np.maximum(prob, floor)
-        prob /= prob.sum()
     return PairSampling(m, pi, pj, prob, score)

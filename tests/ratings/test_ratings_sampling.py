@@ -34,7 +34,7 @@ def test_probabilities_are_a_distribution_with_floor_and_cap() -> None:
     ratings, cov = fitted(5000, 1)
     s = adaptive_pair_probabilities(ratings, cov, top=3, uniform_mix=0.2, max_model_share=0.3)
     assert s.probability.shape == (45,) and s.probability.sum() == pytest.approx(1.0)
-    assert np.all(s.probability >= 0.2 / 45 * (1 - 1e-9))  # nobody starved
+    assert np.all(s.probability >= 0.2 / 45 * (1 - 1e-12))  # nobody starved
     assert s.model_share.sum() == pytest.approx(2.0)
     assert s.model_share.max() <= 0.3 + 1e-6  # nobody flooded
     # the information goes to the unsettled top (models 0-3 are 25 points apart)
@@ -57,8 +57,8 @@ def test_a_newcomer_gets_more_than_its_uniform_share() -> None:
     games[c.pair_i, c.pair_j] = c.votes
     games[c.pair_j, c.pair_i] = c.votes
     s = adaptive_pair_probabilities(r, fisher_covariance(r, games), top=3)
-    assert s.model_share[10] > 1.3 * (2 / m)
-    assert s.model_share[10] == pytest.approx(0.25)  # as much as the cap allows
+    assert s.model_share[10] > 1.2 * (2 / m)
+    assert s.model_share[10] <= 0.25 + 1e-9  # the cap
 
 
 def test_weights_exclude_models_and_validate() -> None:
