@@ -199,9 +199,9 @@ def run(
 
 def coverage(
     state: State, truth: np.ndarray, rounds: int, seed: int, top: int
-) -> tuple[int, int, float, float]:
-    """Models whose 95 % bootstrap interval contains the truth, models checked, and the mean
-    interval width of the true top ``top + 1`` and of the others."""
+) -> tuple[int, int, float, float, int]:
+    """Models whose 95 % bootstrap interval contains the truth, models checked, the mean
+    interval width of the true top ``top + 1`` and of the others, and hits among the top."""
     battles = Battles(
         tuple(f"m{k}" for k in range(state.m)),
         np.concatenate(state.a).astype(np.int64),
@@ -214,8 +214,8 @@ def coverage(
     head = np.zeros(state.m, dtype=bool)
     head[np.argsort(-truth, kind="stable")[: top + 1]] = True
     rest = float(width[~head].mean()) if (~head).any() else float("nan")
-    hits = int(np.sum((boot.ci_low <= t) & (t <= boot.ci_high)))
-    return hits, state.m, float(width[head].mean()), rest
+    inside = (boot.ci_low <= t) & (t <= boot.ci_high)
+    return int(inside.sum()), state.m, float(width[head].mean()), rest, int(inside[head].sum())
 
 
 def mean_ci(x: list[float], rng: np.random.Generator) -> tuple[float, float, float]:
@@ -241,7 +241,7 @@ def savings_ci(
 def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dict[str, object]:
     truth_full = true_ratings(m, top=args.top, gap=args.gap, span=args.span)
     out: dict[str, list[float]] = {"uniform": [], "adaptive": []}
-    hits = total = 0
+    hits = total = top_hits = top_total = 0
     capped = 0
     widths: dict[str, list[float]] = {
         f"{p}_{part}": [] for p in ("uniform", "adaptive") for part in ("top", "rest")
@@ -263,9 +263,10 @@ def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dic
             capped += n >= args.max_votes
             out[policy].append(float(n))
             if not args.no_coverage:
-                h, t, w_top, w_rest = coverage(state, truth, args.rounds, rep, args.top)
+                h, t, w_top, w_rest, h_top = coverage(state, truth, args.rounds, rep, args.top)
                 if policy == "adaptive":
                     hits, total = hits + h, total + t
+                    top_hits, top_total = top_hits + h_top, top_total + min(args.top + 1, t)
                 widths[f"{policy}_top"].append(w_top)
                 widths[f"{policy}_rest"].append(w_rest)
     crng = np.random.default_rng(args.seed)
@@ -284,6 +285,7 @@ def scenario(m: int, reps: int, args: argparse.Namespace, newcomer: bool) -> dic
         "savings_pct_ci": [round(slo, 1), round(shi, 1)],
         "coverage": None if not total else round(hits / total, 4),
         "intervals_checked": total,
+        "coverage_top": None if not top_total else round(top_hits / top_total, 4),
         # mean 95 % bootstrap interval width at the stop: the true top + 1 models, the others
         **{
             f"{key}_ci_width": round(float(np.nanmean(v)), 1) if v else None
