@@ -137,6 +137,9 @@ class Leaderboard:
                     "coef_ci_high": self.style.coef_ci_high.tolist(),
                     "regularized": self.style.regularized,
                     "rows": self.style.rows,
+                    "identified": self.style.identified,
+                    "dropped": list(self.style.dropped),
+                    "notices": self.style.notice_messages(),
                 },
                 "extra": dict(self.extra),
             }

@@ -13,6 +13,23 @@ continuous ones) and the joint likelihood is maximised by damped Newton steps on
 sums. Without a covariate that separates the outcomes this is the plain MLE; the same
 virtual-tie prior as :mod:`ratings.bt` (also on ``beta``) is added only when the MLE does not
 exist or the system is singular, and reported.
+
+Identifiability
+---------------
+Before fitting, :func:`style_identifiability` checks what the data can tell apart. A covariate
+given as per-battle differences ``x = f(a) − f(b)`` whose feature is constant within each
+model (one provider always returns one resolution) is a linear combination of the model
+indicator differences: its effect cannot be told apart from the models' ratings, and the joint
+fit is singular (any split between ``theta`` and ``beta`` fits equally well). We project each
+covariate onto the span of the model indicator differences (a weighted least squares on the
+comparison graph's Laplacian) and keep it only if at least ``min_within_share`` (default 1 %,
+a variance inflation factor of 100) of its weighted second moment lies outside that span;
+then, in the given order, a covariate whose remaining part is (nearly) a combination of the
+covariates already kept is dropped as collinear (its effect is carried by those). Every drop
+is reported as a :class:`StyleNotice`; the result carries the design's rank and the
+condition number of the covariate block once the ratings are accounted for. When no covariate
+is left, the fit is the plain Bradley–Terry fit and ``identified`` is False: callers should
+then not show "style-controlled" ratings at all.
 """
 
 from __future__ import annotations
@@ -30,10 +47,54 @@ from ratings.counts import _orient
 from ratings.errors import RatingsError, UnknownModelError
 from ratings.outcomes import Battles
 
-__all__ = ["StyleResult", "fit_bradley_terry_with_covariates"]
+__all__ = [
+    "DEFAULT_MIN_WITHIN_SHARE",
+    "StyleIdentifiability",
+    "StyleNotice",
+    "StyleResult",
+    "fit_bradley_terry_with_covariates",
+    "style_identifiability",
+]
+
+DEFAULT_MIN_WITHIN_SHARE = 0.01
+"""Least share of a covariate's (weighted) second moment that must vary independently of the
+model identities and of the covariates kept before it (1 % = a variance inflation of 100)."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class StyleNotice:
+    """Why a covariate was dropped (or why style control is not identified at all).
+
+    ``reason`` is one of ``"no_variation"``, ``"within_model"``, ``"collinear"``,
+    ``"separation"``, ``"not_identified"``, ``"not_converged"``; ``message`` is human text
+    for the page; ``covariate`` is ``None`` for notices about the whole fit.
+    """
+
+    covariate: str | None
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class StyleIdentifiability:
+    """Outcome of :func:`style_identifiability`.
+
+    ``kept`` are the column indices fitted; ``within_model_share[k]`` is the share of column
+    ``k``'s weighted second moment not explained by the models (1 = independent of them, 0 =
+    constant within each model); ``condition_number`` is that of the kept covariates'
+    correlation matrix once the models are projected out (1 = orthogonal; ``nan`` if none);
+    ``design_rank`` is the rank of ``[model indicator differences | kept covariates]``
+    (``models − 1 + kept`` when the comparison graph is connected).
+    """
+
+    kept: tuple[int, ...]
+    notices: tuple[StyleNotice, ...]
+    within_model_share: FloatArray
+    condition_number: float
+    design_rank: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +106,12 @@ class StyleResult:
     ``standardized``); ``ci_low``/``ci_high`` (ratings) and ``coef_ci_low``/``coef_ci_high``
     are bootstrap percentile intervals (``nan`` if no bootstrap). ``rows`` is the number of
     distinct ``(pair, covariate row)`` groups actually fitted.
+
+    ``covariate_names``/``coefficients`` list only the covariates actually fitted;
+    ``requested_covariates`` lists all that were given and ``dropped`` those left out, each
+    with a :class:`StyleNotice` in ``notices``. ``identified`` is False when no covariate
+    could be fitted: the ratings are then the plain Bradley–Terry ones and must not be shown
+    as style-controlled.
     """
 
     models: tuple[str, ...]
@@ -63,10 +130,21 @@ class StyleResult:
     coef_ci_low: FloatArray
     coef_ci_high: FloatArray
     bootstrap_rounds: int
+    identified: bool = True
+    notices: tuple[StyleNotice, ...] = ()
+    requested_covariates: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    within_model_share: FloatArray | None = None
+    condition_number: float = float("nan")
+    design_rank: int = 0
 
     def as_dict(self) -> dict[str, float]:
         """``{model: controlled rating}``."""
         return dict(zip(self.models, self.ratings.tolist(), strict=True))
+
+    def notice_messages(self) -> list[str]:
+        """The notices' human-readable texts, in order."""
+        return [n.message for n in self.notices]
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +182,143 @@ def _group(battles: Battles, x: FloatArray) -> _Rows:
         battles=n,
         weight=uniq[:, 2].copy(),
     )
+
+
+def _model_projection(m: int, rows: _Rows) -> FloatArray:
+    """Residuals of each covariate column after the weighted least-squares fit of per-model
+    constants ``g`` (``x ≈ g_i − g_j``): what the models' identities cannot explain."""
+    c = rows.count
+    lap = np.zeros((m, m))
+    np.add.at(lap, (rows.pi, rows.pj), -c)
+    np.add.at(lap, (rows.pj, rows.pi), -c)
+    lap[np.diag_indices(m)] = -lap.sum(axis=1)
+    cx = c[:, None] * rows.x
+    rhs = np.empty((m, rows.x.shape[1]))
+    for k in range(rows.x.shape[1]):
+        rhs[:, k] = np.bincount(rows.pi, cx[:, k], m) - np.bincount(rows.pj, cx[:, k], m)
+    g = np.linalg.lstsq(lap, rhs, rcond=None)[0]
+    return rows.x - (g[rows.pi] - g[rows.pj])
+
+
+def _laplacian_rank(m: int, rows: _Rows) -> int:
+    """Rank of the model part of the design: ``m`` minus its number of connected components."""
+    parent = list(range(m))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(rows.pi.tolist(), rows.pj.tolist(), strict=True):
+        parent[find(i)] = find(j)
+    return m - len({find(i) for i in range(m)})
+
+
+def _identifiability(
+    m: int, rows: _Rows, names: Sequence[str], min_within_share: float
+) -> StyleIdentifiability:
+    d = rows.x.shape[1]
+    c = rows.count
+    total = np.einsum("i,ij->j", c, rows.x**2)
+    resid = _model_projection(m, rows)
+    within = np.einsum("i,ij->j", c, resid**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, np.minimum(within / total, 1.0), 0.0)
+    kept: list[int] = []
+    notices: list[StyleNotice] = []
+    for k in range(d):
+        name = names[k]
+        if total[k] <= 0:
+            notices.append(StyleNotice(name, "no_variation", (
+                f"{name!r} was dropped: it never differs between the two sides of a battle, "
+                "so it carries no information.")))
+            continue
+        if share[k] < min_within_share:
+            notices.append(StyleNotice(name, "within_model", (
+                f"{name!r} was dropped: it is (almost) constant within each model (only "
+                f"{100 * share[k]:.2g} % of its variation is within models), so its effect "
+                "cannot be told apart from the models' own ratings.")))
+            continue
+        if kept:
+            # the part of this covariate's within-model variation the kept ones do not explain
+            rk = resid[:, kept]
+            sw = np.sqrt(c)[:, None]
+            coef = np.linalg.lstsq(rk * sw, resid[:, k] * sw[:, 0], rcond=None)[0]
+            rest = resid[:, k] - rk @ coef
+            unique = float(c @ rest**2) / within[k]
+            if unique * share[k] < min_within_share:
+                corr = np.abs(np.einsum("i,ij,i->j", c, rk, resid[:, k])) / np.sqrt(
+                    within[kept] * within[k]
+                )
+                others = [names[kept[j]] for j in np.argsort(-corr) if corr[j] > 0.1] or [
+                    names[kept[int(np.argmax(corr))]]
+                ]
+                notices.append(StyleNotice(name, "collinear", (
+                    f"{name!r} was dropped: beyond what the models explain, it is (almost) "
+                    f"a linear combination of {', '.join(repr(o) for o in others)} "
+                    f"({100 * (1 - unique):.3g} % shared), so their effects cannot be told "
+                    "apart; the kept covariate carries the joint effect.")))
+                continue
+        kept.append(k)
+    cond = float("nan")
+    rank = _laplacian_rank(m, rows)
+    if kept:
+        rk = resid[:, kept]
+        gram = np.einsum("i,ij,ik->jk", c, rk, rk)
+        scale_ = 1.0 / np.sqrt(np.diag(gram))
+        eig = np.linalg.eigvalsh(gram * scale_[:, None] * scale_[None, :])
+        cond = float(eig[-1] / eig[0]) if eig[0] > 0 else float("inf")
+        rank += int(np.sum(eig > eig[-1] * 1e-12))
+    return StyleIdentifiability(
+        kept=tuple(kept),
+        notices=tuple(notices),
+        within_model_share=share,
+        condition_number=cond,
+        design_rank=rank,
+    )
+
+
+def style_identifiability(
+    battles: Battles,
+    covariates: npt.ArrayLike,
+    *,
+    names: Sequence[str] | None = None,
+    min_within_share: float = DEFAULT_MIN_WITHIN_SHARE,
+) -> StyleIdentifiability:
+    """Which covariates a Bradley–Terry fit with covariates can identify (see the module
+    docstring): drops covariates that never vary, are (almost) constant within each model or
+    (almost) collinear with covariates kept before them, and says why.
+
+    Parameters are as in :func:`fit_bradley_terry_with_covariates`; the check is invariant to
+    rescaling a column, so it does not depend on ``standardize``.
+
+    References
+    ----------
+    Belsley, Kuh & Welsch, "Regression Diagnostics" (1980) for condition numbers and
+    variance inflation; Li et al. (LMSYS, 2024) for style control.
+    """
+    x, col_names = _covariate_matrix(battles, covariates, names)
+    rows = _group(battles, x)
+    return _identifiability(battles.num_models, rows, col_names, min_within_share)
+
+
+def _covariate_matrix(
+    battles: Battles, covariates: npt.ArrayLike, names: Sequence[str] | None
+) -> tuple[FloatArray, tuple[str, ...]]:
+    x = np.asarray(covariates, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[0] != len(battles):
+        raise RatingsError(f"got {x.shape[0]} covariate rows for {len(battles)} battles")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.argwhere(~np.isfinite(x))[0, 0])
+        raise RatingsError(f"row {bad}: covariates must be finite")
+    d = x.shape[1]
+    col_names = tuple(names) if names is not None else tuple(f"x{k}" for k in range(d))
+    if len(col_names) != d:
+        raise RatingsError(f"got {len(col_names)} covariate names for {d} columns")
+    return x, col_names
 
 
 def _dot(x: FloatArray, beta: FloatArray) -> FloatArray:
@@ -191,8 +406,13 @@ def fit_bradley_terry_with_covariates(
     bootstrap_rounds: int = 0,
     seed: int = 0,
     confidence: float = 0.95,
+    min_within_share: float = DEFAULT_MIN_WITHIN_SHARE,
 ) -> StyleResult:
     """Bradley–Terry ratings controlled for per-battle covariates.
+
+    Covariates that cannot be identified are dropped first, with a notice each (see
+    :func:`style_identifiability`); if none is left the result is the plain Bradley–Terry
+    fit with ``identified=False``.
 
     Parameters
     ----------
@@ -204,35 +424,35 @@ def fit_bradley_terry_with_covariates(
     names
         Covariate names (default ``x0, x1, …``).
     standardize
-        Divide each column by its standard deviation first (columns with zero spread are
-        rejected), so coefficients are "rating points per standard deviation".
+        Divide each column by its standard deviation first (a column that is a nonzero
+        constant, i.e. a pure side effect, is rejected), so coefficients are "rating points
+        per standard deviation".
     anchor, center, scale, base, prior
         As in :func:`ratings.fit_bradley_terry`.
     bootstrap_rounds, seed, confidence
         Percentile bootstrap by multinomial resampling of the pooled rows (warm-started;
         cost O(rounds × rows)).
+    min_within_share
+        See :data:`DEFAULT_MIN_WITHIN_SHARE`.
 
     References
     ----------
     Li et al., "Does style matter? Disentangling style and substance in Chatbot Arena" (LMSYS
     blog, 2024); Bradley & Terry (1952).
     """
-    x = np.asarray(covariates, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.shape[0] != len(battles):
-        raise RatingsError(f"got {x.shape[0]} covariate rows for {len(battles)} battles")
-    if not np.all(np.isfinite(x)):
-        bad = int(np.argwhere(~np.isfinite(x))[0, 0])
-        raise RatingsError(f"row {bad}: covariates must be finite")
-    d = x.shape[1]
-    col_names = tuple(names) if names is not None else tuple(f"x{k}" for k in range(d))
-    if len(col_names) != d:
-        raise RatingsError(f"got {len(col_names)} covariate names for {d} columns")
+    x, requested = _covariate_matrix(battles, covariates, names)
+    check = _identifiability(battles.num_models, _group(battles, x), requested, min_within_share)
+    kept = list(check.kept)
+    x = x[:, kept]
+    col_names = tuple(requested[k] for k in kept)
+    d = len(kept)
     if standardize:
         sd = x.std(axis=0)
         if np.any(sd == 0):
-            raise RatingsError(f"covariate {col_names[int(np.argmin(sd))]!r} is constant")
+            raise RatingsError(
+                f"covariate {col_names[int(np.argmin(sd))]!r} is constant: it cannot be "
+                "standardised (pass standardize=False to fit it as a side effect)"
+            )
         x = x / sd
     m = battles.num_models
     anchor_idx = None
@@ -251,10 +471,26 @@ def fit_bradley_terry_with_covariates(
         prior_used = 0.0 if ok else DEFAULT_PRIOR
     else:
         prior_used = float(prior)
+    notices = list(check.notices)
     params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
     if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
+        if d:
+            notices.append(StyleNotice(None, "separation", (
+                "The covariates (almost) separate wins from losses, so the plain maximum "
+                "likelihood does not exist; a weak prior keeps the coefficients finite, and "
+                "they are shrunk towards zero.")))
+    identified = d > 0 and conv
+    if not d:
+        dropped_all = ", ".join(repr(n) for n in requested) or "none was given"
+        notices.append(StyleNotice(None, "not_identified", (
+            "Style control is not identified: no covariate can be told apart from the "
+            f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
+            "them as style-controlled.")))
+    elif not conv:
+        notices.append(StyleNotice(None, "not_converged", (
+            "Style control is not identified: the fit with covariates did not converge.")))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, anchor_idx, anchor_value)
     nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
@@ -286,4 +522,11 @@ def fit_bradley_terry_with_covariates(
         coef_ci_low=clo,
         coef_ci_high=chi,
         bootstrap_rounds=bootstrap_rounds,
+        identified=identified,
+        notices=tuple(notices),
+        requested_covariates=requested,
+        dropped=tuple(requested[k] for k in range(len(requested)) if k not in kept),
+        within_model_share=check.within_model_share,
+        condition_number=check.condition_number,
+        design_rank=check.design_rank,
     )

@@ -84,7 +84,9 @@ def test_zero_covariate_equals_plain_bt() -> None:
     res = fit_bradley_terry_with_covariates(b, x, standardize=False)
     plain = fit_bradley_terry(pair_counts(b))
     assert np.allclose(res.ratings, plain.ratings, atol=1e-6)
-    assert res.coefficients[0] == pytest.approx(0.0, abs=1e-9)
+    # a covariate that never varies is dropped with a notice (it used to be fitted as 0)
+    assert res.dropped == ("x0",) and res.coefficients.shape == (0,) and not res.identified
+    assert [n.reason for n in res.notices] == ["no_variation", "not_identified"]
     assert res.rows <= 3 * 10  # discrete covariates pool to (pair, outcome) groups
 
 
