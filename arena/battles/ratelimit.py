@@ -93,3 +93,38 @@ def rate_limits_hit(limits: Sequence[Limit]) -> None:
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_s: int, what: str) -> None:
     """Count one hit; raise `RateLimited` when `key` passed `limit` hits in this window."""
     rate_limits_hit([Limit(scope=scope, key=key, limit=limit, window_s=window_s, what=what)])
+
+
+def connection_acquire(*, key: str, limit: int, ttl_s: int) -> bool:
+    """Count one open connection for `key`; False (nothing counted) when `limit` are open.
+
+    The count expires `ttl_s` after the last connection opened, so a process that died
+    without closing its sockets cannot hold an address's slots for ever. A broken cache lets
+    the connection through, like the rate limits.
+    """
+    if limit <= 0:
+        return True
+    cache = caches["default"]
+    cache_key = f"ws:{key}"
+    try:
+        count = (_counts_redis(cache, [(cache_key, ttl_s)])[0] if isinstance(cache, RedisCache)
+                 else _counts_generic(cache, [(cache_key, ttl_s)])[0])
+    except Exception as exc:
+        logger.warning("connection counter unavailable (%s); letting a WebSocket in", exc)
+        return True
+    if count > limit:
+        connection_release(key=key)
+        return False
+    return True
+
+
+def connection_release(*, key: str) -> None:
+    cache = caches["default"]
+    cache_key = f"ws:{key}"
+    try:
+        if cache.decr(cache_key) <= 0:
+            cache.delete(cache_key)
+    except ValueError:  # expired meanwhile: nothing left to release
+        pass
+    except Exception as exc:
+        logger.warning("connection counter unavailable (%s)", exc)
