@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,3 +56,59 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def persistent_secret(path: Path, *, min_length: int = 40) -> str:
+    """The secret kept in `path`, created once if missing (mode 600, atomically).
+
+    Several processes starting at once agree on one value: each writes a complete candidate
+    to a private temporary file and hard-links it into place; the link fails for all but the
+    first, and everyone then reads the winner. Never a constant in the source.
+    """
+    try:
+        return _read_secret(path, min_length)
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(64) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and no key can be kept in {path.parent} ({exc}); set "
+            "SECRET_KEY or make ARENA_VAR_DIR writable"
+        ) from exc
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race: use its key
+        except OSError:  # a filesystem without hard links: exclusive create, first one wins
+            with contextlib.suppress(FileExistsError):
+                out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(out, "w") as handle:
+                    handle.write(key)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    for _ in range(40):  # the exclusive-create fallback may be read before it is written
+        with contextlib.suppress(ImproperlyConfigured):
+            return _read_secret(path, min_length)
+        time.sleep(0.05)
+    return _read_secret(path, min_length)
+
+
+def _read_secret(path: Path, min_length: int) -> str:
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)  # a key others can read is no secret
+    value = path.read_text().strip()
+    if len(value) < min_length:
+        raise ImproperlyConfigured(
+            f"{path} holds no usable secret ({len(value)} characters); delete the file to "
+            "have a new one generated, or set SECRET_KEY"
+        )
+    return value

@@ -14,19 +14,25 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from arena.env import env_bool, env_float, env_int, env_list, env_str
+from arena.env import env_bool, env_float, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARENA_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# --- Safe defaults: debug, secret key, HTTPS ----------------------------------------------------
+# DEBUG only when asked for. Without SECRET_KEY, a random key is generated once and kept in the
+# var folder (mode 600): never a constant in the source. Several machines serving one site
+# must share SECRET_KEY (set it, or share the file).
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or persistent_secret(VAR_DIR / "secret_key")
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Settings that need HTTPS (redirect, HSTS, secure cookies) are on as soon as the site answers
+# to a name other than the loopback ones, i.e. whenever it can be reached from elsewhere; a
+# site that only answers on 127.0.0.1 (`make run`) is served over plain HTTP. ARENA_HTTPS=0/1
+# overrides (e.g. 0 for a LAN demo over plain HTTP).
+ARENA_HTTPS = env_bool("ARENA_HTTPS", any(h not in LOCAL_HOSTS for h in ALLOWED_HOSTS))
 
 INSTALLED_APPS = [
     "daphne",
@@ -156,13 +162,13 @@ CELERY_BEAT_SCHEDULE = {
 # --- Sessions, static, media -------------------------------------------------------------------
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 365
 SESSION_SAVE_EVERY_REQUEST = False
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", ARENA_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
+if ARENA_HTTPS:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -212,7 +218,7 @@ ARENA_VOTER_DAILY_CAP = env_int("ARENA_VOTER_DAILY_CAP", 300)
 ARENA_PROMPT_BLOCKLIST = env_list("ARENA_PROMPT_BLOCKLIST", [])
 ARENA_MODERATION_URL = env_str("ARENA_MODERATION_URL")
 ARENA_MODERATION_KEY_ENV = env_str("ARENA_MODERATION_KEY_ENV", "ARENA_MODERATION_KEY")
-ARENA_MODERATION_FAIL_CLOSED = env_bool("ARENA_MODERATION_FAIL_CLOSED", False)
+ARENA_MODERATION_FAIL_CLOSED = env_bool("ARENA_MODERATION_FAIL_CLOSED", True)  # 503 + retry
 ARENA_FLAG_MIN_VOTES = env_int("ARENA_FLAG_MIN_VOTES", 20)
 ARENA_FLAG_P_VALUE = env_float("ARENA_FLAG_P_VALUE", 1e-4)
 
@@ -254,3 +260,9 @@ ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
 ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
 ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
+
+# --- Battle privacy ---------------------------------------------------------------------------
+# Battles, their outputs and pages belong to their voter; sharing is an explicit, revocable link.
+# The public vote export never carries prompt text unless this is on (the leaderboard and battle
+# pages then tell voters that prompts may be published).
+ARENA_EXPORT_PROMPTS = env_bool("ARENA_EXPORT_PROMPTS", False)

@@ -38,6 +38,8 @@ class BFLGenerator(RemoteGenerator):
     kind: ClassVar[str] = "bfl"
     default_base_url: ClassVar[str] = "https://api.bfl.ai"
     default_model: ClassVar[str] = "flux-pro-1.1"
+    # polling_url points at a regional host (api.eu1.bfl.ai, api.us1.bfl.ai) that needs x-key
+    provider_domains: ClassVar[tuple[str, ...]] = ("bfl.ai",)
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-key": self.config.api_key}

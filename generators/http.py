@@ -1,7 +1,12 @@
-"""The one choke point for provider HTTP: timeouts, bounded retries, deadlines, error mapping.
+"""The one choke point for provider HTTP: timeouts, bounded retries, deadlines, error mapping,
+and the outbound-fetch guard.
 
 Every remote provider goes through `HttpClient` so that retry/backoff, the per-output deadline
-and the mapping of HTTP failures to the typed `GeneratorError`s behave the same everywhere.
+and the mapping of HTTP failures to the typed `GeneratorError`s behave the same everywhere, and
+so that every URL a provider hands back (results, polling URLs, each redirect hop) passes the
+`FetchGuard` (generators/netguard.py): only http(s), private addresses only at the provider's
+configured base origin, the address actually connected to checked, credentials only to the
+base origin. Redirects are followed here, hop by hop, never by requests itself.
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import email.utils
 import json as jsonlib
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import requests
 
@@ -26,6 +33,7 @@ from generators.base import (
     ProviderError,
     RateLimited,
 )
+from generators.netguard import FetchGuard, UnsafeURL, redact, short_url
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,10 @@ T = TypeVar("T")
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 EXPIRED_URL_STATUSES = frozenset({403, 404, 410})
 MAX_ERROR_TEXT = 600
+# What an operator sees of one failure (Output.error, ProviderCheck.error), after redaction.
+MAX_STORED_ERROR = 2000
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Indirection so tests can observe sleeps; production code always sleeps for real.
 sleep: Callable[[float], None] = time.sleep
@@ -180,7 +192,11 @@ def map_status(response: requests.Response, provider: str) -> GeneratorError:
 
 
 class HttpClient:
-    """A requests.Session bound to one provider config and one output's deadline."""
+    """A requests.Session bound to one provider config and one output's deadline.
+
+    `headers` are the provider's credentials: they are sent only where the guard allows
+    (the base origin, or `credential_domains`), never on a redirect or a URL elsewhere.
+    """
 
     def __init__(
         self,
@@ -191,15 +207,30 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         error_hook: ErrorHook | None = None,
         session: requests.Session | None = None,
+        base_url: str | None = None,
+        credential_domains: Iterable[str] = (),
+        private_origins: Iterable[str] = (),
+        guard: FetchGuard | None = None,
     ) -> None:
         self.config = config
         self.deadline = deadline
         self.provider = provider or config.kind
         self.error_hook = error_hook
+        self.guard = guard or FetchGuard(config.base_url if base_url is None else base_url,
+                                         credential_domains=credential_domains,
+                                         private_origins=private_origins)
         self.session = session or requests.Session()
+        # no environment proxies or .netrc: the guard must see the address it connects to
+        self.session.trust_env = False
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or \
+            os.environ.get("CURL_CA_BUNDLE") or True
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, self.guard.adapter())
         self.session.headers.update({"User-Agent": "model-arena/1"})
-        if headers:
-            self.session.headers.update(headers)
+        self.auth_headers = dict(headers or {})
+        self.secrets = [v for v in self.auth_headers.values() if v]
+        if config.api_key:
+            self.secrets.append(config.api_key)
         opts = config.options
         self.backoff_s = float(opts.get("retry_backoff_s", 0.5))  # type: ignore[arg-type]
         self.backoff_max_s = float(opts.get("retry_backoff_max_s", 20.0))  # type: ignore[arg-type]
@@ -242,13 +273,14 @@ class HttpClient:
         retry_read_timeout: bool | None = None,
         stream: bool = False,
         use_hook: bool = True,
-        session: requests.Session | None = None,
+        send_auth: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """Send with bounded retries; return a response whose status is in `ok` or raise.
 
         Read timeouts are retried only for idempotent methods unless told otherwise, since a
         POST that timed out may still be generating (and billing) on the provider's side.
+        Every hop is checked by the guard (`UnsafeURL`, permanent, is never retried).
         """
         ok_set = set(ok)
         method = method.upper()
@@ -260,11 +292,11 @@ class HttpClient:
             failure: GeneratorError
             delay: float
             try:
-                response = (session or self.session).request(
-                    method, url, timeout=self._timeout(), stream=stream, **kwargs
-                )
+                response = self._send(method, url, stream=stream, send_auth=send_auth,
+                                      **kwargs)
             except requests.exceptions.ConnectTimeout as exc:
-                failure = GenerationTimeout(f"{self.provider}: connect timeout to {url}: {exc}")
+                failure = GenerationTimeout(
+                    f"{self.provider}: connect timeout to {short_url(url)}: {exc}")
                 delay = self.backoff(attempt)
             except requests.exceptions.ReadTimeout:
                 failure = GenerationTimeout(
@@ -275,7 +307,16 @@ class HttpClient:
                     raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.ConnectionError as exc:
-                failure = ProviderError(f"{self.provider}: connection error to {url}: {exc}")
+                failure = ProviderError(
+                    f"{self.provider}: connection error to {short_url(url)}: {exc}")
+                delay = self.backoff(attempt)
+            except UnsafeURL as exc:
+                raise UnsafeURL(f"{self.provider}: {exc.message}") from None
+            except ProviderError as exc:  # the guard could not resolve a name, or too many hops
+                failure = ProviderError(f"{self.provider}: {exc.message}",
+                                        permanent=exc.permanent)
+                if exc.permanent:
+                    raise failure from None
                 delay = self.backoff(attempt)
             except requests.exceptions.RequestException as exc:
                 raise ProviderError(f"{self.provider}: request failed: {exc}") from exc
@@ -295,9 +336,42 @@ class HttpClient:
             if attempt >= self.max_retries:
                 raise failure
             log.info("%s: retrying %s %s in %.2fs after: %s", self.provider, method,
-                     _short(url), delay, failure.message)
+                     _short(url), delay, self.redact(failure.message))
             self._sleep_before_retry(delay, failure)
             attempt += 1
+
+    def _send(self, method: str, url: str, *, stream: bool, send_auth: bool,
+              **kwargs: Any) -> requests.Response:
+        """One request through the guard, following redirects of GET/HEAD by hand.
+
+        Each hop's URL is checked and gets the credentials only if the guard says so; a
+        redirect of any other method is returned as is (and fails as a 3xx).
+        """
+        extra = dict(kwargs.pop("headers", None) or {})
+        hops = 0
+        while True:
+            self.guard.check_url(url)
+            headers = {**(self.auth_headers if send_auth else {}), **extra}
+            headers = self.guard.strip_credentials(headers, url, self.auth_headers)
+            response = self.session.request(method, url, headers=headers, stream=stream,
+                                            timeout=self._timeout(), allow_redirects=False,
+                                            **kwargs)
+            if response.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD") \
+                    or not response.headers.get("Location"):
+                return response
+            location = response.headers["Location"]
+            response.close()
+            if hops >= MAX_REDIRECTS:
+                raise ProviderError(f"more than {MAX_REDIRECTS} redirects from "
+                                    f"{short_url(url)}", permanent=True)
+            url = urljoin(url, location)
+            kwargs.pop("params", None)  # the Location is the whole next URL
+            hops += 1
+            self.deadline.check(f"following a redirect to {short_url(url)}")
+
+    def redact(self, message: str) -> str:
+        """`message` without this provider's key (or any credential header) and truncated."""
+        return redact(message, self.secrets)[:MAX_STORED_ERROR]
 
     def get_json(self, url: str, **kwargs: Any) -> Any:
         return json_body(self.request("GET", url, **kwargs), self.provider)
@@ -317,62 +391,58 @@ class HttpClient:
     ) -> Downloaded:
         """Fetch a result URL, streaming and aborting past `max_bytes`, checking the type.
 
-        Result URLs are usually signed CDN links on another host, so the session's auth
-        headers are dropped unless `send_auth` (e.g. an API's own /content endpoint).
+        Result URLs are usually signed CDN links on another host, so the auth headers are
+        sent only with `send_auth` (e.g. an API's own /content endpoint), and then only to
+        the base origin.
         """
         allowed = tuple(allowed_types)
-        session = self.session if send_auth else requests.Session()
-        try:
-            response = self.request(
-                "GET", url, headers=dict(headers or {}), stream=True,
-                ok=(200, *EXPIRED_URL_STATUSES), use_hook=False, session=session,
+        response = self.request(
+            "GET", url, headers=dict(headers or {}), stream=True,
+            ok=(200, *EXPIRED_URL_STATUSES), use_hook=False, send_auth=send_auth,
+        )
+        if response.status_code in EXPIRED_URL_STATUSES:
+            text = error_text(response)
+            response.close()
+            raise ProviderError(
+                f"{self.provider}: result URL expired or gone (HTTP {response.status_code}: "
+                f"{text}); results must be downloaded as soon as the job is ready"
             )
-            if response.status_code in EXPIRED_URL_STATUSES:
-                text = error_text(response)
-                response.close()
+        with response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise ProviderError(
-                    f"{self.provider}: result URL expired or gone (HTTP {response.status_code}: "
-                    f"{text}); results must be downloaded as soon as the job is ready"
-                )
-            with response:
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise ProviderError(
-                        f"{self.provider}: result is {declared} bytes, over the {max_bytes} limit",
-                        permanent=True,
-                    )
-                chunks: list[bytes] = []
-                total = 0
-                try:
-                    for chunk in response.iter_content(chunk_size=64 * 1024):
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise ProviderError(
-                                f"{self.provider}: result exceeded the {max_bytes} byte limit",
-                                permanent=True,
-                            )
-                        chunks.append(chunk)
-                        if self.deadline.expired():
-                            raise GenerationTimeout(
-                                f"{self.provider}: deadline passed while downloading the result"
-                            )
-                except requests.exceptions.RequestException as exc:
-                    raise ProviderError(f"{self.provider}: download interrupted: {exc}") from exc
-                data = b"".join(chunks)
-            declared_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
-            ctype = declared_type.lower()
-            if not ctype or ctype in ("application/octet-stream", "binary/octet-stream"):
-                ctype = sniff_content_type(data) or ctype
-            if not type_allowed(ctype, allowed):
-                raise ProviderError(
-                    f"{self.provider}: result has content type {declared_type or 'none'!r}, "
-                    f"expected one of {', '.join(allowed)}",
+                    f"{self.provider}: result is {declared} bytes, over the {max_bytes} limit",
                     permanent=True,
                 )
-            return Downloaded(data=data, content_type=ctype)
-        finally:
-            if session is not self.session:
-                session.close()
+            chunks: list[bytes] = []
+            total = 0
+            try:
+                for chunk in response.iter_content(chunk_size=64 * 1024):
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise ProviderError(
+                            f"{self.provider}: result exceeded the {max_bytes} byte limit",
+                            permanent=True,
+                        )
+                    chunks.append(chunk)
+                    if self.deadline.expired():
+                        raise GenerationTimeout(
+                            f"{self.provider}: deadline passed while downloading the result"
+                        )
+            except requests.exceptions.RequestException as exc:
+                raise ProviderError(f"{self.provider}: download interrupted: {exc}") from exc
+            data = b"".join(chunks)
+        declared_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+        ctype = declared_type.lower()
+        if not ctype or ctype in ("application/octet-stream", "binary/octet-stream"):
+            ctype = sniff_content_type(data) or ctype
+        if not type_allowed(ctype, allowed):
+            raise ProviderError(
+                f"{self.provider}: result has content type {declared_type or 'none'!r}, "
+                f"expected one of {', '.join(allowed)}",
+                permanent=True,
+            )
+        return Downloaded(data=data, content_type=ctype)
 
     # ------------------------------------------------------------------ polling
     def poll(

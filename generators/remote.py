@@ -15,6 +15,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -45,6 +46,8 @@ class RemoteGenerator(Generator):
     # options that must be present (and non-empty) for this kind
     required_options: ClassVar[tuple[str, ...]] = ()
     needs_api_key: ClassVar[bool] = True
+    # The provider's own domains, whose https hosts may receive the key besides the base URL.
+    provider_domains: ClassVar[tuple[str, ...]] = ()
     modalities: ClassVar[tuple[str, ...]] = ("image",)
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -81,6 +84,11 @@ class RemoteGenerator(Generator):
             value = config.options.get(name)
             if value is not None and not _is_number(value):
                 problems.append(f"options.{name} must be a number")
+        origins = config.options.get("private_origins")
+        if origins is not None and (not isinstance(origins, list) or not all(
+                isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins)):
+            problems.append("options.private_origins must be a list of http(s) URLs (in-house "
+                            "servers the provider's results may link to)")
         if config.timeout_s <= 0 or config.connect_timeout_s <= 0:
             problems.append("timeouts must be positive")
         if config.max_retries < 0:
@@ -106,6 +114,12 @@ class RemoteGenerator(Generator):
     def auth_headers(self) -> dict[str, str]:
         """Headers carrying the API key, in the provider's own scheme."""
         return {"Authorization": f"Bearer {self.config.api_key}"}
+
+    def own_domains(self) -> tuple[str, ...]:
+        """Domains of `provider_domains` the configured base URL is inside: https URLs there
+        may get the key (e.g. BFL's regional polling hosts); none for a custom base URL."""
+        host = urlsplit(self.base_url).hostname or ""
+        return tuple(d for d in self.provider_domains if host == d or host.endswith("." + d))
 
     def error_hook(self, response: requests.Response) -> GeneratorError | None:
         """Provider-specific reading of an error response (moderation, …) before the default."""
@@ -134,8 +148,16 @@ class RemoteGenerator(Generator):
             started = time.monotonic()
             headers = {} if self.opt("no_auth") else self.auth_headers()
             with HttpClient(self.config, deadline, provider=self.kind, headers=headers,
-                            error_hook=self.error_hook) as http:
-                result = self._generate(request, http)
+                            error_hook=self.error_hook, base_url=self.base_url,
+                            credential_domains=self.own_domains(),
+                            private_origins=self.opt("private_origins") or ()) as http:
+                try:
+                    result = self._generate(request, http)
+                except GeneratorError as exc:
+                    # stored for operators: never the key, a header, or a whole body
+                    exc.message = http.redact(exc.message)
+                    exc.args = (exc.message,)
+                    raise
             latency = time.monotonic() - started
         cost = self.config.cost_per_output if self.config.cost_per_output is not None \
             else result.cost

@@ -28,8 +28,9 @@ def _json(schema: dict[str, object], description: str,
 _ERROR_TEXT = {
     400: "Bad input: the message says what to change",
     403: "CSRF failure, or a battle that is not yours",
-    404: "No such arena, battle, category or endpoint",
-    409: "Already voted, or the battle is not ready or failed",
+    404: "No such arena, category or endpoint, or no battle of yours with this id (another "
+         "voter's battle reads exactly like a missing one)",
+    409: "Already voted, or the battle is not ready or failed (share: not voted yet)",
     413: "The body is larger than the server accepts",
     415: "The body is not JSON (send Content-Type: application/json)",
     428: ("A new voter must first solve the proof-of-work challenge of /api/challenge; the "
@@ -187,7 +188,10 @@ OPENAPI: dict[str, object] = {
                 "description": (
                     "One row per counted vote: battle_id, model_a, model_b, winner (model_a, "
                     "model_b, tie, tie (bothbad)), timestamp, voter (a pseudonym) and "
-                    "category. Never an address, a session or a raw voter id."
+                    "category. battle_id is a pseudonym too (24 hex characters, stable across "
+                    "downloads): it resolves to no battle. Never an address, a session or a "
+                    "raw voter id, and no prompt text unless the operator publishes prompts "
+                    "(ARENA_EXPORT_PROMPTS=1 adds a `prompt` column and the pages say so)."
                 ),
                 "parameters": [
                     {"$ref": "#/components/parameters/Slug"},
@@ -210,7 +214,12 @@ OPENAPI: dict[str, object] = {
         "/api/battles/{id}": {
             "get": {
                 "operationId": "getBattle",
-                "summary": "A battle's public state",
+                "summary": "One of your battles",
+                "description": (
+                    "Only the voter who created the battle (the session cookie) can read it; "
+                    "for anyone else it does not exist (404). After the vote its voter may "
+                    "make a public share link (POST /api/battles/{id}/share)."
+                ),
                 "parameters": [{"$ref": "#/components/parameters/BattleId"}],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Battle"}, "Battle"),
@@ -262,6 +271,33 @@ OPENAPI: dict[str, object] = {
                     **_errors(400, 403, 404, 409, 413, 415, 428, 429, 503),
                 },
             }
+        },
+        "/api/battles/{id}/share": {
+            "post": {
+                "operationId": "shareBattle",
+                "summary": "Make a public link to your voted battle (opt-in)",
+                "description": (
+                    "The link (`/s/<token>`) shows anyone the prompt, both outputs, the models' "
+                    "names and the vote. Only the battle's voter, only after the vote. Asking "
+                    "again returns the same link (200)."
+                ),
+                "parameters": [{"$ref": "#/components/parameters/BattleId"}],
+                "responses": {
+                    "201": _json({"$ref": "#/components/schemas/Share"}, "Share link created"),
+                    "200": _json({"$ref": "#/components/schemas/Share"},
+                                 "Already shared: the same link"),
+                    **_errors(403, 404, 409, 503),
+                },
+            },
+            "delete": {
+                "operationId": "unshareBattle",
+                "summary": "Revoke the share link (its page and files then read as missing)",
+                "parameters": [{"$ref": "#/components/parameters/BattleId"}],
+                "responses": {
+                    "204": {"description": "Not shared (any more)"},
+                    **_errors(403, 404, 503),
+                },
+            },
         },
         "/api/challenge": {
             "get": {
@@ -330,6 +366,11 @@ OPENAPI: dict[str, object] = {
                     "text": {"type": ["string", "null"]},
                 },
                 required=["side", "label", "status", "url", "content_type", "text"],
+            ),
+            "Share": _object(
+                {"url": {"type": "string", "pattern": "^/s/[-_A-Za-z0-9]+$",
+                         "description": "The public page's path on this site."}},
+                required=["url"],
             ),
             "Battle": _object(
                 {

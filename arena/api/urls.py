@@ -11,6 +11,7 @@ urlpatterns = [
     path("arenas/<slug:slug>/votes", views.votes_export, name="api-votes-export"),
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
+    path("battles/<uuid:battle_id>/share", views.battle_share, name="api-share"),
     path("challenge", views.challenge, name="api-challenge"),
     path("openapi.json", views.openapi, name="api-openapi"),
     # Any other path under /api/ (a newline included: "." would not match it) is a JSON 404.

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
-from arena.battles import selectors, services
+from arena.battles import selectors, services, sharing
 from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
@@ -51,7 +58,26 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
 @allow_methods("GET")
 @api_view
 def battle_detail(request: HttpRequest, battle_id: str) -> JsonResponse:
-    return JsonResponse(selectors.battle_state(selectors.battle_get(battle_id=battle_id)))
+    """The voter's own battle; anyone else's is a 404, like a battle that does not exist."""
+    battle = selectors.battle_get_owned(
+        battle_id=battle_id, voter_id=voter_id_from_session(request.session, create=False))
+    response = JsonResponse(selectors.battle_state(battle))
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+@allow_methods("POST", "DELETE")
+@api_view
+def battle_share(request: HttpRequest, battle_id: str) -> HttpResponseBase:
+    """POST: make (or return the same) public link of the voter's voted battle; DELETE:
+    revoke it."""
+    voter_id = voter_id_from_session(request.session, create=False)
+    if request.method == "DELETE":
+        sharing.battle_unshare(battle_id=battle_id, voter_id=voter_id)
+        return HttpResponse(status=204)
+    share = sharing.battle_share(battle_id=battle_id, voter_id=voter_id)
+    return JsonResponse({"url": share.url}, status=201 if share.created else 200)
 
 
 def idempotency_key(request: HttpRequest) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 import uuid
 
 from django.core.validators import MinValueValidator
 from django.db import models
+
+from arena.battles.textnorm import prompt_canonical
 
 
 class Modality(models.TextChoices):
@@ -120,7 +121,8 @@ class Contender(models.Model):
 
 
 def normalise_prompt(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Look-alike prompts (fullwidth, Cyrillic/Greek letters, invisible characters) are one."""
+    return prompt_canonical(text)
 
 
 def prompt_hash(text: str) -> str:
@@ -182,6 +184,11 @@ class Battle(models.Model):
         null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."
     )
     failure_reason = models.CharField(max_length=300, blank=True)
+    share_token = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False,
+        help_text="Set when the voter chose to share the voted battle: /s/<token> is public.",
+    )
+    shared_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -202,6 +209,10 @@ class Battle(models.Model):
 
 
 def new_output_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_share_token() -> str:
     return secrets.token_urlsafe(24)
 
 

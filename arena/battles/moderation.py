@@ -1,7 +1,12 @@
 """Prompt moderation before any battle exists: a blocklist and an optional remote check.
 
+Both see the prompt in its canonical form (arena/battles/textnorm.py): fullwidth letters,
+Cyrillic or Greek look-alikes and invisible characters do not get a blocked term through.
+
 The remote check speaks the OpenAI moderation format (POST {"input": text} → results[0].flagged),
-which several self-hosted moderation servers also serve.
+which several self-hosted moderation servers also serve. When it cannot answer, the prompt is
+refused by default (ARENA_MODERATION_FAIL_CLOSED) with a 503 and Retry-After: the failure is
+transient and the same prompt may well pass a moment later, so it is not the voter's 400.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import requests
 from django.conf import settings
 
 from arena.battles.errors import ArenaError
+from arena.battles.textnorm import prompt_canonical
 
 logger = logging.getLogger(__name__)
+
+MODERATION_RETRY_AFTER_S = 5
 
 
 class PromptRefused(ArenaError):
@@ -24,17 +32,32 @@ class PromptRefused(ArenaError):
     code = "prompt_refused"
 
 
+class ModerationUnavailable(PromptRefused):
+    """The moderation service did not answer: refused for now, worth retrying."""
+
+    status = 503
+    code = "moderation_unavailable"
+    retry_after = MODERATION_RETRY_AFTER_S
+
+
 @lru_cache(maxsize=8)
 def _blocklist_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not terms:
+    canonical = sorted({prompt_canonical(t) for t in terms if t.strip()} - {""}, key=len,
+                       reverse=True)
+    if not canonical:
         return None
-    return re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
+    return re.compile(r"\b(" + "|".join(re.escape(t) for t in canonical) + r")\b")
+
+
+def prompt_blocked(text: str) -> bool:
+    """Whether `text` contains a blocklisted term, however it is spelt (see textnorm)."""
+    pattern = _blocklist_pattern(tuple(settings.ARENA_PROMPT_BLOCKLIST))
+    return pattern is not None and pattern.search(prompt_canonical(text)) is not None
 
 
 def prompt_moderate(text: str) -> None:
     """Raise `PromptRefused` with a message a person understands; never create the battle."""
-    pattern = _blocklist_pattern(tuple(t.strip() for t in settings.ARENA_PROMPT_BLOCKLIST if t))
-    if pattern is not None and pattern.search(text):
+    if prompt_blocked(text):
         raise PromptRefused(
             "This prompt is not allowed in this arena (it contains a blocked term). "
             "Please write a different one."
@@ -47,13 +70,15 @@ def prompt_moderate(text: str) -> None:
     if key:
         headers["Authorization"] = f"Bearer {key}"
     try:
-        response = requests.post(url, json={"input": text}, headers=headers, timeout=(3, 10))
-        response.raise_for_status()
+        response = requests.post(url, json={"input": text}, headers=headers, timeout=(3, 10),
+                                 allow_redirects=False)
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}")
         flagged = bool(response.json()["results"][0]["flagged"])
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
         logger.warning("moderation service failed: %s", exc)
         if settings.ARENA_MODERATION_FAIL_CLOSED:
-            raise PromptRefused(
+            raise ModerationUnavailable(
                 "We could not check this prompt right now; please try again in a moment."
             ) from exc
         return

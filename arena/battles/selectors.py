@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+import uuid
+
+from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
 from arena.battles.errors import NotFound
@@ -31,16 +33,72 @@ def arenas_list() -> list[Arena]:
     return list(Arena.objects.filter(is_active=True))
 
 
-def battle_get(*, battle_id: object) -> Battle:
-    battle = (
-        Battle.objects.select_related("arena", "prompt", "left", "right")
-        .prefetch_related(Prefetch("outputs", queryset=Output.objects.order_by("side")))
-        .filter(pk=battle_id)
-        .first()
+def _battles() -> QuerySet[Battle]:
+    return Battle.objects.select_related("arena", "prompt", "left", "right").prefetch_related(
+        Prefetch("outputs", queryset=Output.objects.order_by("side"))
     )
+
+
+def battle_get(*, battle_id: object) -> Battle:
+    """Any battle, for services and operators; what a voter may read goes through
+    battle_get_owned or battle_get_shared."""
+    battle = _battles().filter(pk=battle_id).first()
     if battle is None:
         raise NotFound("There is no such battle.")
     return battle
+
+
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def battle_get_owned(*, battle_id: object, voter_id: str) -> Battle:
+    """The voter's own battle. Another voter's battle reads exactly like a missing one (same
+    404, same message), so a leaked or guessed id reveals neither the prompt nor that the
+    battle exists."""
+    pk = uuid_or_none(battle_id)
+    battle = _battles().filter(pk=pk, voter_id=voter_id).first() if pk and voter_id else None
+    if battle is None:
+        raise NotFound("There is no such battle.")
+    return battle
+
+
+def battle_get_shared(*, token: str) -> Battle:
+    """A battle its voter chose to share (only voted battles can be); revoked reads as
+    missing."""
+    battle = None
+    if token:
+        battle = _battles().select_related("vote").filter(
+            share_token=token, status=BattleStatus.VOTED).first()
+    if battle is None:
+        raise NotFound("There is no such shared battle (the link may have been revoked).")
+    return battle
+
+
+def output_get_owned(*, token: str, voter_id: str, staff: bool = False) -> Output:
+    """A ready output file for the voter who owns its battle (or staff); else missing."""
+    output = (Output.objects.select_related("battle")
+              .filter(token=token, status=OutputStatus.READY).exclude(file="").first())
+    if output is None or not (staff or (voter_id and output.battle.voter_id == voter_id)):
+        raise NotFound("No such output.")
+    return output
+
+
+def output_get_shared(*, share_token: str, side: str) -> Output:
+    """One side's file of a shared battle, reachable through the share token only."""
+    output = None
+    if share_token and side in Side.values:
+        output = (Output.objects.filter(
+            battle__share_token=share_token, battle__status=BattleStatus.VOTED, side=side,
+            status=OutputStatus.READY).exclude(file="").first())
+    if output is None:
+        raise NotFound("No such output.")
+    return output
 
 
 def output_url(output: Output) -> str:

@@ -1,8 +1,10 @@
 """The vote export researchers use to recompute the leaderboard (`python -m ratings` reads it).
 
 Columns follow the public battle dumps of the best-known LLM arena (model_a, model_b, winner),
-plus battle id, timestamp, an anonymised voter id and the prompt category. Never an IP, a
-session or a raw voter id.
+plus a battle pseudonym, timestamp, an anonymised voter id and the prompt category. Never an IP,
+a session, a raw voter id or a real battle id: battles belong to their voters, so the export's
+battle_id is a keyed hash with its own purpose (stable across downloads, resolving nowhere).
+Prompt text only when the operator sets ARENA_EXPORT_PROMPTS (the pages then say so).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import io
 import json
 from collections.abc import Iterator
 
+from django.conf import settings
+
 from arena.battles.models import Arena
 from arena.battles.voters import keyed_hash
 from arena.leaderboards.services import WINNER_OF_CHOICE
@@ -20,18 +24,36 @@ from arena.votes.models import Choice, Vote
 COLUMNS = ["battle_id", "model_a", "model_b", "winner", "timestamp", "voter", "category"]
 
 
+def export_columns() -> list[str]:
+    return [*COLUMNS, "prompt"] if settings.ARENA_EXPORT_PROMPTS else list(COLUMNS)
+
+
 def voter_pseudonym(voter_id: str) -> str:
     return keyed_hash("export", voter_id, length=16)
 
 
+def battle_pseudonym(battle_id: object) -> str:
+    """Stable per battle, unlinkable to its id: 24 hex characters, not a UUID, so it cannot
+    even be mistaken for one at /api/battles/."""
+    return keyed_hash("export-battle", str(battle_id), length=24)
+
+
 def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
+    with_prompts = settings.ARENA_EXPORT_PROMPTS
+    fields = ["battle_id", "battle__left__name", "battle__right__name", "choice", "created_at",
+              "voter_id", "battle__prompt__category"]
+    if with_prompts:
+        fields.append("battle__prompt__text")
     votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
-             .values_list("battle_id", "battle__left__name", "battle__right__name", "choice",
-                          "created_at", "voter_id", "battle__prompt__category"))
-    for battle_id, left, right, choice, at, voter_id, category in votes.iterator(chunk_size=2000):
-        yield {"battle_id": str(battle_id), "model_a": left, "model_b": right,
+             .values_list(*fields))
+    for values in votes.iterator(chunk_size=2000):
+        battle_id, left, right, choice, at, voter_id, category = values[:7]
+        row = {"battle_id": battle_pseudonym(battle_id), "model_a": left, "model_b": right,
                "winner": WINNER_OF_CHOICE[Choice(choice)], "timestamp": at.isoformat(),
                "voter": voter_pseudonym(voter_id), "category": category or ""}
+        if with_prompts:
+            row["prompt"] = values[7]
+        yield row
 
 
 def votes_export_jsonl(*, arena: Arena) -> Iterator[str]:
@@ -41,7 +63,7 @@ def votes_export_jsonl(*, arena: Arena) -> Iterator[str]:
 
 def votes_export_csv(*, arena: Arena) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=export_columns())
     writer.writeheader()
     for row in votes_export_rows(arena=arena):
         writer.writerow(row)

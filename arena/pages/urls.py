@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from arena.pages import views
 
@@ -9,4 +9,7 @@ urlpatterns = [
     path("arena/<slug:slug>/", views.arena_battle, name="arena"),
     path("arena/<slug:slug>/leaderboard/", views.arena_leaderboard, name="leaderboard"),
     path("o/<str:token>", views.output_file, name="output-file"),
+    path("s/<str:token>", views.share_page, name="share"),
+    re_path(r"^s/(?P<token>[^/]+)/(?P<side>left|right)$", views.share_output,
+            name="share-output"),
 ]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from arena.api.views import csrf_failure as api_csrf_failure
-from arena.battles import selectors
+from arena.battles import selectors, sharing
 from arena.battles.errors import NotFound
-from arena.battles.models import Output, OutputStatus
+from arena.battles.models import Output
 from arena.battles.voters import voter_id_from_session
 from arena.leaderboards import charts
 from arena.leaderboards.selectors import (
@@ -38,9 +40,22 @@ def _arena_or_404(slug: str):  # type: ignore[no-untyped-def]
 @require_GET
 @ensure_csrf_cookie
 def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
+    """The battle page; `?battle=<id>` resumes one of the voter's own battles (anyone else's,
+    or one of another arena, is a 404 like a battle that does not exist)."""
     arena = _arena_or_404(slug)
-    voter_id_from_session(request.session)  # the voter exists before the first battle
-    return render(request, "battle.html", {"arena": arena})
+    voter_id = voter_id_from_session(request.session)  # the voter exists before the first battle
+    battle_id = request.GET.get("battle")
+    if battle_id is not None:
+        try:
+            battle = selectors.battle_get_owned(battle_id=battle_id, voter_id=voter_id)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        if battle.arena_id != arena.pk:
+            raise Http404("There is no such battle.")
+    response = render(request, "battle.html", {
+        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS})
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 @require_GET
@@ -73,20 +88,61 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
     context["style_rows"] = list(zip(style.get("covariates", []), style.get("coefficients", []),
                                      style.get("coef_ci_low", []), style.get("coef_ci_high", []),
                                      strict=False))
+    context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
     template = "_leaderboard_body.html" if request.GET.get("fragment") else "leaderboard.html"
     return render(request, template, context)
 
 
-@require_GET
-def output_file(request: HttpRequest, token: str) -> FileResponse:
-    """Serve an output by its opaque token; the URL never changes and names nothing."""
-    output = Output.objects.filter(token=token, status=OutputStatus.READY).first()
-    if output is None or not output.file:
-        raise Http404("No such output.")
+def _file_response(output: Output, *, cache_control: str) -> FileResponse:
     response = FileResponse(default_storage.open(output.file.name, "rb"),
                             content_type=output.content_type)
-    response["Cache-Control"] = "private, max-age=86400, immutable"
+    response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_GET
+def output_file(request: HttpRequest, token: str) -> FileResponse:
+    """Serve an output by its opaque token, only to the voter who owns the battle (or staff):
+    anyone else gets the 404 of a missing file. The URL never changes and names nothing."""
+    user = getattr(request, "user", None)
+    staff = bool(user and user.is_active and user.is_staff)
+    try:
+        output = selectors.output_get_owned(
+            token=token, voter_id=voter_id_from_session(request.session, create=False),
+            staff=staff)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    # Private: never kept by a shared cache; keyed by the cookie that proves ownership.
+    response = _file_response(output, cache_control="private, max-age=86400, immutable")
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+@require_GET
+def share_page(request: HttpRequest, token: str) -> HttpResponse:
+    """A battle its voter chose to share: prompt, both outputs, names and the vote."""
+    try:
+        battle = selectors.battle_get_shared(token=token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    response = render(request, "share.html", {"shared": sharing.battle_shared_view(battle)})
+    # Revocable: no shared cache may keep it; not for search engines.
+    patch_cache_control(response, private=True, no_cache=True)
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def share_output(request: HttpRequest, token: str, side: str) -> FileResponse:
+    """One output of a shared battle, reachable only while the share link stands."""
+    try:
+        output = selectors.output_get_shared(share_token=token, side=side)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    # Short and private: a revoked link stops working within minutes, even in a browser cache.
+    response = _file_response(output, cache_control="private, max-age=300")
+    response["X-Robots-Tag"] = "noindex"
     return response
 
 

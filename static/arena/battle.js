@@ -100,6 +100,7 @@
     const words = {left: "You preferred Model A.", right: "You preferred Model B.", tie: "You called it a tie.", both_bad: "You found both bad."};
     say("", "info");
     showAfter((words[choice] || "Vote recorded.") + " Thanks — your vote counts.");
+    share.offer(current && current.id);
   }
 
   function showAfter(text) {
@@ -138,6 +139,7 @@
     current = null; voteKey = null; voting = false;
     say("", "info");
     $("after").hidden = true;
+    share.hide();
     document.querySelectorAll(".panel").forEach((panel) => {
       panel.classList.remove("winner");
       const frame = panel.querySelector(".frame");
@@ -194,6 +196,48 @@
     say("Your vote could not be sent. Please try again.", "error");
     voting = false; render(current);
   }
+
+  // Sharing is the voter's explicit choice, offered only after the vote: the link shows the
+  // prompt, both outputs and the names to anyone who has it, until the voter revokes it.
+  const share = {
+    id: null,
+    offer(id) {
+      this.id = id || null;
+      $("share").hidden = !this.id;
+      $("share-btn").hidden = false; $("share-hint").hidden = false; $("share-link").hidden = true;
+    },
+    hide() { this.id = null; $("share").hidden = true; },
+    show(url) {
+      $("share-url").value = location.origin + url;
+      $("share-btn").hidden = true; $("share-hint").hidden = true; $("share-link").hidden = false;
+    },
+    async create() {
+      if (!this.id) return;
+      $("share-btn").disabled = true;
+      try {
+        const res = await api("POST", "/battles/" + this.id + "/share");
+        if (res.status === 200 || res.status === 201) this.show(res.data.url);
+        else say(errorText(res), "error");
+      } catch (e) { say("The network failed. Please try again.", "error"); }
+      finally { $("share-btn").disabled = false; }
+    },
+    async copy() {
+      const field = $("share-url");
+      try { await navigator.clipboard.writeText(field.value); }
+      catch (e) { field.select(); document.execCommand("copy"); }
+      $("share-copy").textContent = "Copied";
+      setTimeout(() => { $("share-copy").textContent = "Copy"; }, 1500);
+    },
+    async revoke() {
+      if (!this.id) return;
+      const res = await api("DELETE", "/battles/" + this.id + "/share");
+      if (res.status === 204) { this.offer(this.id); say("The link no longer works.", "info"); }
+      else say(errorText(res), "error");
+    },
+  };
+  $("share-btn").addEventListener("click", () => share.create());
+  $("share-copy").addEventListener("click", () => share.copy());
+  $("share-revoke").addEventListener("click", () => share.revoke());
 
   form.addEventListener("submit", (ev) => { ev.preventDefault(); start({prompt: input.value}); });
   input.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); } });

@@ -100,6 +100,7 @@ def test_unreachable_moderation_service_fails_open_or_closed_as_configured(
     demo_arena: Any, settings: Any
 ) -> None:
     settings.ARENA_MODERATION_URL = "http://127.0.0.1:9/v1/moderations"
+    settings.ARENA_MODERATION_FAIL_CLOSED = False  # fails closed unless told otherwise
     services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
     settings.ARENA_MODERATION_FAIL_CLOSED = True
     with pytest.raises(PromptRefused, match="could not check"):

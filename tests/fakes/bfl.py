@@ -8,7 +8,11 @@ from tests.fakes.server import ProviderFake, Recorded, Reply, png_bytes
 
 
 class BFLFake(ProviderFake):
-    """outcome: "ok", "request_moderated", "content_moderated", "error", "not_found"."""
+    """outcome: "ok", "request_moderated", "content_moderated", "error", "not_found".
+
+    polling_base: another server's URL to put in polling_url (a hostile or regional host);
+    sample_url: the URL to hand back as result.sample instead of a file of this fake.
+    """
 
     name = "bfl"
     auth_header = "x-key"
@@ -16,6 +20,11 @@ class BFLFake(ProviderFake):
 
     STATUS = {"request_moderated": "Request Moderated", "content_moderated": "Content Moderated",
               "error": "Error", "not_found": "Task not found"}
+
+    def __init__(self, *, api_key: str | None = "test-key") -> None:
+        super().__init__(api_key=api_key)
+        self.polling_base: str | None = None
+        self.sample_url: str | None = None
 
     def error_reply(self, status: int, message: str) -> Reply:
         return Reply(status, {"detail": message})
@@ -37,7 +46,8 @@ class BFLFake(ProviderFake):
             model = req.path.removeprefix("/v1/")
             job_id, _ = self.new_job(model=model, body=body)
             return Reply(200, {"id": job_id,
-                               "polling_url": f"{self.base_url}/v1/get_result?id={job_id}"})
+                               "polling_url": f"{self.polling_base or self.base_url}"
+                                              f"/v1/get_result?id={job_id}"})
         if req.route == "poll":
             job_id = req.params().get("id", "")
             job = self.jobs.get(job_id)
@@ -50,6 +60,8 @@ class BFLFake(ProviderFake):
                 return Reply(200, {"id": job_id, "status": self.STATUS[self.outcome],
                                    "result": None})
             body: dict[str, Any] = job["body"]
+            if "url" not in job and self.sample_url:
+                job["url"] = self.sample_url
             if "url" not in job:
                 w, h = int(body.get("width") or 1024), int(body.get("height") or 768)
                 # always PNG bytes (real BFL defaults to JPEG; clients must sniff, not assume)

@@ -19,6 +19,7 @@ class ReplicateFake(ProviderFake):
         super().__init__(api_key=api_key)
         self.video = video
         self.output_list = True
+        self.get_url: str | None = None  # urls.get to hand back instead of this fake's own
 
     def error_reply(self, status: int, message: str) -> Reply:
         if status == 429:
@@ -83,5 +84,5 @@ class ReplicateFake(ProviderFake):
                 "logs": "", "output": job.get("output"), "error": job.get("error"),
                 "status": job["status"], "created_at": "2025-01-01T00:00:00Z",
                 "metrics": job.get("metrics", {}),
-                "urls": {"get": f"{self.base_url}/v1/predictions/{job_id}",
+                "urls": {"get": self.get_url or f"{self.base_url}/v1/predictions/{job_id}",
                          "cancel": f"{self.base_url}/v1/predictions/{job_id}/cancel"}}

@@ -117,6 +117,7 @@ class ProviderFake:
       pending        how many polls answer "still running" before the job is done
       outcome        provider-specific: "ok", "moderation", "error", ... (see each fake)
       expired        result files answer `expired_status` instead of their bytes
+      redirects      path -> Location: GETs of that path answer 302 (redirect tests)
     """
 
     name = "fake"
@@ -134,6 +135,7 @@ class ProviderFake:
         self.expired_status = 403
         self.file_content_type: str | None = None  # override the served type of result files
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.base_url = ""
         self.lock = threading.Lock()
@@ -192,6 +194,8 @@ class ProviderFake:
             scripted = queued.pop(0) if queued else None
         if scripted is not None:
             return scripted
+        if req.path in self.redirects:
+            return Reply(302, b"", {"Location": self.redirects[req.path]})
         if req.route == "file":
             return self.serve_file(req)
         if not self.authorized(req):
