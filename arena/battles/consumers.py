@@ -65,12 +65,11 @@ class BattleConsumer(_CountedConsumer):
 
     def target(self) -> str:
         voter_id = voter_id_from_session(self.scope.get("session"), create=False)
-        try:
-            battle = selectors.battle_get(battle_id=self.scope["url_route"]["kwargs"]["battle_id"])
+        try:  # another voter's battle reads exactly like a missing one
+            battle = selectors.battle_get_owned(
+                battle_id=self.scope["url_route"]["kwargs"]["battle_id"], voter_id=voter_id)
         except NotFound:
             return ""
-        if not voter_id or battle.voter_id != voter_id:
-            return ""  # the same answer as a missing battle: existence is not revealed
         self.battle_id = battle.pk
         return events.battle_group(battle.pk)
 

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.battles.errors import Conflict, InvalidInput, NotFound
 from arena.battles.models import Arena, Battle, BattleStatus, Modality
 from arena.battles.ratelimit import Limit, rate_limits_hit
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
@@ -220,10 +220,9 @@ def vote_cast(
                 .filter(pk=battle_id)
                 .first()
             )
-            if battle is None:
+            if battle is None or not voter_id or battle.voter_id != voter_id:
+                # another voter's battle reads exactly like a missing one (privacy)
                 raise NotFound("There is no such battle.")
-            if battle.voter_id != voter_id:
-                raise Forbidden("You can only vote on a battle you were shown.")
             if battle.status == BattleStatus.VOTED:
                 existing = Vote.objects.filter(battle=battle).first()
                 if existing is not None and idempotency_key and (
