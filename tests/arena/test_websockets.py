@@ -137,3 +137,27 @@ def test_slots_of_a_crashed_process_expire(redis_cache: None, settings: Any) -> 
     assert not connection_acquire(key="crashed", limit=2, ttl_s=1)
     time.sleep(1.5)  # ... but the count expires
     assert connection_acquire(key="crashed", limit=2, ttl_s=1)
+
+
+@pytest.mark.services
+def test_a_real_server_refuses_odd_socket_paths_without_a_crash(tmp_path: Any) -> None:
+    """Through daphne: a refused handshake is an HTTP 403 (what ASGI servers send for a socket
+    closed before accept), never a 500, and the server logs no traceback."""
+    import websocket
+
+    from tests.live import LiveArena
+
+    live = LiveArena(tmp_path).start()
+    try:
+        base = live.base.replace("http", "ws")
+        for path in (f"/ws/arenas/{'a' * 150}/leaderboard/", "/ws/arenas/nope/leaderboard/",
+                     "/ws/nothing/", "/ws/battles/00000000-0000-0000-0000-000000000000/"):
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(base + path, origin=live.base, timeout=10)
+            assert refused.value.status_code == 403, path
+        ok = websocket.create_connection(base + "/ws/arenas/text-to-image/leaderboard/",
+                                         origin=live.base, timeout=10)
+        ok.close()
+    finally:
+        live.stop()
+    assert "Traceback" not in live.logs()
