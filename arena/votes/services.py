@@ -8,13 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, IntegerField, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from arena.battles.errors import Conflict, InvalidInput, NotFound
-from arena.battles.models import Arena, Battle, BattleStatus, Modality
+from arena.battles.models import Arena, Battle, BattleStatus, Modality, Prompt
 from arena.battles.ratelimit import Limit, rate_limits_hit
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
@@ -115,24 +115,29 @@ class VoterHistory:
     address_today: int = 0
 
 
-def _count(queryset: QuerySet[Vote]) -> Coalesce:
-    return Coalesce(Subquery(queryset.order_by().values("is_valid").annotate(n=Count("pk"))
-                             .values("n")[:1]), 0)
-
-
 def _history_annotations(*, voter_id: str, voter_address: str) -> dict[str, Any]:
-    """One subquery per rule, evaluated with the battle's row lock (rolling 24 hours)."""
-    since = timezone.now() - timedelta(days=1)
-    counted = Vote.objects.filter(is_valid=True)
+    """One scalar subquery per rule, evaluated in the statement that locks the battle (the
+    day is a rolling 24 hours). Written as SQL: built by the ORM they cost more Python time
+    per vote than the rest of the vote together. Counts read the partial indexes of counted
+    votes (vote_counted_by_voter / vote_counted_by_address)."""
+    vote, battle = Vote._meta.db_table, Battle._meta.db_table
+    prompt, flagged = Prompt._meta.db_table, FlaggedVoter._meta.db_table
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
+    counted_since = f'SELECT COUNT(*) FROM "{vote}" WHERE "is_valid" AND "created_at" >= %s AND '
     return {
-        "h_flagged": Exists(FlaggedVoter.objects.filter(voter_id=voter_id)),
-        "h_same_prompt": Exists(counted.filter(
-            voter_id=voter_id, battle__arena_id=OuterRef("arena_id"),
-            battle__prompt__text_hash=OuterRef("prompt__text_hash"))),
-        "h_voter_today": _count(counted.filter(voter_id=voter_id, created_at__gte=since)),
-        "h_address_today": (_count(counted.filter(voter_address=voter_address,
-                                                  created_at__gte=since))
-                            if voter_address else Value(0)),
+        "h_flagged": RawSQL(f'EXISTS (SELECT 1 FROM "{flagged}" WHERE "voter_id" = %s)',
+                            [voter_id], output_field=BooleanField()),
+        "h_same_prompt": RawSQL(
+            f'EXISTS (SELECT 1 FROM "{vote}" v JOIN "{battle}" b ON b."id" = v."battle_id" '
+            f'JOIN "{prompt}" p ON p."id" = b."prompt_id" WHERE v."voter_id" = %s AND '
+            f'v."is_valid" AND b."arena_id" = "{battle}"."arena_id" AND p."text_hash" = '
+            f'(SELECT p2."text_hash" FROM "{prompt}" p2 WHERE p2."id" = "{battle}"."prompt_id"))',
+            [voter_id], output_field=BooleanField()),
+        "h_voter_today": RawSQL(f'({counted_since}"voter_id" = %s)', [since, voter_id],
+                                output_field=IntegerField()),
+        "h_address_today": (RawSQL(f'({counted_since}"voter_address" = %s)',
+                                   [since, voter_address], output_field=IntegerField())
+                            if voter_address else Value(0, output_field=IntegerField())),
     }
 
 
@@ -218,6 +223,7 @@ def vote_cast(
                 .annotate(**_history_annotations(voter_id=voter_id,
                                                  voter_address=voter_address or ""))
                 .filter(pk=battle_id)
+                .order_by()  # one row by primary key: no sort
                 .first()
             )
             if battle is None or not voter_id or battle.voter_id != voter_id:
