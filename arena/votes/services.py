@@ -123,9 +123,10 @@ def _history_annotations(*, voter_id: str, voter_address: str) -> dict[str, Any]
     vote, battle = Vote._meta.db_table, Battle._meta.db_table
     prompt, flagged = Prompt._meta.db_table, FlaggedVoter._meta.db_table
     since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
-    counted_since = f'SELECT COUNT(*) FROM "{vote}" WHERE "is_valid" AND "created_at" >= %s AND '
+    counted_since = (f'SELECT COUNT(*) FROM "{vote}" c WHERE c."is_valid" '
+                     'AND c."created_at" >= %s AND c.')
     return {
-        "h_flagged": RawSQL(f'EXISTS (SELECT 1 FROM "{flagged}" WHERE "voter_id" = %s)',
+        "h_flagged": RawSQL(f'EXISTS (SELECT 1 FROM "{flagged}" f WHERE f."voter_id" = %s)',
                             [voter_id], output_field=BooleanField()),
         "h_same_prompt": RawSQL(
             f'EXISTS (SELECT 1 FROM "{vote}" v JOIN "{battle}" b ON b."id" = v."battle_id" '
