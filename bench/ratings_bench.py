@@ -1,8 +1,18 @@
-"""Benchmark of ``ratings`` against FastChat's and evalica's Bradley–Terry pipelines.
+"""Benchmarks of ``ratings``.
 
-Run with the benchmark virtualenv (see bench/README.md)::
+Default mode: whole-process time of ``python -m ratings`` on 1M battles x 100 models with
+1000 bootstrap rounds (goal <= 2 s), per file format, with a per-stage breakdown and, with
+``--reference /work/main``, the same runs with another checkout's ``ratings`` on the same
+files (see ratings_cli_bench.py)::
 
-    .venv-bench/bin/python bench/ratings_bench.py [--sizes 20x10000,100x1000000]
+    .venv/bin/python bench/ratings_bench.py [--reference /work/main] [--json]
+
+With ``--json`` the last line printed is one JSON object (``whole_process_s`` first).
+
+``--compare`` mode (needs the benchmark virtualenv, see bench/README.md) compares the
+library against FastChat's and evalica's Bradley–Terry pipelines::
+
+    .venv-bench/bin/python bench/ratings_bench.py --compare [--sizes 20x10000,100x1000000]
 
 For every (models, battles) size it simulates Bradley–Terry battles with ties, then times,
 in this one process and on the same data:
@@ -296,37 +306,78 @@ def report(r: dict[str, Any]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare the library with FastChat and evalica (benchmark venv) instead of "
+        "timing the command line",
+    )
+    cli = p.add_argument_group("command-line timing (default mode)")
+    cli.add_argument("--models", type=int, default=100)
+    cli.add_argument("--battles", type=int, default=1_000_000)
+    cli.add_argument("--rounds", type=int, default=ROUNDS, help="bootstrap rounds")
+    cli.add_argument(
+        "--formats",
+        default="parquet,jsonl",
+        help="battle files to time, comma-separated from parquet, jsonl, csv; the first "
+        "gives whole_process_s (default parquet,jsonl)",
+    )
+    cli.add_argument(
+        "--reference",
+        metavar="ROOT",
+        help="also time the ratings package of this checkout (read only, e.g. /work/main)",
+    )
+    cli.add_argument(
+        "--data-dir", help="write (and reuse) the battle files here instead of a temp dir"
+    )
+    cmp = p.add_argument_group("--compare mode")
+    cmp.add_argument(
         "--sizes",
         default=DEFAULT_SIZES,
         help=f"comma-separated MODELSxBATTLES (default {DEFAULT_SIZES})",
     )
-    p.add_argument(
+    cmp.add_argument(
         "--ref-rounds",
         type=int,
         default=20,
         help="most reference bootstrap rounds actually run (then extrapolated)",
     )
-    p.add_argument(
+    cmp.add_argument(
         "--fastchat-max-gib",
         type=float,
         default=4.0,
         help="skip FastChat when its dense design matrix would exceed this",
     )
-    p.add_argument("--no-fastchat", action="store_true")
-    p.add_argument(
+    cmp.add_argument("--no-fastchat", action="store_true")
+    cmp.add_argument(
         "--no-unpenalised",
         action="store_true",
         help="skip the slow unpenalised FastChat accuracy fit",
     )
-    p.add_argument("--no-evalica", action="store_true")
+    cmp.add_argument("--no-evalica", action="store_true")
     p.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="time our pipeline this many times and report the best of each stage",
+        help="runs per case, best kept (default 3 for the command line, 1 for --compare)",
     )
-    p.add_argument("--json", type=Path, help="also write the results as JSON")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="print the results as one JSON object on the last line (and write FILE)",
+    )
     args = p.parse_args()
+    if not args.compare:
+        from ratings_cli_bench import main as cli_main
+
+        args.repeat = args.repeat or 3
+        out = cli_main(args)
+        if args.json:
+            if args.json != "-":
+                Path(args.json).write_text(json.dumps(out, indent=2))
+            print(json.dumps(out))
+        return 0
+    args.repeat = args.repeat or 1
     sizes = []
     for part in args.sizes.split(","):
         m, n = part.lower().split("x")
@@ -342,7 +393,9 @@ def main() -> int:
         results.append(r)
         print(report(r), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        if args.json != "-":
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        print(json.dumps({"sizes": results}))
     return 0
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from ratings.bt import (
     DEFAULT_PRIOR,
@@ -29,6 +28,7 @@ from ratings.bt import (
 )
 from ratings.counts import PairCounts, battle_cells, pair_counts
 from ratings.elo import DEFAULT_ELO, EloParams, bootstrap_online_elo
+from ratings.numerics import PairSums
 from ratings.outcomes import Battles
 
 __all__ = [
@@ -142,13 +142,15 @@ def multinomial_rows(
     sums = x.sum(axis=1)
     cdf = np.cumsum(pvals)
     cdf /= cdf[-1]
+    # Sorted keys make searchsorted start each search where the last one ended (a faster
+    # walk); the counts do not depend on the order, nor does the random stream.
     for r in np.flatnonzero(sums != n):
         s = int(sums[r])
         if s < n:
-            extra = np.searchsorted(cdf, rng.random(n - s), side="right")
+            extra = np.searchsorted(cdf, np.sort(rng.random(n - s)), side="right")
             x[r] += np.bincount(np.minimum(extra, k - 1), minlength=k)
         else:
-            drop = rng.choice(s, size=s - n, replace=False)
+            drop = np.sort(rng.choice(s, size=s - n, replace=False))
             cells = np.searchsorted(np.cumsum(x[r]), drop, side="right")
             x[r] -= np.bincount(cells, minlength=k)
     return x
@@ -162,20 +164,10 @@ def _sigmoid(x: FloatArray) -> FloatArray:
     return np.reciprocal(e, out=e)
 
 
-def _incidence(counts: PairCounts) -> sparse.csr_matrix:
-    """(models × pairs) matrix with +1 at ``pair_i`` and −1 at ``pair_j``: maps per-pair
-    residuals to per-model gradients."""
-    n_pairs = counts.num_pairs
-    return sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(n_pairs), -np.ones(n_pairs)]),
-            (
-                np.concatenate([counts.pair_i, counts.pair_j]),
-                np.concatenate([np.arange(n_pairs)] * 2),
-            ),
-        ),
-        shape=(counts.num_models, n_pairs),
-    )
+def _incidence(counts: PairCounts) -> PairSums:
+    """Maps per-pair residuals ``(pairs, rounds)`` to per-model gradients: +1 at ``pair_i``,
+    −1 at ``pair_j`` (the product with the models × pairs incidence matrix)."""
+    return PairSums(counts.num_models, counts.pair_i, counts.pair_j)
 
 
 def _batched_fit(
@@ -187,7 +179,7 @@ def _batched_fit(
     prior: float,
     tol: float = 1e-7,
     max_iter: int = 60,
-    inc: sparse.csr_matrix | None = None,
+    inc: PairSums | None = None,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Chord-Newton for many rounds at once; ``wi``/``wj`` are (pairs, rounds).
 
@@ -206,7 +198,7 @@ def _batched_fit(
         p = _sigmoid(theta[pi] - theta[pj])
         np.multiply(n, p, out=p)
         np.subtract(wi, p, out=p)
-        g = np.asarray(inc @ p)
+        g = inc(p)
         if prior > 0:
             g += prior * (0.5 - _sigmoid(theta))
         step = np.einsum("ij,jk->ik", minv, g)  # no BLAS: its threads fight our workers

@@ -30,12 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
 
 from ratings.counts import PairCounts
 from ratings.errors import UnknownModelError
+from ratings.numerics import expit, strongly_connected
 
 __all__ = [
     "DEFAULT_PRIOR",
@@ -97,9 +95,7 @@ def is_strongly_connected(
     dst = np.concatenate([pj[wi > 0], pi[wj > 0]])
     if src.shape[0] < m:
         return False
-    g = sparse.csr_matrix((np.ones(src.shape[0]), (src, dst)), shape=(m, m))
-    n_comp = connected_components(g, directed=True, connection="strong", return_labels=False)
-    return bool(n_comp == 1)
+    return strongly_connected(m, src, dst)
 
 
 def _neg_loglik(

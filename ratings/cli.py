@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ratings.errors import RatingsError
-from ratings.io import read_battle_rows
+from ratings.io import read_battles
 from ratings.leaderboard import Leaderboard, compute_leaderboard
 
 __all__ = ["main", "render"]
@@ -129,15 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --bootstrap must be >= 0", file=sys.stderr)
         return EXIT_INPUT_ERROR
     try:
-        rows = read_battle_rows(args.battles, args.input_format)
+        battles = read_battles(args.battles, args.input_format)
         board = compute_leaderboard(
-            rows,
+            battles,
             method=args.method,
             bootstrap_rounds=args.bootstrap,
             seed=args.seed,
             anchor=args.anchor,
             exclude_ties=args.exclude_ties,
             both_bad=args.both_bad,
+            # the table and CSV show only the chosen rating; JSON also carries online Elo
+            online_elo=args.method == "elo" or args.format == "json",
         )
     except (RatingsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

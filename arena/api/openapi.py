@@ -191,7 +191,9 @@ OPENAPI: dict[str, object] = {
                     "category. battle_id is a pseudonym too (24 hex characters, stable across "
                     "downloads): it resolves to no battle. Never an address, a session or a "
                     "raw voter id, and no prompt text unless the operator publishes prompts "
-                    "(ARENA_EXPORT_PROMPTS=1 adds a `prompt` column and the pages say so)."
+                    "(ARENA_EXPORT_PROMPTS=1 adds a `prompt` column and the pages say so; it is "
+                    "empty for battles made before that, when voters were told prompts stay "
+                    "private)."
                 ),
                 "parameters": [
                     {"$ref": "#/components/parameters/Slug"},

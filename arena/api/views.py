@@ -51,6 +51,7 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         voter_address=client_address_hash(request),
         prompt_text=body.get("prompt"),
         random_prompt=random_prompt,
+        prompt_publishable=sharing.prompt_publishable(request.session),
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
 

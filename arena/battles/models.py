@@ -189,6 +189,11 @@ class Battle(models.Model):
         help_text="Set when the voter chose to share the voted battle: /s/<token> is public.",
     )
     shared_at = models.DateTimeField(null=True, blank=True, editable=False)
+    prompt_publishable = models.BooleanField(
+        default=False, editable=False,
+        help_text="The page warned that prompts may be published when this battle was made "
+                  "(ARENA_EXPORT_PROMPTS was on): only then may the export carry its prompt.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.db.models import Prefetch, QuerySet
@@ -20,6 +21,13 @@ from arena.battles.models import (
 )
 
 SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
+# What secrets.token_urlsafe makes (output and share tokens). Anything else is no token: a NUL
+# byte would even make PostgreSQL refuse the query (a 500 instead of the 404 of a missing link).
+TOKEN_SHAPE = re.compile(r"[-_A-Za-z0-9]{1,64}")
+
+
+def token_or_empty(token: object) -> str:
+    return token if isinstance(token, str) and TOKEN_SHAPE.fullmatch(token) else ""
 
 
 def arena_get(*, slug: str) -> Arena:
@@ -72,7 +80,7 @@ def battle_get_shared(*, token: str) -> Battle:
     """A battle its voter chose to share (only voted battles can be); revoked reads as
     missing."""
     battle = None
-    if token:
+    if token := token_or_empty(token):
         battle = _battles().select_related("vote").filter(
             share_token=token, status=BattleStatus.VOTED).first()
     if battle is None:
@@ -82,8 +90,10 @@ def battle_get_shared(*, token: str) -> Battle:
 
 def output_get_owned(*, token: str, voter_id: str, staff: bool = False) -> Output:
     """A ready output file for the voter who owns its battle (or staff); else missing."""
-    output = (Output.objects.select_related("battle")
-              .filter(token=token, status=OutputStatus.READY).exclude(file="").first())
+    output = None
+    if token := token_or_empty(token):
+        output = (Output.objects.select_related("battle")
+                  .filter(token=token, status=OutputStatus.READY).exclude(file="").first())
     if output is None or not (staff or (voter_id and output.battle.voter_id == voter_id)):
         raise NotFound("No such output.")
     return output
@@ -92,7 +102,7 @@ def output_get_owned(*, token: str, voter_id: str, staff: bool = False) -> Outpu
 def output_get_shared(*, share_token: str, side: str) -> Output:
     """One side's file of a shared battle, reachable through the share token only."""
     output = None
-    if share_token and side in Side.values:
+    if (share_token := token_or_empty(share_token)) and side in Side.values:
         output = (Output.objects.filter(
             battle__share_token=share_token, battle__status=BattleStatus.VOTED, side=side,
             status=OutputStatus.READY).exclude(file="").first())

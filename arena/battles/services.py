@@ -104,8 +104,12 @@ def battle_create(
     prompt_text: object = None,
     random_prompt: bool = False,
     rng: random.Random | None = None,
+    prompt_publishable: bool | None = None,
 ) -> Battle:
-    """Draw two distinct contenders, store the battle and queue one generation per side."""
+    """Draw two distinct contenders, store the battle and queue one generation per side.
+
+    prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
+    ARENA_EXPORT_PROMPTS."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     window = settings.ARENA_RATE_WINDOW_S
@@ -144,6 +148,9 @@ def battle_create(
             voter_address=voter_address,
             seed=rng.randrange(2**31),
             sampling_probability=probability,
+            # What the voter was told now decides, not the setting at export time.
+            prompt_publishable=(settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None
+                                else prompt_publishable),
         )
         outputs = [Output.objects.create(battle=battle, side=side,
                                          contender=battle.contender_on(side)) for side in Side]

@@ -8,7 +8,9 @@ the vote; revoking it makes the link (and its output URLs) read as missing again
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +18,25 @@ from django.utils import timezone
 from arena.battles.errors import Conflict, NotFound
 from arena.battles.models import Battle, BattleStatus, OutputStatus, Side, new_share_token
 from arena.battles.selectors import SIDE_LABELS, contender_public, uuid_or_none
+
+# What the battle page last told this voter about the export: True "prompts may be published",
+# False "visible only to you". Absent for an API client that never loaded the page.
+PROMPT_NOTICE_KEY = "arena_prompt_notice"
+
+
+def prompt_notice_record(session: Any) -> None:
+    """Remember which privacy notice the page showed (the cookie changes only with it)."""
+    shown = settings.ARENA_EXPORT_PROMPTS
+    if session is not None and session.get(PROMPT_NOTICE_KEY) is not shown:
+        session[PROMPT_NOTICE_KEY] = shown
+
+
+def prompt_publishable(session: Any) -> bool:
+    """May the export publish the prompt of a battle this voter makes now? Only while the
+    operator publishes prompts, and never for a voter whose page still promises privacy (a tab
+    opened before the setting changed). An API client follows the setting, as documented."""
+    told = session.get(PROMPT_NOTICE_KEY) if session is not None else None
+    return bool(settings.ARENA_EXPORT_PROMPTS) and told is not False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Columns follow the public battle dumps of the best-known LLM arena (model_a, mod
 plus a battle pseudonym, timestamp, an anonymised voter id and the prompt category. Never an IP,
 a session, a raw voter id or a real battle id: battles belong to their voters, so the export's
 battle_id is a keyed hash with its own purpose (stable across downloads, resolving nowhere).
-Prompt text only when the operator sets ARENA_EXPORT_PROMPTS (the pages then say so).
+Prompt text only when the operator sets ARENA_EXPORT_PROMPTS (the pages then say so), and only
+of battles made while it was on: a prompt typed under the privacy promise is never published.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
     fields = ["battle_id", "battle__left__name", "battle__right__name", "choice", "created_at",
               "voter_id", "battle__prompt__category"]
     if with_prompts:
-        fields.append("battle__prompt__text")
+        fields += ["battle__prompt__text", "battle__prompt_publishable"]
     votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
              .values_list(*fields))
     for values in votes.iterator(chunk_size=2000):
@@ -52,7 +53,9 @@ def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
                "winner": WINNER_OF_CHOICE[Choice(choice)], "timestamp": at.isoformat(),
                "voter": voter_pseudonym(voter_id), "category": category or ""}
         if with_prompts:
-            row["prompt"] = values[7]
+            # Only battles made while the pages warned that prompts may be published: turning
+            # the setting on never publishes what voters typed under the privacy promise.
+            row["prompt"] = values[7] if values[8] else ""
         yield row
 
 
@@ -61,11 +64,23 @@ def votes_export_jsonl(*, arena: Arena) -> Iterator[str]:
         yield json.dumps(row) + "\n"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(text: str) -> str:
+    """A voter's text made inert for spreadsheets: a leading apostrophe (OWASP's advice) when it
+    could start a formula. Only the CSV is touched; the JSONL carries the exact text."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def votes_export_csv(*, arena: Arena) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=export_columns())
     writer.writeheader()
     for row in votes_export_rows(arena=arena):
+        if "prompt" in row:  # the only column a voter writes
+            row["prompt"] = csv_text_cell(row["prompt"])
         writer.writerow(row)
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

@@ -44,6 +44,7 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
     or one of another arena, is a 404 like a battle that does not exist)."""
     arena = _arena_or_404(slug)
     voter_id = voter_id_from_session(request.session)  # the voter exists before the first battle
+    sharing.prompt_notice_record(request.session)
     battle_id = request.GET.get("battle")
     if battle_id is not None:
         try:
@@ -93,11 +94,19 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, context)
 
 
+# Defence in depth where hostile text meets strangers: the share page shows a voter's prompt to
+# anyone and needs no script at all; an output file opened on its own runs nothing either.
+SHARE_PAGE_CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+                  "form-action 'self'; frame-ancestors 'none'")
+OUTPUT_FILE_CSP = "default-src 'none'; sandbox"
+
+
 def _file_response(output: Output, *, cache_control: str) -> FileResponse:
     response = FileResponse(default_storage.open(output.file.name, "rb"),
                             content_type=output.content_type)
     response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
+    response["Content-Security-Policy"] = OUTPUT_FILE_CSP
     return response
 
 
@@ -130,6 +139,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
     # Revocable: no shared cache may keep it; not for search engines.
     patch_cache_control(response, private=True, no_cache=True)
     response["X-Robots-Tag"] = "noindex"
+    response["Content-Security-Policy"] = SHARE_PAGE_CSP
     return response
 
 

@@ -143,3 +143,94 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert res.returncode == 2
     assert "needs the 'pyarrow' package" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_every_input_format_gives_the_same_board(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [
+        {"model_a": "gpt-ü", "model_b": 'q"uote, inc', "winner": "model_a"},
+        {"model_a": 'q"uote, inc', "model_b": "模型", "winner": "tie (bothbad)"},
+        {"model_a": "模型", "model_b": "gpt-ü", "winner": "model_b"},
+        {"model_a": "gpt-ü", "model_b": "模型", "winner": "tie"},
+        {"model_a": "模型", "model_b": 'q"uote, inc', "winner": "model_a"},
+    ] * 4
+    paths = [write_jsonl(tmp_path / "b.jsonl", rows), write_csv(tmp_path / "b.csv", rows)]
+    (tmp_path / "b.json").write_text(json.dumps(rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "b.parquet", row_group_size=3)
+    paths += [tmp_path / "b.json", tmp_path / "b.parquet"]
+    outs = [run(p, "--format", "json", "--bootstrap", "30", "--seed", "5") for p in paths]
+    assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs]
+    boards = [json.loads(o.stdout) for o in outs]
+    assert all(b["rows"] == boards[0]["rows"] for b in boards)
+    assert {r["model"] for r in boards[0]["rows"]} == {"gpt-ü", 'q"uote, inc', "模型"}
+    assert all(r["elo"] is not None for r in boards[0]["rows"])  # JSON carries online Elo
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "needle"),
+    [
+        (
+            "model_a,model_b,winner\na,b,tie\na,b,draw\n",
+            "b.csv",
+            "row 1: unknown winner value 'draw'",
+        ),
+        ("model_a,model_b,winner\na,a,tie\n", "b.csv", "row 0: model 'a' battles itself"),
+        ("\ufeffmodel_a,model_b,winner\na,b,tie\n", "b.csv", "missing column(s) model_a"),
+        ('{"model_a": "a", "model_b": "b", "winner": null}\n', "b.jsonl", "unknown winner"),
+        ('{"model_a": "a", "model_b": "b"}\n', "b.json", "missing column(s) winner"),
+    ],
+)
+def test_bad_input_through_the_fast_reader_exit_2(
+    tmp_path: Path, content: str, name: str, needle: str
+) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    res = run(path, "--bootstrap", "10")
+    assert res.returncode == 2
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_the_command_line_runs_without_scipy_and_with_one_blas_thread(tmp_path: Path) -> None:
+    """scipy cost a quarter of a second of imports per run; BLAS threads cost more."""
+    path = write_jsonl(tmp_path / "b.jsonl", ROWS)
+    code = (
+        "import os, runpy, sys\n"
+        "assert 'numpy' not in sys.modules\n"
+        f"sys.argv = ['ratings', {str(path)!r}, '--bootstrap', '20', '--format', 'json']\n"
+        "try:\n"
+        "    runpy.run_module('ratings', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'django'))\n"
+        "assert not bad, bad\n"
+        "assert os.environ['OPENBLAS_NUM_THREADS'] == '1'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["num_battles"] == len(ROWS)
+
+
+def test_readers_work_without_pyarrow(tmp_path: Path) -> None:
+    jsonl = write_jsonl(tmp_path / "b.jsonl", ROWS)
+    csv_path = write_csv(tmp_path / "b.csv", ROWS)
+    code = (
+        "import json, sys; sys.modules['pyarrow'] = None\n"
+        "from ratings.io import read_battles\n"
+        f"a, b = read_battles({str(jsonl)!r}), read_battles({str(csv_path)!r})\n"
+        "assert a.models == b.models and a.winner.tolist() == b.winner.tolist()\n"
+        "print(len(a))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(len(ROWS))

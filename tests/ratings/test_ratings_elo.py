@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from ratings import EloParams, compute_online_elo, load_battles, simulate_battles
+from ratings import EloParams, compute_online_elo, load_battles, online_elo, simulate_battles
+from ratings.elo import score_of_winner
+from ratings.errors import RatingsError
 from ratings.outcomes import WINNER_STRINGS, Winner
 
 
@@ -65,3 +67,64 @@ def test_matches_fastchat_exactly_and_is_order_dependent() -> None:
     assert ours.tolist() == [ref[m] for m in sim.models]  # bit-identical
     rev = compute_online_elo(load_battles(rows[::-1]))
     assert not np.allclose(rev, ours)
+
+
+def test_online_elo_on_index_arrays_is_fastchat_bit_for_bit() -> None:
+    sim = simulate_battles([0, 50, 100, -80, 20, 7], 5000, seed=9, tie_rate=0.3, both_bad_share=0.4)
+    rows = [
+        (sim.models[a], sim.models[b], WINNER_STRINGS[Winner(int(w))])
+        for a, b, w in zip(sim.model_a, sim.model_b, sim.winner, strict=True)
+    ]
+    ref = fastchat_compute_online_elo(rows)
+    got = online_elo(sim.model_a, sim.model_b, score_of_winner(sim.winner), sim.num_models)
+    assert got.dtype == np.float64 and got.shape == (6,)
+    assert got.tolist() == [ref[m] for m in sim.models]
+    assert got.tolist() == compute_online_elo(sim).tolist()
+    # int32 indices and a plain list of scores give the very same numbers
+    same = online_elo(
+        sim.model_a.astype(np.int32),
+        sim.model_b.astype(np.int32),
+        score_of_winner(sim.winner).tolist(),
+        6,
+    )
+    assert same.tolist() == got.tolist()
+
+
+def test_online_elo_continues_from_earlier_ratings_exactly() -> None:
+    sim = simulate_battles([0, 30, -60, 90], 4000, seed=4, tie_rate=0.2)
+    sa = score_of_winner(sim.winner)
+    full = online_elo(sim.model_a, sim.model_b, sa, 4)
+    half = online_elo(sim.model_a[:1500], sim.model_b[:1500], sa[:1500], 4)
+    rest = online_elo(sim.model_a[1500:], sim.model_b[1500:], sa[1500:], 4, initial=half)
+    assert rest.tolist() == full.tolist()
+
+
+def test_online_elo_parameters_and_models_without_battles() -> None:
+    r = online_elo([0], [1], [0.0], 3, k=32, initial=1500)
+    assert r.tolist() == [1484.0, 1516.0, 1500.0]
+    assert online_elo([], [], [], 2).tolist() == [1000.0, 1000.0]
+    r = online_elo([0, 1], [1, 0], [1.0, 0.5], 2, scale=200.0, base=math.e)
+    ref = fastchat_compute_online_elo(
+        [("a", "b", "model_a"), ("b", "a", "tie")], scale=200.0, base=math.e
+    )
+    assert r.tolist() == [ref["a"], ref["b"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([0, 1], [1], [1.0, 0.0], 2), "values per battle"),
+        (([0], [2], [1.0], 2), "out of range"),
+        (([-1], [0], [1.0], 2), "out of range"),
+        (([1], [1], [1.0], 2), "cannot play itself"),
+        (([0.0], [1.0], [1.0], 2), "integers"),
+    ],
+)
+def test_online_elo_rejects_bad_arrays(args: tuple, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(RatingsError, match=message):
+        online_elo(*args)
+
+
+def test_score_of_winner() -> None:
+    codes = [Winner.A, Winner.B, Winner.TIE, Winner.BOTH_BAD]
+    assert score_of_winner(np.array(codes, dtype=np.int8)).tolist() == [1.0, 0.0, 0.5, 0.5]
