@@ -8,6 +8,7 @@ never one without the others (the in-memory layer cannot cross processes).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -207,7 +208,6 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"  # no databas
 CSRF_FAILURE_VIEW = "arena.pages.views.csrf_failure"
 
 # --- Vote quality and abuse resistance ----------------------------------------------------------
-ARENA_TRUST_X_FORWARDED_FOR = env_bool("ARENA_TRUST_X_FORWARDED_FOR", False)  # behind a proxy
 ARENA_RATE_WINDOW_S = env_int("ARENA_RATE_WINDOW_S", 60)
 ARENA_RATE_BATTLES_PER_VOTER = env_int("ARENA_RATE_BATTLES_PER_VOTER", 20)
 ARENA_RATE_BATTLES_PER_ADDRESS = env_int("ARENA_RATE_BATTLES_PER_ADDRESS", 60)
@@ -221,6 +221,34 @@ ARENA_MODERATION_KEY_ENV = env_str("ARENA_MODERATION_KEY_ENV", "ARENA_MODERATION
 ARENA_MODERATION_FAIL_CLOSED = env_bool("ARENA_MODERATION_FAIL_CLOSED", True)  # 503 + retry
 ARENA_FLAG_MIN_VOTES = env_int("ARENA_FLAG_MIN_VOTES", 20)
 ARENA_FLAG_P_VALUE = env_float("ARENA_FLAG_P_VALUE", 1e-4)
+
+# --- Vote stuffing: client address, per-address budget, proof of work, WebSocket caps ----------
+if "ARENA_TRUST_X_FORWARDED_FOR" in os.environ:
+    raise ImproperlyConfigured(
+        "ARENA_TRUST_X_FORWARDED_FOR was removed: it trusted the leftmost X-Forwarded-For entry, "
+        "which the client writes itself. Unset it and set ARENA_TRUSTED_PROXIES to the number of "
+        "proxies in front of the arena (0 = none: the socket address is the client)."
+    )
+# The client is the N-th X-Forwarded-For entry from the right (the one our own proxy appended).
+ARENA_TRUSTED_PROXIES = env_int("ARENA_TRUSTED_PROXIES", 0)
+# Counted votes per client address (IPv6 per /64) over the last 24 hours, whatever the cookie.
+ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY = env_int(
+    "ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 200)
+# Proof of work for a new voter id (ALTCHA v1: the answer is drawn from 0..2**bits, so a solver
+# tries 2**(bits-1) SHA-256 on average); 0 turns it off.
+ARENA_POW_BITS = env_int("ARENA_POW_BITS", 17)
+ARENA_POW_EXPIRES_S = env_int("ARENA_POW_EXPIRES_S", 600)
+ARENA_WS_MAX_PER_ADDRESS = env_int("ARENA_WS_MAX_PER_ADDRESS", 20)
+# A crashed process cannot hold its connections' counts longer than this.
+ARENA_WS_COUNT_TTL_S = env_int("ARENA_WS_COUNT_TTL_S", 3600)
+for _name, _low, _high in (("ARENA_TRUSTED_PROXIES", 0, 32), ("ARENA_POW_BITS", 0, 32),
+                           ("ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 0, 10**9),
+                           ("ARENA_POW_EXPIRES_S", 10, 86400),
+                           ("ARENA_WS_MAX_PER_ADDRESS", 0, 10**6),
+                           ("ARENA_WS_COUNT_TTL_S", 10, 10**7)):
+    if not _low <= globals()[_name] <= _high:
+        raise ImproperlyConfigured(f"{_name} must be between {_low} and {_high}, "
+                                   f"got {globals()[_name]}")
 
 # --- Leaderboards -----------------------------------------------------------------------------
 ARENA_LEADERBOARD_DEBOUNCE_S = env_float("ARENA_LEADERBOARD_DEBOUNCE_S", 2.0)

@@ -20,6 +20,7 @@ def _isolated_media(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.ARENA_TASKS_INLINE = True
     settings.ARENA_MIN_VOTE_SECONDS = 0.0  # tests vote at once; the rule has its own tests
+    settings.ARENA_POW_BITS = 0  # proof of work has its own tests (tests/arena/test_pow.py)
     for name in ("BATTLES_PER_VOTER", "BATTLES_PER_ADDRESS", "VOTES_PER_VOTER",
                  "VOTES_PER_ADDRESS"):
         setattr(settings, f"ARENA_RATE_{name}", 0)  # rate limits have their own tests

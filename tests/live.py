@@ -43,7 +43,8 @@ class LiveArena:
                if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
                             "ARENA_TASKS_INLINE", "DJANGO_SETTINGS_MODULE"}}
         env.update({"ARENA_VAR_DIR": str(workdir), "DEBUG": "1", "PYTHONUNBUFFERED": "1",
-                    "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_MIN_VOTE_SECONDS": "0"})
+                    "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_MIN_VOTE_SECONDS": "0",
+                    "ARENA_POW_BITS": "0"})  # a test that wants it passes extra_env
         env.update(extra_env or {})
         if database_url:
             env["DATABASE_URL"] = database_url

@@ -33,6 +33,8 @@ _ERROR_TEXT = {
     409: "Already voted, or the battle is not ready or failed (share: not voted yet)",
     413: "The body is larger than the server accepts",
     415: "The body is not JSON (send Content-Type: application/json)",
+    428: ("A new voter must first solve the proof-of-work challenge of /api/challenge; the "
+          "message says how. Nothing was stored: send the same vote again after solving"),
     429: "Too many requests from this voter or network; wait Retry-After seconds",
     503: "Temporarily unavailable (database, no models); nothing was stored; retry",
 }
@@ -268,7 +270,7 @@ OPENAPI: dict[str, object] = {
                         ),
                         "Vote stored; both models revealed",
                     ),
-                    **_errors(400, 403, 404, 409, 413, 415, 429, 503),
+                    **_errors(400, 403, 404, 409, 413, 415, 428, 429, 503),
                 },
             }
         },
@@ -296,6 +298,48 @@ OPENAPI: dict[str, object] = {
                 "responses": {
                     "204": {"description": "Not shared (any more)"},
                     **_errors(403, 404, 503),
+                },
+            },
+        },
+        "/api/challenge": {
+            "get": {
+                "operationId": "getChallenge",
+                "summary": "The proof of work a new voter solves once before voting",
+                "description": (
+                    "ALTCHA v1, self-hosted. `verified: true` when this session's voter needs "
+                    "none (already solved, or proof of work is off). Otherwise find the "
+                    "integer n in [0, maxnumber] whose lowercase hex SHA-256 of salt + "
+                    "decimal n equals `challenge`, and POST it here."
+                ),
+                "responses": {
+                    "200": _json(_object(
+                        {"verified": {"type": "boolean"},
+                         "algorithm": {"enum": ["SHA-256"]},
+                         "challenge": {"type": "string"},
+                         "maxnumber": {"type": "integer", "minimum": 1},
+                         "salt": {"type": "string"},
+                         "signature": {"type": "string"}},
+                        required=["verified"]), "Verified, or a challenge to solve"),
+                    **_errors(503),
+                },
+            },
+            "post": {
+                "operationId": "solveChallenge",
+                "summary": "Send the solution; this session's voter id is then verified",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _object(
+                        {"algorithm": {"enum": ["SHA-256"]},
+                         "challenge": {"type": "string"},
+                         "number": {"type": "integer", "minimum": 0},
+                         "salt": {"type": "string"},
+                         "signature": {"type": "string"}},
+                        required=["algorithm", "challenge", "number", "salt", "signature"])}},
+                },
+                "responses": {
+                    "200": _json(_object({"verified": {"const": True}}, required=["verified"]),
+                                 "Verified"),
+                    **_errors(400, 403, 409, 413, 415, 503),
                 },
             },
         },

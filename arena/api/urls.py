@@ -12,6 +12,7 @@ urlpatterns = [
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
     path("battles/<uuid:battle_id>/share", views.battle_share, name="api-share"),
+    path("challenge", views.challenge, name="api-challenge"),
     path("openapi.json", views.openapi, name="api-openapi"),
     # Any other path under /api/ (a newline included: "." would not match it) is a JSON 404.
     re_path(r"^(?P<path>[\s\S]*)$", views.not_found),

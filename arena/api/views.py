@@ -19,6 +19,7 @@ from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
+from arena.votes.challenge import challenge_issue, challenge_solve, voter_is_verified
 from arena.votes.services import vote_cast
 
 
@@ -93,12 +94,14 @@ def idempotency_key(request: HttpRequest) -> str:
 @api_view
 def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
     body = json_body(request)
+    voter_id = voter_id_from_session(request.session, create=False)
     cast = vote_cast(
         battle_id=battle_id,
-        voter_id=voter_id_from_session(request.session, create=False),
+        voter_id=voter_id,
         voter_address=client_address_hash(request),
         choice=body.get("choice"),
         idempotency_key=idempotency_key(request),
+        proof_of_work=voter_is_verified(session=request.session, voter_id=voter_id),
     )
     battle = cast.battle
     return JsonResponse(
@@ -110,6 +113,22 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
             "right": selectors.contender_public(battle.right),
         }
     )
+
+
+@allow_methods("GET", "POST")
+@api_view
+def challenge(request: HttpRequest) -> JsonResponse:
+    """GET: whether this voter must still solve a proof of work, and a challenge if so.
+    POST: the solution; marks this session's voter id verified."""
+    voter_id = voter_id_from_session(request.session)
+    if request.method == "POST":
+        body = json_body(request)
+        if not voter_is_verified(session=request.session, voter_id=voter_id):
+            challenge_solve(session=request.session, voter_id=voter_id, body=body)
+        return JsonResponse({"verified": True})
+    if voter_is_verified(session=request.session, voter_id=voter_id):
+        return JsonResponse({"verified": True})
+    return JsonResponse({"verified": False, **challenge_issue().as_dict()})
 
 
 @allow_methods("GET")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -10,12 +12,23 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,99}")  # what Channels accepts as a group name
+
+
+def _group(prefix: str, name: str) -> str:
+    """A valid group name whatever `name` is (an odd or long one is hashed, never an error)."""
+    group = f"{prefix}_{name}"
+    if _GROUP_NAME.fullmatch(group):
+        return group
+    return f"{prefix}_h{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+
+
 def battle_group(battle_id: object) -> str:
-    return f"battle_{battle_id}"
+    return _group("battle", str(battle_id))
 
 
 def leaderboard_group(slug: str) -> str:
-    return f"leaderboard_{slug}"
+    return _group("leaderboard", slug)
 
 
 def _send(group: str, message: dict[str, object]) -> None:

@@ -22,6 +22,9 @@ class InvalidReason(models.TextChoices):
     DAILY_CAP = "daily_cap", "Over the voter's daily cap of counted votes"
     REPEATED_PROMPT = "repeated_prompt", "The voter already voted on the same prompt"
     FLAGGED_VOTER = "flagged_voter", "The voter was flagged by the abuse detector"
+    NO_ADDRESS = "no_address", "Sent without a usable network address"
+    ADDRESS_BUDGET = "address_budget", (
+        "Over the daily budget of counted votes from one network address")
 
 
 class Vote(models.Model):
@@ -37,6 +40,14 @@ class Vote(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The vote path counts a voter's and an address's counted votes of the last day:
+            # only counted votes are indexed, so an address far over its budget stays cheap.
+            models.Index(fields=["voter_id", "created_at"], condition=models.Q(is_valid=True),
+                         name="vote_counted_by_voter"),
+            models.Index(fields=["voter_address", "created_at"],
+                         condition=models.Q(is_valid=True), name="vote_counted_by_address"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.choice} on {self.battle_id}"
@@ -79,3 +90,16 @@ class FlaggedVoter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter_id}: {self.reason}"
+
+
+class SolvedChallenge(models.Model):
+    """A proof-of-work challenge solved by a voter id. Unique, so one solution verifies one
+    voter id only; kept until the challenge has expired (then it could not be replayed)."""
+
+    challenge = models.CharField(max_length=128, unique=True)
+    voter_id = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+    solved_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.voter_id} solved {self.challenge[:12]}"

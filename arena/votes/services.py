@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, IntegerField, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
-from arena.battles.models import Arena, Battle, BattleStatus, Modality
-from arena.battles.ratelimit import rate_limit_hit
+from arena.battles.errors import Conflict, InvalidInput, NotFound
+from arena.battles.models import Arena, Battle, BattleStatus, Modality, Prompt
+from arena.battles.ratelimit import Limit, rate_limits_hit
+from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
 from ratings.live import elo_update
 
@@ -101,64 +104,136 @@ def _names_of(battle: Battle) -> list[str]:
     return [n.casefold() for n in names if n and len(n) >= 3]
 
 
-def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float | None) -> str:
-    """Why this vote must not count ("" when it counts). Checked inside the vote's transaction."""
+@dataclass(frozen=True)
+class VoterHistory:
+    """What the quality rules need to know about the voter and the address, read in the same
+    statement that locks the battle."""
+
+    flagged: bool = False
+    same_prompt: bool = False
+    voter_today: int = 0
+    address_today: int = 0
+
+
+def _history_annotations(*, voter_id: str, voter_address: str) -> dict[str, Any]:
+    """One scalar subquery per rule, evaluated in the statement that locks the battle (the
+    day is a rolling 24 hours). Written as SQL: built by the ORM they cost more Python time
+    per vote than the rest of the vote together. Counts read the partial indexes of counted
+    votes (vote_counted_by_voter / vote_counted_by_address)."""
+    vote, battle = Vote._meta.db_table, Battle._meta.db_table
+    prompt, flagged = Prompt._meta.db_table, FlaggedVoter._meta.db_table
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
+    counted_since = (f'SELECT COUNT(*) FROM "{vote}" c WHERE c."is_valid" '
+                     'AND c."created_at" >= %s AND c.')
+    return {
+        "h_flagged": RawSQL(f'EXISTS (SELECT 1 FROM "{flagged}" f WHERE f."voter_id" = %s)',
+                            [voter_id], output_field=BooleanField()),
+        "h_same_prompt": RawSQL(
+            f'EXISTS (SELECT 1 FROM "{vote}" v JOIN "{battle}" b ON b."id" = v."battle_id" '
+            f'JOIN "{prompt}" p ON p."id" = b."prompt_id" WHERE v."voter_id" = %s AND '
+            f'v."is_valid" AND b."arena_id" = "{battle}"."arena_id" AND p."text_hash" = '
+            f'(SELECT p2."text_hash" FROM "{prompt}" p2 WHERE p2."id" = "{battle}"."prompt_id"))',
+            [voter_id], output_field=BooleanField()),
+        "h_voter_today": RawSQL(f'({counted_since}"voter_id" = %s)', [since, voter_id],
+                                output_field=IntegerField()),
+        "h_address_today": (RawSQL(f'({counted_since}"voter_address" = %s)',
+                                   [since, voter_address], output_field=IntegerField())
+                            if voter_address else Value(0, output_field=IntegerField())),
+    }
+
+
+def _history_of(battle: Battle) -> VoterHistory:
+    return VoterHistory(
+        flagged=bool(battle.h_flagged),  # type: ignore[attr-defined]
+        same_prompt=bool(battle.h_same_prompt),  # type: ignore[attr-defined]
+        voter_today=int(battle.h_voter_today),  # type: ignore[attr-defined]
+        address_today=int(battle.h_address_today),  # type: ignore[attr-defined]
+    )
+
+
+def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float | None,
+                        voter_address: str | None = None,
+                        history: VoterHistory | None = None) -> str:
+    """Why this vote must not count ("" when it counts). Checked inside the vote's transaction.
+
+    `voter_address` is the keyed hash of the client's address: "" when the request had no
+    usable address (stored, not counted), None when the vote did not come over the network.
+    Without `history` it is read here (one statement).
+    """
+    if history is None:
+        annotated = (Battle.objects.filter(pk=battle.pk)
+                     .annotate(**_history_annotations(voter_id=voter_id,
+                                                      voter_address=voter_address or ""))
+                     .first())
+        history = _history_of(annotated) if annotated is not None else VoterHistory()
     if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
         names = _names_of(battle)
         for text in battle.outputs.values_list("text", flat=True):
             if text and any(name in text.casefold() for name in names):
                 return InvalidReason.IDENTITY_LEAKED
-    if FlaggedVoter.objects.filter(voter_id=voter_id).exists():
+    if history.flagged:
         return InvalidReason.FLAGGED_VOTER
+    if voter_address == "":
+        return InvalidReason.NO_ADDRESS
     if seconds_to_vote is not None and seconds_to_vote < settings.ARENA_MIN_VOTE_SECONDS:
         return InvalidReason.TOO_FAST
-    history = Vote.objects.filter(voter_id=voter_id, is_valid=True).aggregate(
-        same_prompt=Count("pk", filter=Q(battle__arena_id=battle.arena_id,
-                                         battle__prompt__text_hash=battle.prompt.text_hash)),
-        today=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(days=1))),
-    )
-    if history["same_prompt"]:
+    if history.same_prompt:
         return InvalidReason.REPEATED_PROMPT
-    if history["today"] >= settings.ARENA_VOTER_DAILY_CAP:
+    if history.voter_today >= settings.ARENA_VOTER_DAILY_CAP:
         return InvalidReason.DAILY_CAP
+    budget = settings.ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY
+    if voter_address and budget and history.address_today >= budget:
+        return InvalidReason.ADDRESS_BUDGET
     return ""
 
 
 def vote_cast(
     *, battle_id: object, voter_id: str, choice: object, idempotency_key: str = "",
-    voter_address: str = "",
+    voter_address: str | None = None, proof_of_work: bool = True,
 ) -> CastVote:
-    """Store the vote and update ratings in one transaction; names are revealed only after.
+    """Store the vote in one short transaction that locks only its battle; names are revealed
+    only after. The ratings follow in the background (the refresh is requested on commit).
 
     Every vote on a ready battle is stored; one that breaks a quality rule is kept with its
-    reason and does not move the ratings.
+    reason and does not move the ratings. `voter_address`: see `vote_invalid_reason`.
+    `proof_of_work` is False for a voter id that has not solved its challenge yet: the vote is
+    refused with instructions (nothing is stored, the same vote can be sent again).
+    Costs: one pipelined Redis round trip for the rate limits, then SELECT ... FOR UPDATE OF
+    the battle (with every rule's subquery), INSERT, UPDATE; a text arena reads its outputs.
     """
     parsed = choice_parse(choice)
     if len(idempotency_key) > 100:
         raise InvalidInput("Idempotency-Key must be at most 100 characters.")
     if not idempotency_key.isprintable():
         raise InvalidInput("Idempotency-Key must not contain control characters.")
+    if not proof_of_work and pow_required():
+        raise ProofOfWorkRequired(how_to_solve())
     window = settings.ARENA_RATE_WINDOW_S
-    rate_limit_hit(scope="vote-voter", key=voter_id, limit=settings.ARENA_RATE_VOTES_PER_VOTER,
-                   window_s=window, what="votes")
-    rate_limit_hit(scope="vote-address", key=voter_address,
-                   limit=settings.ARENA_RATE_VOTES_PER_ADDRESS, window_s=window,
-                   what="votes from your network")
+    rate_limits_hit([
+        Limit(scope="vote-voter", key=voter_id, limit=settings.ARENA_RATE_VOTES_PER_VOTER,
+              window_s=window, what="votes"),
+        Limit(scope="vote-address", key=voter_address or "",
+              limit=settings.ARENA_RATE_VOTES_PER_ADDRESS, window_s=window,
+              what="votes from your network"),
+    ])
     try:
         with transaction.atomic():
             battle = (
-                Battle.objects.select_for_update()
+                Battle.objects.select_for_update(of=("self",))
                 .select_related("arena", "prompt", "left__provider", "right__provider")
+                .annotate(**_history_annotations(voter_id=voter_id,
+                                                 voter_address=voter_address or ""))
                 .filter(pk=battle_id)
+                .order_by()  # one row by primary key: no sort
                 .first()
             )
-            if battle is None:
+            if battle is None or not voter_id or battle.voter_id != voter_id:
+                # another voter's battle reads exactly like a missing one (privacy)
                 raise NotFound("There is no such battle.")
-            if battle.voter_id != voter_id:
-                raise Forbidden("You can only vote on a battle you were shown.")
-            existing = Vote.objects.filter(battle=battle).first()
-            if existing is not None:
-                if idempotency_key and existing.idempotency_key == idempotency_key:
+            if battle.status == BattleStatus.VOTED:
+                existing = Vote.objects.filter(battle=battle).first()
+                if existing is not None and idempotency_key and (
+                        existing.idempotency_key == idempotency_key):
                     return CastVote(existing, battle, replayed=True)
                 raise Conflict("You have already voted on this battle.")
             if battle.status == BattleStatus.FAILED:
@@ -168,12 +243,13 @@ def vote_cast(
             now = timezone.now()
             seconds = (now - battle.ready_at).total_seconds() if battle.ready_at else None
             reason = vote_invalid_reason(battle=battle, voter_id=voter_id,
-                                         seconds_to_vote=seconds)
+                                         seconds_to_vote=seconds, voter_address=voter_address,
+                                         history=_history_of(battle))
             vote = Vote.objects.create(
                 battle=battle,
                 choice=parsed,
                 voter_id=voter_id,
-                voter_address=voter_address,
+                voter_address=voter_address or "",
                 idempotency_key=idempotency_key,
                 seconds_to_vote=seconds,
                 is_valid=not reason,

@@ -173,10 +173,16 @@
     voting = true;
     voteButtons.forEach((b) => { b.disabled = true; });
     voteKey = voteKey || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    let proven = false;
     for (let attempt = 0; attempt < 4; attempt++) {
+      if (window.ArenaPow && !window.ArenaPow.done) {  // a new voter's one-time proof of work (pow.js)
+        say("One moment: your browser is doing a one-time check…", "info");
+        await window.ArenaPow.ready();
+      }
       let res;
       try { res = await api("POST", "/battles/" + current.id + "/vote", {choice}, {"Idempotency-Key": voteKey}); }
       catch (e) { res = {status: 0, data: null}; }
+      if (res.status === 428 && window.ArenaPow && !proven) { proven = true; window.ArenaPow.reset(); attempt--; continue; }
       if (res.status === 200) {
         current.status = "voted";
         $("vote-bar").hidden = true;

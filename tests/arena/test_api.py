@@ -130,7 +130,11 @@ def test_another_voter_cannot_vote_on_my_battle(demo_arena: Any, make_voter: Any
     me, other = make_voter(), make_voter()
     with django_capture_on_commit_callbacks(execute=True):
         battle = me.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"}).json()
-    assert other.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 403
+    theirs = other.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"})
+    missing = other.post("/api/battles/00000000-0000-0000-0000-000000000000/vote",
+                         {"choice": "left"})
+    assert theirs.status_code == missing.status_code == 404  # existence is not revealed
+    assert theirs.json() == missing.json()
     assert me.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 200
 
 
@@ -141,6 +145,7 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
         "/api/arenas", "/api/arenas/{slug}/battles", "/api/arenas/{slug}/leaderboard",
         "/api/arenas/{slug}/votes", "/api/battles/{id}", "/api/battles/{id}/vote",
         "/api/battles/{id}/share",
+        "/api/challenge",
     }
 
 

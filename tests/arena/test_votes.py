@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from arena.battles import services
-from arena.battles.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.battles.errors import Conflict, InvalidInput, NotFound
 from arena.battles.models import Battle, BattleStatus
 from arena.votes.models import EloRating, Vote
 from arena.votes.selectors import leaderboard_get
@@ -112,8 +112,8 @@ def test_vote_on_failed_battle_is_refused(demo_arena: Any, run_on_commit: Any) -
     assert Vote.objects.count() == 0 and EloRating.objects.count() == 0
 
 
-def test_vote_by_another_voter_is_forbidden(ready_battle: Battle) -> None:
-    with pytest.raises(Forbidden):
+def test_vote_by_another_voter_reads_like_a_missing_battle(ready_battle: Battle) -> None:
+    with pytest.raises(NotFound, match="no such battle"):
         vote_cast(battle_id=ready_battle.pk, voter_id="someone-else", choice="left")
 
 

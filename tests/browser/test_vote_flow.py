@@ -33,7 +33,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
-    arena = LiveArena(tmp_path_factory.mktemp("live-browser"), provider_options={"delay_s": 0.3})
+    # Proof of work on (a small difficulty): the page must solve it before its first vote counts.
+    arena = LiveArena(tmp_path_factory.mktemp("live-browser"), provider_options={"delay_s": 0.3},
+                      extra_env={"ARENA_POW_BITS": "12"})
     try:
         yield arena.start()
     finally:
@@ -67,6 +69,8 @@ def test_voter_generates_waits_for_both_images_votes_and_sees_the_names(
     right = page.inner_text(".panel[data-side=right] .model-name")
     assert left.startswith("Demo ") and right.startswith("Demo ") and left != right
     assert "preferred Model A" in page.inner_text("#after-text")
+    # the page solved the new voter's proof of work in the background (pow.js)
+    assert page.evaluate("fetch('/api/challenge').then((r) => r.json())") == {"verified": True}
     page.screenshot(path=str(tmp_path / "battle-after-vote.png"), full_page=True)
     shots = os.environ.get("ARENA_SCREENSHOT_DIR")
     if shots:
