@@ -22,7 +22,6 @@ from PIL import Image
 
 from arena.battles import events, generation, services
 from arena.battles.media import (
-    VideoLimits,
     image_normalise,
     parse_ffmpeg_banner,
     video_normalise,
@@ -254,7 +253,7 @@ class Pushes:
             while True:
                 try:
                     got.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.2))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return got
 
         return async_to_sync(receive_all)()
