@@ -175,7 +175,8 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
     if arena.modality == Modality.IMAGE:
         width, height = output_image_size(arena)
         clean = image_normalise(result.data, width=width, height=height,
-                                limits=_image_limits())
+                                limits=_image_limits(),
+                                bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL)
     else:
         if not result.content_type.startswith("video/"):
             raise MediaError(f"expected a video, got {result.content_type}")

@@ -35,9 +35,14 @@ DEFAULT_MAX_IMAGE_PIXELS = 36_000_000  # 6000×6000; settings.ARENA_IMAGE_MAX_PI
 # check (image_probe) refuses anything over the budget from the header; this is the net under it.
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
-# One encoder, one quality, one method: the same bytes-per-content for every provider.
-WEBP_QUALITY = 88
+# One encoder and method, and one byte budget per output size: the file is encoded at the
+# highest quality (up to WEBP_QUALITY) that fits IMAGE_BYTES_PER_PIXEL × width × height, so its
+# size says almost nothing about how sharp or grainy the provider's native file was (a
+# 1024² source downscaled is smoother than a 384² one upscaled, and would otherwise weigh less).
+WEBP_QUALITY = 90
+WEBP_QUALITY_MIN = 10
 WEBP_METHOD = 4
+IMAGE_BYTES_PER_PIXEL = 0.12  # settings.ARENA_IMAGE_BYTES_PER_PIXEL; 31 KB at 512×512
 BACKGROUND = (255, 255, 255)  # transparent pixels are flattened onto this, for every output
 
 # Video: demuxers ffmpeg may use (MP4/MOV and Matroska/WebM: what providers return). HLS,
@@ -163,8 +168,8 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def image_normalise(raw: bytes, *, width: int, height: int,
-                    limits: ImageLimits | None = None) -> CleanImage:
+def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits | None = None,
+                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL) -> CleanImage:
     """Decode under limits; cover-crop to exactly `width`×`height`; RGB; WebP at one quality.
 
     Animated images keep their first frame; EXIF orientation is applied first. The result
@@ -188,11 +193,34 @@ def image_normalise(raw: bytes, *, width: int, height: int,
     fitted = ImageOps.fit(flat, (width, height), method=Image.Resampling.LANCZOS,
                           centering=(0.5, 0.5))
     clean = Image.frombytes("RGB", fitted.size, fitted.tobytes())  # a fresh image: pixels only
-    out = io.BytesIO()
-    clean.save(out, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
-    return CleanImage(out.getvalue(), "image/webp", "webp", width, height,
+    data = webp_within_budget(clean, budget=round(bytes_per_pixel * width * height))
+    return CleanImage(data, "image/webp", "webp", width, height,
                       source={"format": fmt, "width": src_w, "height": src_h,
                               "frames": frames})
+
+
+def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
+    """WebP at the highest quality in [WEBP_QUALITY_MIN, WEBP_QUALITY] whose size fits `budget`
+    (bisection; at most ~8 encodes). Below the floor quality the floor is delivered."""
+
+    def encode(quality: int) -> bytes:
+        out = io.BytesIO()
+        img.save(out, format="WEBP", quality=quality, method=WEBP_METHOD)
+        return out.getvalue()
+
+    best = encode(WEBP_QUALITY)
+    if len(best) <= budget:
+        return best
+    low, high = WEBP_QUALITY_MIN, WEBP_QUALITY  # encode(high) is over the budget
+    best = encode(low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        data = encode(middle)
+        if len(data) <= budget:
+            low, best = middle, data
+        else:
+            high = middle
+    return best
 
 
 # ------------------------------------------------------------------------------------ videos
