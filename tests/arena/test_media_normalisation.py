@@ -127,7 +127,7 @@ def test_served_size_depends_on_pixels_not_on_the_providers_container() -> None:
                encoded(picture, "WEBP", lossless=True),
                encoded(picture.resize((1024, 1024), Image.Resampling.NEAREST), "PNG")]
     sizes = [len(image_normalise(raw, width=512, height=512).data) for raw in sources]
-    assert max(sizes) - min(sizes) <= 0.02 * max(sizes), sizes
+    assert max(sizes) - min(sizes) <= 0.05 * max(sizes), sizes
 
 
 def test_served_byte_count_does_not_betray_a_sharper_or_softer_native_source() -> None:
