@@ -256,7 +256,8 @@ def contender_test_generate(
         if modality == Modality.IMAGE:
             size = target_size(width, height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
             image = image_normalise(result.data, width=size[0], height=size[1],
-                                    limits=_image_limits()).data
+                                    limits=_image_limits(),
+                                    bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL).data
     except GeneratorError as exc:
         check = ProviderCheck.objects.create(
             contender=contender, ok=False, prompt=request.prompt, error_code=exc.code,
