@@ -181,7 +181,7 @@ def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits 
         with _open(raw) as probe:
             probe.verify()
         with _open(raw) as img:
-            frames = getattr(img, "n_frames", 1)
+            animated = bool(getattr(img, "is_animated", False))  # looks one frame ahead only
             img.seek(0)
             img.load()
             oriented = ImageOps.exif_transpose(img)
@@ -196,7 +196,7 @@ def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits 
     data = webp_within_budget(clean, budget=round(bytes_per_pixel * width * height))
     return CleanImage(data, "image/webp", "webp", width, height,
                       source={"format": fmt, "width": src_w, "height": src_h,
-                              "frames": frames})
+                              "animated": animated})
 
 
 def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
