@@ -14,7 +14,7 @@ Run twice in one process: with the current code ("new") and with the code before
 ("old": the former sanitiser, which kept the provider's size and alpha, per-side statuses and
 one push per finished side, patched in below), so the before/after figure is visible::
 
-    .venv/bin/python bench/fingerprint.py [--battles 150] [--seed 0] [--json]
+    .venv/bin/python bench/fingerprint.py [--battles 150] [--baseline-battles 40] [--json]
 
 The goal (issue 9): on served bytes and metadata, accuracy within 5 points of chance. Time to
 ready stays observable under the "together" policy (it is the slower side's time); it is
@@ -362,7 +362,9 @@ def contenders_create_once() -> tuple[Any, list[Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--battles", type=int, default=150, help="battles per run (2 sides each)")
+    parser.add_argument("--battles", type=int, default=150, help="battles, new code (2 sides each)")
+    parser.add_argument("--baseline-battles", type=int, default=40,
+                        help="battles with the old code (it is told apart at once)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument("--no-baseline", action="store_true", help="skip the old-code run")
@@ -371,11 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         django_setup(Path(tmp))
         new = measure(battles=args.battles, seed=args.seed)
-        old = None if args.no_baseline else measure(battles=args.battles, seed=args.seed,
-                                                    legacy=True)
+        old = None if args.no_baseline else measure(battles=args.baseline_battles,
+                                                    seed=args.seed, legacy=True)
     chance = new["chance"]
     print(f"{len(PROFILES)} fake providers, {args.battles} battles ({new['samples']} sides) "
-          f"per run; chance = {chance:.3f}")
+          f"with the new code, {0 if old is None else args.baseline_battles} with the old; "
+          f"chance = {chance:.3f} (most frequent contender)")
     print(f"{'features':<34}{'old code':>12}{'new code':>12}")
     for label, text in (("served", "served bytes and metadata"),
                         ("timing", "timing seen by the client"), ("all", "everything")):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import random
 import re
 import subprocess
 import tempfile
@@ -39,10 +40,14 @@ Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 # highest quality (up to WEBP_QUALITY) that fits IMAGE_BYTES_PER_PIXEL × width × height, so its
 # size says almost nothing about how sharp or grainy the provider's native file was (a
 # 1024² source downscaled is smoother than a 384² one upscaled, and would otherwise weigh less).
+# libwebp's quality steps are coarse, so the file lands a content-dependent 0-3 % under the
+# budget; each output's budget is therefore lowered by a random share of up to
+# IMAGE_BUDGET_JITTER (drawn per output, never per provider), which drowns that residue.
 WEBP_QUALITY = 90
 WEBP_QUALITY_MIN = 10
 WEBP_METHOD = 4
 IMAGE_BYTES_PER_PIXEL = 0.12  # settings.ARENA_IMAGE_BYTES_PER_PIXEL; 31 KB at 512×512
+IMAGE_BUDGET_JITTER = 0.10
 BACKGROUND = (255, 255, 255)  # transparent pixels are flattened onto this, for every output
 
 # Video: demuxers ffmpeg may use (MP4/MOV and Matroska/WebM: what providers return). HLS,
@@ -169,7 +174,8 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 
 def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits | None = None,
-                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL) -> CleanImage:
+                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL,
+                    budget_jitter: float = IMAGE_BUDGET_JITTER) -> CleanImage:
     """Decode under limits; cover-crop to exactly `width`×`height`; RGB; WebP at one quality.
 
     Animated images keep their first frame; EXIF orientation is applied first. The result
@@ -193,7 +199,8 @@ def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits 
     fitted = ImageOps.fit(flat, (width, height), method=Image.Resampling.LANCZOS,
                           centering=(0.5, 0.5))
     clean = Image.frombytes("RGB", fitted.size, fitted.tobytes())  # a fresh image: pixels only
-    data = webp_within_budget(clean, budget=round(bytes_per_pixel * width * height))
+    share = 1.0 - budget_jitter * random.SystemRandom().random()
+    data = webp_within_budget(clean, budget=round(share * bytes_per_pixel * width * height))
     return CleanImage(data, "image/webp", "webp", width, height,
                       source={"format": fmt, "width": src_w, "height": src_h,
                               "animated": animated})
@@ -212,15 +219,15 @@ def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
     if len(best) <= budget:
         return best
     low, high = WEBP_QUALITY_MIN, WEBP_QUALITY  # encode(high) is over the budget
-    best = encode(low)
+    found = b""
     while high - low > 1:
         middle = (low + high) // 2
         data = encode(middle)
         if len(data) <= budget:
-            low, best = middle, data
+            low, found = middle, data
         else:
             high = middle
-    return best
+    return found or encode(WEBP_QUALITY_MIN)
 
 
 # ------------------------------------------------------------------------------------ videos
