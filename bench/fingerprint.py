@@ -227,6 +227,7 @@ def legacy_code() -> Iterator[None]:
 # ------------------------------------------------------------------------------ playing battles
 FORMATS = {b"RIFF": 0, b"\x89PNG": 1, b"\xff\xd8\xff\xe0": 2, b"\xff\xd8\xff\xe1": 2}
 SERVED = ["width", "height", "bytes", "format", "alpha", "exif"]
+PARSED = ["bitstream_bytes"]  # the compressed image's own length, read from inside the file
 TIMING = ["started_self", "started_other", "ready_self", "ready_other", "first_push",
           "pushes_before_ready"]
 
@@ -243,7 +244,20 @@ def served_features(output: Any) -> list[float]:
         width, height = img.size
         alpha = float("A" in img.getbands())
         exif = float(bool(img.info.get("exif")))
-    return [width, height, len(data), FORMATS.get(data[:4], 3), alpha, exif]
+    return [width, height, len(data), FORMATS.get(data[:4], 3), alpha, exif,
+            bitstream_length(data)]
+
+
+def bitstream_length(data: bytes) -> float:
+    """Length of the image chunk (VP8/VP8L/PNG IDAT/...) as a parser would read it."""
+    if data[:4] == b"RIFF":
+        pos = 12
+        while pos + 8 <= len(data):
+            size = int.from_bytes(data[pos + 4:pos + 8], "little")
+            if data[pos:pos + 3] == b"VP8":
+                return float(size)
+            pos += 8 + size + (size & 1)
+    return float(len(data))
 
 
 def play(arena: Any, contenders: list[Any], rng: np.random.Generator,
@@ -338,9 +352,11 @@ def measure(*, battles: int = 150, seed: int = 0, legacy: bool = False,
         x, y = play(arena, contenders, rng, battles)
     chance = float(np.bincount(y).max() / len(y))
     served = list(range(len(SERVED)))
-    timing = list(range(len(SERVED), len(SERVED) + len(TIMING)))
+    parsed = [len(SERVED)]
+    timing = list(range(len(SERVED) + 1, len(SERVED) + 1 + len(TIMING)))
     result: dict[str, Any] = {"chance": chance, "samples": int(len(y))}
-    for label, cols in (("served", served), ("timing", timing), ("all", served + timing)):
+    for label, cols in (("served", served), ("parsed", served + parsed), ("timing", timing),
+                        ("all", served + parsed + timing)):
         acc, model = best_accuracy(x[:, cols], y, seed)
         result[label] = {"accuracy": acc, "model": model}
     result["bytes_by_contender"] = {
@@ -381,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
           f"chance = {chance:.3f} (most frequent contender)")
     print(f"{'features':<34}{'old code':>12}{'new code':>12}")
     for label, text in (("served", "served bytes and metadata"),
+                        ("parsed", "+ bitstream length parsed out"),
                         ("timing", "timing seen by the client"), ("all", "everything")):
         before = f"{old[label]['accuracy']:.3f}" if old else "-"
         print(f"{text:<34}{before:>12}{new[label]['accuracy']:>12.3f}")
@@ -395,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = {"accuracy": round(new["served"]["accuracy"], 4), "chance": round(chance, 4),
                    "accuracy_all_features": round(new["all"]["accuracy"], 4),
                    "accuracy_timing": round(new["timing"]["accuracy"], 4),
+                   "accuracy_parsed_bitstream": round(new["parsed"]["accuracy"], 4),
                    "battles": args.battles, "providers": len(PROFILES)}
         if old:
             figures.update({"accuracy_old": round(old["served"]["accuracy"], 4),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import math
-import random
 import re
 import subprocess
 import tempfile
@@ -40,14 +39,14 @@ Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 # highest quality (up to WEBP_QUALITY) that fits IMAGE_BYTES_PER_PIXEL × width × height, so its
 # size says almost nothing about how sharp or grainy the provider's native file was (a
 # 1024² source downscaled is smoother than a 384² one upscaled, and would otherwise weigh less).
-# libwebp's quality steps are coarse, so the file lands a content-dependent 0-3 % under the
-# budget; each output's budget is therefore lowered by a random share of up to
-# IMAGE_BUDGET_JITTER (drawn per output, never per provider), which drowns that residue.
+# libwebp's quality steps are coarse (a step can change the size by 10 %), so the bitstream
+# lands a content-dependent distance under the budget; the file is then padded to exactly the
+# budget with a chunk every WebP reader ignores, so every image of a battle has the same length.
 WEBP_QUALITY = 90
 WEBP_QUALITY_MIN = 10
 WEBP_METHOD = 4
 IMAGE_BYTES_PER_PIXEL = 0.12  # settings.ARENA_IMAGE_BYTES_PER_PIXEL; 31 KB at 512×512
-IMAGE_BUDGET_JITTER = 0.10
+WEBP_FILLER = b"FILL"  # an unknown chunk: readers must skip it (WebP container spec)
 BACKGROUND = (255, 255, 255)  # transparent pixels are flattened onto this, for every output
 
 # Video: demuxers ffmpeg may use (MP4/MOV and Matroska/WebM: what providers return). HLS,
@@ -174,8 +173,7 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 
 def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits | None = None,
-                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL,
-                    budget_jitter: float = IMAGE_BUDGET_JITTER) -> CleanImage:
+                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL) -> CleanImage:
     """Decode under limits; cover-crop to exactly `width`×`height`; RGB; WebP at one quality.
 
     Animated images keep their first frame; EXIF orientation is applied first. The result
@@ -199,11 +197,33 @@ def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits 
     fitted = ImageOps.fit(flat, (width, height), method=Image.Resampling.LANCZOS,
                           centering=(0.5, 0.5))
     clean = Image.frombytes("RGB", fitted.size, fitted.tobytes())  # a fresh image: pixels only
-    share = 1.0 - budget_jitter * random.SystemRandom().random()
-    data = webp_within_budget(clean, budget=round(share * bytes_per_pixel * width * height))
+    budget = image_byte_budget(width, height, bytes_per_pixel=bytes_per_pixel)
+    data = webp_padded(webp_within_budget(clean, budget=budget), width=width, height=height,
+                       size=budget)
     return CleanImage(data, "image/webp", "webp", width, height,
                       source={"format": fmt, "width": src_w, "height": src_h,
                               "animated": animated})
+
+
+def image_byte_budget(width: int, height: int, *, bytes_per_pixel: float) -> int:
+    """The exact length of every served image of this size (even, as RIFF wants)."""
+    budget = max(64, round(bytes_per_pixel * width * height))
+    return budget + budget % 2
+
+
+def webp_padded(data: bytes, *, width: int, height: int, size: int) -> bytes:
+    """The same image in WebP's extended layout (VP8X + VP8 + an ignored filler chunk),
+    exactly `size` bytes long; unchanged when it does not fit (it is already over `size`)."""
+    if data[:4] != b"RIFF" or data[8:16] != b"WEBPVP8 ":
+        raise ValueError("expected a simple lossy WebP")
+    vp8x = (b"VP8X" + (10).to_bytes(4, "little") + bytes(4)
+            + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
+    body = b"WEBP" + vp8x + data[12:]
+    filler = size - 8 - len(body) - 8  # payload of the filler chunk
+    if filler < 0 or size % 2:
+        return data
+    body += WEBP_FILLER + filler.to_bytes(4, "little") + bytes(filler)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
 
 
 def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
