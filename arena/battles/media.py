@@ -3,11 +3,13 @@
 Two anonymous sides must differ only in their pixels: a voter who could read "1024×1024 WebP"
 next to "512×768", or "24 fps, 5 s" next to "30 fps, 4 s", would know which model is which
 (Huang et al., ICML 2025). So every image is decoded, cropped to cover the battle's requested
-size, flattened to RGB and encoded by one encoder at one quality; every video is scaled and
-cropped to the requested size, resampled to one frame rate, trimmed or padded (last frame
-held) to the requested duration and encoded at one constant bitrate, so even its byte count
-does not depend on its content. Decoding and re-encoding also drop EXIF, XMP, ICC profiles,
-PNG text chunks, MP4 metadata atoms and C2PA manifests.
+size, flattened to RGB, encoded as WebP at the best quality that fits one byte budget per
+pixel and padded to exactly that budget (a sharp 1024² source and a soft 384² one would
+otherwise weigh differently at one quality), so every image of a battle has the same length.
+Every video is scaled and cropped to the requested size, resampled to one frame rate, trimmed
+or padded (last frame held) to the requested duration and encoded at one constant bitrate,
+so its byte count does not depend on its content either. Decoding and re-encoding also drop
+EXIF, XMP, ICC profiles, PNG text chunks, MP4 metadata atoms and C2PA manifests.
 
 Provider files are untrusted input: only the expected formats are opened, and a file's
 declared size (pixels, duration, frames) is checked from its header before anything is
