@@ -204,6 +204,27 @@ ARENA_OUTPUT_MAX_SIDE = env_int("ARENA_OUTPUT_MAX_SIDE", 1536)
 ARENA_OUTPUT_MAX_BYTES = env_int("ARENA_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARENA_STALE_GRACE_S = env_float("ARENA_STALE_GRACE_S", 30.0)
 
+# --- Outputs in one form per battle, and hostile files (issue 9) ---------------------------------
+# Every output is delivered at the arena's width × height (capped by ARENA_OUTPUT_MAX_SIDE);
+# videos at one fps and duration. Provider files are checked from their header before decoding.
+ARENA_VIDEO_FPS = env_int("ARENA_VIDEO_FPS", 24)
+ARENA_VIDEO_DEFAULT_SECONDS = env_float("ARENA_VIDEO_DEFAULT_SECONDS", 4.0)  # arena sets none
+ARENA_IMAGE_MAX_PIXELS = env_int("ARENA_IMAGE_MAX_PIXELS", 36_000_000)
+# Images are encoded at the best WebP quality that fits this many bytes per served pixel, so
+# a file's size does not tell a sharp native source from a soft one.
+ARENA_IMAGE_BYTES_PER_PIXEL = env_float("ARENA_IMAGE_BYTES_PER_PIXEL", 0.12)
+ARENA_VIDEO_MAX_SECONDS = env_float("ARENA_VIDEO_MAX_SECONDS", 120.0)
+ARENA_VIDEO_MAX_SIDE = env_int("ARENA_VIDEO_MAX_SIDE", 4096)
+ARENA_VIDEO_MAX_PIXELS = env_int("ARENA_VIDEO_MAX_PIXELS", 4096 * 2304)
+ARENA_VIDEO_MAX_FRAMES = env_int("ARENA_VIDEO_MAX_FRAMES", 7200)
+ARENA_VIDEO_TIMEOUT_S = env_float("ARENA_VIDEO_TIMEOUT_S", 120.0)
+for _name in ("ARENA_OUTPUT_MAX_SIDE", "ARENA_VIDEO_FPS", "ARENA_VIDEO_DEFAULT_SECONDS",
+              "ARENA_IMAGE_BYTES_PER_PIXEL",
+              "ARENA_IMAGE_MAX_PIXELS", "ARENA_VIDEO_MAX_SECONDS", "ARENA_VIDEO_MAX_SIDE",
+              "ARENA_VIDEO_MAX_PIXELS", "ARENA_VIDEO_MAX_FRAMES", "ARENA_VIDEO_TIMEOUT_S"):
+    if not globals()[_name] > 0:
+        raise ImproperlyConfigured(f"{_name} must be positive, got {globals()[_name]!r}")
+
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"  # no database on the vote path
 CSRF_FAILURE_VIEW = "arena.pages.views.csrf_failure"
 

@@ -209,10 +209,14 @@ def image_info(data: bytes, provider: str) -> tuple[str, int, int]:
     """(content type, width, height) read from the bytes; refuses what is not an image."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(io.BytesIO(data)) as img:
+    try:  # the header only, and only the formats the arena decodes (never EPS/PS, TIFF, ...)
+        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP", "GIF"]) as img:
             fmt = (img.format or "").lower()
             width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ProviderError(f"{provider}: returned an image over the pixel budget "
+                            f"(ARENA_IMAGE_MAX_PIXELS), refused before decoding: {exc}",
+                            permanent=True) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ProviderError(f"{provider}: returned bytes are not a readable image: {exc}") \
             from exc

@@ -14,8 +14,18 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from arena.battles.media import MediaError, image_sanitize, video_sanitize
+from arena.battles.media import (
+    ImageLimits,
+    MediaError,
+    VideoLimits,
+    VideoTarget,
+    image_normalise,
+    target_size,
+    video_normalise,
+    video_target,
+)
 from arena.battles.models import (
+    Arena,
     Battle,
     BattleStatus,
     Contender,
@@ -24,6 +34,7 @@ from arena.battles.models import (
     OutputStatus,
     ProviderCheck,
 )
+from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, battle_state_announce, prompt_clean
 from generators.base import (
     BadConfiguration,
@@ -103,6 +114,7 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output = Output.objects.select_for_update().get(pk=output_id)
         if output.status in (OutputStatus.READY, OutputStatus.FAILED):
             return  # a redelivered task already finished this side
+        before = _public_state(battle_id)
         for name, value in fields.items():
             setattr(output, name, value)
         output.status = OutputStatus.FAILED if failed_code else OutputStatus.READY
@@ -115,26 +127,65 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
                 battle.status = BattleStatus.READY
                 battle.ready_at = timezone.now()
                 battle.save(update_fields=["status", "ready_at"])
-        transaction.on_commit(lambda: battle_state_announce(battle_id=battle_id))
+        # Push only what a voter could see change: under the "together" policy one side
+        # finishing changes nothing public, and a push at that moment would time that side.
+        if _public_state(battle_id) != before:
+            transaction.on_commit(lambda: battle_state_announce(battle_id=battle_id))
+
+
+def _public_state(battle_id: object) -> dict[str, object]:
+    battle = (Battle.objects.select_related("arena", "prompt", "left", "right")
+              .prefetch_related("outputs").get(pk=battle_id))
+    return battle_state(battle)
+
+
+def output_image_size(arena: Arena) -> tuple[int, int]:
+    """The one size every image of this arena's battles is delivered at."""
+    return target_size(arena.width, arena.height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+
+
+def output_video_target(arena: Arena) -> VideoTarget:
+    """The one form (size, fps, duration) every video of this arena's battles is delivered in."""
+    return video_target(width=arena.width, height=arena.height, fps=settings.ARENA_VIDEO_FPS,
+                        duration_s=arena.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS,
+                        max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+
+
+def _image_limits() -> ImageLimits:
+    return ImageLimits(max_pixels=settings.ARENA_IMAGE_MAX_PIXELS)
+
+
+def _video_limits() -> VideoLimits:
+    return VideoLimits(max_seconds=settings.ARENA_VIDEO_MAX_SECONDS,
+                       max_side=settings.ARENA_VIDEO_MAX_SIDE,
+                       max_pixels=settings.ARENA_VIDEO_MAX_PIXELS,
+                       max_frames=settings.ARENA_VIDEO_MAX_FRAMES,
+                       timeout_s=settings.ARENA_VIDEO_TIMEOUT_S)
 
 
 def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
-    if output.battle.arena.modality == Modality.TEXT:
+    """Normalise the provider's file to the battle's one form and store it under its token.
+
+    `received` (what the provider sent: format, size, fps, ...) is for operators only."""
+    arena = output.battle.arena
+    if arena.modality == Modality.TEXT:
         return {"text": result.text or "", "content_type": "text/plain"}
     if len(result.data) > settings.ARENA_OUTPUT_MAX_BYTES:
         raise MediaError(f"output of {len(result.data)} bytes exceeds the limit")
-    if output.battle.arena.modality == Modality.IMAGE:
-        clean = image_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
-        data, content_type, ext = clean.data, clean.content_type, clean.extension
-        width, height = clean.width, clean.height
+    if arena.modality == Modality.IMAGE:
+        width, height = output_image_size(arena)
+        clean = image_normalise(result.data, width=width, height=height,
+                                limits=_image_limits(),
+                                bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL)
     else:
         if not result.content_type.startswith("video/"):
             raise MediaError(f"expected a video, got {result.content_type}")
-        clean = video_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
-        data, content_type, ext = clean.data, clean.content_type, clean.extension
-        width, height = clean.width or None, clean.height or None
-    name = default_storage.save(f"outputs/{output.token}.{ext}", ContentFile(data))
-    return {"file": name, "content_type": content_type, "width": width, "height": height}
+        clean = video_normalise(result.data, target=output_video_target(arena),
+                                limits=_video_limits())
+    name = default_storage.save(f"outputs/{output.token}.{clean.extension}",
+                                ContentFile(clean.data))
+    return {"file": name, "content_type": clean.content_type, "width": clean.width,
+            "height": clean.height, "received": clean.source}
 
 
 def output_generate(*, output_id: int) -> None:
@@ -145,13 +196,16 @@ def output_generate(*, output_id: int) -> None:
     battle = output.battle
     arena = battle.arena
     contender = battle.contender_on(output.side)
+    video = output_video_target(arena) if arena.modality == Modality.VIDEO else None
     request = GenerationRequest(
         prompt=battle.prompt.text,
         modality=arena.modality,  # type: ignore[arg-type]
         seed=battle.seed,
         width=arena.width,
         height=arena.height,
-        duration_s=arena.duration_s,
+        # every provider is asked for the duration and fps the battle will deliver
+        duration_s=video.duration_s if video else arena.duration_s,
+        fps=video.fps if video else None,
         deadline_s=_deadline_s(battle),
     )
     started = time.perf_counter()
@@ -167,12 +221,13 @@ def output_generate(*, output_id: int) -> None:
         _finish(output_id, failed_code="bad_output",
                 fields={"error_code": "bad_output", "error": str(exc)[:5000]})
         return
+    received = stored.pop("received", None)
     _finish(
         output_id,
         fields={
             **stored,
             "seed": result.used.get("seed", battle.seed),
-            "params_used": result.used,
+            "params_used": {**result.used, "received": received} if received else result.used,
             "params_mapped": result.mapped,
             "latency_s": result.latency_s or (time.perf_counter() - started),
             "cost": Decimal(str(result.cost)) if result.cost is not None else None,
@@ -199,7 +254,10 @@ def contender_test_generate(
     try:
         result = get_generator(provider_config(contender)).generate(request)
         if modality == Modality.IMAGE:
-            image = image_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE).data
+            size = target_size(width, height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+            image = image_normalise(result.data, width=size[0], height=size[1],
+                                    limits=_image_limits(),
+                                    bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL).data
     except GeneratorError as exc:
         check = ProviderCheck.objects.create(
             contender=contender, ok=False, prompt=request.prompt, error_code=exc.code,

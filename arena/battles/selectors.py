@@ -126,17 +126,23 @@ def contender_public(contender: Contender) -> dict[str, object]:
 def battle_state(battle: Battle) -> dict[str, object]:
     """The public shape of a battle, the same for the API, the page and WebSocket pushes.
 
-    With the "together" reveal policy a side that is ready reads as "generating" until the
-    other is ready too, so speed cannot betray a model.
+    With the "together" reveal policy nothing per side shows until both are ready: while the
+    battle runs, both sides read the battle's own status (so neither which task started first
+    nor which finished first shows), and a ready side reads "generating" until the other is
+    ready too, so speed cannot betray a model. Once a side failed the battle is over and says
+    which side failed.
     """
     outputs = sorted(battle.outputs.all(), key=lambda o: o.side != Side.LEFT)
     all_ready = bool(outputs) and all(o.status == OutputStatus.READY for o in outputs)
     hold_back = battle.arena.reveal_policy == RevealPolicy.TOGETHER and not all_ready
+    running = battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING)
     shown = []
     for output in outputs:
         status = output.status
         visible = status == OutputStatus.READY and not hold_back
-        if status == OutputStatus.READY and hold_back:
+        if hold_back and running:
+            status = battle.status  # one identical status for both sides
+        elif status == OutputStatus.READY and hold_back:
             status = OutputStatus.GENERATING
         shown.append(
             {
