@@ -226,3 +226,15 @@ ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
 ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
 ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
+
+# --- Leaderboard refresh at scale (issue 10) --------------------------------------------------
+# Style control is fitted on vote cells binned by the database: generation-time differences
+# (left minus right, seconds) are cut at these edges (each cell keeps its votes' mean value,
+# exact when they share one); pixel-ratio and aspect-error differences are rounded to this step.
+try:
+    ARENA_STYLE_LATENCY_EDGES_S = sorted(float(edge) for edge in env_list(
+        "ARENA_STYLE_LATENCY_EDGES_S", ["-16", "-4", "-1", "0", "1", "4", "16"]))
+except ValueError as exc:
+    raise ImproperlyConfigured("ARENA_STYLE_LATENCY_EDGES_S must be comma-separated numbers "
+                               "of seconds, e.g. -4,-1,0,1,4") from exc
+ARENA_STYLE_SIZE_STEP = env_float("ARENA_STYLE_SIZE_STEP", 0.01)
