@@ -16,9 +16,17 @@ from arena.battles.models import Arena
 from arena.leaderboards.locks import refresh_lock
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.leaderboards.refresh import leaderboard_compute
+from arena.votes.models import Choice
 
-__all__ = ["leaderboard_compute", "leaderboard_refresh", "leaderboard_refresh_request",
-           "snapshots_prune"]
+__all__ = ["WINNER_OF_CHOICE", "leaderboard_compute", "leaderboard_refresh",
+           "leaderboard_refresh_request", "snapshots_prune"]
+
+WINNER_OF_CHOICE = {
+    Choice.LEFT: "model_a",
+    Choice.RIGHT: "model_b",
+    Choice.TIE: "tie",
+    Choice.BOTH_BAD: "tie (bothbad)",
+}
 
 logger = logging.getLogger(__name__)
 
