@@ -44,6 +44,7 @@ from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.detector import voters_review
 from arena.votes.models import Choice, Vote
 from arena.votes.services import elo_store
+from ratings import battles_from_arrays, compute_leaderboard
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
@@ -81,21 +82,33 @@ class Cells:
     count: IntArray
     group: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     x: npt.NDArray[np.float64] | None = None
+    probability: npt.NDArray[np.float64] | None = None  # sampling probability (nan: unknown)
 
     def select(self, mask: npt.NDArray[np.bool_]) -> Cells:
         return Cells(self.left[mask], self.right[mask], self.outcome[mask], self.count[mask],
                      self.group[mask] if self.group.size else self.group,
-                     None if self.x is None else self.x[mask])
+                     None if self.x is None else self.x[mask],
+                     None if self.probability is None else self.probability[mask])
+
+    def weighted(self) -> bool:
+        """Inverse-probability weights apply only when every vote has its probability (as
+        before: otherwise the board is unweighted)."""
+        p = self.probability
+        return p is not None and bool(self.count.size) and bool(np.all(p > 0))
 
 
 def _counted_battles(arena: Arena) -> QuerySet[Battle]:
     return Battle.objects.filter(arena=arena, vote__is_valid=True).order_by()
 
 
-def cells_by_category(*, arena: Arena) -> tuple[Cells, list[str]]:
-    """Counted votes per (category, left, right, outcome): one ``GROUP BY``."""
-    rows = list(_counted_battles(arena).values_list(
-        "prompt__category", "left_id", "right_id", "vote__choice").annotate(n=Count("pk")))
+def cells_by_category(*, arena: Arena, ipw: bool = False) -> tuple[Cells, list[str]]:
+    """Counted votes per (category, left, right, outcome), and per sampling probability when
+    votes are weighted by it: one ``GROUP BY``."""
+    fields = ["prompt__category", "left_id", "right_id", "vote__choice"]
+    if ipw:
+        fields.append("sampling_probability")
+    rows = [r if ipw else (*r[:4], None, r[4]) for r in
+            _counted_battles(arena).values_list(*fields).annotate(n=Count("pk"))]
     categories = sorted({row[0] for row in rows if row[0]})
     index = {c: k for k, c in enumerate(categories)}
     if not rows:
@@ -106,8 +119,10 @@ def cells_by_category(*, arena: Arena) -> tuple[Cells, list[str]]:
         right=np.fromiter((r[2] for r in rows), np.int64, len(rows)),
         outcome=np.fromiter((OUTCOME_OF_CHOICE[Choice(r[3])] for r in rows), np.int64,
                             len(rows)),
-        count=np.fromiter((r[4] for r in rows), np.int64, len(rows)),
+        count=np.fromiter((r[5] for r in rows), np.int64, len(rows)),
         group=np.fromiter((index.get(r[0], -1) for r in rows), np.int64, len(rows)),
+        probability=np.fromiter((np.nan if r[4] is None else r[4] for r in rows), np.float64,
+                                len(rows)) if ipw else None,
     ), categories
 
 
@@ -155,12 +170,14 @@ def _style_queryset(arena: Arena) -> QuerySet[Battle]:
     )
 
 
-def cells_by_style(*, arena: Arena) -> Cells:
+def cells_by_style(*, arena: Arena, ipw: bool = False) -> Cells:
     """Counted votes per (left, right, outcome, covariate bins), with each cell's covariate
     values: the common value when all its votes share it (then the fit is exactly the
     per-vote fit), else their mean."""
-    rows = list(_style_queryset(arena).values_list(
-        "left_id", "right_id", "outcome", "b_lat", "b_pix", "b_asp").annotate(
+    qs = _style_queryset(arena).annotate(
+        p=Coalesce(F("sampling_probability"), Value(-1.0)) if ipw else Value(-1.0))
+    rows = list(qs.values_list(
+        "left_id", "right_id", "outcome", "b_lat", "b_pix", "b_asp", "p").annotate(
         n=Count("pk"),
         lat_min=Min("x_lat"), lat_max=Max("x_lat"), lat_avg=Avg("x_lat"),
         pix_min=Min("x_pix"), pix_max=Max("x_pix"), pix_avg=Avg("x_pix"),
@@ -168,13 +185,15 @@ def cells_by_style(*, arena: Arena) -> Cells:
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return Cells(empty, empty, empty, empty, x=np.zeros((0, 3)))
-    table = np.asarray([r[:3] + r[6:] for r in rows], dtype=np.float64)
+    table = np.asarray([r[:3] + r[7:] for r in rows], dtype=np.float64)
     x = np.empty((table.shape[0], 3))
     for k in range(3):
         low, high, mean = table[:, 4 + 3 * k], table[:, 5 + 3 * k], table[:, 6 + 3 * k]
         x[:, k] = np.where(low == high, low, mean)
+    p = np.asarray([r[6] for r in rows], dtype=np.float64)
     return Cells(left=table[:, 0].astype(np.int64), right=table[:, 1].astype(np.int64),
-                 outcome=table[:, 2].astype(np.int64), count=table[:, 3].astype(np.int64), x=x)
+                 outcome=table[:, 2].astype(np.int64), count=table[:, 3].astype(np.int64), x=x,
+                 probability=np.where(p > 0, p, np.nan) if ipw else None)
 
 
 def elo_columns(*, arena: Arena, categories: Sequence[str]) -> tuple[IntArray, ...]:
@@ -266,14 +285,16 @@ def board_dict(board: Board, *, names: Sequence[str],
                                                                   board.decisive)}
 
 
+def _varying(x: npt.NDArray[np.float64]) -> list[int]:
+    """Covariates that take more than one value (the others carry no information)."""
+    return [k for k in range(x.shape[1]) if np.unique(np.round(x[:, k], 9)).size > 1]
+
+
 def _style(cells: Cells, lookup: IntArray, names: Sequence[str], *, both_bad: str,
            seed: int) -> StyleResult | None:
     """The style-controlled fit, or None when no covariate varies (as before)."""
     assert cells.x is not None
-    if not cells.count.size:
-        return None
-    varies = [k for k in range(cells.x.shape[1])
-              if np.unique(np.round(cells.x[:, k], 9)).size > 1]
+    varies = _varying(cells.x) if cells.count.size else []
     if not varies:
         return None
     try:
@@ -286,6 +307,28 @@ def _style(cells: Cells, lookup: IntArray, names: Sequence[str], *, both_bad: st
         return None
 
 
+def _weighted_leaderboard(cells: Cells, lookup: IntArray, names: Sequence[str], *,
+                          both_bad: str, style: bool) -> Leaderboard:
+    """Inverse-probability weighting (``ARENA_IPW``): each vote carries its own weight, so the
+    cells are expanded back to one numpy row per vote (no Python object per vote) and fitted
+    by :func:`ratings.compute_leaderboard`."""
+    assert cells.probability is not None
+    n = cells.count
+    battles = battles_from_arrays(
+        names, np.repeat(lookup[cells.left], n), np.repeat(lookup[cells.right], n),
+        np.repeat(cells.outcome, n), weights=np.repeat(1.0 / cells.probability, n))
+    covariates, covariate_names = None, None
+    if style and cells.x is not None:
+        varies = _varying(cells.x)
+        if varies:
+            covariates = np.repeat(cells.x[:, varies], n, axis=0)
+            covariate_names = [list(STYLE_COVARIATES)[k] for k in varies]
+    return compute_leaderboard(
+        battles, method="bt", bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
+        both_bad=both_bad,  # type: ignore[arg-type]
+        online_elo=False, covariates=covariates, covariate_names=covariate_names)
+
+
 def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
                    phases: dict[str, float]) -> tuple[list[Board], list[str], dict[int, str]]:
     """Fit every board of the arena from aggregates; store the live Elo on the way."""
@@ -295,11 +338,12 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
         phases[name] = round(now - since, 3)
         return now
 
+    ipw = settings.ARENA_IPW
     t = time.perf_counter()
-    counts, categories = cells_by_category(arena=arena)
+    counts, categories = cells_by_category(arena=arena, ipw=ipw)
     t = lap("pair_counts_sql", t)
-    style_on = settings.ARENA_STYLE_CONTROL and not settings.ARENA_IPW
-    style_cells = cells_by_style(arena=arena) if style_on else None
+    style_cells = (cells_by_style(arena=arena, ipw=ipw) if settings.ARENA_STYLE_CONTROL
+                   else None)
     t = lap("style_cells_sql", t)
     ids = set(counts.left.tolist()) | set(counts.right.tolist())
     id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
@@ -317,15 +361,20 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
     both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
-    style = (_style(style_cells, lookup, names, both_bad=both_bad, seed=0)
-             if style_cells is not None else None)
+    overall_weighted = counts.weighted()
+    style = None
+    if style_cells is not None and not overall_weighted:
+        style = _style(style_cells, lookup, names, both_bad=both_bad, seed=0)
     t = lap("style_fit", t)
     boards = []
-    for g, category in [(-1, "")] + list(enumerate(categories)):
+    for g, category in [(-1, ""), *enumerate(categories)]:
         cells = counts if g < 0 else counts.select(counts.group == g)
+        if g < 0 and overall_weighted and style_cells is not None:
+            cells = style_cells  # the same votes, with their covariates
         boards.append(_fit_board(
             cells, lookup, names, category=category, both_bad=both_bad,
-            elo=table.ratings[g + 1], style=style if g < 0 else None))
+            elo=table.ratings[g + 1], style=style if g < 0 else None,
+            style_weighted=g < 0 and style_cells is not None))
     lap("bt_fits", t)
     return boards, names, id_names
 
@@ -339,17 +388,21 @@ def _overall_by_contender(table: EloTable, id_names: dict[int, str],
 
 
 def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category: str,
-               both_bad: str, elo: npt.NDArray[np.float64],
-               style: StyleResult | None) -> Board:
+               both_bad: str, elo: npt.NDArray[np.float64], style: StyleResult | None,
+               style_weighted: bool) -> Board:
     votes = int(cells.count.sum())
     left_wins = int(cells.count[cells.outcome == 0].sum())
     decisive = left_wins + int(cells.count[cells.outcome == 1].sum())
     try:
-        lb = leaderboard_from_cells(
-            names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
-            bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
-            both_bad=both_bad,  # type: ignore[arg-type]
-            elo=elo, style=style)
+        if cells.weighted():
+            lb = _weighted_leaderboard(cells, lookup, names, both_bad=both_bad,
+                                       style=style_weighted)
+        else:
+            lb = leaderboard_from_cells(
+                names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
+                bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
+                both_bad=both_bad,  # type: ignore[arg-type]
+                elo=elo, style=style)
     except NoBattlesError:
         lb = None
     return Board(category=category, leaderboard=lb, votes=votes, left_wins=left_wins,
