@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="refreshes in a row (the later ones show the incremental path)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--load-only", action="store_true",
+                        help="load and keep the database, run no refresh (then use --db)")
     parser.add_argument("--db", help="reuse this existing, loaded database (no load, no drop)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
@@ -236,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             result["load_s"] = round(time.perf_counter() - started, 1)
             if not args.json:
                 print(f"loaded {args.votes} votes in {result['load_s']} s", flush=True)
+        if args.load_only:
+            created = False  # keep it
+            print(json.dumps(result))
+            return 0
         runs = []
         for _ in range(args.repeat):
             runs.append(run_refresh(url, args.code, {}))

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from ratings.bootstrap import bootstrap_bradley_terry, percentile_interval
+from ratings.bootstrap import bootstrap_bradley_terry, multinomial_rows, percentile_interval
 from ratings.bt import DEFAULT_PRIOR, _to_ratings, fit_bradley_terry, is_strongly_connected
 from ratings.counts import PairCounts
 from ratings.errors import NoBattlesError, RatingsError
@@ -39,7 +40,7 @@ __all__ = ["leaderboard_from_cells", "pair_counts_from_cells", "style_from_cells
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_ROUND_CHUNK_ELEMENTS = 4_000_000  # rounds × rows handled at once by the batched style fit
+_ROUND_CHUNK_ELEMENTS = 2_000_000  # rounds × rows handled at once by the batched style fit
 
 
 def _keep(outcome: IntArray, both_bad: BothBad) -> npt.NDArray[np.bool_]:
@@ -207,7 +208,11 @@ def _style_rows(m: int, a: IntArray, b: IntArray, out: IntArray, n: FloatArray,
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """Logistic function, in place on a temporary."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-z)
+    np.add(e, 1.0, out=e)
+    return np.reciprocal(e, out=e)
 
 
 def _information(m: int, pi: IntArray, pj: IntArray, x: FloatArray, c: FloatArray,
@@ -234,58 +239,81 @@ def _information(m: int, pi: IntArray, pj: IntArray, x: FloatArray, c: FloatArra
     return h
 
 
+@dataclass(frozen=True, eq=False)
+class _StyleGroups:
+    """The pooled rows merged by (pair, covariates): the three outcome rows of a group share
+    their linear predictor, so a round needs only each group's effective wins (ties half each
+    way). Built once per fit, shared by every bootstrap chunk."""
+
+    design: sparse.csr_matrix  # (groups, m + d): +1 at i, -1 at j, then the covariates
+    design_t: sparse.csr_matrix
+    to_i: sparse.csr_matrix  # (groups, rows): a row's contribution to the group's wins of i
+    to_j: sparse.csr_matrix
+    hinv: FloatArray  # inverse of the point estimate's matrix
+
+    @classmethod
+    def build(cls, m: int, rows: _Rows, params: FloatArray, prior: float) -> _StyleGroups:
+        gkey = np.column_stack([(rows.pi * m + rows.pj).astype(np.float64), rows.x])
+        groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
+        ginv = ginv.reshape(-1)
+        gk = groups[:, 0].astype(np.int64)
+        gi, gj, gx = gk // m, gk % m, np.ascontiguousarray(groups[:, 1:])
+        n_groups, n_rows, d = groups.shape[0], ginv.shape[0], gx.shape[1]
+        yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
+        to_i = sparse.csr_matrix((yi, (ginv, np.arange(n_rows))), shape=(n_groups, n_rows))
+        to_j = sparse.csr_matrix((1.0 - yi, (ginv, np.arange(n_rows))),
+                                 shape=(n_groups, n_rows))
+        g_idx = np.arange(n_groups)
+        design = sparse.csr_matrix(
+            (np.concatenate([np.ones(n_groups), -np.ones(n_groups), gx.T.reshape(-1)]),
+             (np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
+              np.concatenate([gi, gj, np.repeat(m + np.arange(d), n_groups)]))),
+            shape=(n_groups, m + d))
+        w0 = np.asarray(to_i @ rows.count) + np.asarray(to_j @ rows.count)
+        p0 = _sigmoid(design @ params)
+        h = _information(m, gi, gj, gx, w0 * p0 * (1 - p0), prior, params)
+        return cls(design, design.T.tocsr(), to_i, to_j, np.linalg.pinv(h, hermitian=True))
+
+
 def _batched_style_rounds(
-    m: int, rows: _Rows, draws: FloatArray, params: FloatArray, prior: float,
-    tol: float = 1e-10, max_iter: int = 60,
+    m: int, groups: _StyleGroups, draws: FloatArray, params: FloatArray, prior: float,
+    tol: float = 1e-7, max_iter: int = 40,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Fit many bootstrap rounds at once; ``draws`` is (rounds, rows) of resampled counts.
 
-    The three outcome rows of a (pair, covariates) group share their linear predictor, so
-    they are merged into effective wins (ties half each way) first; every chord-Newton step
-    reuses the inverse of the point estimate's matrix. Returns params (rounds, m + d) and
-    which rounds settled to ``tol``.
+    Every chord-Newton step reuses the inverse of the point estimate's matrix; a round has
+    settled when no parameter moves by ``tol`` (1e-7 natural units: 2e-5 rating points, as
+    :func:`ratings.bootstrap_bradley_terry`). Returns params (rounds, m + d) and which
+    rounds settled.
     """
-    gkey = np.column_stack([(rows.pi * m + rows.pj).astype(np.float64), rows.x])
-    groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
-    ginv = ginv.reshape(-1)
-    gk = groups[:, 0].astype(np.int64)
-    gi, gj, gx = gk // m, gk % m, np.ascontiguousarray(groups[:, 1:])
-    n_groups = groups.shape[0]
-    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    to_i = sparse.csr_matrix((yi, (ginv, np.arange(ginv.shape[0]))),
-                             shape=(n_groups, ginv.shape[0]))
-    to_j = sparse.csr_matrix((1.0 - yi, (ginv, np.arange(ginv.shape[0]))),
-                             shape=(n_groups, ginv.shape[0]))
-    wi = np.asarray(to_i @ draws.T)  # (groups, rounds)
-    wj = np.asarray(to_j @ draws.T)
-    total = wi + wj
-    inc = sparse.csr_matrix(
-        (np.concatenate([np.ones(n_groups), -np.ones(n_groups)]),
-         (np.concatenate([gi, gj]), np.concatenate([np.arange(n_groups)] * 2))),
-        shape=(m, n_groups))
-    # the point estimate's matrix, from its own (unresampled) counts
-    w0 = np.asarray(to_i @ rows.count) + np.asarray(to_j @ rows.count)
-    p0 = _sigmoid(params[gi] - params[gj] + gx @ params[m:])
-    h = _information(m, gi, gj, gx, w0 * p0 * (1 - p0), prior, params)
-    hinv = np.linalg.pinv(h, hermitian=True)
+    wi_all = np.asarray(groups.to_i @ draws.T)  # (groups, rounds)
+    total_all = wi_all + np.asarray(groups.to_j @ draws.T)
     rounds = draws.shape[0]
     theta = np.repeat(params[:, None], rounds, axis=1)  # (m + d, rounds)
     moved = np.full(rounds, np.inf)
+    active = np.arange(rounds)
+    wi, total = wi_all, total_all
     for _ in range(max_iter):
-        z = theta[gi] - theta[gj] + np.einsum("gk,kr->gr", gx, theta[m:])
-        r = wi - total * _sigmoid(z)
-        g = np.empty_like(theta)
-        g[:m] = inc @ r
-        g[m:] = np.einsum("gk,gr->kr", gx, r)
+        th = theta[:, active]
+        r = _sigmoid(np.asarray(groups.design @ th))  # P(i wins) per group and round
+        np.multiply(r, total, out=r)
+        np.subtract(wi, r, out=r)
+        g = np.asarray(groups.design_t @ r)
         if prior > 0:
-            g -= prior * (_sigmoid(theta) - 0.5)
-        step = np.einsum("ij,jr->ir", hinv, g)
+            g -= prior * (_sigmoid(th) - 0.5)
+        step = np.einsum("ij,jr->ir", groups.hinv, g)
         if prior <= 0:
             step[:m] -= step[:m].mean(axis=0)  # the gauge: only differences matter
-        theta += step
-        moved = np.max(np.abs(step), axis=0)
-        if np.all(moved < tol) or not np.all(np.isfinite(moved)):
+        theta[:, active] = th + step
+        moved[active] = np.max(np.abs(step), axis=0)
+        if not np.all(np.isfinite(moved[active])):
             break
+        still = moved[active] >= tol
+        if not still.any():
+            break
+        if not still.all():
+            active = active[still]
+            wi, total = wi_all[:, active], total_all[:, active]
     return theta.T, moved < tol
 
 
@@ -305,14 +333,18 @@ def style_from_cells(
     bootstrap_rounds: int = 0,
     seed: int = 0,
     confidence: float = 0.95,
+    sequential_draws: bool = False,
 ) -> StyleResult:
     """:func:`ratings.fit_bradley_terry_with_covariates` (standardised covariates) on cells.
 
     ``covariates`` is (cells, d): the covariate differences (left minus right) of each cell's
     votes (the database bins them so that a cell holds votes with equal values). Columns
     that do not vary among the rated votes are dropped (the per-vote fit rejects them).
-    Same point estimate as the per-vote fit, and the same bootstrap draws for the same seed
-    (multinomial over the same pooled rows, in the same order).
+    Same point estimate as the per-vote fit. The bootstrap resamples the votes the same way
+    (a multinomial over the same pooled rows); by default the draws come from
+    :func:`ratings.bootstrap.multinomial_rows` (exactly multinomial, all rounds at once, about
+    twice as fast), with ``sequential_draws=True`` from one ``Generator.multinomial`` per
+    round, which are the per-vote fit's very draws for the same seed.
     """
     names_t = tuple(models)
     m = len(names_t)
@@ -359,12 +391,15 @@ def style_from_cells(
         samples = np.empty((bootstrap_rounds, m + d))
         n_votes = int(round(total))
         chunk = max(1, min(bootstrap_rounds, _ROUND_CHUNK_ELEMENTS // max(1, pvals.shape[0])))
+        groups = _StyleGroups.build(m, rows, params, prior_used)
         for start in range(0, bootstrap_rounds, chunk):
             size = min(chunk, bootstrap_rounds - start)
-            # one multinomial per round, in order: the per-vote fit's exact draws
-            draws = np.stack([rng.multinomial(n_votes, pvals) * rows.weight
-                              for _ in range(size)])
-            fitted, settled = _batched_style_rounds(m, rows, draws, params, prior_used)
+            if sequential_draws:  # one multinomial per round, as the per-vote fit draws
+                draws = np.stack([rng.multinomial(n_votes, pvals) * rows.weight
+                                  for _ in range(size)])
+            else:
+                draws = multinomial_rows(rng, n_votes, pvals, size) * rows.weight
+            fitted, settled = _batched_style_rounds(m, groups, draws, params, prior_used)
             for r in np.flatnonzero(~settled):
                 fitted[r] = _newton(m, rows, draws[r], prior_used, params)[0]
             samples[start:start + size] = fitted

@@ -15,11 +15,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Avg,
     Case,
@@ -39,11 +40,11 @@ from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Least, Ln,
 
 from arena.battles import events
 from arena.battles.models import Arena, Battle, Contender
-from arena.leaderboards.columns import columns_fetch
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.detector import voters_review
 from arena.votes.models import Choice, Vote
 from arena.votes.services import elo_store
+from arena.votes.stream import OUTCOME_OF_CHOICE, counted_vote_columns, outcome_code
 from ratings import battles_from_arrays, compute_leaderboard
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
@@ -62,13 +63,7 @@ STYLE_COVARIATES = {
     "aspect_error_diff": "distance from the requested aspect ratio, left minus right",
 }
 
-OUTCOME_OF_CHOICE = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
-
-
-def _outcome_code(field_name: str) -> Case:
-    return Case(*(When(**{field_name: choice}, then=Value(code))
-                  for choice, code in OUTCOME_OF_CHOICE.items()),
-                default=Value(3), output_field=IntegerField())
+_outcome_code = outcome_code
 
 
 @dataclass
@@ -101,7 +96,8 @@ def _counted_battles(arena: Arena) -> QuerySet[Battle]:
     return Battle.objects.filter(arena=arena, vote__is_valid=True).order_by()
 
 
-def cells_by_category(*, arena: Arena, ipw: bool = False) -> tuple[Cells, list[str]]:
+def cells_by_category(*, arena: Arena, ipw: bool = False,
+                      categories: Sequence[str] | None = None) -> tuple[Cells, list[str]]:
     """Counted votes per (category, left, right, outcome), and per sampling probability when
     votes are weighted by it: one ``GROUP BY``."""
     fields = ["prompt__category", "left_id", "right_id", "vote__choice"]
@@ -109,7 +105,9 @@ def cells_by_category(*, arena: Arena, ipw: bool = False) -> tuple[Cells, list[s
         fields.append("sampling_probability")
     rows = [r if ipw else (*r[:4], None, r[4]) for r in
             _counted_battles(arena).values_list(*fields).annotate(n=Count("pk"))]
-    categories = sorted({row[0] for row in rows if row[0]})
+    if categories is None:
+        categories = sorted({str(row[0]) for row in rows if row[0]})
+    categories = list(categories)
     index = {c: k for k, c in enumerate(categories)}
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
@@ -196,20 +194,93 @@ def cells_by_style(*, arena: Arena, ipw: bool = False) -> Cells:
                  probability=np.where(p > 0, p, np.nan) if ipw else None)
 
 
-def elo_columns(*, arena: Arena, categories: Sequence[str]) -> tuple[IntArray, ...]:
-    """(left id, right id, outcome, category index) of every counted vote, in vote order."""
-    category = Case(*(When(battle__prompt__category=c, then=Value(k))
-                      for k, c in enumerate(categories)),
-                    default=Value(-1), output_field=IntegerField())
-    qs = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by()
-          .annotate(o=_outcome_code("choice"), g=category,
-                    a=Cast("battle__left_id", IntegerField()),
-                    b=Cast("battle__right_id", IntegerField()))
-          .values_list("created_at", "pk", "a", "b", "o", "g"))
-    created, pk, left, right, outcome, group = columns_fetch(
-        qs, ["i8", "i8", "i4", "i4", "i4", "i4"])
-    order = np.lexsort((pk, created))
-    return left[order], right[order], outcome[order], group[order]
+_CELLS_SQL = """
+SELECT GROUPING(category), category, left_id, right_id, choice, p, bl, bp, ba, count(*),
+       min(x_lat), max(x_lat), avg(x_lat), min(x_pix), max(x_pix), avg(x_pix),
+       min(x_asp), max(x_asp), avg(x_asp)
+FROM (
+    SELECT b.left_id, b.right_id, pr.category, v.choice,
+           {probability} AS p, s.x_lat, s.x_pix, s.x_asp,
+           width_bucket(s.x_lat, %(edges)s::float8[]) AS bl,
+           floor(s.x_pix / %(step)s + 0.5)::int AS bp, floor(s.x_asp / %(step)s + 0.5)::int AS ba
+    FROM {vote} v
+    JOIN {battle} b ON b.id = v.battle_id
+    JOIN {prompt} pr ON pr.id = b.prompt_id
+    LEFT JOIN {output} ol ON ol.battle_id = b.id AND ol.side = 'left'
+    LEFT JOIN {output} orr ON orr.battle_id = b.id AND orr.side = 'right'
+    CROSS JOIN LATERAL (SELECT
+        coalesce(nullif(ol.width, 0), %(w)s)::float8 AS wl,
+        coalesce(nullif(ol.height, 0), %(h)s)::float8 AS hl,
+        coalesce(nullif(orr.width, 0), %(w)s)::float8 AS wr,
+        coalesce(nullif(orr.height, 0), %(h)s)::float8 AS hr,
+        ol.id IS NULL OR orr.id IS NULL AS missing) o
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN o.missing THEN 0.0::float8 ELSE greatest(-120.0::float8, least(120.0::float8,
+            coalesce(ol.latency_s, 0.0) - coalesce(orr.latency_s, 0.0))) END AS x_lat,
+        CASE WHEN o.missing THEN 0.0::float8 ELSE ln((o.wl * o.hl) / (o.wr * o.hr)) END AS x_pix,
+        CASE WHEN o.missing THEN 0.0::float8
+             ELSE abs(ln((o.wl / o.hl) / %(aspect)s::float8))
+                  - abs(ln((o.wr / o.hr) / %(aspect)s::float8)) END AS x_asp) s
+    WHERE b.arena_id = %(arena)s AND v.is_valid
+) t
+GROUP BY GROUPING SETS ((category, left_id, right_id, choice, p),
+                        (left_id, right_id, choice, p, bl, bp, ba))
+"""
+
+
+def cells_fetch(*, arena: Arena, categories: Sequence[str], style: bool,
+                ipw: bool) -> tuple[Cells, Cells | None]:
+    """Counted votes per (category, left, right, outcome) and, for style control, per (left,
+    right, outcome, covariate bins): on PostgreSQL one scan with two grouping sets, elsewhere
+    two ORM ``GROUP BY`` queries. With ``ipw``, per sampling probability too."""
+    if connection.vendor != "postgresql":
+        counts, _ = cells_by_category(arena=arena, ipw=ipw, categories=categories)
+        return counts, (cells_by_style(arena=arena, ipw=ipw) if style else None)
+    from arena.battles.models import Output, Prompt
+
+    sql = _CELLS_SQL.format(
+        vote=Vote._meta.db_table, battle=Battle._meta.db_table, prompt=Prompt._meta.db_table,
+        output=Output._meta.db_table,
+        probability="coalesce(b.sampling_probability, -1.0)" if ipw else "-1.0::float8")
+    params = {"arena": arena.pk, "w": arena.width, "h": arena.height,
+              "aspect": arena.width / arena.height, "step": settings.ARENA_STYLE_SIZE_STEP,
+              "edges": sorted(settings.ARENA_STYLE_LATENCY_EDGES_S)}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the cells in memory
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    index = {c: k for k, c in enumerate(categories)}
+    code = {str(c): k for c, k in OUTCOME_OF_CHOICE.items()}
+    by_style = [r for r in rows if r[0] == 1]
+    by_category = [r for r in rows if r[0] == 0]
+
+    def cells(rows: list[tuple[object, ...]], *, grouped: bool) -> Cells:
+        k = len(rows)
+        p = np.fromiter((r[5] for r in rows), np.float64, k)
+        x = None
+        if not grouped:
+            stats = np.asarray([r[10:19] for r in rows], dtype=np.float64).reshape(k, 9)
+            low, high, mean = stats[:, 0::3], stats[:, 1::3], stats[:, 2::3]
+            x = np.where(low == high, low, mean)
+        return Cells(
+            left=np.fromiter((r[2] for r in rows), np.int64, k),
+            right=np.fromiter((r[3] for r in rows), np.int64, k),
+            outcome=np.fromiter((code[r[4]] for r in rows), np.int64, k),
+            count=np.fromiter((r[9] for r in rows), np.int64, k),
+            group=(np.fromiter((index.get(r[1], -1) for r in rows), np.int64, k)
+                   if grouped else np.zeros(0, dtype=np.int64)),
+            x=x, probability=np.where(p > 0, p, np.nan) if ipw else None)
+
+    return cells(by_category, grouped=True), (cells(by_style, grouped=False) if style else None)
+
+
+def arena_categories() -> list[str]:
+    """Every prompt category in use (an index scan of the prompts, not of the votes); the
+    boards are kept for those with counted votes in the arena."""
+    from arena.battles.models import Prompt
+
+    return sorted(c for c in Prompt.objects.order_by().values_list("category", flat=True)
+                  .distinct() if c)
 
 
 @dataclass(frozen=True)
@@ -329,9 +400,14 @@ def _weighted_leaderboard(cells: Cells, lookup: IntArray, names: Sequence[str], 
         online_elo=False, covariates=covariates, covariate_names=covariate_names)
 
 
-def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
-                   phases: dict[str, float]) -> tuple[list[Board], list[str], dict[int, str]]:
-    """Fit every board of the arena from aggregates; store the live Elo on the way."""
+def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: dict[str, float],
+                   since: datetime | None = None,
+                   review: bool = False) -> tuple[list[Board], list[str], dict[int, str]]:
+    """Fit every board of the arena from aggregates; store the live Elo on the way.
+
+    With ``review``, the voters active since ``since`` are reviewed first, from the same vote
+    columns the online Elo reads, and the votes of those flagged leave every board.
+    """
 
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -340,12 +416,22 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
 
     ipw = settings.ARENA_IPW
     t = time.perf_counter()
-    counts, categories = cells_by_category(arena=arena, ipw=ipw)
-    t = lap("pair_counts_sql", t)
-    style_cells = (cells_by_style(arena=arena, ipw=ipw) if settings.ARENA_STYLE_CONTROL
-                   else None)
-    t = lap("style_cells_sql", t)
-    ids = set(counts.left.tolist()) | set(counts.right.tolist())
+    categories = arena_categories()
+    columns = counted_vote_columns(arena=arena, categories=categories)
+    t = lap("vote_columns", t)
+    if review:
+        flagged = voters_review(arena=arena, since=since, columns=columns)
+        if flagged and connection.vendor == "postgresql":
+            gone = np.isin(columns.voter, [int(h) for h in _hashes_of(flagged)])
+            columns = columns.select(~gone)
+        elif flagged:
+            columns = counted_vote_columns(arena=arena, categories=categories)
+        t = lap("voter_review", t)
+    counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                      style=settings.ARENA_STYLE_CONTROL, ipw=ipw)
+    t = lap("cells_sql", t)
+    ids = (set(counts.left.tolist()) | set(counts.right.tolist())
+           | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
     id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
     id_names.update({c.pk: c.name for c in contenders.values()})
     names = sorted(set(id_names.values()))
@@ -353,11 +439,10 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
-    left, right, outcome, group = elo_columns(arena=arena, categories=categories)
-    t = lap("elo_fetch", t)
-    table = elo_replay(lookup[left], lookup[right], outcome, num_models=len(names),
-                       group=group, num_groups=len(categories),
+    table = elo_replay(lookup[columns.left], lookup[columns.right], columns.outcome,
+                       num_models=len(names), group=columns.group, num_groups=len(categories),
                        both_bad_counts=arena.both_bad_counts_as_tie)
+    del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
     both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
@@ -369,6 +454,8 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
     boards = []
     for g, category in [(-1, ""), *enumerate(categories)]:
         cells = counts if g < 0 else counts.select(counts.group == g)
+        if g >= 0 and not cells.count.sum():
+            continue  # a category without counted votes in this arena has no board
         if g < 0 and overall_weighted and style_cells is not None:
             cells = style_cells  # the same votes, with their covariates
         boards.append(_fit_board(
@@ -377,6 +464,13 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender],
             style_weighted=g < 0 and style_cells is not None))
     lap("bt_fits", t)
     return boards, names, id_names
+
+
+def _hashes_of(voter_ids: list[str]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT hashtextextended(v, 0) FROM unnest(%s::text[]) AS v",
+                       [voter_ids])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _overall_by_contender(table: EloTable, id_names: dict[int, str],
@@ -416,11 +510,10 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     last = LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]
-    voters_review(arena=arena, since=last)
-    phases["voter_review"] = round(time.perf_counter() - started, 3)
     contenders = {c.name: c for c in Contender.objects.filter(arenas=arena, enabled=True)
                   .select_related("provider")}
-    boards, names, _ = compute_boards(arena=arena, contenders=contenders, phases=phases)
+    boards, names, _ = compute_boards(arena=arena, contenders=contenders, phases=phases,
+                                      since=last, review=True)
     excluded = dict(
         Vote.objects.filter(battle__arena=arena, is_valid=False)
         .values_list("invalid_reason").annotate(n=Count("id")).order_by()

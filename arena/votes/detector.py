@@ -4,16 +4,18 @@ improbable under the current ratings, are kept but stop counting."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
 from arena.battles.models import Arena
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
+from arena.votes.stream import VoteColumns, counted_vote_columns, voter_hash
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
 from ratings.live import elo_expected
-from ratings.voters import improbable_choices_p_value_from_sums
+from ratings.voters import improbable_choices_p_value_from_sums, voter_counters
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +47,27 @@ def voter_assess(*, voter_id: str, arena: Arena,
     return None
 
 
-def voters_review(*, arena: Arena, since: datetime | None) -> list[str]:
+def voters_review(*, arena: Arena, since: datetime | None,
+                  columns: VoteColumns | None = None) -> list[str]:
     """Assess voters who voted since `since` and flag the suspicious ones (the caller then
     recomputes the standings without their votes).
 
-    On PostgreSQL one aggregate query returns each assessed voter's counters (decisive votes,
-    left picks, and the three sums of the improbable-choices statistic under the current
-    ratings), so the review costs O(voters), not a query or a Python object per vote.
+    On PostgreSQL the counted votes arrive as numpy columns (the refresh passes the ones it
+    fetched for the online Elo) and every voter's counters are summed at once, so the review
+    costs no query and no Python object per vote or per voter assessed.
     """
     ratings = dict(EloRating.objects.filter(arena=arena).values_list("contender_id", "rating"))
     if connection.vendor == "postgresql":
-        verdicts = _assess_in_sql(arena=arena, since=since, ratings=ratings)
+        if columns is None:
+            columns = counted_vote_columns(arena=arena)
+        verdicts = _assess_columns(columns=columns, since=since, ratings=ratings)
+        names = _voter_ids(arena=arena, hashes=list(verdicts))
+        named = {names[h]: verdict for h, verdict in verdicts.items() if h in names}
     else:
-        verdicts = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
+        named = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
     flagged = []
-    for voter_id in sorted(verdicts):
-        reason, details = verdicts[voter_id]
+    for voter_id in sorted(named):
+        reason, details = named[voter_id]
         voter_flag(voter_id=voter_id, reason=reason, details=details)
         flagged.append(voter_id)
     return flagged
@@ -82,67 +89,50 @@ def _assess_one_by_one(*, arena: Arena, since: datetime | None,
     return verdicts
 
 
-_COUNTERS_SQL = """
-WITH elo AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(ratings)s::float8[]) AS e(contender_id, rating)
-), active AS (
-    SELECT DISTINCT v.voter_id FROM {vote} v JOIN {battle} b ON b.id = v.battle_id
-    WHERE b.arena_id = %(arena)s AND v.is_valid AND v.created_at >= %(since)s
-), chosen AS (
-    SELECT v.voter_id, v.choice = 'left' AS is_left,
-           greatest(1e-6::float8, least(1 - 1e-6::float8,
-               CASE WHEN v.choice = 'left' THEN q.p ELSE 1 - q.p END)) AS pc
-    FROM active a
-    JOIN {vote} v ON v.voter_id = a.voter_id
-    JOIN {battle} b ON b.id = v.battle_id
-    LEFT JOIN elo el ON el.contender_id = b.left_id
-    LEFT JOIN elo er ON er.contender_id = b.right_id
-    CROSS JOIN LATERAL (SELECT 1.0::float8 / (1.0::float8 + power(10.0::float8,
-        (coalesce(er.rating, 1000.0) - coalesce(el.rating, 1000.0)) / 400.0::float8)) AS p) q
-    WHERE b.arena_id = %(arena)s AND v.is_valid AND v.choice IN ('left', 'right')
-      AND NOT EXISTS (SELECT 1 FROM {flagged} f WHERE f.voter_id = v.voter_id)
-)
-SELECT voter_id, count(*), count(*) FILTER (WHERE is_left), sum(ln(pc)),
-       sum(pc * ln(pc) + (1 - pc) * ln(1 - pc)),
-       sum(pc * (1 - pc) * power(ln(pc) - ln(1 - pc), 2))
-FROM chosen GROUP BY voter_id HAVING count(*) >= %(min)s
-"""
-
-
-def _assess_in_sql(*, arena: Arena, since: datetime | None,
-                   ratings: dict[int, float]) -> dict[str, tuple[str, dict[str, object]]]:
-    """The same two tests as `voter_assess`, from per-voter counters summed by PostgreSQL:
-    `improbable_choices_p_value` needs only the sums of log p, of its mean and of its
-    variance terms over the voter's decisive votes."""
-    from datetime import datetime as dt
-
-    from arena.battles.models import Battle
-
-    sql = _COUNTERS_SQL.format(vote=Vote._meta.db_table, battle=Battle._meta.db_table,
-                               flagged=FlaggedVoter._meta.db_table)
-    params = {"ids": list(ratings), "ratings": list(ratings.values()), "arena": arena.pk,
-              "since": since or dt(1970, 1, 1, tzinfo=UTC),
-              "min": settings.ARENA_FLAG_MIN_VOTES}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+def _assess_columns(*, columns: VoteColumns, since: datetime | None,
+                    ratings: dict[int, float]) -> dict[int, tuple[str, dict[str, object]]]:
+    """The same two tests as `voter_assess`, for every voter active since `since`, from
+    per-voter counters (`ratings.voters.voter_counters`); keyed by voter hash."""
+    active = columns.voter if since is None else columns.voter[
+        columns.created >= VoteColumns.micros(since)]
+    decisive = (columns.outcome <= 1) & np.isin(columns.voter, np.unique(active))
+    if not decisive.any():
+        return {}
+    table = np.full(int(max(columns.left.max(), columns.right.max())) + 1, 1000.0)
+    for contender_id, rating in ratings.items():
+        if contender_id < table.shape[0]:
+            table[contender_id] = rating
+    left, right = columns.left[decisive], columns.right[decisive]
+    p_left = 1.0 / (1.0 + 10.0 ** ((table[right] - table[left]) / 400.0))
+    codes, n, left_picks, observed, mean, variance = voter_counters(
+        columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
     threshold = settings.ARENA_FLAG_P_VALUE
     side_p_of: dict[tuple[int, int], float] = {}
-    verdicts: dict[str, tuple[str, dict[str, object]]] = {}
-    for voter_id, n, left, observed, mean, variance in rows:
-        key = (int(left), int(n))
+    verdicts: dict[int, tuple[str, dict[str, object]]] = {}
+    for k in np.flatnonzero(n >= settings.ARENA_FLAG_MIN_VOTES):
+        key = (int(left_picks[k]), int(n[k]))
         if key not in side_p_of:
             side_p_of[key] = side_bias_p_value(*key)
         side_p = side_p_of[key]
         if side_p < threshold:
-            verdicts[voter_id] = ("always picks the same side",
-                                  {"decisive_votes": n, "left": left, "p_value": side_p})
+            verdicts[int(codes[k])] = ("always picks the same side",
+                                       {"decisive_votes": key[1], "left": key[0],
+                                        "p_value": side_p})
             continue
-        choice_p = improbable_choices_p_value_from_sums(observed, mean, variance)
+        choice_p = improbable_choices_p_value_from_sums(observed[k], mean[k], variance[k])
         if choice_p < threshold:
-            verdicts[voter_id] = ("choices improbable under the current ratings",
-                                  {"decisive_votes": n, "p_value": choice_p})
+            verdicts[int(codes[k])] = ("choices improbable under the current ratings",
+                                       {"decisive_votes": key[1], "p_value": choice_p})
     return verdicts
+
+
+def _voter_ids(*, arena: Arena, hashes: list[int]) -> dict[int, str]:
+    """Voter ids of the given hashes (one query, only when someone is to be flagged)."""
+    if not hashes:
+        return {}
+    rows = (Vote.objects.filter(battle__arena=arena, is_valid=True).annotate(h=voter_hash())
+            .filter(h__in=hashes).order_by().values_list("h", "voter_id").distinct())
+    return dict(rows)
 
 
 @transaction.atomic

@@ -30,9 +30,10 @@ from arena.battles.models import (
 from arena.leaderboards import refresh, services
 from arena.leaderboards.locks import refresh_lock
 from arena.leaderboards.models import LeaderboardSnapshot
-from arena.votes.detector import _assess_in_sql, _assess_one_by_one
+from arena.votes.detector import _assess_columns, _assess_one_by_one, _voter_ids
 from arena.votes.models import Choice, EloRating, InvalidReason, Vote
 from arena.votes.services import elo_rebuild, vote_cast
+from arena.votes.stream import counted_vote_columns
 from tests.arena import refresh_oracle
 
 LATENCIES = (1.0, 2.5, 4.0, 9.0)
@@ -107,7 +108,8 @@ def recount(arena: Arena) -> Counter[tuple[str, str, str, str]]:
 
 
 def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
-    cells, categories = refresh.cells_by_category(arena=arena)
+    categories = refresh.arena_categories()
+    cells, _ = refresh.cells_fetch(arena=arena, categories=categories, style=False, ipw=False)
     names = dict(Contender.objects.values_list("pk", "name"))
     choice = {code: c for c, code in refresh.OUTCOME_OF_CHOICE.items()}
     out: Counter[tuple[str, str, str, str]] = Counter()
@@ -180,6 +182,21 @@ def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None
         recount(arena).values())
 
 
+def _style_with_sequential_draws(arena: Arena, names: list[str], both_bad_counts: bool,
+                                 rounds: int) -> Any:
+    from ratings.aggregate import style_from_cells
+
+    _, cells = refresh.cells_fetch(arena=arena, categories=[], style=True, ipw=False)
+    assert cells is not None and cells.x is not None
+    position = {pk: names.index(name) for pk, name in Contender.objects.filter(
+        arenas=arena).values_list("pk", "name")}
+    return style_from_cells(
+        names, [position[pk] for pk in cells.left], [position[pk] for pk in cells.right],
+        cells.outcome, cells.count, cells.x, names=list(refresh.STYLE_COVARIATES),
+        both_bad="tie" if both_bad_counts else "exclude", bootstrap_rounds=rounds, seed=0,
+        sequential_draws=True)
+
+
 @pytest.mark.parametrize("both_bad_counts", [True, False])
 def test_refreshed_boards_equal_the_per_vote_pipeline(db: None, rounds: int, settings: Any,
                                                       both_bad_counts: bool) -> None:
@@ -210,14 +227,21 @@ def test_refreshed_boards_equal_the_per_vote_pipeline(db: None, rounds: int, set
         for name, rating in old_elo.items():
             assert elo[name] == pytest.approx(rating, abs=1e-6)
         if board.category == "":
-            # The style fit's Newton stops on a flat optimum: equal to ~1e-8 natural units.
             assert new.style is not None and old.style is not None
             assert new.style.covariate_names == old.style.covariate_names
             assert len(new.style.covariate_names) == 3
-            assert new.style.rows == old.style.rows
+            # The per-vote fit's Newton stops on a flat optimum: equal to ~1e-8 natural units.
+            np.testing.assert_allclose(new.style.ratings, old.style.ratings, atol=1e-4)
+            np.testing.assert_allclose(new.style.coefficients, old.style.coefficients, atol=1e-4)
+            # The refresh draws its bootstrap rounds all at once (same distribution, another
+            # stream); with the per-vote fit's own draws the intervals are the same.
+            assert np.all(new.style.ci_low <= new.style.ratings)
+            assert np.all(new.style.ratings <= new.style.ci_high)
+            same_draws = _style_with_sequential_draws(arena, names, both_bad_counts, rounds)
+            assert same_draws.rows == old.style.rows
             for name in ("ratings", "ci_low", "ci_high", "coefficients", "coef_ci_low",
                          "coef_ci_high"):
-                np.testing.assert_allclose(getattr(new.style, name), getattr(old.style, name),
+                np.testing.assert_allclose(getattr(same_draws, name), getattr(old.style, name),
                                            atol=1e-4, err_msg=name)
     stored = dict(EloRating.objects.filter(arena=arena).values_list("contender__name", "rating"))
     for name, rating in expected[""][1].items():
@@ -263,7 +287,7 @@ def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
         services.leaderboard_compute(arena=arena)
 
 
-def test_voter_counters_in_sql_flag_the_same_voters_as_one_by_one(db: None, rounds: int,
+def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int,
                                                                   settings: Any) -> None:
     settings.ARENA_FLAG_MIN_VOTES = 15
     settings.ARENA_FLAG_P_VALUE = 0.05  # loose, so that both tests flag someone
@@ -277,19 +301,26 @@ def test_voter_counters_in_sql_flag_the_same_voters_as_one_by_one(db: None, roun
         weaker_left = ratings[vote.battle.left_id] < ratings[vote.battle.right_id]
         vote.choice = Choice.LEFT if weaker_left else Choice.RIGHT  # always the weaker model
         vote.save(update_fields=["choice"])
+    columns = counted_vote_columns(arena=arena)
+
+    def in_columns(since: Any) -> dict[str, Any]:
+        verdicts = _assess_columns(columns=columns, since=since, ratings=ratings)
+        names = _voter_ids(arena=arena, hashes=list(verdicts))
+        assert len(names) == len(verdicts)
+        return {names[h]: verdict for h, verdict in verdicts.items()}
+
     for since in (None, timezone.now() - timedelta(days=2), timezone.now()):
-        in_sql = _assess_in_sql(arena=arena, since=since, ratings=ratings)
+        in_sql = in_columns(since)
         one_by_one = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
         assert set(in_sql) == set(one_by_one)
         for voter, (reason, details) in in_sql.items():
             assert reason == one_by_one[voter][0]
             assert details["p_value"] == pytest.approx(one_by_one[voter][1]["p_value"],
                                                        rel=1e-9)
-    reasons = {voter: reason for voter, (reason, _) in
-               _assess_in_sql(arena=arena, since=None, ratings=ratings).items()}
+    reasons = {voter: reason for voter, (reason, _) in in_columns(None).items()}
     assert reasons["voter-3"] == "always picks the same side"
     assert "choices improbable under the current ratings" in reasons.values()
-    assert _assess_in_sql(arena=arena, since=timezone.now(), ratings=ratings) == {}
+    assert in_columns(timezone.now()) == {}
 
 
 def test_leaderboard_page_and_api_answer_304_until_the_next_refresh(
