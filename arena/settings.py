@@ -238,3 +238,6 @@ except ValueError as exc:
     raise ImproperlyConfigured("ARENA_STYLE_LATENCY_EDGES_S must be comma-separated numbers "
                                "of seconds, e.g. -4,-1,0,1,4") from exc
 ARENA_STYLE_SIZE_STEP = env_float("ARENA_STYLE_SIZE_STEP", 0.01)
+# Bootstrap rounds of the style-controlled fit (its cost grows with rounds × cells; the main
+# boards keep ARENA_BOOTSTRAP_ROUNDS).
+ARENA_STYLE_BOOTSTRAP_ROUNDS = env_int("ARENA_STYLE_BOOTSTRAP_ROUNDS", 200)

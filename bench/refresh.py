@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--load-only", action="store_true",
                         help="load and keep the database, run no refresh (then use --db)")
-    parser.add_argument("--db", help="reuse this existing, loaded database (no load, no drop)")
+    parser.add_argument("--db", help="reuse this loaded database (reset to before any refresh; "
+                                     "not dropped)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.votes <= 10_000_000:
@@ -238,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             result["load_s"] = round(time.perf_counter() - started, 1)
             if not args.json:
                 print(f"loaded {args.votes} votes in {result['load_s']} s", flush=True)
+        if args.db:  # start from scratch: no snapshot, no live Elo, nobody flagged
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("UPDATE votes_vote SET is_valid = true, invalid_reason = '' "
+                             "WHERE invalid_reason = 'flagged_voter'")
+                for table in ("votes_flaggedvoter", "leaderboards_leaderboardsnapshot",
+                              "votes_elorating"):
+                    conn.execute(f"DELETE FROM {table}")
+                conn.execute("VACUUM ANALYZE votes_vote")
         if args.load_only:
             created = False  # keep it
             print(json.dumps(result))

@@ -336,6 +336,7 @@ def board_dict(board: Board, *, names: Sequence[str],
                 "coefficients": [round(float(c), 2) for c in lb.style.coefficients],
                 "coef_ci_low": _clean([lb.style.coef_ci_low.tolist()])[0],
                 "coef_ci_high": _clean([lb.style.coef_ci_high.tolist()])[0],
+                "bootstrap_rounds": lb.style.bootstrap_rounds,
             }
         params: dict[str, object] = {
             "bootstrap_rounds": lb.bootstrap_rounds, "seed": lb.seed,
@@ -373,7 +374,7 @@ def _style(cells: Cells, lookup: IntArray, names: Sequence[str], *, both_bad: st
             names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
             cells.x[:, varies], names=[list(STYLE_COVARIATES)[k] for k in varies],
             both_bad=both_bad,  # type: ignore[arg-type]
-            bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=seed)
+            bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS, seed=seed)
     except NoBattlesError:
         return None
 

@@ -123,6 +123,7 @@ def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
 @pytest.fixture
 def rounds(settings: Any) -> int:
     settings.ARENA_BOOTSTRAP_ROUNDS = 60
+    settings.ARENA_STYLE_BOOTSTRAP_ROUNDS = 60
     settings.ARENA_STYLE_LATENCY_EDGES_S = _latency_edges()
     return 60
 
