@@ -36,6 +36,10 @@ from arena.votes.services import elo_rebuild, vote_cast
 from arena.votes.stream import counted_vote_columns
 from tests.arena import refresh_oracle
 
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the production path (COPY, advisory lock, concurrent writers) is PostgreSQL's")
+
 LATENCIES = (1.0, 2.5, 4.0, 9.0)
 SIZES = ((512, 512), (1024, 1024), (768, 512), (None, None))  # None: the arena's size
 CATEGORIES = ("animals", "space", "")
@@ -146,6 +150,7 @@ def test_pair_counts_equal_a_recount_after_exclusions_and_deletions(db: None,
         assert snap.votes == sum(n for key, n in recount(arena).items() if key[0] == category)
 
 
+@needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None:
     arena, models = make_arena(slug="concurrent")
@@ -274,6 +279,7 @@ def test_weighted_boards_equal_the_per_vote_pipeline(db: None, rounds: int,
         assert b.style_rating == pytest.approx(a.style_rating, abs=1e-4)
 
 
+@needs_postgres
 def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
                                                       django_assert_max_num_queries: Any) -> None:
     arena, models = make_arena()
@@ -288,6 +294,7 @@ def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
         services.leaderboard_compute(arena=arena)
 
 
+@needs_postgres
 def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int,
                                                                   settings: Any) -> None:
     settings.ARENA_FLAG_MIN_VOTES = 15
