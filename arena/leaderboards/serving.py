@@ -22,7 +22,9 @@ from arena.battles.models import Arena
 from arena.leaderboards.models import LeaderboardSnapshot
 
 RENDER_VERSION = 1  # bump when the page or the JSON changes shape: old cached bytes lapse
-CACHE_TIMEOUT_S = 24 * 3600
+# A new generation replaces the last one with every refresh (seconds apart under load): keep
+# rendered bytes briefly, so the cache never fills with superseded pages.
+CACHE_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
