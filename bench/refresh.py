@@ -17,7 +17,9 @@ a few voters who always pick the left side (the voter review flags them).
 Figures (``--json``: the last line is one JSON object): ``refresh_s`` (wall time of the
 refresh call), ``peak_rss_mb`` (peak resident memory of the child process that ran it,
 ``ru_maxrss``), ``rss_before_mb`` (its resident memory just before), ``sql_queries``
-(statements through Django's connection during the refresh), ``load_s``, ``votes``,
+(statements through Django's connection during the refresh), ``refresh_cpu_s`` (CPU time of
+the refreshing process, both threads: steadier than wall time on a shared machine; the
+database server's own time is not in it), ``load_avg_1m``, ``load_s``, ``votes``,
 ``boards``, and the refresh's own phase timings when it reports them.
 
 ``--code DIR`` runs the refresh of another checkout (e.g. ``/work/main``, the code before
@@ -166,12 +168,16 @@ def count(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 rss_now = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 with connection.execute_wrapper(count):
     started = time.perf_counter()
     ok = services.leaderboard_refresh(arena_id=arena.pk)
     seconds = time.perf_counter() - started
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-out = {"refresh_s": round(seconds, 3), "peak_rss_mb": round(peak, 1),
+out = {"refresh_s": round(seconds, 3), "refresh_cpu_s": round(cpu, 2),
+       "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": round(peak, 1),
        "rss_before_mb": round(rss_now, 1), "peak_before_mb": round(before, 1),
        "sql_queries": queries[0], "ok": bool(ok),
        "boards": LeaderboardSnapshot.objects.filter(arena=arena).count()}
