@@ -275,6 +275,76 @@ class _StyleGroups:
         return cls(design, design.T.tocsr(), to_i, to_j, np.linalg.pinv(h, hermitian=True))
 
 
+def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, FloatArray,
+                                               FloatArray]:
+    """(i, j, covariates, wins of i, wins of j) per (pair, covariates) group, ties half."""
+    gkey = np.column_stack([(rows.pi * m + rows.pj).astype(np.float64), rows.x])
+    groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
+    ginv = ginv.reshape(-1)
+    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
+    wi = np.bincount(ginv, rows.count * yi, groups.shape[0])
+    wj = np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0])
+    gk = groups[:, 0].astype(np.int64)
+    return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:]), wi, wj
+
+
+def _grouped_newton(
+    m: int, rows: _Rows, prior: float, start: FloatArray, max_iter: int = 100
+) -> tuple[FloatArray, float, int, bool]:
+    """The point estimate of ``ratings.style._newton`` (same likelihood, prior and stopping
+    rule) on the rows merged by (pair, covariates): a third of the rows, and a line search
+    that accepts steps within round-off of the current likelihood instead of halving on noise.
+    """
+    gi, gj, gx, wi, wj = _group_rows(m, rows)
+    d = gx.shape[1]
+    g_idx = np.arange(gi.shape[0])
+    design = sparse.csr_matrix(
+        (np.concatenate([np.ones(gi.shape[0]), -np.ones(gi.shape[0]), gx.T.reshape(-1)]),
+         (np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
+          np.concatenate([gi, gj, np.repeat(m + np.arange(d), gi.shape[0])]))),
+        shape=(gi.shape[0], m + d))
+    total = wi + wj
+
+    def loglik(p: FloatArray) -> float:
+        z = design @ p
+        val = -float(wi @ np.logaddexp(0, -z) + wj @ np.logaddexp(0, z))
+        if prior > 0:
+            val -= 0.5 * prior * float(np.sum(np.logaddexp(0, -p) + np.logaddexp(0, p)))
+        return val
+
+    params = start.copy()
+    f = loglik(params)
+    stalled = 0
+    for it in range(1, max_iter + 1):
+        prob = _sigmoid(design @ params)
+        g = design.T @ (wi - total * prob)
+        if prior > 0:
+            g -= prior * (_sigmoid(params) - 0.5)
+        h = _information(m, gi, gj, gx, total * prob * (1 - prob), prior, params)
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(h, g, rcond=None)[0]
+        t = 1.0
+        noise = 1e-12 * max(1.0, abs(f))
+        while True:
+            cand = params + t * step
+            f_new = loglik(cand)
+            if f_new >= f - noise or t < 1e-10:
+                break
+            t *= 0.5
+        if t < 1e-10:
+            return params, f, it, False
+        moved = float(np.max(np.abs(t * step)))
+        stalled = stalled + 1 if f_new - f <= noise and moved >= 1e-6 else 0
+        params, f = cand, max(f, f_new)
+        if moved < 1e-10:
+            return params, f_new, it, bool(np.max(np.abs(params)) < 30.0)
+        if stalled >= 3:  # sliding along a flat direction (covariates that mirror the models)
+            return params, f, it, False
+    return params, f, max_iter, False
+
+
 def _batched_style_rounds(
     m: int, groups: _StyleGroups, draws: FloatArray, params: FloatArray, prior: float,
     tol: float = 1e-7, max_iter: int = 40,
@@ -377,10 +447,10 @@ def style_from_cells(
     pi, pj = np.nonzero((wi + wj) > 0)
     ok = is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj])
     prior_used = 0.0 if ok else DEFAULT_PRIOR
-    params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
-    if not conv and prior_used == 0.0:
+    params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
+    if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
         prior_used = DEFAULT_PRIOR
-        params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
+        params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
     nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
