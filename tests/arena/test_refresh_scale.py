@@ -27,6 +27,7 @@ from arena.battles.models import (
     Provider,
     ProviderKind,
 )
+from arena.leaderboards import cells as lb_cells
 from arena.leaderboards import refresh, services
 from arena.leaderboards.locks import refresh_lock
 from arena.leaderboards.models import LeaderboardSnapshot
@@ -112,10 +113,10 @@ def recount(arena: Arena) -> Counter[tuple[str, str, str, str]]:
 
 
 def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
-    categories = refresh.arena_categories()
-    cells, _ = refresh.cells_fetch(arena=arena, categories=categories, style=False, ipw=False)
+    categories = lb_cells.arena_categories()
+    cells, _ = lb_cells.cells_fetch(arena=arena, categories=categories, style=False, ipw=False)
     names = dict(Contender.objects.values_list("pk", "name"))
-    choice = {code: c for c, code in refresh.OUTCOME_OF_CHOICE.items()}
+    choice = {code: c for c, code in lb_cells.OUTCOME_OF_CHOICE.items()}
     out: Counter[tuple[str, str, str, str]] = Counter()
     for left, right, outcome, n, g in zip(cells.left, cells.right, cells.outcome, cells.count,
                                           cells.group, strict=True):
@@ -192,13 +193,13 @@ def _style_with_sequential_draws(arena: Arena, names: list[str], both_bad_counts
                                  rounds: int) -> Any:
     from ratings.aggregate import style_from_cells
 
-    _, cells = refresh.cells_fetch(arena=arena, categories=[], style=True, ipw=False)
+    _, cells = lb_cells.cells_fetch(arena=arena, categories=[], style=True, ipw=False)
     assert cells is not None and cells.x is not None
     position = {pk: names.index(name) for pk, name in Contender.objects.filter(
         arenas=arena).values_list("pk", "name")}
     return style_from_cells(
         names, [position[pk] for pk in cells.left], [position[pk] for pk in cells.right],
-        cells.outcome, cells.count, cells.x, names=list(refresh.STYLE_COVARIATES),
+        cells.outcome, cells.count, cells.x, names=list(lb_cells.STYLE_COVARIATES),
         both_bad="tie" if both_bad_counts else "exclude", bootstrap_rounds=rounds, seed=0,
         sequential_draws=True)
 
