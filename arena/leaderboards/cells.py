@@ -227,6 +227,7 @@ def cells_fetch(*, arena: Arena, categories: Sequence[str], style: bool,
               "edges": sorted(settings.ARENA_STYLE_LATENCY_EDGES_S)}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the cells in memory
+        cursor.execute("SET LOCAL jit = off")  # compiling this plan costs seconds, saves none
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     index = {c: k for k, c in enumerate(categories)}
