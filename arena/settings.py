@@ -287,3 +287,18 @@ ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
 # The public vote export never carries prompt text unless this is on (the leaderboard and battle
 # pages then tell voters that prompts may be published).
 ARENA_EXPORT_PROMPTS = env_bool("ARENA_EXPORT_PROMPTS", False)
+
+# --- Leaderboard refresh at scale (issue 10) --------------------------------------------------
+# Style control is fitted on vote cells binned by the database: generation-time differences
+# (left minus right, seconds) are cut at these edges (each cell keeps its votes' mean value,
+# exact when they share one); pixel-ratio and aspect-error differences are rounded to this step.
+try:
+    ARENA_STYLE_LATENCY_EDGES_S = sorted(float(edge) for edge in env_list(
+        "ARENA_STYLE_LATENCY_EDGES_S", ["-16", "-4", "-1", "0", "1", "4", "16"]))
+except ValueError as exc:
+    raise ImproperlyConfigured("ARENA_STYLE_LATENCY_EDGES_S must be comma-separated numbers "
+                               "of seconds, e.g. -4,-1,0,1,4") from exc
+ARENA_STYLE_SIZE_STEP = env_float("ARENA_STYLE_SIZE_STEP", 0.01)
+# Bootstrap rounds of the style-controlled fit (its cost grows with rounds × cells; the main
+# boards keep ARENA_BOOTSTRAP_ROUNDS).
+ARENA_STYLE_BOOTSTRAP_ROUNDS = env_int("ARENA_STYLE_BOOTSTRAP_ROUNDS", 200)

@@ -133,12 +133,20 @@ def challenge(request: HttpRequest) -> JsonResponse:
 
 @allow_methods("GET")
 @api_view
-def leaderboard(request: HttpRequest, slug: str) -> JsonResponse:
+def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """The latest snapshot as JSON, encoded once per snapshot and served with an ETag."""
+    from arena.leaderboards.serving import cached_leaderboard_response
+
     arena = selectors.arena_get(slug=slug)
     category = request.GET.get("category", "")
-    if category and category not in leaderboard_categories(arena=arena):
-        raise NotFound(f"There is no leaderboard for the category '{category}' yet.")
-    return JsonResponse(leaderboard_latest(arena=arena, category=category))
+
+    def encode() -> HttpResponse:
+        if category and category not in leaderboard_categories(arena=arena):
+            raise NotFound(f"There is no leaderboard for the category '{category}' yet.")
+        return JsonResponse(leaderboard_latest(arena=arena, category=category))
+
+    return cached_leaderboard_response(request, arena=arena, category=category, kind="json",
+                                       render=encode)
 
 
 @allow_methods("GET")

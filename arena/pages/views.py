@@ -61,37 +61,48 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
-    """Reads the latest snapshot and draws it; `?fragment=1` returns only the live part."""
+    """Reads the latest snapshot and draws it; `?fragment=1` returns only the live part.
+
+    Rendered once per snapshot and category, then served from the cache with an ETag."""
+    from arena.leaderboards.serving import cached_leaderboard_response
+
     arena = _arena_or_404(slug)
     category = request.GET.get("category", "")
-    categories = leaderboard_categories(arena=arena)
-    if category and category not in categories:
-        raise Http404("No leaderboard for this category yet.")
-    board = leaderboard_latest(arena=arena, category=category)
-    matrices = board.get("matrices") or {}
-    context = {
-        "arena": arena,
-        "board": board,
-        "category": category,
-        "categories": categories,
-        "ratings_chart": mark_safe(charts.ratings_interval_svg(board["rows"])),  # noqa: S308
-        "win_chart": mark_safe(charts.heatmap_svg(  # noqa: S308 - escaped inside
-            matrices.get("models", []), matrices.get("win_fraction", []),
-            title="Win fraction of row model against column model", percent=True)),
-        "count_chart": mark_safe(charts.heatmap_svg(  # noqa: S308
-            matrices.get("models", []), matrices.get("battle_counts", []),
-            title="Battles between each pair", percent=False)),
-        "history_chart": mark_safe(charts.history_svg(  # noqa: S308
-            leaderboard_history(arena=arena, category=category),
-            charts.model_colours([str(r["model"]) for r in board["rows"]]))),
-    }
-    style = matrices.get("style") or {}
-    context["style_rows"] = list(zip(style.get("covariates", []), style.get("coefficients", []),
-                                     style.get("coef_ci_low", []), style.get("coef_ci_high", []),
-                                     strict=False))
-    context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
-    template = "_leaderboard_body.html" if request.GET.get("fragment") else "leaderboard.html"
-    return render(request, template, context)
+    fragment = bool(request.GET.get("fragment"))
+
+    def draw() -> HttpResponse:
+        categories = leaderboard_categories(arena=arena)
+        if category and category not in categories:
+            raise Http404("No leaderboard for this category yet.")
+        board = leaderboard_latest(arena=arena, category=category)
+        matrices = board.get("matrices") or {}
+        context = {
+            "arena": arena,
+            "board": board,
+            "category": category,
+            "categories": categories,
+            "ratings_chart": mark_safe(charts.ratings_interval_svg(board["rows"])),  # noqa: S308
+            "win_chart": mark_safe(charts.heatmap_svg(  # noqa: S308 - escaped inside
+                matrices.get("models", []), matrices.get("win_fraction", []),
+                title="Win fraction of row model against column model", percent=True)),
+            "count_chart": mark_safe(charts.heatmap_svg(  # noqa: S308
+                matrices.get("models", []), matrices.get("battle_counts", []),
+                title="Battles between each pair", percent=False)),
+            "history_chart": mark_safe(charts.history_svg(  # noqa: S308
+                leaderboard_history(arena=arena, category=category),
+                charts.model_colours([str(r["model"]) for r in board["rows"]]))),
+        }
+        style = matrices.get("style") or {}
+        context["style_rows"] = list(zip(style.get("covariates", []),
+                                         style.get("coefficients", []),
+                                         style.get("coef_ci_low", []),
+                                         style.get("coef_ci_high", []), strict=False))
+        context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
+        template = "_leaderboard_body.html" if fragment else "leaderboard.html"
+        return render(request, template, context)
+
+    return cached_leaderboard_response(request, arena=arena, category=category,
+                                       kind="fragment" if fragment else "page", render=draw)
 
 
 # Defence in depth where hostile text meets strangers: the share page shows a voter's prompt to

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from arena.battles.models import Arena
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
+from arena.votes.stream import VoteColumns, counted_vote_columns, voter_hash
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
 from ratings.live import elo_expected
+from ratings.voters import improbable_choices_p_value_from_sums, voter_counters
 
 logger = logging.getLogger(__name__)
 
@@ -44,25 +47,92 @@ def voter_assess(*, voter_id: str, arena: Arena,
     return None
 
 
-def voters_review(*, arena: Arena, since: datetime | None) -> list[str]:
+def voters_review(*, arena: Arena, since: datetime | None,
+                  columns: VoteColumns | None = None) -> list[str]:
     """Assess voters who voted since `since` and flag the suspicious ones (the caller then
-    recomputes the standings without their votes)."""
+    recomputes the standings without their votes).
+
+    On PostgreSQL the counted votes arrive as numpy columns (the refresh passes the ones it
+    fetched for the online Elo) and every voter's counters are summed at once, so the review
+    costs no query and no Python object per vote or per voter assessed.
+    """
+    ratings = dict(EloRating.objects.filter(arena=arena).values_list("contender_id", "rating"))
+    if connection.vendor == "postgresql":
+        if columns is None:
+            columns = counted_vote_columns(arena=arena)
+        verdicts = _assess_columns(columns=columns, since=since, ratings=ratings)
+        names = _voter_ids(arena=arena, hashes=list(verdicts))
+        named = {names[h]: verdict for h, verdict in verdicts.items() if h in names}
+    else:
+        named = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
+    flagged = []
+    for voter_id in sorted(named):
+        reason, details = named[voter_id]
+        voter_flag(voter_id=voter_id, reason=reason, details=details)
+        flagged.append(voter_id)
+    return flagged
+
+
+def _assess_one_by_one(*, arena: Arena, since: datetime | None,
+                       ratings: dict[int, float]) -> dict[str, tuple[str, dict[str, object]]]:
     recent = Vote.objects.filter(battle__arena=arena, is_valid=True)
     if since is not None:
         recent = recent.filter(created_at__gte=since)
     voter_ids = set(recent.values_list("voter_id", flat=True))
     voter_ids -= set(FlaggedVoter.objects.filter(voter_id__in=voter_ids)
                      .values_list("voter_id", flat=True))
-    ratings = dict(EloRating.objects.filter(arena=arena).values_list("contender_id", "rating"))
-    flagged = []
-    for voter_id in sorted(voter_ids):
+    verdicts = {}
+    for voter_id in voter_ids:
         verdict = voter_assess(voter_id=voter_id, arena=arena, ratings=ratings)
-        if verdict is None:
+        if verdict is not None:
+            verdicts[voter_id] = verdict
+    return verdicts
+
+
+def _assess_columns(*, columns: VoteColumns, since: datetime | None,
+                    ratings: dict[int, float]) -> dict[int, tuple[str, dict[str, object]]]:
+    """The same two tests as `voter_assess`, for every voter active since `since`, from
+    per-voter counters (`ratings.voters.voter_counters`); keyed by voter hash."""
+    active = columns.voter if since is None else columns.voter[
+        columns.created >= VoteColumns.micros(since)]
+    decisive = (columns.outcome <= 1) & np.isin(columns.voter, np.unique(active))
+    if not decisive.any():
+        return {}
+    table = np.full(int(max(columns.left.max(), columns.right.max())) + 1, 1000.0)
+    for contender_id, rating in ratings.items():
+        if contender_id < table.shape[0]:
+            table[contender_id] = rating
+    left, right = columns.left[decisive], columns.right[decisive]
+    p_left = 1.0 / (1.0 + 10.0 ** ((table[right] - table[left]) / 400.0))
+    codes, n, left_picks, observed, mean, variance = voter_counters(
+        columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
+    threshold = settings.ARENA_FLAG_P_VALUE
+    side_p_of: dict[tuple[int, int], float] = {}
+    verdicts: dict[int, tuple[str, dict[str, object]]] = {}
+    for k in np.flatnonzero(n >= settings.ARENA_FLAG_MIN_VOTES):
+        key = (int(left_picks[k]), int(n[k]))
+        if key not in side_p_of:
+            side_p_of[key] = side_bias_p_value(*key)
+        side_p = side_p_of[key]
+        if side_p < threshold:
+            verdicts[int(codes[k])] = ("always picks the same side",
+                                       {"decisive_votes": key[1], "left": key[0],
+                                        "p_value": side_p})
             continue
-        reason, details = verdict
-        voter_flag(voter_id=voter_id, reason=reason, details=details)
-        flagged.append(voter_id)
-    return flagged
+        choice_p = improbable_choices_p_value_from_sums(observed[k], mean[k], variance[k])
+        if choice_p < threshold:
+            verdicts[int(codes[k])] = ("choices improbable under the current ratings",
+                                       {"decisive_votes": key[1], "p_value": choice_p})
+    return verdicts
+
+
+def _voter_ids(*, arena: Arena, hashes: list[int]) -> dict[int, str]:
+    """Voter ids of the given hashes (one query, only when someone is to be flagged)."""
+    if not hashes:
+        return {}
+    rows = (Vote.objects.filter(battle__arena=arena, is_valid=True).annotate(h=voter_hash())
+            .filter(h__in=hashes).order_by().values_list("h", "voter_id").distinct())
+    return dict(rows)
 
 
 @transaction.atomic

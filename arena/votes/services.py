@@ -18,7 +18,7 @@ from arena.battles.models import Arena, Battle, BattleStatus, Modality, Prompt
 from arena.battles.ratelimit import Limit, rate_limits_hit
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
-from ratings.live import elo_update
+from ratings.replay import elo_replay
 
 
 def leaderboard_refresh_request(*, arena_id: int) -> None:
@@ -52,47 +52,55 @@ class Standing:
     ties: int = 0
 
 
+_OUTCOME = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
+
+
 def elo_standings(
     votes: Iterable[tuple[Hashable, Hashable, str]], *, both_bad_counts: bool = True
 ) -> dict[Hashable, Standing]:
     """Online Elo replayed over (left, right, choice) in vote order, with counts.
 
     Done by the leaderboard refresh rather than in each vote's transaction, so concurrent votes
-    never wait on the same rows; the live number follows within the refresh debounce.
+    never wait on the same rows; the live number follows within the refresh debounce. The loop
+    itself is :func:`ratings.replay.elo_replay` (the refresh feeds it numpy columns).
     """
-    table: dict[Hashable, Standing] = {}
+    keys: dict[Hashable, int] = {}
+    a, b, out = [], [], []
     for left, right, choice in votes:
-        if choice == Choice.BOTH_BAD and not both_bad_counts:
-            continue
-        score = SCORE_LEFT[Choice(choice)]
-        a, b = table.setdefault(left, Standing()), table.setdefault(right, Standing())
-        a.rating, b.rating = elo_update(a.rating, b.rating, score, k=ELO_K)
-        for standing, own in ((a, score), (b, 1.0 - score)):
-            standing.votes += 1
-            if own == 1.0:
-                standing.wins += 1
-            elif own == 0.0:
-                standing.losses += 1
-            else:
-                standing.ties += 1
-    return table
+        a.append(keys.setdefault(left, len(keys)))
+        b.append(keys.setdefault(right, len(keys)))
+        out.append(_OUTCOME[Choice(choice)])
+    table = elo_replay(a, b, out, num_models=len(keys), both_bad_counts=both_bad_counts)
+    return {key: Standing(float(table.ratings[0, k]), int(table.votes[0, k]),
+                          int(table.wins[0, k]), int(table.losses[0, k]), int(table.ties[0, k]))
+            for key, k in keys.items() if table.votes[0, k]}
 
 
 @transaction.atomic
+def elo_store(*, arena: Arena, standings: dict[int, tuple[float, int, int, int, int]]) -> None:
+    """Store the arena's live Elo: (rating, votes, wins, losses, ties) per contender id; the
+    contenders without counted votes go back to the start (two statements in all)."""
+    played = {pk: row for pk, row in standings.items() if row[1]}
+    EloRating.objects.bulk_create(
+        [EloRating(arena=arena, contender_id=pk, rating=rating, votes=votes, wins=wins,
+                   losses=losses, ties=ties)
+         for pk, (rating, votes, wins, losses, ties) in played.items()],
+        update_conflicts=True, unique_fields=["arena", "contender"],
+        update_fields=["rating", "votes", "wins", "losses", "ties", "updated_at"])
+    EloRating.objects.filter(arena=arena).exclude(contender_id__in=list(played)).update(
+        rating=1000.0, votes=0, wins=0, losses=0, ties=0)
+
+
 def elo_rebuild(*, arena: Arena) -> dict[Hashable, Standing]:
-    """Recompute and store the arena's live Elo from its counted votes, in order."""
+    """Recompute and store the arena's live Elo from its counted votes, in order (the
+    leaderboard refresh does the same from numpy columns)."""
     votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
              .values_list("battle__left_id", "battle__right_id", "choice"))
     standings = elo_standings(votes.iterator(chunk_size=5000),
                               both_bad_counts=arena.both_bad_counts_as_tie)
-    stored = {row.contender_id: row for row in EloRating.objects.filter(arena=arena)}
-    for contender_id, fresh in standings.items():
-        row = stored.get(contender_id) or EloRating(arena=arena, contender_id=contender_id)
-        row.rating, row.votes, row.wins = fresh.rating, fresh.votes, fresh.wins
-        row.losses, row.ties = fresh.losses, fresh.ties
-        row.save()
-    EloRating.objects.filter(arena=arena).exclude(contender_id__in=list(standings)).update(
-        rating=1000.0, votes=0, wins=0, losses=0, ties=0)
+    elo_store(arena=arena, standings={
+        int(pk): (s.rating, s.votes, s.wins, s.losses, s.ties)  # type: ignore[call-overload]
+        for pk, s in standings.items()})
     return standings
 
 

@@ -141,12 +141,12 @@ def test_a_burst_of_votes_schedules_one_refresh(demo_arena: Any, settings: Any,
 
 
 def test_only_one_recompute_runs_at_a_time(demo_arena: Any) -> None:
-    from django.core.cache import cache
+    from arena.leaderboards.locks import refresh_lock
 
-    cache.add(lb_services._running_key(demo_arena.pk), 1, timeout=60)
-    assert lb_services.leaderboard_refresh(arena_id=demo_arena.pk) is False
+    with refresh_lock(demo_arena.pk) as held:  # another recompute holds the arena's lock
+        assert held
+        assert lb_services.leaderboard_refresh(arena_id=demo_arena.pk) is False
     assert not LeaderboardSnapshot.objects.exists()
-    cache.delete(lb_services._running_key(demo_arena.pk))
     assert lb_services.leaderboard_refresh(arena_id=demo_arena.pk) is True
     assert LeaderboardSnapshot.objects.filter(category="").count() == 1
 
@@ -170,7 +170,10 @@ def test_leaderboard_page_reads_snapshots_without_fitting(demo_arena: Any, run_o
     def no_fitting(*args: object, **kwargs: object) -> None:
         raise AssertionError("the request path must not fit ratings")
 
-    monkeypatch.setattr(lb_services, "compute_leaderboard", no_fitting)
+    from arena.leaderboards import refresh
+
+    monkeypatch.setattr(refresh, "leaderboard_from_cells", no_fitting)
+    monkeypatch.setattr(refresh, "style_from_cells", no_fitting)
     with django_assert_max_num_queries(8):
         page = voter.get("/arena/text-to-image/leaderboard/")
     assert page.status_code == 200

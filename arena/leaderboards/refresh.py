@@ -1,0 +1,306 @@
+"""One refresh of an arena's leaderboards from aggregates, never from one Python object per
+vote.
+
+1. The counted votes arrive once as numpy columns in vote order (``COPY … BINARY``,
+   :mod:`arena.votes.stream`): the voter review sums per-voter counters from them, and the
+   online Elo of every board is replayed from them in one tight loop (:mod:`ratings.replay`).
+2. The database groups the counted votes into cells (:mod:`arena.leaderboards.cells`); the
+   Bradley–Terry fits, bootstraps and the style-controlled fit run on those cells
+   (:mod:`ratings.aggregate`), so they cost O(models² × outcomes × bins) whatever the number
+   of votes.
+
+The number of SQL statements does not depend on the number of votes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max
+
+from arena.battles import events
+from arena.battles.models import Arena, Contender
+from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
+from arena.leaderboards.models import LeaderboardSnapshot
+from arena.votes.detector import voters_review
+from arena.votes.models import Vote
+from arena.votes.services import elo_store
+from arena.votes.stream import counted_vote_columns
+from ratings import battles_from_arrays, compute_leaderboard
+from ratings.aggregate import leaderboard_from_cells, style_from_cells
+from ratings.errors import NoBattlesError
+from ratings.integrity import wilson_interval
+from ratings.leaderboard import Leaderboard
+from ratings.replay import EloTable, elo_replay
+from ratings.style import StyleResult
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Board:
+    category: str
+    leaderboard: Leaderboard | None
+    votes: int
+    left_wins: int
+    decisive: int
+    elo: npt.NDArray[np.float64]
+
+
+def _position_bias(left: int, decisive: int) -> dict[str, object]:
+    result = wilson_interval(left, decisive)
+    return {"left_wins": left, "decisive_votes": decisive, "left_win_rate": result.estimate,
+            "ci_low": result.ci_low, "ci_high": result.ci_high}
+
+
+def _clean(matrix: list[list[float]]) -> list[list[float | None]]:
+    return [[None if value != value else round(value, 4) for value in row] for row in matrix]
+
+
+def board_dict(board: Board, *, names: Sequence[str],
+               contenders: dict[str, Contender]) -> dict[str, object]:
+    """A board in the stored snapshot's shape (the same fields as before this change)."""
+    elo = dict(zip(names, board.elo.tolist(), strict=True))
+    rows: list[dict[str, object]] = []
+    lb = board.leaderboard
+    if lb is not None:
+        for row in lb.rows:
+            contender = contenders.get(row.model)
+            rows.append({
+                "rank": row.rank, "model": row.model,
+                "organization": contender.organization if contender else "",
+                "demo": contender.is_demo if contender else False,
+                "rating": round(row.rating, 1), "ci_low": round(row.ci_low, 1),
+                "ci_high": round(row.ci_high, 1),
+                "elo": round(elo.get(row.model, 1000.0), 1),
+                "votes": row.votes, "wins": row.wins, "ties": row.ties, "losses": row.losses,
+                "win_rate": round(row.win_rate, 4) if row.votes else None,
+                **({"style_rating": round(row.style_rating, 1),
+                    "style_ci_low": round(row.style_ci_low, 1),
+                    "style_ci_high": round(row.style_ci_high, 1)}
+                   if lb.style is not None else {}),
+            })
+        matrices: dict[str, object] = {
+            "models": list(lb.models), "battle_counts": lb.battle_counts.tolist(),
+            "win_fraction": _clean(lb.win_fraction.tolist()),
+            "predicted_win": _clean(lb.predicted_win.tolist())}
+        if lb.style is not None:
+            matrices["style"] = {
+                "covariates": list(lb.style.covariate_names),
+                "coefficients": [round(float(c), 2) for c in lb.style.coefficients],
+                "coef_ci_low": _clean([lb.style.coef_ci_low.tolist()])[0],
+                "coef_ci_high": _clean([lb.style.coef_ci_high.tolist()])[0],
+                "bootstrap_rounds": lb.style.bootstrap_rounds,
+            }
+        params: dict[str, object] = {
+            "bootstrap_rounds": lb.bootstrap_rounds, "seed": lb.seed,
+            "confidence": lb.confidence, "center": lb.center, "regularized": lb.regularized,
+            "prior_strength": lb.prior_strength, "weighted": lb.weighted,
+            "both_bad": lb.both_bad}
+    else:
+        for rank, contender in enumerate(sorted(contenders.values(), key=lambda c: c.name),
+                                         start=1):
+            rows.append({"rank": rank, "model": contender.name,
+                         "organization": contender.organization, "demo": contender.is_demo,
+                         "rating": None, "ci_low": None, "ci_high": None,
+                         "elo": round(elo.get(contender.name, 1000.0), 1), "votes": 0,
+                         "wins": 0, "ties": 0, "losses": 0, "win_rate": None})
+        matrices, params = {}, {"bootstrap_rounds": settings.ARENA_BOOTSTRAP_ROUNDS}
+    return {"category": board.category, "rows": rows, "matrices": matrices, "params": params,
+            "votes": board.votes, "position_bias": _position_bias(board.left_wins,
+                                                                  board.decisive)}
+
+
+def _varying(x: npt.NDArray[np.float64]) -> list[int]:
+    """Covariates that take more than one value (the others carry no information)."""
+    return [k for k in range(x.shape[1]) if np.unique(np.round(x[:, k], 9)).size > 1]
+
+
+def _style(cells: Cells, lookup: IntArray, names: Sequence[str], *, both_bad: str,
+           seed: int) -> StyleResult | None:
+    """The style-controlled fit, or None when no covariate varies (as before)."""
+    assert cells.x is not None
+    varies = _varying(cells.x) if cells.count.size else []
+    if not varies:
+        return None
+    try:
+        return style_from_cells(
+            names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
+            cells.x[:, varies], names=[list(STYLE_COVARIATES)[k] for k in varies],
+            both_bad=both_bad,  # type: ignore[arg-type]
+            bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS, seed=seed)
+    except NoBattlesError:
+        return None
+
+
+def _weighted_leaderboard(cells: Cells, lookup: IntArray, names: Sequence[str], *,
+                          both_bad: str, style: bool) -> Leaderboard:
+    """Inverse-probability weighting (``ARENA_IPW``): each vote carries its own weight, so the
+    cells are expanded back to one numpy row per vote (no Python object per vote) and fitted
+    by :func:`ratings.compute_leaderboard`."""
+    assert cells.probability is not None
+    n = cells.count
+    battles = battles_from_arrays(
+        names, np.repeat(lookup[cells.left], n), np.repeat(lookup[cells.right], n),
+        np.repeat(cells.outcome, n), weights=np.repeat(1.0 / cells.probability, n))
+    covariates, covariate_names = None, None
+    if style and cells.x is not None:
+        varies = _varying(cells.x)
+        if varies:
+            covariates = np.repeat(cells.x[:, varies], n, axis=0)
+            covariate_names = [list(STYLE_COVARIATES)[k] for k in varies]
+    return compute_leaderboard(
+        battles, method="bt", bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
+        both_bad=both_bad,  # type: ignore[arg-type]
+        online_elo=False, covariates=covariates, covariate_names=covariate_names)
+
+
+def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: dict[str, float],
+                   since: datetime | None = None,
+                   review: bool = False) -> tuple[list[Board], list[str], dict[int, str]]:
+    """Fit every board of the arena from aggregates; store the live Elo on the way.
+
+    With ``review``, the voters active since ``since`` are reviewed first, from the same vote
+    columns the online Elo reads, and the votes of those flagged leave every board.
+    """
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        phases[name] = round(now - since, 3)
+        return now
+
+    ipw = settings.ARENA_IPW
+    t = time.perf_counter()
+    categories = arena_categories()
+    columns = counted_vote_columns(arena=arena, categories=categories)
+    t = lap("vote_columns", t)
+    if review:
+        flagged = voters_review(arena=arena, since=since, columns=columns)
+        if flagged and connection.vendor == "postgresql":
+            gone = np.isin(columns.voter, [int(h) for h in _hashes_of(flagged)])
+            columns = columns.select(~gone)
+        elif flagged:
+            columns = counted_vote_columns(arena=arena, categories=categories)
+        t = lap("voter_review", t)
+    counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                      style=settings.ARENA_STYLE_CONTROL, ipw=ipw)
+    t = lap("cells_sql", t)
+    ids = (set(counts.left.tolist()) | set(counts.right.tolist())
+           | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
+    id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
+    id_names.update({c.pk: c.name for c in contenders.values()})
+    names = sorted(set(id_names.values()))
+    position = {name: k for k, name in enumerate(names)}
+    lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
+    for pk, name in id_names.items():
+        lookup[pk] = position[name]
+    table = elo_replay(lookup[columns.left], lookup[columns.right], columns.outcome,
+                       num_models=len(names), group=columns.group, num_groups=len(categories),
+                       both_bad_counts=arena.both_bad_counts_as_tie)
+    del columns
+    elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
+    t = lap("elo_replay", t)
+    both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
+    overall_weighted = counts.weighted()
+    style = None
+    if style_cells is not None and not overall_weighted:
+        style = _style(style_cells, lookup, names, both_bad=both_bad, seed=0)
+    t = lap("style_fit", t)
+    boards = []
+    for g, category in [(-1, ""), *enumerate(categories)]:
+        cells = counts if g < 0 else counts.select(counts.group == g)
+        if g >= 0 and not cells.count.sum():
+            continue  # a category without counted votes in this arena has no board
+        if g < 0 and overall_weighted and style_cells is not None:
+            cells = style_cells  # the same votes, with their covariates
+        boards.append(_fit_board(
+            cells, lookup, names, category=category, both_bad=both_bad,
+            elo=table.ratings[g + 1], style=style if g < 0 else None,
+            style_weighted=g < 0 and style_cells is not None))
+    lap("bt_fits", t)
+    return boards, names, id_names
+
+
+def _hashes_of(voter_ids: list[str]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT hashtextextended(v, 0) FROM unnest(%s::text[]) AS v",
+                       [voter_ids])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _overall_by_contender(table: EloTable, id_names: dict[int, str],
+                          position: dict[str, int]) -> dict[int, tuple[float, int, int, int, int]]:
+    """Overall Elo standings keyed by contender id (what the live board stores)."""
+    return {pk: (float(table.ratings[0, k]), int(table.votes[0, k]), int(table.wins[0, k]),
+                 int(table.losses[0, k]), int(table.ties[0, k]))
+            for pk, name in id_names.items() for k in [position[name]]}
+
+
+def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category: str,
+               both_bad: str, elo: npt.NDArray[np.float64], style: StyleResult | None,
+               style_weighted: bool) -> Board:
+    votes = int(cells.count.sum())
+    left_wins = int(cells.count[cells.outcome == 0].sum())
+    decisive = left_wins + int(cells.count[cells.outcome == 1].sum())
+    try:
+        if cells.weighted():
+            lb = _weighted_leaderboard(cells, lookup, names, both_bad=both_bad,
+                                       style=style_weighted)
+        else:
+            lb = leaderboard_from_cells(
+                names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
+                bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
+                both_bad=both_bad,  # type: ignore[arg-type]
+                elo=elo, style=style)
+    except NoBattlesError:
+        lb = None
+    return Board(category=category, leaderboard=lb, votes=votes, left_wins=left_wins,
+                 decisive=decisive, elo=elo)
+
+
+def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
+    """Review recent voters, then fit every board of the arena and store the snapshots."""
+    from arena.leaderboards.services import snapshots_prune
+
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    last = LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]
+    contenders = {c.name: c for c in Contender.objects.filter(arenas=arena, enabled=True)
+                  .select_related("provider")}
+    boards, names, _ = compute_boards(arena=arena, contenders=contenders, phases=phases,
+                                      since=last, review=True)
+    excluded = dict(
+        Vote.objects.filter(battle__arena=arena, is_valid=False)
+        .values_list("invalid_reason").annotate(n=Count("id")).order_by()
+    )
+    dicts = [board_dict(b, names=names, contenders=contenders) for b in boards]
+    seconds = time.perf_counter() - started
+    phases["total_before_write"] = round(seconds, 3)
+    dicts[0]["params"]["phases"] = phases  # type: ignore[index]
+    with transaction.atomic():
+        snapshots = LeaderboardSnapshot.objects.bulk_create([
+            LeaderboardSnapshot(
+                arena=arena, category=board["category"], method="bt", votes=board["votes"],
+                rows=board["rows"], matrices=board["matrices"], params=board["params"],
+                excluded=excluded if board["category"] == "" else {},
+                position_bias=board["position_bias"], seconds=seconds,
+            )
+            for board in dicts
+        ])
+        snapshots_prune(arena=arena)
+        slug = arena.slug
+        categories = [str(b["category"]) for b in dicts]
+        transaction.on_commit(lambda: events.leaderboard_push(
+            slug, {"arena": slug, "categories": categories}))
+    logger.info("refreshed %s in %.2f s: %s", arena.slug, time.perf_counter() - started, phases)
+    return snapshots
