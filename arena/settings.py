@@ -8,6 +8,7 @@ never one without the others (the in-memory layer cannot cross processes).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -226,3 +227,32 @@ ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
 ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
 ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
+
+# --- Production serving, health and metrics (make prod, /livez, /healthz, /metrics) -----------
+INSTALLED_APPS += ["arena.ops"]
+# Threads per web process that run HTTP requests (arena.ops.asgi); each holds at most one
+# database connection while it serves a request (scripts/prod.sh sizes DB_POOL_MAX to match).
+ARENA_HTTP_THREADS = env_int("ARENA_HTTP_THREADS", 8)
+ARENA_HTTP_MAX_BODY_BYTES = env_int("ARENA_HTTP_MAX_BODY_BYTES", 10 * 1024 * 1024)
+# Hashed, pre-compressed static files served by WhiteNoise with immutable caching; needs
+# collectstatic first (scripts/prod.sh runs it), so it is opt-in.
+ARENA_STATIC_MANIFEST = env_bool("ARENA_STATIC_MANIFEST", False)
+if ARENA_STATIC_MANIFEST:
+    STORAGES = {
+        **globals().get("STORAGES", {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}),
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+# Probes and scrapers speak plain HTTP to the process, even where the site redirects to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
+ARENA_HEALTH_TIMEOUT_S = env_float("ARENA_HEALTH_TIMEOUT_S", 2.0)
+ARENA_HEARTBEAT_S = env_float("ARENA_HEARTBEAT_S", 5.0)  # each Celery worker writes one
+ARENA_HEARTBEAT_STALE_S = env_float("ARENA_HEARTBEAT_STALE_S", 30.0)  # older: worker is dead
+# /metrics: served to these networks, or to anyone sending "Authorization: Bearer <token>".
+ARENA_METRICS_TOKEN = env_str("ARENA_METRICS_TOKEN")
+ARENA_METRICS_ALLOWED = env_list("ARENA_METRICS_ALLOWED", ["127.0.0.0/8", "::1/128"])
+try:
+    ARENA_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(net, strict=False) for net in ARENA_METRICS_ALLOWED]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"ARENA_METRICS_ALLOWED must list networks: {exc}") from None

@@ -19,6 +19,7 @@ from django.db.models import Count, Max
 from arena.battles import events
 from arena.battles.models import Arena, Contender
 from arena.leaderboards.models import LeaderboardSnapshot
+from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Choice, EloRating, Vote
 from arena.votes.services import elo_rebuild, elo_standings
@@ -193,6 +194,7 @@ def _clean(matrix: list[list[float]]) -> list[list[float | None]]:
     return [[None if value != value else round(value, 4) for value in row] for row in matrix]
 
 
+@metrics.refresh_timed  # arena.ops hook: arena_leaderboard_refresh_seconds
 def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     """Review recent voters, then fit every board of the arena and store the snapshots."""
     started = time.perf_counter()
