@@ -248,6 +248,8 @@ SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
 ARENA_HEALTH_TIMEOUT_S = env_float("ARENA_HEALTH_TIMEOUT_S", 2.0)
 ARENA_HEARTBEAT_S = env_float("ARENA_HEARTBEAT_S", 5.0)  # each Celery worker writes one
 ARENA_HEARTBEAT_STALE_S = env_float("ARENA_HEARTBEAT_STALE_S", 30.0)  # older: worker is dead
+# /healthz is down while one of these queues has no live worker.
+ARENA_HEALTH_REQUIRED_QUEUES = env_list("ARENA_HEALTH_REQUIRED_QUEUES", ["default"])
 # /metrics: served to these networks, or to anyone sending "Authorization: Bearer <token>".
 ARENA_METRICS_TOKEN = env_str("ARENA_METRICS_TOKEN")
 ARENA_METRICS_ALLOWED = env_list("ARENA_METRICS_ALLOWED", ["127.0.0.0/8", "::1/128"])

@@ -8,6 +8,9 @@ and a failure is reported by part and exception class, never raised. In the embe
 Workers prove they are alive through a heartbeat (`worker_heartbeat_start`, started by
 arena/celery.py when a worker is ready): every ARENA_HEARTBEAT_S seconds each worker writes
 the time and its queues into one Redis hash; an entry older than ARENA_HEARTBEAT_STALE_S is dead.
+Workers are down when a queue of ARENA_HEALTH_REQUIRED_QUEUES (default: `default`, which
+carries leaderboards and the sweeper) has no live worker; queues are down when tasks wait on a
+queue that no live worker consumes (e.g. `gpu` work with no GPU worker).
 """
 
 from __future__ import annotations
@@ -184,11 +187,13 @@ def _check_workers_and_queues() -> dict[str, dict[str, Any]]:
     beats = _heartbeats(client)
     now = time.time()
     live = _live_per_queue(beats, now)
-    workers: dict[str, Any] = {"status": OK if any(live.values()) else DOWN, "live": live}
+    missing = [q for q in settings.ARENA_HEALTH_REQUIRED_QUEUES if not live.get(q)]
+    workers: dict[str, Any] = {"status": DOWN if missing else OK, "live": live}
     if beats:
         workers["last_heartbeat_s"] = round(now - max(e["at"] for e in beats.values()), 1)
-    if not any(live.values()):
-        workers["error"] = "no Celery worker has written a heartbeat recently"
+    if missing:
+        workers["error"] = ("no Celery worker consuming " + ", ".join(missing) +
+                            " has written a heartbeat recently")
     depths = queue_depths()
     if depths is None:
         return {"workers": workers,
