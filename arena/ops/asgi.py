@@ -140,6 +140,7 @@ class WsgiHttp:
         loop = asyncio.get_running_loop()
         environ = _environ(scope, bytes(body))
         response, chunk, more = await loop.run_in_executor(self.executor, self._call, environ)
+        streamed = more  # closed already by _call unless there is more to pull
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": response.headers})
@@ -148,7 +149,7 @@ class WsgiHttp:
                 chunk, more = await loop.run_in_executor(self.executor, response.pull)
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
         finally:
-            if more:
+            if streamed:  # finished, or the client went away: the app's close() runs once
                 await loop.run_in_executor(self.executor, response.close)
 
 
