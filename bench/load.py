@@ -13,13 +13,16 @@ and with --json the figures as JSON on the last line:
   votes_lost               votes answered 200 minus votes found in the database at the end
   votes_vs_noop, votes_vs_insert
   battle_overhead_p50_ms   concurrency 1: POST a battle -> "ready" on its WebSocket, minus the
-                           slower side's own generation time (the demo provider sleeps DELAY_S)
+                           slower side's own generation time (its recorded latency_s)
   battle_p50_ms_c16        the same at 16 clients at once (POST -> ready, not minus anything)
   leaderboard_p95_ms, api_leaderboard_p95_ms
                            GET the leaderboard page / API at 8 clients at once
 
-The client is one asyncio process (aiohttp); on a 2-core machine it shares the CPU with the
-server, as every figure here does, so compare figures of the same run (the ratios).
+The no-op and vote loads are sent by wrk (Debian's `wrk`, with bench/load_votes.lua) when it is
+installed, else by an asyncio client (aiohttp, which tops out near 1,500 requests/s here and
+would hide the server's ceiling); battles and leaderboards by the asyncio client (WebSockets).
+On a 2-core machine the client shares the CPU with the server, as every figure here does, so
+compare figures of the same run (the ratios).
 
   .venv/bin/python bench/load.py --json                 # ~3 minutes
   .venv/bin/python bench/load.py --quick --json         # ~1.5 minutes
@@ -35,7 +38,10 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +52,7 @@ from typing import Any
 import aiohttp
 import psycopg
 import redis
+from yarl import URL
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +60,9 @@ sys.path.insert(0, str(ROOT))
 from tests.live import LiveArena  # noqa: E402
 
 SLUG = "text-to-image"
-DELAY_S = 0.1  # the demo provider's sleep: the "known latency" of a fake side
+# The demo provider's own sleep. 0: its side's latency is its render time, which the output
+# records (latency_s) and the overhead figure subtracts; a sleep would only hold a prefork slot.
+DELAY_S = 0.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -124,6 +133,33 @@ def insert_loop(database_url: str, seconds: float) -> float:
 
 
 # --- Load -------------------------------------------------------------------------------------
+WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_run(url: str, seconds: float, concurrency: int, *, script: str = "",
+            script_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Closed-loop load with wrk; requests, 2xx answers, rate and latency percentiles."""
+    argv = ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency",
+            "--timeout", "30s"]
+    if script:
+        argv += ["-s", script]
+    argv.append(url)
+    if script_args:
+        argv += ["--", *script_args]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90).stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
+    if not total:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests = int(total.group(1))
+    elapsed = float(total.group(2)) * WRK_UNITS[total.group(3)] / 1000
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    bad = int(non2xx.group(1)) if non2xx else 0
+    latency = {int(p): float(v) * WRK_UNITS[u]
+               for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return {"requests": requests, "ok": requests - bad, "per_s": (requests - bad) / elapsed,
+            "p50_ms": latency.get(50), "p99_ms": latency.get(99), "raw": out}
+
+
 async def closed_loop(base: str, seconds: float, concurrency: int,
                       make_request: Any) -> tuple[int, list[float], dict[int, int], float]:
     """`concurrency` clients, each sending its next request as soon as the last is answered."""
@@ -185,7 +221,7 @@ async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: floa
 
 async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float] | None:
     """POST a battle and wait for "ready" on its WebSocket; (id, seconds) or None if failed."""
-    csrf = http.cookie_jar.filter_cookies(base).get("csrftoken")
+    csrf = http.cookie_jar.filter_cookies(URL(base)).get("csrftoken")
     headers = {"X-CSRFToken": csrf.value if csrf else ""}
     started = time.perf_counter()
     async with http.post(f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"},
@@ -278,12 +314,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         battles = seed_ready_battles(arena, 4000 if quick else 15000, 300)
         time.sleep(2)  # let the processes settle after start-up
 
-        noop = asyncio.run(measure_get(base, "/livez", seconds, args.concurrency))
+        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        figures["client"] = "wrk" if use_wrk else "aiohttp"
+        if use_wrk:
+            noop = wrk_run(base + "/livez", seconds, args.concurrency)
+        else:
+            noop = asyncio.run(measure_get(base, "/livez", seconds, args.concurrency))
         figures["noop_per_s"] = noop["per_s"]
         figures["noop_p50_ms"] = noop["p50_ms"]
         figures["insert_per_s"] = insert_loop(database_url, 3.0 if quick else 5.0)
 
-        votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
+        if use_wrk:
+            listing = workdir / "battles.txt"
+            listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
+            result = wrk_run(base, seconds, args.concurrency,
+                             script=str(ROOT / "bench" / "load_votes.lua"),
+                             script_args=(str(listing), "2", uuid.uuid4().hex))
+            votes = {"sent": result["requests"], "ok": result["ok"], "per_s": result["per_s"],
+                     "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
+                     "codes": {"2xx": result["ok"], "other": result["requests"] - result["ok"]},
+                     "battle_ids": [b for b, _ in battles]}
+        else:
+            votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
         stored = votes_stored(database_url, votes["battle_ids"])
         figures.update({
             "votes_per_s": votes["per_s"], "vote_p50_ms": votes["p50_ms"],
@@ -337,6 +389,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--http-threads", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
+                        help="what sends the no-op and vote loads (auto: wrk if installed)")
     args = parser.parse_args()
     started = time.perf_counter()
     figures = run(args)
