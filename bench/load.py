@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -274,10 +275,25 @@ def votes_stored(database_url: str, battle_ids: list[str]) -> int:
                             (battle_ids,)).fetchone()[0]
 
 
-def wait_quiet(database_url: str, seconds: float) -> None:
-    """Let the debounced leaderboard refresh after the vote burst finish before timing
-    battles (it runs in the worker and would take its CPU)."""
-    time.sleep(seconds)
+def refreshes_done(base: str) -> float:
+    """Leaderboard recomputes finished so far, summed over every process (/metrics)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == "arena_leaderboard_refresh_seconds_count")
+
+
+def wait_refreshed(base: str, before: float, timeout: float) -> float:
+    """Wait for the leaderboard recompute that follows the vote burst: it runs in the worker
+    that also renders the demo outputs, and would be timed with the battles otherwise."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if refreshes_done(base) > before:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - started
 
 
 # --- Main -------------------------------------------------------------------------------------
@@ -299,11 +315,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
+    workdir = Path(tempfile.mkdtemp(prefix="arena-load-"))
+    # Both layouts sum the worker's metrics into /metrics (the bench reads refresh counts there).
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
+    (workdir / "prometheus").mkdir()
     if args.server == "prod":
         env.update({"WEB_WORKERS": str(args.web_workers), "WORKER_CONCURRENCY": "2",
                     "REMOTE_CONCURRENCY": "8", "ARENA_HTTP_THREADS": str(args.http_threads),
                     "DB_POOL_MAX": str(args.http_threads + 4), "DB_POOL_MIN": "2"})
-    workdir = Path(tempfile.mkdtemp(prefix="arena-load-"))
     arena = LiveArena(workdir, database_url=database_url, redis_url=redis_url,
                       provider_options={"delay_s": DELAY_S}, extra_env=env, server=args.server)
     figures: dict[str, Any] = {"server": args.server, "quick": quick,
@@ -337,6 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
         stored = votes_stored(database_url, votes["battle_ids"])
+        refreshed_before = refreshes_done(base)
         figures.update({
             "votes_per_s": votes["per_s"], "vote_p50_ms": votes["p50_ms"],
             "vote_p99_ms": votes["p99_ms"], "votes_sent": votes["sent"],
@@ -346,7 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         })
         figures["votes_vs_noop"] = votes["per_s"] / noop["per_s"]
         figures["votes_vs_insert"] = votes["per_s"] / figures["insert_per_s"]
-        wait_quiet(database_url, 3.0 if quick else 8.0)
+        figures["refresh_wait_s"] = wait_refreshed(base, refreshed_before, 120.0)
 
         single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
         sides = slower_sides(database_url, [b for b, _ in single])
@@ -378,6 +398,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(f"{prefix}:*", count=1000):
                 client.delete(key)
+        shutil.rmtree(workdir, ignore_errors=True)
     return figures
 
 
