@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test install install-dev migrate demo web worker worker-remote worker-gpu beat lint format clean
+.PHONY: run test prod install install-dev migrate demo web worker worker-remote worker-gpu beat lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ run: demo
 ## Run the whole test suite (lint, unit, integration on PostgreSQL + Redis, browser).
 test: install-dev
 	scripts/test.sh
+
+## The production layout on this machine: granian web processes (HTTP + WebSockets on one
+## port), Celery workers for the default and remote queues, beat; needs DATABASE_URL, REDIS_URL
+## and the production environment (see scripts/prod.sh for WEB_WORKERS, ARENA_HTTP_THREADS...).
+prod: install
+	HOST=$(HOST) PORT=$(PORT) scripts/prod.sh
 
 web: install
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) arena.asgi:application

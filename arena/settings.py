@@ -8,6 +8,7 @@ never one without the others (the in-memory layer cannot cross processes).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -302,3 +303,34 @@ ARENA_STYLE_SIZE_STEP = env_float("ARENA_STYLE_SIZE_STEP", 0.01)
 # Bootstrap rounds of the style-controlled fit (its cost grows with rounds × cells; the main
 # boards keep ARENA_BOOTSTRAP_ROUNDS).
 ARENA_STYLE_BOOTSTRAP_ROUNDS = env_int("ARENA_STYLE_BOOTSTRAP_ROUNDS", 200)
+
+# --- Production serving, health and metrics (make prod, /livez, /healthz, /metrics) -----------
+INSTALLED_APPS += ["arena.ops"]
+# Threads per web process that run HTTP requests (arena.ops.asgi); each holds at most one
+# database connection while it serves a request (scripts/prod.sh sizes DB_POOL_MAX to match).
+ARENA_HTTP_THREADS = env_int("ARENA_HTTP_THREADS", 8)
+ARENA_HTTP_MAX_BODY_BYTES = env_int("ARENA_HTTP_MAX_BODY_BYTES", 10 * 1024 * 1024)
+# Hashed, pre-compressed static files served by WhiteNoise with immutable caching; needs
+# collectstatic first (scripts/prod.sh runs it), so it is opt-in.
+ARENA_STATIC_MANIFEST = env_bool("ARENA_STATIC_MANIFEST", False)
+if ARENA_STATIC_MANIFEST:
+    STORAGES = {
+        **globals().get("STORAGES", {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}),
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+# Probes and scrapers speak plain HTTP to the process, even where the site redirects to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
+ARENA_HEALTH_TIMEOUT_S = env_float("ARENA_HEALTH_TIMEOUT_S", 2.0)
+ARENA_HEARTBEAT_S = env_float("ARENA_HEARTBEAT_S", 5.0)  # each Celery worker writes one
+ARENA_HEARTBEAT_STALE_S = env_float("ARENA_HEARTBEAT_STALE_S", 30.0)  # older: worker is dead
+# /healthz is down while one of these queues has no live worker.
+ARENA_HEALTH_REQUIRED_QUEUES = env_list("ARENA_HEALTH_REQUIRED_QUEUES", ["default"])
+# /metrics: served to these networks, or to anyone sending "Authorization: Bearer <token>".
+ARENA_METRICS_TOKEN = env_str("ARENA_METRICS_TOKEN")
+ARENA_METRICS_ALLOWED = env_list("ARENA_METRICS_ALLOWED", ["127.0.0.0/8", "::1/128"])
+try:
+    ARENA_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(net, strict=False) for net in ARENA_METRICS_ALLOWED]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"ARENA_METRICS_ALLOWED must list networks: {exc}") from None

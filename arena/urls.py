@@ -8,8 +8,12 @@ from django.urls import include, path
 from django.views import defaults
 
 from arena.api.responses import error_response
+from arena.ops import views as ops
 
 urlpatterns = [
+    path("livez", ops.livez, name="livez"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("arena.api.urls")),
     path("", include("arena.pages.urls")),

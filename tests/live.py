@@ -1,4 +1,5 @@
-"""A real arena in subprocesses (daphne + optional Celery worker) for end-to-end tests."""
+"""A real arena in subprocesses for end-to-end tests: daphne + an optional Celery worker, or
+the production layout of `make prod` (scripts/prod.sh: granian workers, Celery workers, beat)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+PROD_SECRET = "live-prod-secret-key-" + "y" * 44
+
+
 class LiveArena:
-    """Migrates, loads the demo, serves over HTTP/WebSocket and (with Redis) runs a worker."""
+    """Migrates, loads the demo, serves over HTTP/WebSocket and (with Redis) runs a worker.
+
+    `server="prod"` runs scripts/prod.sh instead (needs PostgreSQL and Redis): production
+    settings (DEBUG off, hashed static files) except HTTPS, which a test cannot terminate.
+    """
 
     def __init__(self, workdir: Path, *, database_url: str = "", redis_url: str = "",
                  provider_options: dict[str, object] | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, server: str = "daphne") -> None:
+        if server not in ("daphne", "prod"):
+            raise ValueError(f"unknown server {server!r}")
+        if server == "prod" and not (database_url and redis_url):
+            raise ValueError("the production layout needs PostgreSQL and Redis")
+        self.server = server
         self.workdir = workdir
         self.database_url = database_url
         self.redis_url = redis_url
@@ -45,6 +58,13 @@ class LiveArena:
         env.update({"ARENA_VAR_DIR": str(workdir), "DEBUG": "1", "PYTHONUNBUFFERED": "1",
                     "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_MIN_VOTE_SECONDS": "0",
                     "ARENA_POW_BITS": "0"})  # a test that wants it passes extra_env
+        if server == "prod":
+            env.update({"DEBUG": "0", "SECRET_KEY": PROD_SECRET, "SECURE_SSL_REDIRECT": "0",
+                        "SECURE_COOKIES": "0", "HOST": "127.0.0.1", "PORT": str(self.port),
+                        "WEB_WORKERS": "2", "WORKER_CONCURRENCY": "2",
+                        "REMOTE_CONCURRENCY": "4", "ARENA_HTTP_THREADS": "4",
+                        "DB_POOL_MAX": "6", "DB_POOL_MIN": "1", "STOP_TIMEOUT_S": "10",
+                        "VENV_BIN": str(BIN)})
         env.update(extra_env or {})
         if database_url:
             env["DATABASE_URL"] = database_url
@@ -74,11 +94,14 @@ class LiveArena:
             self.manage("shell", "-c", (
                 "from arena.battles.models import Provider; "
                 f"Provider.objects.update(options={self.provider_options!r})"))
-        if self.redis_url:
-            self.start_worker()
-        self._spawn("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-                            "arena.asgi:application"])
-        deadline = time.monotonic() + 60
+        if self.server == "prod":
+            self._spawn("prod", ["bash", str(ROOT / "scripts" / "prod.sh")])
+        else:
+            if self.redis_url:
+                self.start_worker()
+            self._spawn("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
+                                "arena.asgi:application"])
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.base + "/api/arenas", timeout=10).status_code == 200:
@@ -100,16 +123,26 @@ class LiveArena:
             for path in sorted(self.workdir.glob("*.log"))
         )
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Stop every process; returns those that had to be killed (a clean stop: [])."""
+        killed = []
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in self.procs:
+        for name, proc in self.procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=25)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+                killed.append(name)
+            try:  # children left behind in the process group count as unclean too
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                continue
+            if name not in killed:
+                killed.append(f"{name} (children)")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        return killed
 
 
 class Voter:

@@ -30,6 +30,7 @@ from arena.battles import events
 from arena.battles.models import Arena, Contender
 from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
 from arena.leaderboards.models import LeaderboardSnapshot
+from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
 from arena.votes.services import elo_store
@@ -268,6 +269,7 @@ def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category
                  decisive=decisive, elo=elo)
 
 
+@metrics.refresh_timed  # arena_leaderboard_refresh_seconds
 def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     """Review recent voters, then fit every board of the arena and store the snapshots."""
     from arena.leaderboards.services import snapshots_prune

@@ -1,0 +1,1 @@
+"""Operations: the production server entry point, /livez, /healthz and /metrics."""

@@ -1,0 +1,428 @@
+"""Load benchmark: votes, battles and leaderboards against a real deployment on this machine.
+
+Starts what it needs on its own PostgreSQL database, Redis key prefix and port (the `make prod`
+layout by default, or daphne + one Celery worker as `make run` does with `--server daphne`),
+loads the demo contenders, measures, stops everything and drops the database. Prints a table,
+and with --json the figures as JSON on the last line:
+
+  noop_per_s               GET /livez (no database, no cache) through the same server and client
+  insert_per_s             a plain psycopg single-row INSERT loop (autocommit) on the same server
+  votes_per_s, vote_p50_ms, vote_p99_ms
+                           POST /api/battles/{id}/vote on pre-made ready battles, each voter with
+                           its own session cookie and CSRF token, CONCURRENCY clients at once
+  votes_lost               votes answered 200 minus votes found in the database at the end
+  votes_vs_noop, votes_vs_insert
+  battle_overhead_p50_ms   concurrency 1: POST a battle -> "ready" on its WebSocket, minus the
+                           slower side's own generation time (its recorded latency_s)
+  battle_p50_ms_c16        the same at 16 clients at once (POST -> ready, not minus anything)
+  leaderboard_p95_ms, api_leaderboard_p95_ms
+                           GET the leaderboard page / API at 8 clients at once
+
+The no-op and vote loads are sent by wrk (Debian's `wrk`, with bench/load_votes.lua) when it is
+installed, else by an asyncio client (aiohttp, which tops out near 1,500 requests/s here and
+would hide the server's ceiling); battles and leaderboards by the asyncio client (WebSockets).
+On a 2-core machine the client shares the CPU with the server, as every figure here does, so
+compare figures of the same run (the ratios).
+
+  .venv/bin/python bench/load.py --json                 # ~3 minutes
+  .venv/bin/python bench/load.py --quick --json         # ~1.5 minutes
+  .venv/bin/python bench/load.py --server daphne --json # the single daphne process of make run
+
+Environment: ARENA_BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres),
+ARENA_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0; keys under a fresh prefix, deleted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import redis
+from yarl import URL
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveArena  # noqa: E402
+
+SLUG = "text-to-image"
+# The demo provider's own sleep. 0: its side's latency is its render time, which the output
+# records (latency_s) and the overhead figure subtracts; a sleep would only hold a prefork slot.
+DELAY_S = 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- Setup ------------------------------------------------------------------------------------
+SEED = """
+import json, random, uuid
+from django.conf import settings
+from django.core import signing
+from django.contrib.sessions.serializers import JSONSerializer
+from django.db import transaction
+from django.utils import timezone
+from arena.battles.models import Arena, Battle, BattleStatus, Output, OutputStatus, Prompt
+from arena.battles.models import prompt_hash
+arena = Arena.objects.get(slug=%(slug)r)
+contenders = list(arena.contenders.all())
+rng = random.Random(7)
+voters = [uuid.uuid4().hex for _ in range(%(voters)d)]
+now = timezone.now()
+with transaction.atomic():
+    prompts = Prompt.objects.bulk_create(
+        [Prompt(text=f"bench prompt {i}", text_hash=prompt_hash(f"bench prompt {i}"),
+                modality=arena.modality) for i in range(%(count)d)], batch_size=5000)
+    battles = []
+    for i, prompt in enumerate(prompts):
+        left, right = rng.sample(contenders, 2)
+        battles.append(Battle(arena=arena, prompt=prompt, left=left, right=right,
+                              voter_id=voters[i %% len(voters)], seed=i,
+                              status=BattleStatus.READY, ready_at=now))
+    Battle.objects.bulk_create(battles, batch_size=5000)
+    Output.objects.bulk_create(
+        [Output(battle=b, side=side, contender=b.left if side == "left" else b.right,
+                status=OutputStatus.READY, content_type="image/webp", width=512, height=512,
+                latency_s=0.5)
+         for b in battles for side in ("left", "right")], batch_size=5000)
+cookie = {v: signing.dumps({"arena_voter_id": v}, compress=True,
+                           salt="django.contrib.sessions.backends.signed_cookies",
+                           serializer=JSONSerializer) for v in voters}
+print(json.dumps([[str(b.pk), cookie[b.voter_id]] for b in battles]))
+"""
+
+
+def seed_ready_battles(arena: LiveArena, count: int, voters: int) -> list[tuple[str, str]]:
+    out = arena.manage("shell", "-c", SEED % {"slug": SLUG, "count": count, "voters": voters})
+    return [tuple(pair) for pair in json.loads(out.strip().splitlines()[-1])]
+
+
+def insert_loop(database_url: str, seconds: float) -> float:
+    """Single-row INSERTs, each its own transaction, on one connection."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
+                     "battle uuid NOT NULL, choice text NOT NULL, at timestamptz NOT NULL)")
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            conn.execute("INSERT INTO bench_insert (battle, choice, at) VALUES (%s, %s, now())",
+                         (uuid.uuid4(), "left"))
+            done += 1
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_insert")
+    return done / elapsed
+
+
+# --- Load -------------------------------------------------------------------------------------
+WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_run(url: str, seconds: float, concurrency: int, *, script: str = "",
+            script_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Closed-loop load with wrk; requests, 2xx answers, rate and latency percentiles."""
+    argv = ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency",
+            "--timeout", "30s"]
+    if script:
+        argv += ["-s", script]
+    argv.append(url)
+    if script_args:
+        argv += ["--", *script_args]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 90).stdout
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
+    if not total:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests = int(total.group(1))
+    elapsed = float(total.group(2)) * WRK_UNITS[total.group(3)] / 1000
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    bad = int(non2xx.group(1)) if non2xx else 0
+    latency = {int(p): float(v) * WRK_UNITS[u]
+               for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return {"requests": requests, "ok": requests - bad, "per_s": (requests - bad) / elapsed,
+            "p50_ms": latency.get(50), "p99_ms": latency.get(99), "raw": out}
+
+
+async def closed_loop(base: str, seconds: float, concurrency: int,
+                      make_request: Any) -> tuple[int, list[float], dict[int, int], float]:
+    """`concurrency` clients, each sending its next request as soon as the last is answered."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as http:
+        stop_at = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < stop_at:
+                request = make_request()
+                if request is None:
+                    return
+                method, path, headers, body = request
+                started = time.perf_counter()
+                async with http.request(method, path, headers=headers, json=body) as answer:
+                    await answer.read()
+                latencies.append(time.perf_counter() - started)
+                codes[answer.status] = codes.get(answer.status, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(latencies), latencies, codes, elapsed
+
+
+async def measure_get(base: str, path: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    count, latencies, codes, elapsed = await closed_loop(
+        base, seconds, concurrency, lambda: ("GET", path, {}, None))
+    return {"per_s": count / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
+            "p95_ms": percentile(latencies, 95) * 1000, "codes": codes}
+
+
+async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: float,
+                        concurrency: int) -> dict[str, Any]:
+    pending = iter(battles)
+    accepted: list[str] = []
+    choices = ("left", "right", "tie", "left", "right")
+    csrf = uuid.uuid4().hex
+
+    def next_vote() -> Any:
+        try:
+            battle_id, cookie = next(pending)
+        except StopIteration:
+            return None
+        accepted.append(battle_id)  # sent; the answers decide what counts as accepted below
+        headers = {"Cookie": f"sessionid={cookie}; csrftoken={csrf}", "X-CSRFToken": csrf}
+        return ("POST", f"/api/battles/{battle_id}/vote", headers,
+                {"choice": choices[len(accepted) % len(choices)]})
+
+    count, latencies, codes, elapsed = await closed_loop(base, seconds, concurrency, next_vote)
+    return {"sent": count, "ok": codes.get(200, 0), "codes": codes, "per_s": codes.get(200, 0)
+            / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000, "battle_ids": accepted[:count]}
+
+
+async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float] | None:
+    """POST a battle and wait for "ready" on its WebSocket; (id, seconds) or None if failed."""
+    csrf = http.cookie_jar.filter_cookies(URL(base)).get("csrftoken")
+    headers = {"X-CSRFToken": csrf.value if csrf else ""}
+    started = time.perf_counter()
+    async with http.post(f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"},
+                         headers=headers) as answer:
+        if answer.status != 201:
+            return None
+        battle = await answer.json()
+    async with http.ws_connect(f"/ws/battles/{battle['id']}/",
+                               headers={"Origin": base}) as ws:
+        async for message in ws:
+            state = json.loads(message.data)["state"]
+            if state["status"] == "ready":
+                return battle["id"], time.perf_counter() - started
+            if state["status"] == "failed":
+                return None
+    return None
+
+
+async def measure_battles(base: str, count: int, concurrency: int) -> list[tuple[str, float]]:
+    results: list[tuple[str, float]] = []
+    remaining = [count]
+
+    async def client() -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(base, cookie_jar=jar,
+                                         timeout=aiohttp.ClientTimeout(total=120)) as http:
+            async with http.get("/api/arenas") as answer:  # the csrftoken cookie
+                await answer.read()
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                result = await one_battle(http, base)
+                if result:
+                    results.append(result)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return results
+
+
+def slower_sides(database_url: str, battle_ids: list[str]) -> dict[str, float]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT battle_id::text, max(latency_s) FROM battles_output "
+                            "WHERE battle_id = ANY(%s::uuid[]) GROUP BY battle_id",
+                            (battle_ids,)).fetchall()
+    return {battle_id: latency for battle_id, latency in rows}
+
+
+def votes_stored(database_url: str, battle_ids: list[str]) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM votes_vote WHERE battle_id = ANY(%s::uuid[])",
+                            (battle_ids,)).fetchone()[0]
+
+
+def refreshes_done(base: str) -> float:
+    """Leaderboard recomputes finished so far, summed over every process (/metrics)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == "arena_leaderboard_refresh_seconds_count")
+
+
+def wait_refreshed(base: str, before: float, timeout: float) -> float:
+    """Wait for the leaderboard recompute that follows the vote burst: it runs in the worker
+    that also renders the demo outputs, and would be timed with the battles otherwise."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if refreshes_done(base) > before:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+# --- Main -------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    pg_admin = os.environ.get("ARENA_BENCH_PG_ADMIN",
+                              "postgres://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("ARENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    name = f"arena_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = pg_admin.rsplit("/", 1)[0] + "/" + name
+    quick = args.quick
+    seconds = 5.0 if quick else 12.0
+    env = {
+        "LOG_LEVEL": "WARNING", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_POW_BITS": "0",
+        "ARENA_VOTER_DAILY_CAP": "1000000", "ARENA_RATE_VOTES_PER_VOTER": "0",
+        "ARENA_RATE_VOTES_PER_ADDRESS": "0", "ARENA_RATE_BATTLES_PER_VOTER": "0",
+        "ARENA_RATE_BATTLES_PER_ADDRESS": "0", "SECRET_KEY": "bench-" + "k" * 50,
+        "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="arena-load-"))
+    # Both layouts sum the worker's metrics into /metrics (the bench reads refresh counts there).
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
+    (workdir / "prometheus").mkdir()
+    if args.server == "prod":
+        env.update({"WEB_WORKERS": str(args.web_workers), "WORKER_CONCURRENCY": "2",
+                    "REMOTE_CONCURRENCY": "8", "ARENA_HTTP_THREADS": str(args.http_threads),
+                    "DB_POOL_MAX": str(args.http_threads + 4), "DB_POOL_MIN": "2"})
+    arena = LiveArena(workdir, database_url=database_url, redis_url=redis_url,
+                      provider_options={"delay_s": DELAY_S}, extra_env=env, server=args.server)
+    figures: dict[str, Any] = {"server": args.server, "quick": quick,
+                               "load_before": os.getloadavg()[0]}
+    try:
+        arena.start()
+        base = arena.base
+        battles = seed_ready_battles(arena, 4000 if quick else 15000, 300)
+        time.sleep(2)  # let the processes settle after start-up
+
+        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        figures["client"] = "wrk" if use_wrk else "aiohttp"
+        if use_wrk:
+            noop = wrk_run(base + "/livez", seconds, args.concurrency)
+        else:
+            noop = asyncio.run(measure_get(base, "/livez", seconds, args.concurrency))
+        figures["noop_per_s"] = noop["per_s"]
+        figures["noop_p50_ms"] = noop["p50_ms"]
+        figures["insert_per_s"] = insert_loop(database_url, 3.0 if quick else 5.0)
+
+        if use_wrk:
+            listing = workdir / "battles.txt"
+            listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
+            result = wrk_run(base, seconds, args.concurrency,
+                             script=str(ROOT / "bench" / "load_votes.lua"),
+                             script_args=(str(listing), "2", uuid.uuid4().hex))
+            votes = {"sent": result["requests"], "ok": result["ok"], "per_s": result["per_s"],
+                     "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
+                     "codes": {"2xx": result["ok"], "other": result["requests"] - result["ok"]},
+                     "battle_ids": [b for b, _ in battles]}
+        else:
+            votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
+        stored = votes_stored(database_url, votes["battle_ids"])
+        refreshed_before = refreshes_done(base)
+        figures.update({
+            "votes_per_s": votes["per_s"], "vote_p50_ms": votes["p50_ms"],
+            "vote_p99_ms": votes["p99_ms"], "votes_sent": votes["sent"],
+            "votes_accepted": votes["ok"], "votes_stored": stored,
+            "votes_lost": votes["ok"] - stored if votes["ok"] > stored else 0,
+            "vote_codes": votes["codes"],
+        })
+        figures["votes_vs_noop"] = votes["per_s"] / noop["per_s"]
+        figures["votes_vs_insert"] = votes["per_s"] / figures["insert_per_s"]
+        figures["refresh_wait_s"] = wait_refreshed(base, refreshed_before, 120.0)
+
+        single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
+        sides = slower_sides(database_url, [b for b, _ in single])
+        overheads = [(took - sides[b]) * 1000 for b, took in single if sides.get(b) is not None]
+        figures["battle_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
+        figures["battle_p50_ms_c1"] = (statistics.median([t for _, t in single]) * 1000
+                                       if single else None)
+        many = asyncio.run(measure_battles(base, 32 if quick else 64, 16))
+        figures["battle_p50_ms_c16"] = (statistics.median([t for _, t in many]) * 1000
+                                        if many else None)
+        figures["battles_ok_c16"] = len(many)
+
+        page = asyncio.run(measure_get(base, f"/arena/{SLUG}/leaderboard/",
+                                       3.0 if quick else 6.0, 8))
+        api = asyncio.run(measure_get(base, f"/api/arenas/{SLUG}/leaderboard",
+                                      3.0 if quick else 6.0, 8))
+        figures.update({"leaderboard_p95_ms": page["p95_ms"], "leaderboard_per_s": page["per_s"],
+                        "api_leaderboard_p95_ms": api["p95_ms"],
+                        "api_leaderboard_per_s": api["per_s"]})
+        figures["load_after"] = os.getloadavg()[0]
+    finally:
+        killed = arena.stop()
+        if killed:
+            figures["killed_at_stop"] = killed
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        prefix = arena.env.get("REDIS_KEY_PREFIX")
+        if prefix:
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(f"{prefix}:*", count=1000):
+                client.delete(key)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
+    parser.add_argument("--quick", action="store_true", help="a shorter run (~1.5 minutes)")
+    parser.add_argument("--server", choices=("prod", "daphne"), default="prod")
+    parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--http-threads", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
+                        help="what sends the no-op and vote loads (auto: wrk if installed)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures = run(args)
+    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    for key, value in figures.items():
+        shown = f"{value:,.1f}" if isinstance(value, float) else value
+        print(f"{key:>26}  {shown}")
+    if args.json:
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                          for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
