@@ -46,7 +46,8 @@ Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 # budget with a chunk every WebP reader ignores, so every image of a battle has the same length.
 WEBP_QUALITY = 90
 WEBP_QUALITY_MIN = 10
-WEBP_METHOD = 2  # libwebp effort: ~2x faster than 4 (the largest CPU cost per battle); size is padded anyway
+# libwebp effort 2: ~2x faster than 4 (the largest CPU cost per battle); sizes are padded.
+WEBP_METHOD = 2
 IMAGE_BYTES_PER_PIXEL = 0.12  # settings.ARENA_IMAGE_BYTES_PER_PIXEL; 31 KB at 512×512
 WEBP_FILLER = b"FILL"  # an unknown chunk: readers must skip it (WebP container spec)
 BACKGROUND = (255, 255, 255)  # transparent pixels are flattened onto this, for every output
