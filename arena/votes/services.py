@@ -26,8 +26,6 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
 
     request(arena_id=arena_id)
 
-ELO_K = 4.0
-SCORE_LEFT = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0, Choice.TIE: 0.5, Choice.BOTH_BAD: 0.5}
 
 
 @dataclass(frozen=True)
