@@ -26,14 +26,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from ratings.bootstrap import bootstrap_bradley_terry, multinomial_rows, percentile_interval
-from ratings.bt import DEFAULT_PRIOR, _to_ratings, fit_bradley_terry, is_strongly_connected
+from ratings.bootstrap import bootstrap_bradley_terry, multinomial_rows
+from ratings.bt import DEFAULT_PRIOR, _to_ratings, fit_bradley_terry
 from ratings.counts import PairCounts
 from ratings.errors import NoBattlesError, RatingsError
 from ratings.leaderboard import Leaderboard, LeaderboardRow, rank_by_intervals
 from ratings.matrices import average_win_rate, battle_count_matrix, win_fraction_matrix
 from ratings.outcomes import Battles, BothBad
-from ratings.style import StyleResult, _newton, _Rows
+from ratings.style import StyleResult, _intervals, _newton, _prior_needed, _Rows
 
 __all__ = ["leaderboard_from_cells", "pair_counts_from_cells", "style_from_cells"]
 
@@ -441,20 +441,14 @@ def style_from_cells(
     col_names = tuple(c for c, v in zip(col_names, varies, strict=True) if v)
     d = x.shape[1]
     rows = _style_rows(m, a, b, out, n, x)
-    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m).reshape(m, m)
-    wj = np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m).reshape(m, m)
-    pi, pj = np.nonzero((wi + wj) > 0)
-    ok = is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj])
-    prior_used = 0.0 if ok else DEFAULT_PRIOR
+    prior_used = _prior_needed(m, rows)
     params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
     if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
-    nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
-    lo, hi, clo, chi = nan_m, nan_m, nan_d, nan_d
+    samples = None
     if bootstrap_rounds > 0:
         rng = np.random.default_rng(seed)
         pvals = rows.battles / rows.battles.sum()
@@ -473,9 +467,8 @@ def style_from_cells(
             for r in np.flatnonzero(~settled):
                 fitted[r] = _newton(m, rows, draws[r], prior_used, params)[0]
             samples[start:start + size] = fitted
-        r_s = _to_ratings(samples[:, :m], scale, base, center, None, center)
-        lo, hi, _ = percentile_interval(r_s, confidence)
-        clo, chi, _ = percentile_interval(samples[:, m:] * to_points, confidence)
+    lo, hi, clo, chi = _intervals(samples, m, d, scale=scale, base=base, center=center,
+                                  anchor_idx=None, anchor_value=center, confidence=confidence)
     return StyleResult(
         models=names_t, ratings=ratings, coefficients=params[m:] * to_points,
         covariate_names=col_names, standardized=True, log_likelihood=ll, iterations=iters,

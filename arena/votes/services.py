@@ -1,4 +1,5 @@
-"""Casting a vote: one transaction, one vote per battle, Elo updated in the same commit."""
+"""Casting a vote: one short transaction, one vote per battle. The live Elo is not touched
+here: the leaderboard refresh, requested on commit, replays it (see `elo_standings`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from arena.battles.errors import Conflict, InvalidInput, NotFound
 from arena.battles.models import Arena, Battle, BattleStatus, Modality, Prompt
 from arena.battles.ratelimit import Limit, rate_limits_hit
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
-from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
+from arena.votes.models import (
+    OUTCOME_OF_CHOICE,
+    Choice,
+    EloRating,
+    FlaggedVoter,
+    InvalidReason,
+    Vote,
+)
 from ratings.replay import elo_replay
 
 
@@ -50,9 +58,6 @@ class Standing:
     ties: int = 0
 
 
-_OUTCOME = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
-
-
 def elo_standings(
     votes: Iterable[tuple[Hashable, Hashable, str]], *, both_bad_counts: bool = True
 ) -> dict[Hashable, Standing]:
@@ -67,7 +72,7 @@ def elo_standings(
     for left, right, choice in votes:
         a.append(keys.setdefault(left, len(keys)))
         b.append(keys.setdefault(right, len(keys)))
-        out.append(_OUTCOME[Choice(choice)])
+        out.append(OUTCOME_OF_CHOICE[choice])
     table = elo_replay(a, b, out, num_models=len(keys), both_bad_counts=both_bad_counts)
     return {key: Standing(float(table.ratings[0, k]), int(table.votes[0, k]),
                           int(table.wins[0, k]), int(table.losses[0, k]), int(table.ties[0, k]))
