@@ -36,7 +36,7 @@ from arena.battles.models import (
 )
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, battle_state_announce, prompt_clean
-from arena.ops import metrics
+from arena.battles.signals import generation_finished
 from generators.base import (
     BadConfiguration,
     GenerationRequest,
@@ -121,7 +121,7 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output.status = OutputStatus.FAILED if failed_code else OutputStatus.READY
         output.finished_at = timezone.now()
         output.save()
-        metrics.generation_finished(output=output, outcome=failed_code)  # arena.ops hook
+        generation_finished.send(sender=Output, output=output, outcome=failed_code)
         if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
             if failed_code:
                 battle_fail(battle, side=output.side, code=failed_code)

@@ -32,6 +32,7 @@ from arena.battles.moderation import prompt_moderate
 from arena.battles.ratelimit import rate_limit_hit
 from arena.battles.sampling import pair_sample
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
+from arena.battles.signals import rating_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -78,15 +79,11 @@ def sampling_weights(*, arena: Arena, contenders: list[Contender]) -> list[float
     as the interval reaches the target. The battle records the resulting probability, so
     inverse-probability weighting stays exact.
     """
-    from arena.leaderboards.selectors import snapshot_latest
-
     boost_max = settings.ARENA_SAMPLING_BOOST_MAX
-    snapshot = snapshot_latest(arena=arena) if boost_max > 1 else None
-    widths = {
-        row["model"]: row["ci_high"] - row["ci_low"]
-        for row in (snapshot.rows if snapshot else [])
-        if row.get("ci_low") is not None and row.get("votes")
-    }
+    widths: dict[str, float] = {}
+    if boost_max > 1:
+        for _, answer in rating_uncertainty.send(sender=Arena, arena=arena):
+            widths.update(answer)
     target = settings.ARENA_SAMPLING_TARGET_CI_WIDTH
     weights = []
     for contender in contenders:

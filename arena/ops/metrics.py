@@ -150,6 +150,10 @@ def on_battle_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None
         battle_created(arena_id=instance.arena_id)
 
 
+def on_generation_finished(sender: Any, output: Any, outcome: str, **_: Any) -> None:
+    generation_finished(output=output, outcome=outcome)
+
+
 # --- Exposition --------------------------------------------------------------------------------
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

@@ -26,14 +26,8 @@ from arena.votes.models import (
     InvalidReason,
     Vote,
 )
+from arena.votes.signals import vote_stored
 from ratings.replay import elo_replay
-
-
-def leaderboard_refresh_request(*, arena_id: int) -> None:
-    from arena.leaderboards.services import leaderboard_refresh_request as request
-
-    request(arena_id=arena_id)
-
 
 
 @dataclass(frozen=True)
@@ -203,7 +197,8 @@ def vote_cast(
     voter_address: str | None = None, proof_of_work: bool = True,
 ) -> CastVote:
     """Store the vote in one short transaction that locks only its battle; names are revealed
-    only after. The ratings follow in the background (the refresh is requested on commit).
+    only after. The ratings follow in the background (`vote_stored` is sent on commit; the
+    leaderboards app schedules a refresh).
 
     Every vote on a ready battle is stored; one that breaks a quality rule is kept with its
     reason and does not move the ratings. `voter_address`: see `vote_invalid_reason`.
@@ -270,7 +265,7 @@ def vote_cast(
             battle.finished_at = now
             battle.save(update_fields=["status", "finished_at"])
             arena_id = battle.arena_id
-            transaction.on_commit(lambda: leaderboard_refresh_request(arena_id=arena_id))
+            transaction.on_commit(lambda: vote_stored.send(sender=Vote, arena_id=arena_id))
     except IntegrityError:
         # Another request stored this battle's vote between our check and insert.
         raise Conflict("You have already voted on this battle.") from None
