@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.battles.errors import ArenaError, Conflict, InvalidInput
+from arena.battles.errors import ArenaError, Conflict, ErrorCode, InvalidInput
 from arena.battles.voters import keyed_hash
 from arena.votes.models import SolvedChallenge
 
@@ -31,8 +31,7 @@ ENDPOINT = "/api/challenge"
 
 
 class ProofOfWorkRequired(ArenaError):
-    status = 428
-    code = "proof_of_work_required"
+    code = ErrorCode.PROOF_OF_WORK_REQUIRED
 
 
 def how_to_solve() -> str:
