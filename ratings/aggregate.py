@@ -272,7 +272,8 @@ class _StyleGroups:
         w0 = np.asarray(to_i @ rows.count) + np.asarray(to_j @ rows.count)
         p0 = _sigmoid(design @ params)
         h = _information(m, gi, gj, gx, w0 * p0 * (1 - p0), prior, params)
-        return cls(design, design.T.tocsr(), to_i, to_j, np.linalg.pinv(h, hermitian=True))
+        return cls(design, design.T.tocsr(), to_i, to_j,
+                   np.asarray(np.linalg.pinv(h, hermitian=True), dtype=np.float64))
 
 
 def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, FloatArray,
@@ -282,10 +283,11 @@ def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, Fl
     groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
     ginv = ginv.reshape(-1)
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(ginv, rows.count * yi, groups.shape[0])
-    wj = np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0])
+    wi = np.asarray(np.bincount(ginv, rows.count * yi, groups.shape[0]), dtype=np.float64)
+    wj = np.asarray(np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0]),
+                    dtype=np.float64)
     gk = groups[:, 0].astype(np.int64)
-    return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:]), wi, wj
+    return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:], dtype=np.float64), wi, wj
 
 
 def _grouped_newton(

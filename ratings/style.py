@@ -396,8 +396,10 @@ def _prior_needed(m: int, rows: _Rows) -> float:
     """0 when the comparison graph of ``rows`` is strongly connected (the plain MLE exists),
     else the weak :data:`ratings.bt.DEFAULT_PRIOR`."""
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m).reshape(m, m)
-    wj = np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m).reshape(m, m)
+    wi = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m),
+                    dtype=np.float64).reshape(m, m)
+    wj = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m),
+                    dtype=np.float64).reshape(m, m)
     pi, pj = np.nonzero((wi + wj) > 0)
     return 0.0 if is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj]) else DEFAULT_PRIOR
 

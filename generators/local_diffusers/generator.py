@@ -21,6 +21,7 @@ from generators.base import (
     ProviderConfig,
     ProviderError,
 )
+from generators.coerce import as_int, is_mapping
 from generators.local_diffusers.options import (
     DEFAULT_FPS,
     DEFAULT_MAX_FRAMES,
@@ -62,9 +63,9 @@ def encode_mp4(frames: list[Any], fps: int) -> bytes:
 
 
 def _frame_count(wanted: float, options: Mapping[str, object]) -> int:
-    multiple = int(options.get("frame_multiple") or 1)  # type: ignore[call-overload]
-    offset = int(options.get("frame_offset") or 0)  # type: ignore[call-overload]
-    top = int(options.get("max_frames") or DEFAULT_MAX_FRAMES)  # type: ignore[call-overload]
+    multiple = as_int(options.get("frame_multiple") or 1)
+    offset = as_int(options.get("frame_offset") or 0)
+    top = as_int(options.get("max_frames") or DEFAULT_MAX_FRAMES)
     k = max(0, round((wanted - offset) / multiple))
     while k > 0 and k * multiple + offset > top:
         k -= 1
@@ -101,7 +102,8 @@ class LocalDiffusersGenerator(Generator):
         if request.modality != ("video" if video else "image"):
             note(mapped, "modality", request.modality, "video")
 
-        kwargs: dict[str, Any] = dict(options.get("call_kwargs") or {})  # type: ignore[call-overload]
+        extra = options.get("call_kwargs")
+        kwargs: dict[str, Any] = dict(extra) if is_mapping(extra) else {}
         width, height = self._size(request, entry, options, mapped)
         kwargs["width"], kwargs["height"] = width, height
         if settings.steps is not None:
@@ -119,12 +121,12 @@ class LocalDiffusersGenerator(Generator):
             used["guidance_scale"] = settings.guidance
         fps = DEFAULT_FPS
         if video:
-            fps = int(options.get("fps") or request.fps or DEFAULT_FPS)  # type: ignore[call-overload]
+            fps = as_int(options.get("fps") or request.fps or DEFAULT_FPS)
             note(mapped, "fps", request.fps, fps)
             if request.duration_s:
                 kwargs["num_frames"] = _frame_count(request.duration_s * fps, options)
             elif options.get("num_frames"):
-                kwargs["num_frames"] = int(options["num_frames"])  # type: ignore[call-overload]
+                kwargs["num_frames"] = as_int(options["num_frames"])
             kwargs["output_type"] = "np"
         else:
             kwargs["output_type"] = "pil"
@@ -163,9 +165,9 @@ class LocalDiffusersGenerator(Generator):
     def _size(request: GenerationRequest, entry: LoadedPipeline, options: Mapping[str, object],
               mapped: dict[str, dict[str, object]]) -> tuple[int, int]:
         """Requested size (or aspect) scaled into the model's box, in multiples of 8."""
-        side = int(options.get("default_size") or entry.native_side)  # type: ignore[call-overload]
-        multiple = int(options.get("size_multiple") or 8)  # type: ignore[call-overload]
-        max_side = int(options.get("max_side") or DEFAULT_MAX_SIDE)  # type: ignore[call-overload]
+        side = as_int(options.get("default_size") or entry.native_side)
+        multiple = as_int(options.get("size_multiple") or 8)
+        max_side = as_int(options.get("max_side") or DEFAULT_MAX_SIDE)
         dims = requested_dims(request, default_area=side * side) or (side, side)
         width, height = fit_dims(*dims, multiple=multiple, min_side=multiple, max_side=max_side)
         note(mapped, "size", requested_label(request), size_str(width, height))

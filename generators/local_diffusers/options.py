@@ -8,8 +8,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from generators.base import BadConfiguration
+from generators.coerce import as_float, as_int
 from generators.local_diffusers.device import import_torch
 
 KIND = "local_diffusers"
@@ -37,13 +39,13 @@ _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {
 }
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[float]:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -75,12 +77,12 @@ def check_options(options: Mapping[str, object]) -> list[str]:
         problems.append(f"device must be cpu, cuda or cuda:N, not {device!r}")
     for name, (lo, hi) in _INT_OPTIONS.items():
         value = options.get(name)
-        if value is not None and not (_is_int(value) and lo <= value <= hi):  # type: ignore[operator]
+        if value is not None and not (_is_int(value) and lo <= value <= hi):
             problems.append(f"options.{name} must be a whole number from {lo} to {hi}, "
                             f"not {value!r}")
     for name, (flo, fhi) in _FLOAT_OPTIONS.items():
         value = options.get(name)
-        if value is not None and not (_is_number(value) and flo <= value <= fhi):  # type: ignore[operator]
+        if value is not None and not (_is_number(value) and flo <= value <= fhi):
             problems.append(f"options.{name} must be a number from {flo:g} to {fhi:g}, "
                             f"not {value!r}")
     extra = options.get("call_kwargs")
@@ -115,7 +117,7 @@ class Settings:
 
 def _or(value: object, default: float) -> float:
     """`value` as a number, or `default` when unset (0 stays 0, unlike `value or default`)."""
-    return default if value is None else float(value)  # type: ignore[arg-type]
+    return default if value is None else as_float(value)
 
 
 def resolve_settings(options: Mapping[str, object]) -> Settings:
@@ -142,9 +144,9 @@ def resolve_settings(options: Mapping[str, object]) -> Settings:
         path=os.path.realpath(os.path.expanduser(str(options["path"]))),
         dtype=dtype,
         device=device,
-        steps=int(steps) if steps is not None else None,  # type: ignore[call-overload]
-        guidance=float(guidance) if guidance is not None else None,  # type: ignore[arg-type]
-        max_batch=int(options.get("max_batch") or DEFAULT_MAX_BATCH),  # type: ignore[call-overload]
+        steps=as_int(steps) if steps is not None else None,
+        guidance=as_float(guidance) if guidance is not None else None,
+        max_batch=as_int(options.get("max_batch") or DEFAULT_MAX_BATCH),
         window_s=float(_or(options.get("batch_window_ms"), DEFAULT_WINDOW_MS)) / 1000.0,
         options=options,
     )
