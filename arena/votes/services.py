@@ -229,7 +229,8 @@ def vote_cast(
                 .select_related("arena", "prompt", "left__provider", "right__provider")
                 .annotate(**_history_annotations(voter_id=voter_id,
                                                  voter_address=voter_address or ""))
-                .filter(pk=battle_id)
+                # any id from the caller (the API's URL already parsed it as a UUID)
+                .filter(pk=battle_id)  # type: ignore[misc]
                 .order_by()  # one row by primary key: no sort
                 .first()
             )
