@@ -245,7 +245,6 @@ def bootstrap_online_elo(
     k, scale, base = float(params.k), float(params.scale), float(params.base)
     sa_all = score_of_winner(battles.winner)
     out = np.empty((rounds, m), dtype=np.float64)
-    log_base = np.log(base)
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
         idx = rng.integers(0, n, size=(n, r))
@@ -260,9 +259,8 @@ def bootstrap_online_elo(
             ib = offs + b_idx[t]
             ra = flat[ia]
             rb = flat[ib]
-            diff = (rb - ra) * (log_base / scale)
-            ea = 1 / (1 + np.exp(diff))
-            eb = 1 / (1 + np.exp(-diff))
+            ea = elo_expected(ra, rb, scale=scale, base=base)
+            eb = elo_expected(rb, ra, scale=scale, base=base)
             sa = sa_seq[t]
             flat[ia] = ra + k * (sa - ea)
             flat[ib] = rb + k * (1 - sa - eb)
