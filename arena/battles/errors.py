@@ -6,6 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from generators.base import (
+    BadConfiguration,
+    GenerationTimeout,
+    ModerationRefused,
+    ProviderError,
+    RateLimited,
+)
+from generators.netguard import UnsafeURL
+
 
 class ErrorCode(StrEnum):
     """The ``error.code`` of a JSON error (see :data:`ERRORS` for status and meaning)."""
@@ -112,3 +121,31 @@ class Conflict(ArenaError):
 
 class Unavailable(ArenaError):
     code = ErrorCode.UNAVAILABLE
+
+
+class FailureCode(StrEnum):
+    """Why one side of a battle failed (``Output.error_code``, ``ProviderCheck.error_code``):
+    the providers' codes, spelt once in ``generators``, and the arena's own."""
+
+    MODERATION = ModerationRefused.code
+    RATE_LIMITED = RateLimited.code
+    TIMEOUT = GenerationTimeout.code
+    BAD_CONFIGURATION = BadConfiguration.code
+    PROVIDER_ERROR = ProviderError.code
+    UNSAFE_URL = UnsafeURL.code
+    BAD_OUTPUT = "bad_output"  # the file came back but could not be read or normalised
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    CRASH = "crash"  # the task itself failed unexpectedly
+    CANCELLED = "cancelled"  # skipped because the other side failed: not the provider's fault
+
+
+PUBLIC_FAILURE: dict[str, str] = {
+    FailureCode.MODERATION: "the model's provider refused this prompt",
+    FailureCode.RATE_LIMITED: "the model's provider is busy",
+    FailureCode.TIMEOUT: "the model took too long",
+    FailureCode.BAD_CONFIGURATION: "the model is misconfigured",
+    FailureCode.BAD_OUTPUT: "the model returned an unusable file",
+    FailureCode.QUEUE_UNAVAILABLE: "the generation queue is unavailable; please try again shortly",
+}
+"""What a voter may read about a failed side: never the provider's own words (any other code
+reads "the model's provider had an error")."""

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from arena.battles.errors import FailureCode
 from arena.battles.media import (
     ImageLimits,
     MediaError,
@@ -220,8 +221,8 @@ def output_generate(*, output_id: int) -> None:
                 fields={"error_code": exc.code, "error": exc.message[:5000]})
         return
     except MediaError as exc:
-        _finish(output_id, failed_code="bad_output",
-                fields={"error_code": "bad_output", "error": str(exc)[:5000]})
+        _finish(output_id, failed_code=FailureCode.BAD_OUTPUT,
+                fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]})
         return
     received = stored.pop("received", None)
     _finish(
@@ -239,8 +240,8 @@ def output_generate(*, output_id: int) -> None:
 
 def output_fail_unexpected(*, output_id: int, message: str) -> None:
     """Last resort for a task that crashed: fail honestly rather than hang."""
-    _finish(output_id, failed_code="provider_error",
-            fields={"error_code": "crash", "error": message[:5000]})
+    _finish(output_id, failed_code=FailureCode.PROVIDER_ERROR,
+            fields={"error_code": FailureCode.CRASH, "error": message[:5000]})
 
 
 def contender_test_generate(
@@ -267,7 +268,7 @@ def contender_test_generate(
         return check, b""
     except MediaError as exc:
         check = ProviderCheck.objects.create(
-            contender=contender, ok=False, prompt=request.prompt, error_code="bad_output",
+            contender=contender, ok=False, prompt=request.prompt, error_code=FailureCode.BAD_OUTPUT,
             error=str(exc)[:5000], latency_s=time.perf_counter() - started)
         return check, b""
     check = ProviderCheck.objects.create(

@@ -8,7 +8,7 @@ import uuid
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
-from arena.battles.errors import NotFound
+from arena.battles.errors import FailureCode, NotFound
 from arena.battles.models import (
     Arena,
     Battle,
@@ -185,7 +185,7 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
     since = timezone.now() - timedelta(hours=hours)
     finished = Output.objects.filter(
         contender__isnull=False, status__in=[OutputStatus.READY, OutputStatus.FAILED]
-    ).exclude(error_code="cancelled")  # skipped because the other side failed
+    ).exclude(error_code=FailureCode.CANCELLED)  # skipped because the other side failed
     last = dict(finished.filter(status=OutputStatus.READY)
                 .values_list("contender__provider").annotate(at=Max("finished_at")))
     recent = (finished.filter(finished_at__gte=since).values("contender__provider")
