@@ -198,6 +198,11 @@ LOGGING = {
 
 # --- The arena's own knobs ----------------------------------------------------------------------
 ARENA_MAX_PROMPT_CHARS = env_int("ARENA_MAX_PROMPT_CHARS", 2000)
+# `make run` loads the demo arena on a fresh database unless ARENA_DEMO=0.
+ARENA_DEMO = env_bool("ARENA_DEMO", True)
+# A contender whose provider failed this many outputs in a row leaves the sampler until an
+# operator's "Test generate" succeeds (0: never pause).
+ARENA_PAUSE_AFTER_FAILURES = env_int("ARENA_PAUSE_AFTER_FAILURES", 5)
 # Tests only: run embedded generation synchronously at commit instead of in threads.
 ARENA_TASKS_INLINE = env_bool("ARENA_TASKS_INLINE", False)
 ARENA_GENERATION_THREADS = env_int("ARENA_GENERATION_THREADS", 8)

@@ -20,6 +20,7 @@ from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
 from arena.votes.challenge import challenge_issue, challenge_solve, voter_is_verified
+from arena.votes.models import voter_reason
 from arena.votes.services import vote_cast
 
 
@@ -109,6 +110,8 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
             "battle": str(battle.pk),
             "choice": cast.vote.choice,
             "replayed": cast.replayed,
+            "counted": cast.vote.is_valid,
+            "not_counted_reason": voter_reason(cast.vote.invalid_reason),
             "left": selectors.contender_public(battle.left),
             "right": selectors.contender_public(battle.right),
         }

@@ -123,12 +123,26 @@ class ProviderAdmin(admin.ModelAdmin):
         return f"{entry['error_rate']:.0%} of {entry['total']}"
 
 
+class PausedFilter(admin.SimpleListFilter):
+    title = "paused after failures"
+    parameter_name = "paused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Paused"), ("no", "Not paused")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(paused_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
     form = ContenderForm
-    list_display = ["name", "organization", "provider", "model_id", "enabled",
+    list_display = ["name", "organization", "provider", "model_id", "enabled", "in_play",
                     "sampling_weight", "added_at", "test_link"]
-    list_filter = ["enabled", "provider__kind", "arenas"]
+    list_filter = ["enabled", "provider__kind", "arenas", PausedFilter]
+    readonly_fields = ["paused_at", "paused_reason", "failure_streak"]
     search_fields = ["name", "organization", "model_id"]
     filter_horizontal = ["arenas"]
     change_list_template = "admin/battles/contender/change_list.html"
@@ -141,6 +155,16 @@ class ContenderAdmin(admin.ModelAdmin):
                  name="battles_contender_costs"),
         ]
         return own + super().get_urls()
+
+    @admin.display(description="Sampler")
+    def in_play(self, obj: Contender) -> str:
+        """Why voters do (not) meet it: disabled, or paused after provider failures."""
+        if not obj.enabled:
+            return "disabled"
+        if obj.paused_at:
+            return format_html('<span title="{}" style="color:#ba2121">paused: {}</span>',
+                               obj.paused_reason, obj.paused_reason[:90])
+        return "in play"
 
     @admin.display(description="Test")
     def test_link(self, obj: Contender) -> str:
@@ -156,6 +180,7 @@ class ContenderAdmin(admin.ModelAdmin):
         context: dict[str, Any] = {**self.admin_site.each_context(request), "form": form,
                                    "contender": contender, "opts": self.model._meta,
                                    "title": f"Test generate: {contender.name}"}
+        was_paused = contender.paused_at is not None
         if request.method == "POST" and form.is_valid():
             try:
                 check, image = contender_test_generate(contender=contender,
@@ -164,6 +189,7 @@ class ContenderAdmin(admin.ModelAdmin):
                 form.add_error("prompt", exc.message)
             else:
                 context["check"] = check
+                context["resumed"] = was_paused and check.ok
                 if image:
                     context["image_data"] = base64.b64encode(image).decode()
         context["recent_checks"] = contender.checks.all()[:10]

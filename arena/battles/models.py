@@ -108,6 +108,13 @@ class Contender(models.Model):
     license = models.CharField(max_length=120, blank=True)
     link = models.URLField(blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
+    failure_streak = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Outputs failed in a row (a success resets it).")
+    paused_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Set when the provider failed ARENA_PAUSE_AFTER_FAILURES outputs in a row: "
+                  "the sampler skips it until a \"Test generate\" succeeds.")
+    paused_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

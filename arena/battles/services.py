@@ -62,12 +62,25 @@ def prompt_clean(text: object) -> str:
     return cleaned
 
 
-def prompt_random(*, arena: Arena, rng: random.Random) -> Prompt:
+def prompt_random(*, arena: Arena, rng: random.Random, voter_id: str = "") -> Prompt:
+    """A bank prompt this voter has not used in this arena yet (a repeated prompt would not
+    count). An empty bank is filled from the shipped one first."""
+    from arena.battles.bank import prompt_bank_load
+
     bank = Prompt.objects.filter(source=Prompt.Source.BANK, modality=arena.modality)
-    count = bank.count()
+    if not bank.exists():
+        prompt_bank_load(modality=arena.modality)
+    fresh = bank
+    if voter_id:
+        used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
+        fresh = bank.exclude(text_hash__in=used)
+    count = fresh.count()
     if count == 0:
+        if bank.exists():
+            raise InvalidInput("You have used every prompt of this arena's bank: please type "
+                               "your own.")
         raise InvalidInput("This arena has no prompt bank yet: please type a prompt.")
-    return bank.order_by("pk")[rng.randrange(count)]
+    return fresh.order_by("pk")[rng.randrange(count)]
 
 
 def sampling_weights(*, arena: Arena, contenders: list[Contender]) -> list[float]:
@@ -119,13 +132,14 @@ def battle_create(
                    limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS, window_s=window,
                    what="new battles from your network")
     if random_prompt:
-        prompt = prompt_random(arena=arena, rng=rng)
+        prompt = prompt_random(arena=arena, rng=rng, voter_id=voter_id)
     else:
         text = prompt_clean(prompt_text)
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
     contenders = list(
-        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
+        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True,
+                                 paused_at__isnull=True)
         .select_related("provider")
         .order_by("pk")
     )
