@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Swagger UI's distribution files, served by /api/docs (no CDN at run time).
+    "drf_spectacular_sidecar",
     "arena.battles",
     "arena.votes",
     "arena.leaderboards",

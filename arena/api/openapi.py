@@ -174,10 +174,22 @@ OPENAPI: dict[str, object] = {
                     {"name": "category", "in": "query", "required": False,
                      "description": "One of the board's `categories`; empty or absent: all.",
                      "schema": {"type": "string"}},
+                    {"name": "format", "in": "query", "required": False,
+                     "description": "json (the whole board) or csv (its table: rank, model, "
+                                    "organization, demo, rating, ci_low, ci_high, elo, "
+                                    "style_rating, votes, win_rate).",
+                     "schema": {"enum": ["json", "csv"], "default": "json"}},
                 ],
                 "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Leaderboard"}, "Leaderboard"),
-                    **_errors(404),
+                    "200": {
+                        "description": "Leaderboard",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Leaderboard"}},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(400, 404),
                 },
             }
         },
