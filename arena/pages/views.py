@@ -63,7 +63,9 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
         if battle.arena_id != arena.pk:
             raise Http404("There is no such battle.")
     response = render(request, "battle.html", {
-        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS})
+        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS,
+        # when the sweeper gives up on a side: past it the page calls the battle expired
+        "expires_after_s": int(arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S)})
     patch_cache_control(response, private=True, no_cache=True)
     return response
 

@@ -33,7 +33,7 @@
     return (res.data && res.data.error && res.data.error.message) || "Something went wrong (" + res.status + "). Please try again.";
   }
 
-  function renderPanel(panel, output, modality) {
+  function renderPanel(panel, output, modality, battleOver) {
     const frame = panel.querySelector(".frame");
     const shownUrl = frame.dataset.url || "";
     if (output.url && output.url !== shownUrl) {
@@ -56,9 +56,12 @@
       p.className = "output-text"; p.textContent = output.text;
       frame.appendChild(p); frame.dataset.text = "1";
     } else if (!output.url && !output.text) {
+      // A side of a failed battle is never shown (the "together" policy keeps it hidden).
+      const failed = output.status === "failed", over = battleOver && !failed;
       const ph = frame.querySelector(".ph-text");
-      if (ph) ph.textContent = output.status === "failed" ? "Could not generate" : "Generating…";
-      frame.classList.toggle("failed", output.status === "failed");
+      if (ph) ph.textContent = failed ? "Could not generate" : over ? "Not shown: the battle ended" : "Generating…";
+      frame.classList.toggle("failed", failed);
+      frame.classList.toggle("stopped", over);
     }
   }
 
@@ -68,7 +71,8 @@
     battleBox.hidden = false;
     $("prompt-shown").textContent = state.prompt;
     for (const output of state.outputs) {
-      renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality);
+      renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality,
+                  ["failed", "abandoned"].includes(state.status));
     }
     const canVote = state.status === "ready" && !voting;
     voteButtons.forEach((b) => { b.disabled = !canVote; });
@@ -162,7 +166,7 @@
       panel.classList.remove("winner");
       const frame = panel.querySelector(".frame");
       delete frame.dataset.url; delete frame.dataset.text;
-      frame.classList.remove("failed");
+      frame.classList.remove("failed", "stopped");
       frame.innerHTML = '<div class="placeholder"><span class="spinner" aria-hidden="true"></span><span class="ph-text">Generating…</span></div>';
       const r = panel.querySelector(".reveal"); r.hidden = true; r.textContent = "";
     });
@@ -260,7 +264,7 @@
 
   // Slow generation: the elapsed time, a hint after 10 s, and past the arena's timeout a
   // battle that says it expired and offers a new one instead of a spinner that never ends.
-  const timeoutS = Number(app.dataset.timeout) || 180;
+  const timeoutS = Number(app.dataset.timeout) || 210;  // the arena's timeout + the sweeper's grace
   const clock = {
     id: null, started: 0, timer: null,
     start(id) {
@@ -282,7 +286,7 @@
       if (s >= 10 && !$("wait-hint").textContent) {
         $("wait-hint").textContent = "Some models take a minute or more. You can keep waiting, or start a new battle: this one ends by itself after " + timeoutS + " s.";
       }
-      if (s >= timeoutS + 30) this.expire();
+      if (s >= timeoutS) this.expire();
     },
     async expire() {
       const id = this.id;
@@ -292,6 +296,11 @@
       if (!current || current.id !== id) return;
       stopFollowing();
       say("This battle expired: a model did not answer in time. Nothing was counted.", "error");
+      document.querySelectorAll(".frame:not([data-url])").forEach((frame) => {
+        frame.classList.add("stopped");
+        const ph = frame.querySelector(".ph-text");
+        if (ph) ph.textContent = "Not shown: the battle ended";
+      });
       showAfter("Start a new battle?");
       $("vote-bar").hidden = true;
       $("new-btn").focus();
