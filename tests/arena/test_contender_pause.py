@@ -92,3 +92,18 @@ def test_admin_shows_why_and_a_successful_test_generate_resumes(
                                         prompt_text=f"a kite {i}")
         seen |= {battle.left_id, battle.right_id}
     assert broken.pk in seen
+
+
+def test_a_missing_api_key_pauses_the_contender_too(demo_arena: Any, settings: Any,
+                                                    run_on_commit: Any, monkeypatch: Any) -> None:
+    from arena.battles.models import Provider
+
+    settings.ARENA_PAUSE_AFTER_FAILURES = 2
+    monkeypatch.delenv("ARENA_TEST_MISSING_KEY", raising=False)
+    provider = Provider.objects.create(name="Keyless", kind="demo",
+                                       api_key_env="ARENA_TEST_MISSING_KEY")
+    contender = Contender.objects.get(name="Demo Mosaic")
+    Contender.objects.filter(pk=contender.pk).update(provider=provider)
+    paused_after = _battles_until_paused(run_on_commit, contender)
+    assert "ARENA_TEST_MISSING_KEY" in contender.paused_reason
+    assert paused_after >= 1  # two failures were needed, not one
