@@ -52,7 +52,7 @@ def test_the_shipped_bank_has_hundreds_of_distinct_image_prompts() -> None:
     texts = [p.text for p in image]
     assert len(texts) >= 300 and len(set(texts)) == len(texts)
     assert len({p.category for p in image}) >= 12
-    assert len(bank_read("video")) >= 90 and len(bank_read("text")) >= 90
+    assert len(bank_read("video")) >= 180 and len(bank_read("text")) >= 180
     # varied, not a template: few prompts share their first three words
     openings = {" ".join(t.split()[:3]).lower() for t in texts}
     assert len(openings) > 0.85 * len(texts)
