@@ -27,8 +27,8 @@ STYLE_EXPLANATION = (
     "returned the same resolution and aspect ratio: one Bradley–Terry fit with these "
     "left-minus-right differences as extra terms, whose coefficients absorb their effect. "
     "A difference that is constant within each model (one provider always returns one size) "
-    "cannot be told apart from the model itself, so it is dropped with a notice, and the "
-    "column is shown only when at least one difference is identified.")
+    "cannot be told apart from the model itself, so it is dropped with a notice, and "
+    "style-controlled ratings appear only when at least one difference is identified.")
 
 
 def recipe(*, bootstrap_rounds: int, min_votes: int, both_bad: str) -> str:
