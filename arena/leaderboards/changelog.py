@@ -67,6 +67,12 @@ def board_changes(*, previous: LeaderboardSnapshot | None, board: Mapping[str, A
             add(ChangeKind.VOTES_EXCLUDED, f"{grown} more votes not counted: "
                 f"{labels.get(reason, reason)} ({n} in all)", reason=reason, count=grown)
     old_params = previous.params or {}
+    if "min_votes_to_rank" not in old_params:  # a board from before provisional models
+        add(ChangeKind.METHOD, "Method: models with fewer than "
+            f"{params.get('min_votes_to_rank')} counted votes are provisional (no rating, "
+            "interval or rank; their votes leave the fit); ratings to two decimals; recipe: "
+            f"{params.get('recipe', '')}", param="min_votes_to_rank",
+            after=params.get("min_votes_to_rank"))
     for key, label in METHOD_PARAMS.items():
         if key in old_params and old_params.get(key) != params.get(key):
             add(ChangeKind.METHOD, f"Method: {label} {old_params.get(key)} → {params.get(key)}",

@@ -367,3 +367,18 @@ def test_the_changelog_says_what_moved_the_board(db: None, rounds: int, voter: A
     assert board["changes"][0]["text"] in texts
     page = voter.get(f"/arena/{arena.slug}/leaderboard/").content.decode()
     assert 'id="changelog"' in page and "30 → 20" in page
+
+
+def test_a_board_from_before_provisional_models_logs_the_method_change(db: None,
+                                                                        rounds: int) -> None:
+    from arena.leaderboards.models import LeaderboardSnapshot
+
+    arena, models = make_arena(contenders=3)
+    add_votes(arena, random_pairs(models, 200, seed=14), seed=14)
+    LeaderboardSnapshot.objects.create(  # as an older refresh stored it
+        arena=arena, rows=[{"rank": 1, "model": m.name, "rating": 1000.0} for m in models],
+        params={"bootstrap_rounds": rounds, "both_bad": "tie"})
+    services.leaderboard_compute(arena=arena)
+    texts = list(LeaderboardChange.objects.filter(arena=arena).values_list("text", flat=True))
+    assert len(texts) == 1 and texts[0].startswith(
+        "Method: models with fewer than 30 counted votes are provisional")
