@@ -67,6 +67,7 @@ class Board:
     elo: npt.NDArray[np.float64]
     ranked: RankedCells | None = None  # the split into ranked and provisional models
     min_votes: int = 0
+    both_bad: str = "tie"
     ipw: dict[str, object] | None = None  # the weighted fit's notice and counts (ARENA_IPW)
     ipw_rows: dict[str, tuple[float | None, float | None, float | None]] = field(
         default_factory=dict)
@@ -126,12 +127,11 @@ def board_dict(board: Board, *, names: Sequence[str],
             "both_bad": lb.both_bad}
     else:
         matrices, params = {}, {"bootstrap_rounds": settings.ARENA_BOOTSTRAP_ROUNDS}
-    both_bad = str(params.get("both_bad", "tie"))
     params.update({
         "min_votes_to_rank": board.min_votes, "style_control": lb is not None and lb.style
         is not None, "ipw": board.ipw is not None,
         "recipe": recipe(bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
-                         min_votes=board.min_votes, both_bad=both_bad)})
+                         min_votes=board.min_votes, both_bad=board.both_bad)})
     if board.ipw is not None:
         matrices["ipw"] = board.ipw
     if board.sampler is not None:
@@ -282,7 +282,8 @@ def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category
                                 cells.count, {} if lb is None else
                                 {r.model: r.rating for r in lb.rows})
     return Board(category=category, leaderboard=lb, votes=votes, left_wins=left_wins,
-                 decisive=decisive, elo=elo, ranked=ranked, min_votes=min_votes, ipw=ipw_info,
+                 decisive=decisive, elo=elo, ranked=ranked, min_votes=min_votes,
+                 both_bad=both_bad, ipw=ipw_info,
                  ipw_rows=ipw_rows, sampler=sampler)
 
 

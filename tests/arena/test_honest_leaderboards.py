@@ -382,3 +382,13 @@ def test_a_board_from_before_provisional_models_logs_the_method_change(db: None,
     texts = list(LeaderboardChange.objects.filter(arena=arena).values_list("text", flat=True))
     assert len(texts) == 1 and texts[0].startswith(
         "Method: models with fewer than 30 counted votes are provisional")
+
+
+def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None,
+                                                                      rounds: int) -> None:
+    arena, models = make_arena(contenders=3, both_bad_counts_as_tie=False)
+    add_votes(arena, random_pairs(models, 12, seed=15), seed=15)
+    services.leaderboard_compute(arena=arena)
+    board = leaderboard_latest(arena=arena)
+    assert all(r["provisional"] and r["rank"] is None for r in board["rows"])
+    assert board["params"]["recipe"].endswith("--min-votes 30 --both-bad exclude")
