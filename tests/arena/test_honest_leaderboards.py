@@ -392,3 +392,13 @@ def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None,
     board = leaderboard_latest(arena=arena)
     assert all(r["provisional"] and r["rank"] is None for r in board["rows"])
     assert board["params"]["recipe"].endswith("--min-votes 30 --both-bad exclude")
+
+
+def test_before_the_first_refresh_no_model_without_votes_is_ranked(db: None,
+                                                                   voter: Any) -> None:
+    arena, models = make_arena(contenders=3)
+    board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
+    assert board["method"] == "elo" and len(board["rows"]) == 3
+    assert all(r["provisional"] and r["rank"] is None for r in board["rows"])
+    page = voter.get(f"/arena/{arena.slug}/leaderboard/").content.decode()
+    assert "No model is ranked yet" in page and 'id="provisional"' in page
