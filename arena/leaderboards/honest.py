@@ -88,6 +88,7 @@ def style_section(style: StyleResult) -> dict[str, object]:
         "dropped": list(style.dropped),
         "notices": style.notice_messages(),
         "condition_number": finite(style.condition_number, 1),
+        "design_rank": int(style.design_rank),
         "bootstrap_rounds": style.bootstrap_rounds,
         "explanation": STYLE_EXPLANATION,
     }

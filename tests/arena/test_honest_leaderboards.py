@@ -247,6 +247,7 @@ def test_a_covariate_constant_per_model_is_dropped_with_a_notice_and_the_rest_ke
         assert row["style_ci_high"] - row["style_ci_low"] < 150
     page = voter.get(f"/arena/{arena.slug}/leaderboard/").content.decode()
     assert ">Style-controlled<" in page and "&#x27;log_pixel_ratio&#x27; was dropped" in page
+    assert style["condition_number"] >= 1 and "condition number of the kept differences" in page
 
 
 def test_style_control_is_opt_in_per_arena(db: None, rounds: int, settings: Any) -> None:
@@ -367,6 +368,7 @@ def test_the_changelog_says_what_moved_the_board(db: None, rounds: int, voter: A
     assert board["changes"][0]["text"] in texts
     page = voter.get(f"/arena/{arena.slug}/leaderboard/").content.decode()
     assert 'id="changelog"' in page and "30 → 20" in page
+    assert ">retired</span>" in page  # its votes still count: it stays on the board, marked
 
 
 def test_a_board_from_before_provisional_models_logs_the_method_change(db: None,
