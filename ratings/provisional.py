@@ -68,7 +68,8 @@ def provisional_rows(models: Sequence[str], model_a: npt.ArrayLike, model_b: npt
     m = len(models)
 
     def per(idx: IntArray, mask: BoolArray) -> npt.NDArray[np.float64]:
-        return np.bincount(idx[mask], n[mask], m)
+        sums: npt.NDArray[np.float64] = np.bincount(idx[mask], n[mask], m).astype(np.float64)
+        return sums
 
     wins = per(a, out == 0) + per(b, out == 1)
     losses = per(a, out == 1) + per(b, out == 0)
