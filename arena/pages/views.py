@@ -111,6 +111,8 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
                                          style.get("coefficients", []),
                                          style.get("coef_ci_low", []),
                                          style.get("coef_ci_high", []), strict=False))
+        context["ranked_rows"] = [r for r in board["rows"] if not r.get("provisional")]
+        context["provisional_rows"] = [r for r in board["rows"] if r.get("provisional")]
         context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
         template = "_leaderboard_body.html" if fragment else "leaderboard.html"
         return render(request, template, context)
