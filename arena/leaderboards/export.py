@@ -91,7 +91,7 @@ def votes_export_csv(*, arena: Arena) -> Iterator[str]:
 
 # The leaderboard table as a download: what the page's table shows, one row per model.
 BOARD_COLUMNS = ["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
-                 "style_rating", "votes", "win_rate"]
+                 "style_rating", "votes", "win_rate", "provisional"]
 
 
 def leaderboard_csv(board: dict[str, object]) -> str:
