@@ -19,6 +19,7 @@ from arena.battles.models import (
     RevealPolicy,
     Side,
 )
+from arena.battles.signals import vote_reason_words
 
 SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
 # What secrets.token_urlsafe makes (output and share tokens). Anything else is no token: a NUL
@@ -167,12 +168,24 @@ def battle_state(battle: Battle) -> dict[str, object]:
     }
     if battle.status == BattleStatus.VOTED:
         vote = getattr(battle, "vote", None)
-        state["vote"] = {"choice": vote.choice} if vote else None
+        # Only the battle's own voter reads this state (API, page, WebSocket): whether the vote
+        # counted, and why not, is for them alone (the share page never says).
+        state["vote"] = {"choice": vote.choice, "counted": vote.is_valid,
+                         "not_counted_reason": _voter_reason(vote.invalid_reason)} if vote else None
         state["reveal"] = {
             "left": contender_public(battle.left),
             "right": contender_public(battle.right),
         }
     return state
+
+
+def _voter_reason(reason: str) -> str | None:
+    """The votes app's words for why a vote did not count (it answers the signal: votes
+    depend on battles, not the reverse)."""
+    for _, words in vote_reason_words.send(sender=None, reason=reason):
+        if words is not None:
+            return str(words)
+    return None
 
 
 def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:

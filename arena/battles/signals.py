@@ -13,7 +13,12 @@ generation_finished = Signal()
 Arguments: ``output`` (the saved Output: started_at, finished_at, contender_id) and ``outcome``
 (the failure code, "" when it succeeded)."""
 
-rating_uncertainty = Signal()
-"""Asked while drawing a battle's pair: each receiver returns ``{contender name: width of the
-rating's confidence interval}`` for ``arena`` (the leaderboards app answers from its latest
-snapshot). Contenders no receiver names count as unrated."""
+sampler_state = Signal()
+"""Asked while drawing a battle's pair, with ``arena_id``: a receiver returns ``(version,
+load)``: ``version`` names the newest sampler state (the leaderboards app: its newest overall
+snapshot's id, None before the first) and ``load()`` reads that state (a dict, or None). The
+draw caches per version, so ``load`` runs once per new snapshot."""
+
+vote_reason_words = Signal()
+"""Asked while describing a voted battle to its voter, with ``reason`` (the vote's
+``invalid_reason``): a receiver returns the voter-facing words (the votes app), or None."""

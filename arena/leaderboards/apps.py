@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import AppConfig
@@ -12,11 +13,11 @@ class LeaderboardsConfig(AppConfig):
 
     def ready(self) -> None:
         """Answer the signals of the apps below (they must not import this one)."""
-        from arena.battles.signals import rating_uncertainty
+        from arena.battles.signals import sampler_state
         from arena.votes.signals import vote_stored
 
         vote_stored.connect(_refresh_after_vote, dispatch_uid="leaderboards-refresh-on-vote")
-        rating_uncertainty.connect(_interval_widths, dispatch_uid="leaderboards-ci-widths")
+        sampler_state.connect(_sampler_state, dispatch_uid="leaderboards-sampler-state")
 
 
 def _refresh_after_vote(sender: Any, arena_id: int, **_: Any) -> None:
@@ -25,11 +26,16 @@ def _refresh_after_vote(sender: Any, arena_id: int, **_: Any) -> None:
     leaderboard_refresh_request(arena_id=arena_id)
 
 
-def _interval_widths(sender: Any, arena: Any, **_: Any) -> dict[str, float]:
-    """Width of each rated contender's interval on the arena's latest snapshot."""
-    from arena.leaderboards.selectors import snapshot_latest
+def _sampler_state(sender: Any, arena_id: int,
+                   **_: Any) -> tuple[int | None, Callable[[], object]]:
+    """The newest overall snapshot's id, and how to read the sampler state it stored."""
+    from arena.leaderboards.models import LeaderboardSnapshot
 
-    snapshot = snapshot_latest(arena=arena)
-    return {row["model"]: row["ci_high"] - row["ci_low"]
-            for row in (snapshot.rows if snapshot else [])
-            if row.get("ci_low") is not None and row.get("votes")}
+    latest = (LeaderboardSnapshot.objects.filter(arena_id=arena_id, category="")
+              .order_by("-computed_at").values_list("pk", flat=True).first())
+
+    def load() -> object:
+        return (LeaderboardSnapshot.objects.filter(pk=latest)
+                .values_list("matrices__sampler", flat=True).first())
+
+    return latest, load
