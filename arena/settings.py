@@ -95,6 +95,11 @@ if DATABASE_URL:
             "max_size": env_int("DB_POOL_MAX", 20),
             "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
         }
+        # Statements run through arena.db.prepared_cursor (the vote's read) are prepared once
+        # per connection; all others keep client-side binding. 0 for a transaction-mode
+        # pooler that cannot keep prepared statements.
+        if env_bool("DB_PREPARED_STATEMENTS", True):
+            DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
