@@ -150,6 +150,38 @@ def test_served_byte_count_does_not_betray_a_sharper_or_softer_native_source() -
     assert {len(data) for data in served} == {31458}  # 0.12 B/px, rounded up to even
 
 
+@pytest.mark.parametrize("fraction", [0.9, 0.7, 0.45])
+def test_the_budget_search_finds_the_highest_fitting_quality_in_few_encodes(
+        fraction: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quality search (issue 10: the largest per-battle CPU cost of the load profile) still
+    delivers the highest quality whose encode fits, with fewer encodes than bisecting [10, 90]
+    (7-8)."""
+    from arena.battles import media
+
+    noise = Image.effect_noise((512, 512), 60).convert("RGB")
+    picture = Image.blend(noise, halves((512, 512), (200, 90, 40), (40, 90, 200)), 0.75)
+
+    def size_at(quality: int) -> int:
+        return len(encoded(picture, "WEBP", quality=quality, method=media.WEBP_METHOD))
+
+    budget = round(fraction * size_at(media.WEBP_QUALITY))  # a search is needed
+
+    encodes: list[object] = []
+    original = Image.Image.save
+
+    def counting(image: Image.Image, *args: Any, **kwargs: Any) -> None:
+        encodes.append(kwargs.get("quality"))
+        original(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", counting)
+    data = media.webp_within_budget(picture, budget=budget)
+    monkeypatch.setattr(Image.Image, "save", original)
+    quality = encodes[[size_at(q) for q in encodes].index(len(data))]  # type: ignore[arg-type]
+    assert isinstance(quality, int) and size_at(quality) == len(data) <= budget
+    assert size_at(quality + 1) > budget, encodes
+    assert len(encodes) <= 6, encodes
+
+
 def test_the_filler_changes_no_pixel() -> None:
     from arena.battles.media import webp_padded
 
