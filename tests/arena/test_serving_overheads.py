@@ -61,3 +61,27 @@ def test_the_redis_cache_reuses_one_client_and_still_works(redis_url: str) -> No
         assert cache.incr("k") == 2 and cache.get("k") == 2
     finally:
         cache.clear()
+
+
+def test_a_leaderboard_render_is_served_from_the_process_until_the_next_refresh(
+        db: None, settings: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rendered bytes of the newest snapshot are kept in the process too (no cache round
+    trip per request); a refresh makes a new snapshot, and so new bytes."""
+    from arena.leaderboards import services, serving
+    from tests.arena.test_refresh_scale import add_votes, make_arena
+
+    settings.ARENA_BOOTSTRAP_ROUNDS = settings.ARENA_STYLE_BOOTSTRAP_ROUNDS = 20
+    arena, models = make_arena()
+    add_votes(arena, models, 100, seed=2)
+    services.leaderboard_compute(arena=arena)
+    first = client.get("/api/arenas/scale/leaderboard")
+    reads: list[str] = []
+    real_get = serving.cache.get
+    monkeypatch.setattr(serving.cache, "get", lambda key, *a, **k: reads.append(key)
+                        or real_get(key, *a, **k))
+    again = client.get("/api/arenas/scale/leaderboard")
+    assert again.content == first.content and reads == []
+    add_votes(arena, models, 30, seed=9)
+    services.leaderboard_compute(arena=arena)
+    fresh = client.get("/api/arenas/scale/leaderboard")
+    assert fresh["ETag"] != first["ETag"] and fresh.json()["votes"] > first.json()["votes"]
