@@ -10,6 +10,7 @@ here too, e.g. behind a PgBouncer older than 1.21).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,8 +19,12 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 
-def _prepared_cursor_class() -> type:
+@functools.cache
+def _cursor_classes() -> tuple[type, type]:
+    """(the psycopg cursor, Django's debug wrapper for it), built on first use so that a
+    SQLite-only process never imports the PostgreSQL backend."""
     import psycopg
+    from django.db.backends.postgresql.base import CursorDebugWrapper
 
     class PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
         """Server-side parameters; every statement is prepared on first use (per connection,
@@ -30,12 +35,6 @@ def _prepared_cursor_class() -> type:
             return super().execute(query, params, prepare=True if prepare is None else prepare,
                                    binary=binary)
 
-    return PreparedCursor
-
-
-def _prepared_debug_wrapper_class() -> type:
-    from django.db.backends.postgresql.base import CursorDebugWrapper
-
     class PreparedDebugWrapper(CursorDebugWrapper):
         """Logs the statement with its parameters (psycopg keeps no query text for a
         prepared execution, which Django's wrapper would log as None)."""
@@ -44,11 +43,7 @@ def _prepared_debug_wrapper_class() -> type:
             with self.debug_sql(self.db.ops.compose_sql(sql, params)):
                 return CursorWrapper.execute(self, sql, params)
 
-    return PreparedDebugWrapper
-
-
-_prepared_class: list[type] = []
-_debug_class: list[type] = []
+    return PreparedCursor, PreparedDebugWrapper
 
 
 @contextmanager
@@ -68,13 +63,11 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         with connection.cursor() as cursor:
             yield cursor
         return
-    if not _prepared_class:
-        _prepared_class.append(_prepared_cursor_class())
-        _debug_class.append(_prepared_debug_wrapper_class())
+    cursor_class, debug_wrapper = _cursor_classes()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        raw = _prepared_class[0](raw_connection)
-    cursor = (_debug_class[0](raw, connection) if connection.queries_logged
+        raw = cursor_class(raw_connection)
+    cursor = (debug_wrapper(raw, connection) if connection.queries_logged
               else connection.make_cursor(raw))
     with cursor:
         yield cursor
