@@ -17,10 +17,18 @@ and with --json the figures as JSON on the last line:
   battle_p50_ms_c16        the same at 16 clients at once (POST -> ready, not minus anything)
   leaderboard_p95_ms, api_leaderboard_p95_ms
                            GET the leaderboard page / API at 8 clients at once
+  noop_cpu_ms, vote_cpu_ms, battle_cpu_ms_c16
+                           CPU milliseconds per request (per battle) from /proc: web processes,
+                           Celery workers, PostgreSQL backends of the bench database, total;
+                           steady where rates swing with the machine's other load
+  votes_vs_noop_cpu        noop_cpu_ms.total / vote_cpu_ms.total (the ratio when CPU-bound)
+  battle_stages_c1_ms      where a concurrency-1 battle's time goes (POST to row, queue hop,
+                           the slower side's worker time beyond its render, the push)
 
 The no-op and vote loads are sent by wrk (Debian's `wrk`, with bench/load_votes.lua) when it is
-installed, else by an asyncio client (aiohttp, which tops out near 1,500 requests/s here and
-would hide the server's ceiling); battles and leaderboards by the asyncio client (WebSockets).
+installed (`apt-get install -y wrk`, or pass --install-wrk), else by an asyncio client
+(aiohttp, which tops out near 1,500 requests/s here and would hide the server's ceiling);
+battles and leaderboards by the asyncio client (WebSockets).
 On a 2-core machine the client shares the CPU with the server, as every figure here does, so
 compare figures of the same run (the ratios).
 
