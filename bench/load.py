@@ -17,10 +17,18 @@ and with --json the figures as JSON on the last line:
   battle_p50_ms_c16        the same at 16 clients at once (POST -> ready, not minus anything)
   leaderboard_p95_ms, api_leaderboard_p95_ms
                            GET the leaderboard page / API at 8 clients at once
+  noop_cpu_ms, vote_cpu_ms, battle_cpu_ms_c16
+                           CPU milliseconds per request (per battle) from /proc: web processes,
+                           Celery workers, PostgreSQL backends of the bench database, total;
+                           steady where rates swing with the machine's other load
+  votes_vs_noop_cpu        noop_cpu_ms.total / vote_cpu_ms.total (the ratio when CPU-bound)
+  battle_stages_c1_ms      where a concurrency-1 battle's time goes (POST to row, queue hop,
+                           the slower side's worker time beyond its render, the push)
 
 The no-op and vote loads are sent by wrk (Debian's `wrk`, with bench/load_votes.lua) when it is
-installed, else by an asyncio client (aiohttp, which tops out near 1,500 requests/s here and
-would hide the server's ceiling); battles and leaderboards by the asyncio client (WebSockets).
+installed (`apt-get install -y wrk`, or pass --install-wrk), else by an asyncio client
+(aiohttp, which tops out near 1,500 requests/s here and would hide the server's ceiling);
+battles and leaderboards by the asyncio client (WebSockets).
 On a 2-core machine the client shares the CPU with the server, as every figure here does, so
 compare figures of the same run (the ratios).
 
@@ -194,7 +202,7 @@ async def measure_get(base: str, path: str, seconds: float, concurrency: int) ->
     count, latencies, codes, elapsed = await closed_loop(
         base, seconds, concurrency, lambda: ("GET", path, {}, None))
     return {"per_s": count / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
-            "p95_ms": percentile(latencies, 95) * 1000, "codes": codes}
+            "p95_ms": percentile(latencies, 95) * 1000, "codes": codes, "requests": count}
 
 
 async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: float,
@@ -220,11 +228,12 @@ async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: floa
             "p99_ms": percentile(latencies, 99) * 1000, "battle_ids": accepted[:count]}
 
 
-async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float] | None:
-    """POST a battle and wait for "ready" on its WebSocket; (id, seconds) or None if failed."""
+async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float, float] | None:
+    """POST a battle and wait for "ready" on its WebSocket; (id, seconds, wall clock at the
+    POST) or None if failed."""
     csrf = http.cookie_jar.filter_cookies(URL(base)).get("csrftoken")
     headers = {"X-CSRFToken": csrf.value if csrf else ""}
-    started = time.perf_counter()
+    started, posted_at = time.perf_counter(), time.time()
     async with http.post(f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"},
                          headers=headers) as answer:
         if answer.status != 201:
@@ -235,14 +244,15 @@ async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float
         async for message in ws:
             state = json.loads(message.data)["state"]
             if state["status"] == "ready":
-                return battle["id"], time.perf_counter() - started
+                return battle["id"], time.perf_counter() - started, posted_at
             if state["status"] == "failed":
                 return None
     return None
 
 
-async def measure_battles(base: str, count: int, concurrency: int) -> list[tuple[str, float]]:
-    results: list[tuple[str, float]] = []
+async def measure_battles(base: str, count: int,
+                          concurrency: int) -> list[tuple[str, float, float]]:
+    results: list[tuple[str, float, float]] = []
     remaining = [count]
 
     async def client() -> None:
@@ -267,6 +277,86 @@ def slower_sides(database_url: str, battle_ids: list[str]) -> dict[str, float]:
                             "WHERE battle_id = ANY(%s::uuid[]) GROUP BY battle_id",
                             (battle_ids,)).fetchall()
     return {battle_id: latency for battle_id, latency in rows}
+
+
+def battle_stages(database_url: str, single: list[tuple[str, float, float]]) -> dict[str, float]:
+    """Where a concurrency-1 battle's time goes, medians in ms, from the rows' own timestamps
+    (same machine, same clock): the POST until the battle row exists, the queue hop until
+    the later side is claimed by a worker, the slower side's time in the worker beyond its
+    own render (normalising, storing, the SQL of claiming and finishing), and from the battle
+    turning ready to the client reading "ready" on its WebSocket."""
+    rows: dict[str, list[float]] = {"to_created": [], "queue_hop": [], "side_extra": [],
+                                    "push": []}
+    with psycopg.connect(database_url) as conn:
+        for battle_id, took, posted_at in single:
+            created, ready = conn.execute(
+                "SELECT extract(epoch FROM created_at), extract(epoch FROM ready_at) "
+                "FROM battles_battle WHERE id = %s", (battle_id,)).fetchone()
+            sides = conn.execute(
+                "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at), "
+                "latency_s FROM battles_output WHERE battle_id = %s", (battle_id,)).fetchall()
+            if ready is None or not sides or any(v is None for row in sides for v in row):
+                continue
+            rows["to_created"].append(float(created) - posted_at)
+            rows["queue_hop"].append(max(float(started) for started, _, _ in sides)
+                                     - float(created))
+            rows["side_extra"].append(max(float(done) - float(started) - latency
+                                          for started, done, latency in sides))
+            rows["push"].append(posted_at + took - float(ready))
+    return {name: round(statistics.median(values) * 1000, 1)
+            for name, values in rows.items() if values}
+
+
+class CpuMeter:
+    """CPU seconds used so far by the arena's processes (web, Celery workers) and by the
+    PostgreSQL backends of the bench database, read from /proc. Per request, these hold on a
+    busy machine where rates and latencies swing with the other jobs' load."""
+
+    def __init__(self, arena: LiveArena, database: str, pg_admin: str) -> None:
+        self.groups = {proc.pid for _, proc in arena.procs}  # each started its own session
+        self.database = database
+        self.pg_admin = pg_admin
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _cpu(self, pid: int) -> tuple[int, float] | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[2]), (int(fields[11]) + int(fields[12])) / self.tick
+
+    def sample(self) -> dict[str, float]:
+        totals = {"web": 0.0, "worker": 0.0, "postgres": 0.0}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            read = self._cpu(int(entry.name))
+            if read is None or read[0] not in self.groups:
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"celery" in cmdline:
+                totals["worker"] += read[1]
+            elif b"granian" in cmdline or b"daphne" in cmdline:
+                totals["web"] += read[1]
+        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
+            backends = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))]
+        for pid in backends:
+            read = self._cpu(pid)
+            if read is not None:
+                totals["postgres"] += read[1]
+        return totals
+
+    @staticmethod
+    def per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+        """CPU milliseconds per request between two samples (a backend that exited between
+        them is not counted: the pools keep theirs)."""
+        spent = {k: max(0.0, after[k] - before[k]) * 1000 / max(1, count) for k in before}
+        return {**{k: round(v, 3) for k, v in spent.items()},
+                "total": round(sum(spent.values()), 3)}
 
 
 def votes_stored(database_url: str, battle_ids: list[str]) -> int:
@@ -294,6 +384,25 @@ def wait_refreshed(base: str, before: float, timeout: float) -> float:
             break
         time.sleep(0.5)
     return time.perf_counter() - started
+
+
+WRK_HINT = ("wrk is not installed: the no-op and vote loads fall back to an aiohttp client, "
+            "which tops out near 1,500 requests/s on this machine and hides the server's "
+            "ceiling. Install it with `apt-get install -y wrk` (Debian/Ubuntu; `brew install "
+            "wrk` on macOS), or run this benchmark with --install-wrk.")
+
+
+def wrk_available(args: argparse.Namespace) -> bool:
+    """wrk on the PATH; with --install-wrk, installed with apt-get first when missing."""
+    if shutil.which("wrk"):
+        return True
+    if args.install_wrk and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL)
+        if shutil.which("wrk"):
+            return True
+    print(WRK_HINT, file=sys.stderr)
+    return False
 
 
 # --- Main -------------------------------------------------------------------------------------
@@ -330,19 +439,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         arena.start()
         base = arena.base
-        battles = seed_ready_battles(arena, 4000 if quick else 15000, 300)
+        battles = seed_ready_battles(arena, 6000 if quick else 20000, 300)
         time.sleep(2)  # let the processes settle after start-up
 
-        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+        use_wrk = args.client == "wrk" or (args.client == "auto" and wrk_available(args))
         figures["client"] = "wrk" if use_wrk else "aiohttp"
+        meter = CpuMeter(arena, name, pg_admin)
+        cpu_before = meter.sample()
         if use_wrk:
             noop = wrk_run(base + "/livez", seconds, args.concurrency)
         else:
             noop = asyncio.run(measure_get(base, "/livez", seconds, args.concurrency))
+        figures["noop_cpu_ms"] = meter.per(cpu_before, meter.sample(), noop["requests"])
         figures["noop_per_s"] = noop["per_s"]
         figures["noop_p50_ms"] = noop["p50_ms"]
         figures["insert_per_s"] = insert_loop(database_url, 3.0 if quick else 5.0)
 
+        cpu_before = meter.sample()
         if use_wrk:
             listing = workdir / "battles.txt"
             listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
@@ -355,6 +468,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "battle_ids": [b for b, _ in battles]}
         else:
             votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
+        figures["vote_cpu_ms"] = meter.per(cpu_before, meter.sample(), votes["sent"])
         stored = votes_stored(database_url, votes["battle_ids"])
         refreshed_before = refreshes_done(base)
         figures.update({
@@ -366,16 +480,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         })
         figures["votes_vs_noop"] = votes["per_s"] / noop["per_s"]
         figures["votes_vs_insert"] = votes["per_s"] / figures["insert_per_s"]
+        # The same ratio in CPU per request: what votes_vs_noop is when the cores, not the
+        # other jobs on the machine, set both rates.
+        figures["votes_vs_noop_cpu"] = (figures["noop_cpu_ms"]["total"]
+                                        / max(1e-9, figures["vote_cpu_ms"]["total"]))
         figures["refresh_wait_s"] = wait_refreshed(base, refreshed_before, 120.0)
 
         single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
-        sides = slower_sides(database_url, [b for b, _ in single])
-        overheads = [(took - sides[b]) * 1000 for b, took in single if sides.get(b) is not None]
+        sides = slower_sides(database_url, [b for b, _, _ in single])
+        overheads = [(took - sides[b]) * 1000 for b, took, _ in single
+                     if sides.get(b) is not None]
         figures["battle_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
-        figures["battle_p50_ms_c1"] = (statistics.median([t for _, t in single]) * 1000
+        figures["battle_p50_ms_c1"] = (statistics.median([t for _, t, _ in single]) * 1000
                                        if single else None)
+        figures["battle_stages_c1_ms"] = battle_stages(database_url, single)
+        cpu_before = meter.sample()
         many = asyncio.run(measure_battles(base, 32 if quick else 64, 16))
-        figures["battle_p50_ms_c16"] = (statistics.median([t for _, t in many]) * 1000
+        figures["battle_cpu_ms_c16"] = meter.per(cpu_before, meter.sample(), len(many))
+        figures["battle_p50_ms_c16"] = (statistics.median([t for _, t, _ in many]) * 1000
                                         if many else None)
         figures["battles_ok_c16"] = len(many)
 
@@ -412,6 +534,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
                         help="what sends the no-op and vote loads (auto: wrk if installed)")
+    parser.add_argument("--install-wrk", action="store_true",
+                        help="apt-get install wrk first when it is missing (needs root)")
     args = parser.parse_args()
     started = time.perf_counter()
     figures = run(args)

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from arena.battles import events
 from arena.battles.errors import FailureCode
 from arena.battles.health import contender_output_finished, contender_resume
 from arena.battles.media import (
@@ -37,7 +38,7 @@ from arena.battles.models import (
     ProviderCheck,
 )
 from arena.battles.selectors import battle_state
-from arena.battles.services import battle_fail, battle_state_announce, prompt_clean
+from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
 from generators.base import (
     BadConfiguration,
@@ -136,8 +137,11 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
                 battle.save(update_fields=["status", "ready_at"])
         # Push only what a voter could see change: under the "together" policy one side
         # finishing changes nothing public, and a push at that moment would time that side.
-        if _public_state(battle_id) != before:
-            transaction.on_commit(lambda: battle_state_announce(battle_id=battle_id))
+        # The state read here (this transaction's, i.e. what commits) is what is pushed: no
+        # second read after the commit on the way to "ready".
+        after = _public_state(battle_id)
+        if after != before:
+            transaction.on_commit(lambda: events.battle_state_push(battle_id, after))
 
 
 def _public_state(battle_id: object) -> dict[str, object]:

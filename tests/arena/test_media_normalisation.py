@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -148,6 +149,40 @@ def test_served_byte_count_does_not_betray_a_sharper_or_softer_native_source() -
     assert max(streams) - min(streams) <= 0.05 * max(streams), streams
     # ... and the files are padded to exactly the budget: every image weighs the same
     assert {len(data) for data in served} == {31458}  # 0.12 B/px, rounded up to even
+
+
+@pytest.mark.parametrize("fraction", [0.9, 0.7, 0.45])
+def test_the_budget_search_finds_the_highest_fitting_quality_in_few_encodes(
+        fraction: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quality search (issue 10: the largest per-battle CPU cost of the load profile) still
+    delivers the highest quality whose encode fits, with fewer encodes than bisecting [10, 90]
+    (7-8)."""
+    from arena.battles import media
+
+    grain = np.random.default_rng(7).normal(128, 60, (512, 512, 3)).clip(0, 255)
+    noise = Image.fromarray(grain.astype(np.uint8), "RGB")
+    picture = Image.blend(noise, halves((512, 512), (200, 90, 40), (40, 90, 200)), 0.75)
+
+    def size_at(quality: int) -> int:
+        return len(encoded(picture, "WEBP", quality=quality, method=media.WEBP_METHOD))
+
+    budget = round(fraction * size_at(media.WEBP_QUALITY))  # a search is needed
+
+    encodes: list[object] = []
+    original = Image.Image.save
+
+    def counting(image: Image.Image, *args: Any, **kwargs: Any) -> None:
+        if image is picture:  # not another test's leftover generation thread
+            encodes.append(kwargs.get("quality"))
+        original(image, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", counting)
+    data = media.webp_within_budget(picture, budget=budget)
+    monkeypatch.setattr(Image.Image, "save", original)
+    quality = encodes[[size_at(q) for q in encodes].index(len(data))]  # type: ignore[arg-type]
+    assert isinstance(quality, int) and size_at(quality) == len(data) <= budget
+    assert size_at(quality + 1) > budget, encodes
+    assert len(encodes) <= 6, encodes
 
 
 def test_the_filler_changes_no_pixel() -> None:

@@ -142,3 +142,47 @@ def test_a_vote_does_not_wait_for_locks_on_its_arena_prompt_or_models(
                 cursor.execute("SET lock_timeout = 0")
         other.rollback()
     assert cast.vote.pk and cast.vote.is_valid
+
+
+def test_the_votes_statements_are_prepared_once_per_connection(
+        demo_arena: Any, run_on_commit: Any, voter: Any) -> None:
+    """PostgreSQL planned the vote's read in ~3× its execution time: it is prepared once per
+    (pooled) connection, and so are the vote's INSERT and UPDATE (issue 10)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    for prompt in ("a fox", "a cat"):
+        battle = ready_battle(run_on_commit, voter, prompt=prompt)
+        response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
+        assert response.status_code == 200, response.content
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans "
+                       "FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    lock = [n for s, n in prepared.items() if s.endswith('FOR UPDATE OF "battles_battle"')]
+    assert lock == [2]  # prepared once, run twice
+    assert any(s.startswith('INSERT INTO "votes_vote"') for s in prepared)
+    assert any(s.startswith('UPDATE "battles_battle"') for s in prepared)
+
+
+def test_votes_work_with_prepared_statements_turned_off(
+        demo_arena: Any, run_on_commit: Any, voter: Any) -> None:
+    """DB_PREPARED_STATEMENTS=0 (a transaction-mode pooler): the same statements, unprepared."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    battle = ready_battle(run_on_commit, voter)
+    connection.ensure_connection()
+    saved = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = None
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return int(cursor.fetchone()[0])
+
+    try:
+        before = prepared()
+        response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "tie"})
+        assert prepared() == before
+    finally:
+        connection.connection.prepare_threshold = saved
+    assert response.status_code == 200 and Vote.objects.get().choice == "tie"

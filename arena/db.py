@@ -1,0 +1,73 @@
+"""Prepared statements for the hot paths (issue 10).
+
+Found by profiling the vote under load (bench/load.py, py-spy, EXPLAIN ANALYZE): PostgreSQL
+planned the vote's one read (a join of six rows and four rule subqueries) in ~0.6 ms, three
+times its execution. `prepared_cursor` runs statements with server-side parameters, prepared
+once per pooled connection; everything else keeps Django's client-side binding (Django turns
+preparing off by default for transaction-mode poolers; DB_PREPARED_STATEMENTS=0 turns it off
+here too, e.g. behind a PgBouncer older than 1.21).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+
+
+@functools.cache
+def _cursor_classes() -> tuple[type, type]:
+    """(the psycopg cursor, Django's debug wrapper for it), built on first use so that a
+    SQLite-only process never imports the PostgreSQL backend."""
+    import psycopg
+    from django.db.backends.postgresql.base import CursorDebugWrapper
+
+    class PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+        """Server-side parameters; every statement is prepared on first use (per connection,
+        kept by psycopg for the connection's life)."""
+
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                    binary: bool | None = None) -> Any:
+            return super().execute(query, params, prepare=True if prepare is None else prepare,
+                                   binary=binary)
+
+    class PreparedDebugWrapper(CursorDebugWrapper):
+        """Logs the statement with its parameters (psycopg keeps no query text for a
+        prepared execution, which Django's wrapper would log as None)."""
+
+        def execute(self, sql: str, params: Any = None) -> Any:
+            with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+                return CursorWrapper.execute(self, sql, params)
+
+    return PreparedCursor, PreparedDebugWrapper
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[CursorWrapper]:
+    """A Django cursor (queries logged, errors translated) whose statements PostgreSQL plans
+    once per connection. Elsewhere, or with preparing turned off, a plain cursor.
+
+    Pass parameters as %s; the statement must not depend on client-side quoting.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    if raw_connection.prepare_threshold is None:  # DB_PREPARED_STATEMENTS=0
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    cursor_class, debug_wrapper = _cursor_classes()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = cursor_class(raw_connection)
+    cursor = (debug_wrapper(raw, connection) if connection.queries_logged
+              else connection.make_cursor(raw))
+    with cursor:
+        yield cursor
