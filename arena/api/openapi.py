@@ -101,7 +101,8 @@ OPENAPI: dict[str, object] = {
             "/api/arenas sets the `csrftoken` cookie; send its value in `X-CSRFToken`. The "
             "anonymous voter is the session cookie. No field names a model before the vote. "
             "Every error is JSON `{\"error\": {\"code\", \"message\"}}` with a message meant "
-            "for a person; a method an endpoint does not accept gets 405 with `Allow`."
+            "for a person; a method an endpoint does not accept gets 405 with `Allow`. A "
+            "request body with a field the endpoint does not know is a 400 that names it."
         ),
     },
     "paths": {
@@ -252,6 +253,7 @@ OPENAPI: dict[str, object] = {
                                 "properties": {
                                     "choice": {"enum": ["left", "right", "tie", "both_bad"]}
                                 },
+                                "additionalProperties": False,
                             }
                         }
                     },
@@ -334,7 +336,8 @@ OPENAPI: dict[str, object] = {
                          "number": {"type": "integer", "minimum": 0},
                          "salt": {"type": "string"},
                          "signature": {"type": "string"}},
-                        required=["algorithm", "challenge", "number", "salt", "signature"])}},
+                        required=["algorithm", "challenge", "number", "salt", "signature"],
+                        additionalProperties=False)}},
                 },
                 "responses": {
                     "200": _json(_object({"verified": {"const": True}}, required=["verified"]),

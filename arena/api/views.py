@@ -19,7 +19,12 @@ from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
-from arena.votes.challenge import challenge_issue, challenge_solve, voter_is_verified
+from arena.votes.challenge import (
+    CHALLENGE_SOLUTION_FIELDS,
+    challenge_issue,
+    challenge_solve,
+    voter_is_verified,
+)
 from arena.votes.services import vote_cast
 
 
@@ -37,7 +42,7 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request)
+    body = json_body(request, fields=("prompt", "random_prompt"))
     random_prompt = body.get("random_prompt", False)
     if not isinstance(random_prompt, bool):
         raise InvalidInput("random_prompt must be true or false.")
@@ -93,7 +98,7 @@ def idempotency_key(request: HttpRequest) -> str:
 @allow_methods("POST")
 @api_view
 def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
-    body = json_body(request)
+    body = json_body(request, fields=("choice",))
     voter_id = voter_id_from_session(request.session, create=False)
     cast = vote_cast(
         battle_id=battle_id,
@@ -122,7 +127,7 @@ def challenge(request: HttpRequest) -> JsonResponse:
     POST: the solution; marks this session's voter id verified."""
     voter_id = voter_id_from_session(request.session)
     if request.method == "POST":
-        body = json_body(request)
+        body = json_body(request, fields=CHALLENGE_SOLUTION_FIELDS)
         if not voter_is_verified(session=request.session, voter_id=voter_id):
             challenge_solve(session=request.session, voter_id=voter_id, body=body)
         return JsonResponse({"verified": True})
