@@ -125,7 +125,12 @@ OPENAPI: dict[str, object] = {
                 "description": (
                     "Send a prompt, or `random_prompt: true` to take one from the arena's "
                     "prompt bank. Control characters are dropped and outer whitespace "
-                    "stripped; the prompt is otherwise stored and returned as sent."
+                    "stripped; the prompt is otherwise stored and returned as sent. "
+                    "`params` chooses among what the arena offers (its `params` in GET "
+                    "/api/arenas; what is left out takes the first offered value); a "
+                    "parameter or value the arena does not offer is a 400 that lists the "
+                    "offered ones. Both outputs are delivered in exactly the chosen aspect "
+                    "ratio, resolution and duration."
                 ),
                 "parameters": [{"$ref": "#/components/parameters/Slug"}],
                 "requestBody": {
@@ -138,7 +143,9 @@ OPENAPI: dict[str, object] = {
                                     "prompt": {"type": "string", "minLength": 1,
                                                "maxLength": 2000},
                                     "random_prompt": {"type": "boolean"},
+                                    "params": {"$ref": "#/components/schemas/BattleParams"},
                                 },
+                                "additionalProperties": False,
                                 "anyOf": [
                                     {"required": ["prompt"]},
                                     {"required": ["random_prompt"],
@@ -148,6 +155,9 @@ OPENAPI: dict[str, object] = {
                             "examples": {
                                 "typed": {"value": {"prompt": "a red fox in the snow"}},
                                 "random": {"value": {"random_prompt": True}},
+                                "with_params": {"value": {
+                                    "prompt": "a red fox in the snow",
+                                    "params": {"aspect_ratio": "16:9"}}},
                             },
                         }
                     },
@@ -358,8 +368,22 @@ OPENAPI: dict[str, object] = {
             ),
             "Arena": _object(
                 {"slug": {"type": "string"}, "title": {"type": "string"},
-                 "modality": {"enum": ["image", "video", "text"]}},
-                required=["slug", "title", "modality"],
+                 "modality": {"enum": ["image", "video", "text"]},
+                 "params": _object(
+                     {"aspect_ratio": {"type": "array", "items": {"type": "string"}},
+                      "resolution": {"type": "array", "items": {"type": "string"}},
+                      "duration_s": {"type": "array", "items": {"type": "number"}}},
+                     additionalProperties=False,
+                     description="What a voter may choose per battle (first value: the "
+                                 "default); empty when the arena offers no choice.")},
+                required=["slug", "title", "modality", "params"],
+            ),
+            "BattleParams": _object(
+                {"aspect_ratio": {"type": "string", "examples": ["16:9"]},
+                 "resolution": {"type": "string", "examples": ["720p"]},
+                 "duration_s": {"type": "number", "examples": [4]}},
+                additionalProperties=False,
+                description="Generation parameters, among those the arena offers.",
             ),
             "Output": _object(
                 {
@@ -385,6 +409,7 @@ OPENAPI: dict[str, object] = {
                     "status": {"enum": ["pending", "generating", "ready", "voted", "failed",
                                         "abandoned"]},
                     "prompt": {"type": "string"},
+                    "params": {"$ref": "#/components/schemas/BattleParams"},
                     "outputs": {"type": "array",
                                 "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
@@ -398,8 +423,8 @@ OPENAPI: dict[str, object] = {
                         _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
                     ]},
                 },
-                required=["id", "arena", "modality", "status", "prompt", "outputs", "failure",
-                          "vote", "reveal"],
+                required=["id", "arena", "modality", "status", "prompt", "params", "outputs",
+                          "failure", "vote", "reveal"],
             ),
             "Leaderboard": _object(
                 {

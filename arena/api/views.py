@@ -16,6 +16,7 @@ from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services, sharing
 from arena.battles.errors import InvalidInput, NotFound
+from arena.battles.params import arena_params_public
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
@@ -33,7 +34,8 @@ from arena.votes.services import vote_cast
 @api_view
 def arenas_list(request: HttpRequest) -> JsonResponse:
     arenas = [
-        {"slug": a.slug, "title": a.title, "modality": a.modality}
+        {"slug": a.slug, "title": a.title, "modality": a.modality,
+         "params": arena_params_public(a.params)}
         for a in selectors.arenas_list()
     ]
     return JsonResponse(arenas, safe=False)
@@ -42,7 +44,7 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request, fields=("prompt", "random_prompt"))
+    body = json_body(request, fields=("prompt", "random_prompt", "params"))
     random_prompt = body.get("random_prompt", False)
     if not isinstance(random_prompt, bool):
         raise InvalidInput("random_prompt must be true or false.")
@@ -57,6 +59,7 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         prompt_text=body.get("prompt"),
         random_prompt=random_prompt,
         prompt_publishable=sharing.prompt_publishable(request.session),
+        params=body.get("params"),
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
 

@@ -160,6 +160,7 @@ def battle_state(battle: Battle) -> dict[str, object]:
         "modality": battle.arena.modality,
         "status": battle.status,
         "prompt": battle.prompt.text,
+        "params": battle.params or {},
         "outputs": shown,
         "failure": battle.failure_reason or None,
         "vote": None,
