@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.safestring import mark_safe
@@ -23,6 +23,7 @@ from arena.leaderboards.selectors import (
     leaderboard_history,
     leaderboard_latest,
 )
+from arena.pages.ranges import ranged_file_response
 
 
 @require_GET
@@ -112,9 +113,12 @@ SHARE_PAGE_CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; bas
 OUTPUT_FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file_response(output: Output, *, cache_control: str) -> FileResponse:
-    response = FileResponse(default_storage.open(output.file.name, "rb"),
-                            content_type=output.content_type)
+def _file_response(request: HttpRequest, output: Output, *,
+                   cache_control: str) -> HttpResponseBase:
+    """The file, or the byte range a video player asks for when it seeks (ranges.py)."""
+    response = ranged_file_response(
+        default_storage.open(output.file.name, "rb"), size=default_storage.size(output.file.name),
+        content_type=output.content_type, range_header=request.headers.get("Range", ""))
     response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = OUTPUT_FILE_CSP
@@ -122,7 +126,7 @@ def _file_response(output: Output, *, cache_control: str) -> FileResponse:
 
 
 @require_GET
-def output_file(request: HttpRequest, token: str) -> FileResponse:
+def output_file(request: HttpRequest, token: str) -> HttpResponseBase:
     """Serve an output by its opaque token, only to the voter who owns the battle (or staff):
     anyone else gets the 404 of a missing file. The URL never changes and names nothing."""
     user = getattr(request, "user", None)
@@ -134,7 +138,8 @@ def output_file(request: HttpRequest, token: str) -> FileResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     # Private: never kept by a shared cache; keyed by the cookie that proves ownership.
-    response = _file_response(output, cache_control="private, max-age=86400, immutable")
+    response = _file_response(request, output,
+                              cache_control="private, max-age=86400, immutable")
     patch_vary_headers(response, ["Cookie"])
     return response
 
@@ -155,14 +160,14 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def share_output(request: HttpRequest, token: str, side: str) -> FileResponse:
+def share_output(request: HttpRequest, token: str, side: str) -> HttpResponseBase:
     """One output of a shared battle, reachable only while the share link stands."""
     try:
         output = selectors.output_get_shared(share_token=token, side=side)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     # Short and private: a revoked link stops working within minutes, even in a browser cache.
-    response = _file_response(output, cache_control="private, max-age=300")
+    response = _file_response(request, output, cache_control="private, max-age=300")
     response["X-Robots-Tag"] = "noindex"
     return response
 

@@ -17,6 +17,7 @@ from PIL import Image
 from arena.battles.media import parse_ffmpeg_banner
 from arena.battles.models import Arena, Battle, Contender, Modality, Output, Provider
 from arena.battles.params import output_form
+from tests.conftest import VoterClient
 from tests.fakes import OpenAIVideoFake, start_fake
 from tests.fakes.testing import FAST_OPTIONS
 
@@ -205,3 +206,30 @@ def test_a_video_battle_delivers_two_mp4s_of_exactly_9_16_and_4_seconds(
             "aspect_ratio": "9:16", "resolution": "480p", "duration_s": 4}
         assert output.params_used["delivered"] == {
             "width": 486, "height": 864, "aspect_ratio": "9:16", "fps": 24, "duration_s": 4.0}
+
+
+def test_a_player_can_seek_an_output_with_byte_ranges(demo_arena: Any, voter: Any,
+                                                     run_on_commit: Any) -> None:
+    """Chromium seeks in a video only over `206 Partial Content`; a bad range is a 416."""
+    Contender.objects.filter(name__in=["Demo Aurora Motion", "Demo Mosaic Motion"]).update(
+        enabled=False)
+    created = run_on_commit(voter.post, VIDEOS, {"prompt": "a fox", "params": {
+        "aspect_ratio": "1:1"}})
+    url = voter.get(f"/api/battles/{created.json()['id']}").json()["outputs"][0]["url"]
+    whole = voter.get(url)
+    data = b"".join(whole.streaming_content)
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    part = voter.client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert part["Content-Type"] == "video/mp4" and "sandbox" in part["Content-Security-Policy"]
+    tail = voter.client.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    open_end = voter.client.get(url, headers={"Range": f"bytes={len(data) - 5}-"})
+    assert open_end.content == data[-5:]
+    refused = voter.client.get(url, headers={"Range": f"bytes={len(data)}-"})
+    assert refused.status_code == 416 and refused["Content-Range"] == f"bytes */{len(data)}"
+    several = voter.client.get(url, headers={"Range": "bytes=0-1,5-6"})
+    assert several.status_code == 200
+    stranger = VoterClient().client.get(url, headers={"Range": "bytes=0-9"})
+    assert stranger.status_code == 404  # a range does not open another voter's file
