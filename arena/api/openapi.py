@@ -192,6 +192,19 @@ OPENAPI: dict[str, object] = {
                 },
             }
         },
+        "/api/arenas/{slug}/models": {
+            "get": {
+                "operationId": "listArenaModels",
+                "summary": "The arena's enabled models (who they are; never a battle's sides)",
+                "parameters": [{"$ref": "#/components/parameters/Slug"}],
+                "responses": {
+                    "200": _json({"type": "array",
+                                  "items": {"$ref": "#/components/schemas/ArenaModel"}},
+                                 "Models, by name"),
+                    **_errors(404),
+                },
+            }
+        },
         "/api/arenas/{slug}/votes": {
             "get": {
                 "operationId": "exportVotes",
@@ -377,6 +390,16 @@ OPENAPI: dict[str, object] = {
                      description="What a voter may choose per battle (first value: the "
                                  "default); empty when the arena offers no choice.")},
                 required=["slug", "title", "modality", "params"],
+            ),
+            "ArenaModel": _object(
+                {"id": {"type": "integer", "minimum": 1,
+                        "description": "Its page: /arena/{slug}/models/{id}/"},
+                 "name": {"type": "string"}, "organization": {"type": "string"},
+                 "license": {"type": "string"},
+                 "link": {"type": "string", "description": "Its home page; empty if none."},
+                 "demo": {"type": "boolean",
+                          "description": "A CPU demo contender, not a real model."}},
+                required=["id", "name", "organization", "license", "link", "demo"],
             ),
             "BattleParams": _object(
                 {"aspect_ratio": {"type": "string", "examples": ["16:9"]},

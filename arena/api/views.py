@@ -41,6 +41,15 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(arenas, safe=False)
 
 
+@allow_methods("GET")
+@api_view
+def arena_models(request: HttpRequest, slug: str) -> JsonResponse:
+    """The arena's enabled models: who they are, never which side of a battle they were."""
+    arena = selectors.arena_get(slug=slug)
+    return JsonResponse([selectors.contender_listing(c)
+                         for c in selectors.arena_contenders(arena=arena)], safe=False)
+
+
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:

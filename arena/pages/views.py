@@ -76,6 +76,9 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         if category and category not in categories:
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
+        model_ids = dict(arena.contenders.values_list("name", "pk"))  # rows link to model pages
+        board = {**board, "rows": [{**row, "model_id": model_ids.get(str(row["model"]))}
+                                   for row in board["rows"]]}  # type: ignore[attr-defined]
         matrices = board.get("matrices") or {}
         context = {
             "arena": arena,
@@ -104,6 +107,24 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
 
     return cached_leaderboard_response(request, arena=arena, category=category,
                                        kind="fragment" if fragment else "page", render=draw)
+
+
+@require_GET
+def arena_model(request: HttpRequest, slug: str, contender_id: int) -> HttpResponse:
+    """One model of an arena: what it is, its rating over time and its win rates."""
+    from arena.leaderboards.models_page import model_summary
+
+    arena = _arena_or_404(slug)
+    try:
+        contender = selectors.arena_contender_get(arena=arena, contender_id=contender_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    summary = model_summary(arena=arena, contender=contender)
+    history = mark_safe(charts.history_svg(  # noqa: S308 - escaped inside
+        summary.history, charts.model_colours([contender.name])))
+    return render(request, "model.html", {"arena": arena, "summary": summary,
+                                          "model": selectors.contender_listing(contender),
+                                          "history_chart": history})
 
 
 # Defence in depth where hostile text meets strangers: the share page shows a voter's prompt to
