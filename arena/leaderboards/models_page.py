@@ -4,6 +4,7 @@ often it beat each opponent (read from the stored leaderboard snapshots, never f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from arena.battles.models import Arena, Contender
 from arena.leaderboards.selectors import leaderboard_history, leaderboard_latest
@@ -27,16 +28,17 @@ class ModelSummary:
 def model_summary(*, arena: Arena, contender: Contender) -> ModelSummary:
     board = leaderboard_latest(arena=arena)
     name = contender.name
-    row = next((r for r in board["rows"] if r.get("model") == name), None)  # type: ignore[union-attr]
+    rows = cast("list[dict[str, Any]]", board["rows"])
+    row = next((r for r in rows if r.get("model") == name), None)
     history = [(at, {name: ratings[name]}) for at, ratings in leaderboard_history(arena=arena)
                if name in ratings]
-    matrices = board.get("matrices") or {}
-    models = list(matrices.get("models") or [])  # type: ignore[union-attr]
+    matrices = cast("dict[str, Any]", board.get("matrices") or {})
+    models = list(matrices.get("models") or [])
     opponents = []
     if name in models:
         i = models.index(name)
-        counts = matrices.get("battle_counts") or []  # type: ignore[union-attr]
-        wins = matrices.get("win_fraction") or []  # type: ignore[union-attr]
+        counts = matrices.get("battle_counts") or []
+        wins = matrices.get("win_fraction") or []
         for j, other in enumerate(models):
             battles = int(counts[i][j]) if counts else 0
             if j != i and battles:
