@@ -61,3 +61,10 @@ def test_a_model_of_another_arena_or_none_is_a_404(demo_arena: Any, client: Any)
     assert client.get(f"/arena/text-to-video/models/{motion.pk}/").status_code == 200
     assert client.get("/arena/text-to-image/models/999999/").status_code == 404
     assert client.get("/arena/text-to-image/models/abc/").status_code == 404
+
+
+def test_a_model_without_votes_shows_no_rank_or_rating(demo_arena: Any, client: Any) -> None:
+    aurora = Contender.objects.get(name="Demo Aurora")
+    text = client.get(f"/arena/text-to-image/models/{aurora.pk}/").content.decode()
+    assert "No rated votes yet" in text and "rank</div>" not in text
+    assert "No battles counted yet" in text
