@@ -415,9 +415,12 @@ OPENAPI: dict[str, object] = {
                     "status": {"enum": ["pending", "generating", "ready", "failed"]},
                     "url": {"type": ["string", "null"]},
                     "content_type": {"type": ["string", "null"]},
+                    "poster": {"type": ["string", "null"],
+                               "description": "Videos: the first frame (WebP), shown before "
+                                              "the clip has loaded."},
                     "text": {"type": ["string", "null"]},
                 },
-                required=["side", "label", "status", "url", "content_type", "text"],
+                required=["side", "label", "status", "url", "content_type", "poster", "text"],
             ),
             "Share": _object(
                 {"url": {"type": "string", "pattern": "^/s/[-_A-Za-z0-9]+$",

@@ -22,6 +22,7 @@ from arena.battles.media import (
     image_normalise,
     target_size,
     video_normalise,
+    video_poster,
     video_target,
 )
 from arena.battles.models import (
@@ -195,8 +196,15 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
                                 limits=_video_limits())
     name = default_storage.save(f"outputs/{output.token}.{clean.extension}",
                                 ContentFile(clean.data))
-    return {"file": name, "content_type": clean.content_type, "width": clean.width,
-            "height": clean.height, "received": clean.source}
+    stored: dict[str, object] = {"file": name, "content_type": clean.content_type,
+                                 "width": clean.width, "height": clean.height,
+                                 "received": clean.source}
+    if clean.content_type.startswith("video/"):
+        poster = video_poster(clean.data, width=clean.width, height=clean.height,
+                              limits=_video_limits())
+        stored["poster"] = default_storage.save(f"outputs/{output.token}.poster.webp",
+                                                ContentFile(poster.data))
+    return stored
 
 
 def output_generate(*, output_id: int) -> None:

@@ -262,6 +262,8 @@ class Output(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
     file = models.FileField(upload_to="outputs/", blank=True)
+    poster = models.FileField(upload_to="outputs/", blank=True,
+                              help_text="Videos: the first frame, shown before the clip loads.")
     content_type = models.CharField(max_length=64, blank=True)
     text = models.TextField(blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)

@@ -115,6 +115,10 @@ def output_url(output: Output) -> str:
     return reverse("output-file", kwargs={"token": output.token})
 
 
+def output_poster_url(output: Output) -> str:
+    return reverse("output-poster", kwargs={"token": output.token})
+
+
 def arena_contenders(*, arena: Arena) -> list[Contender]:
     """The models an arena's battles are drawn from now (enabled, with an enabled provider)."""
     return list(Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
@@ -177,6 +181,7 @@ def battle_state(battle: Battle) -> dict[str, object]:
                 "status": status,
                 "url": output_url(output) if visible else None,
                 "content_type": output.content_type if visible else None,
+                "poster": output_poster_url(output) if visible and output.poster else None,
                 "text": output.text if visible and output.text else None,
             }
         )

@@ -134,12 +134,15 @@ SHARE_PAGE_CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; bas
 OUTPUT_FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file_response(request: HttpRequest, output: Output, *,
-                   cache_control: str) -> HttpResponseBase:
-    """The file, or the byte range a video player asks for when it seeks (ranges.py)."""
+def _file_response(request: HttpRequest, output: Output, *, cache_control: str,
+                   poster: bool = False) -> HttpResponseBase:
+    """The file (or a video's poster frame), or the byte range a video player asks for when
+    it seeks (ranges.py)."""
+    name = output.poster.name if poster else output.file.name
     response = ranged_file_response(
-        default_storage.open(output.file.name, "rb"), size=default_storage.size(output.file.name),
-        content_type=output.content_type, range_header=request.headers.get("Range", ""))
+        default_storage.open(name, "rb"), size=default_storage.size(name),
+        content_type="image/webp" if poster else output.content_type,
+        range_header=request.headers.get("Range", ""))
     response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = OUTPUT_FILE_CSP
@@ -147,7 +150,7 @@ def _file_response(request: HttpRequest, output: Output, *,
 
 
 @require_GET
-def output_file(request: HttpRequest, token: str) -> HttpResponseBase:
+def output_file(request: HttpRequest, token: str, poster: bool = False) -> HttpResponseBase:
     """Serve an output by its opaque token, only to the voter who owns the battle (or staff):
     anyone else gets the 404 of a missing file. The URL never changes and names nothing."""
     user = getattr(request, "user", None)
@@ -158,9 +161,11 @@ def output_file(request: HttpRequest, token: str) -> HttpResponseBase:
             staff=staff)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    if poster and not output.poster:
+        raise Http404("No such output.")
     # Private: never kept by a shared cache; keyed by the cookie that proves ownership.
     response = _file_response(request, output,
-                              cache_control="private, max-age=86400, immutable")
+                              cache_control="private, max-age=86400, immutable", poster=poster)
     patch_vary_headers(response, ["Cookie"])
     return response
 

@@ -43,6 +43,7 @@
         el = document.createElement("video");  // one shared control drives both (video-sync.js)
         el.loop = true; el.muted = true; el.playsInline = true; el.preload = "auto";
         el.setAttribute("aria-label", "Output of model " + output.label);
+        if (output.poster) el.poster = output.poster;
       } else {
         el = document.createElement("img");
         el.alt = "Output of model " + output.label;

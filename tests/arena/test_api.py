@@ -148,6 +148,7 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {
         "/api/arenas", "/api/arenas/{slug}/battles", "/api/arenas/{slug}/leaderboard",
+        "/api/arenas/{slug}/models",
         "/api/arenas/{slug}/votes", "/api/battles/{id}", "/api/battles/{id}/vote",
         "/api/battles/{id}/share",
         "/api/challenge",

@@ -193,7 +193,16 @@ def test_a_video_battle_delivers_two_mp4s_of_exactly_9_16_and_4_seconds(
         assert abs(frames - 96) <= 1, text  # 4.0 s ± 1 frame at 24 fps
         assert "h264 (High)" in text and "yuv420p" in text
         forms.append((info.width, info.height, info.fps, frames))
-    assert forms[0] == forms[1] == (486, 864, 24, 96)
+        poster = voter.get(output["poster"])  # the first frame, in the battle's image form
+        assert poster.status_code == 200 and poster["Content-Type"] == "image/webp"
+        poster_bytes = b"".join(poster.streaming_content)
+        with Image.open(io.BytesIO(poster_bytes)) as img:
+            assert img.size == (486, 864)
+        forms.append(len(poster_bytes))
+    assert forms[0] == forms[2] == (486, 864, 24, 96)
+    assert forms[1] == forms[3]  # both posters weigh the same: padded to one byte budget
+    stranger = VoterClient().client.get(state["outputs"][0]["poster"])
+    assert stranger.status_code == 404
     # each provider was asked for the battle's form and mapped it to what it supports
     by_name = {o.contender.name: o for o in Output.objects.filter(battle_id=state["id"])}
     demo, remote = by_name["Demo Static Motion"], by_name["Remote Video"]

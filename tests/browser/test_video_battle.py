@@ -67,6 +67,7 @@ def test_both_players_start_pause_and_seek_together_in_the_chosen_shape(
                            timeout=10_000)
     assert page.is_visible("#video-controls")
     assert page.evaluate(f"{BOTH}.every(v => !v.controls)")  # one shared control, not two
+    assert page.evaluate(f"{BOTH}.every(v => /\\/o\\/[^/]+\\/poster$/.test(v.poster))")
     shapes = page.evaluate(f"""{BOTH}.map(v => {{
         const r = v.getBoundingClientRect();
         return [v.videoWidth, v.videoHeight, r.width / r.height, v.duration];
