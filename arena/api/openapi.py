@@ -313,7 +313,7 @@ OPENAPI: dict[str, object] = {
                     "201": _json({"$ref": "#/components/schemas/Share"}, "Share link created"),
                     "200": _json({"$ref": "#/components/schemas/Share"},
                                  "Already shared: the same link"),
-                    **_errors(403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 415, 503),
                 },
             },
             "delete": {

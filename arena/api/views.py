@@ -94,6 +94,7 @@ def battle_share(request: HttpRequest, battle_id: str) -> HttpResponseBase:
     if request.method == "DELETE":
         sharing.battle_unshare(battle_id=battle_id, voter_id=voter_id)
         return HttpResponse(status=204)
+    json_body(request, fields=())  # no fields: anything sent is named in a 400, not ignored
     share = sharing.battle_share(battle_id=battle_id, voter_id=voter_id)
     return JsonResponse({"url": share.url}, status=201 if share.created else 200)
 

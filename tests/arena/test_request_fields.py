@@ -46,3 +46,15 @@ def test_a_hostile_field_name_is_shortened_and_escaped(demo_arena: Any, voter: A
                           {"prompt": "a fox", "x\n" * 100: 1})
     message = response.json()["error"]["message"]
     assert response.status_code == 400 and "\n" not in message and len(message) < 300
+
+
+def test_share_takes_no_fields_and_says_so(demo_arena: Any, voter: Any,
+                                           run_on_commit: Any) -> None:
+    created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a fox"})
+    battle_id = created.json()["id"]
+    voter.post(f"/api/battles/{battle_id}/vote", {"choice": "left"})
+    refused = voter.post(f"/api/battles/{battle_id}/share", {"public": True})
+    assert refused.status_code == 400
+    assert "'public'" in refused.json()["error"]["message"]
+    assert "accepts no fields" in refused.json()["error"]["message"]
+    assert voter.post(f"/api/battles/{battle_id}/share").status_code == 201
