@@ -1,13 +1,10 @@
 """The demo text-to-video arena: CPU demo contenders (short clips, no key, no GPU), the
-parameters voters may choose, and its own prompt bank (arena/demo/prompts_video.txt)."""
+parameters voters may choose, and the shipped video prompt bank (prompt_bank/video.txt)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from arena.battles.models import Arena, Contender, Modality, Prompt, Provider, prompt_hash
-
-VIDEO_PROMPTS = Path(__file__).resolve().parents[1] / "demo" / "prompts_video.txt"
+from arena.battles.bank import prompt_bank_load
+from arena.battles.models import Arena, Contender, Modality, Provider
 
 VIDEO_ARENA_PARAMS = {
     "aspect_ratio": ["16:9", "9:16", "1:1"],
@@ -25,23 +22,9 @@ DEMO_VIDEO_CONTENDERS = [
 ]
 
 
-def video_prompts_read(path: Path = VIDEO_PROMPTS) -> list[tuple[str, str]]:
-    """(text, category) per prompt line of the bank file."""
-    prompts, category = [], ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            category = line[1:-1].strip()
-        else:
-            prompts.append((line, category))
-    return prompts
-
-
 def demo_video_load(*, provider: Provider) -> Arena:
-    """Create the demo video arena, its demo contenders (on the demo `provider`) and its
-    prompt bank; idempotent. The caller holds the transaction."""
+    """Create the demo video arena, its demo contenders (on the demo `provider`) and add the
+    video prompt bank; idempotent. The caller holds the transaction."""
     arena, _ = Arena.objects.get_or_create(
         slug="text-to-video",
         defaults={
@@ -63,10 +46,5 @@ def demo_video_load(*, provider: Provider) -> Arena:
                       "license": "demo material"},
         )
         contender.arenas.add(arena)
-    have = set(Prompt.objects.filter(source=Prompt.Source.BANK, modality=Modality.VIDEO)
-               .values_list("text_hash", flat=True))
-    for text, category in video_prompts_read():
-        if prompt_hash(text) not in have:
-            Prompt.objects.create(text=text, category=category, source=Prompt.Source.BANK,
-                                  modality=Modality.VIDEO, language="en")
+    prompt_bank_load(modality=Modality.VIDEO)  # the shipped video prompts
     return arena

@@ -170,7 +170,7 @@ def test_a_video_battle_delivers_two_mp4s_of_exactly_9_16_and_4_seconds(
     provider = Provider.objects.create(name="Video Cloud", kind="openai_video",
                                        base_url=sora_fake.base_url + "/v1",
                                        api_key_env="ARENA_TEST_FAKE_KEY",
-                                       options=FAST_OPTIONS, timeout_s=10)
+                                       options=FAST_OPTIONS, timeout_s=30)
     arena = Arena.objects.get(slug="text-to-video")
     Contender.objects.filter(arenas=arena).exclude(name="Demo Static Motion").update(
         enabled=False)
@@ -181,7 +181,8 @@ def test_a_video_battle_delivers_two_mp4s_of_exactly_9_16_and_4_seconds(
         "params": {"aspect_ratio": "9:16", "duration_s": 4}})
     assert created.status_code == 201, created.content
     state = voter.get(f"/api/battles/{created.json()['id']}").json()
-    assert state["status"] == "ready", state
+    assert state["status"] == "ready", (state, list(Output.objects.filter(
+        battle_id=state["id"]).values("error_code", "error")))
     forms = []
     for output in state["outputs"]:
         response = voter.get(output["url"])

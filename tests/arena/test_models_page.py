@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from arena.battles.models import Contender
+from arena.battles.models import Arena, Contender
 
 MODELS = "/api/arenas/text-to-image/models"
 
@@ -34,6 +34,7 @@ def test_the_api_lists_the_arenas_enabled_models_with_public_facts(demo_arena: A
 def test_a_model_page_shows_what_it_is_its_rating_and_win_rates_and_the_board_links_it(
         demo_arena: Any, make_voter: Any, run_on_commit: Any, client: Any) -> None:
     Contender.objects.exclude(name__in=["Demo Aurora", "Demo Mosaic"]).update(enabled=False)
+    Arena.objects.filter(slug="text-to-image").update(min_votes_to_rank=1)
     for _ in range(3):
         voter = make_voter()
         created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles",
@@ -68,3 +69,16 @@ def test_a_model_without_votes_shows_no_rank_or_rating(demo_arena: Any, client: 
     text = client.get(f"/arena/text-to-image/models/{aurora.pk}/").content.decode()
     assert "No rated votes yet" in text and "rank</div>" not in text
     assert "No battles counted yet" in text
+
+
+def test_a_provisional_model_says_how_many_votes_it_still_needs(
+        demo_arena: Any, voter: Any, run_on_commit: Any, client: Any) -> None:
+    Contender.objects.exclude(name__in=["Demo Aurora", "Demo Mosaic"]).update(enabled=False)
+    Arena.objects.filter(slug="text-to-image").update(min_votes_to_rank=50)
+    created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a fox"})
+    run_on_commit(voter.post, f"/api/battles/{created.json()['id']}/vote", {"choice": "left"})
+    aurora = Contender.objects.get(name="Demo Aurora")
+    board = client.get("/arena/text-to-image/leaderboard/").content.decode()
+    assert f'href="/arena/text-to-image/models/{aurora.pk}/"' in board  # provisional rows too
+    text = client.get(f"/arena/text-to-image/models/{aurora.pk}/").content.decode()
+    assert "Not ranked yet" in text and "50" in text and "rank</div>" not in text
