@@ -1,4 +1,5 @@
-"""Demo generators: deterministic CPU renderers that need no GPU and no key.
+"""Demo generators: deterministic CPU renderers that need no GPU and no key (images here,
+short video clips in demo_video.py).
 
 They are demo material, named as such, and go through the same task path as real providers.
 Each style differs visibly in look and in quality so a demo leaderboard can separate them.
@@ -164,8 +165,9 @@ class DemoGenerator(Generator):
         return []
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        if request.modality != "image":
-            raise BadConfiguration(f"demo generators make images, not {request.modality}")
+        if request.modality not in ("image", "video"):
+            raise BadConfiguration(f"demo generators make images and videos, not "
+                                   f"{request.modality}")
         style = str(self.config.options.get("style", "aurora"))
         problems = self.validate_config(self.config)
         if problems:
@@ -173,6 +175,13 @@ class DemoGenerator(Generator):
         if "forbidden" in request.prompt.casefold():
             # Lets tests and operators exercise the refusal path without a remote provider.
             raise ModerationRefused("demo refused a prompt containing 'forbidden'")
+        if request.modality == "video":
+            from generators.demo_video import demo_video
+
+            delay = float(self.config.options.get("delay_s", 0.0))  # type: ignore[arg-type]
+            if delay:
+                time.sleep(delay)
+            return demo_video(request, style=style, cost=self.config.cost_per_output)
         started = time.perf_counter()
         width = min(request.width or 512, MAX_SIDE)
         height = min(request.height or 512, MAX_SIDE)

@@ -107,7 +107,8 @@ OPENAPI: dict[str, object] = {
             "/api/arenas sets the `csrftoken` cookie; send its value in `X-CSRFToken`. The "
             "anonymous voter is the session cookie. No field names a model before the vote. "
             "Every error is JSON `{\"error\": {\"code\", \"message\"}}` with a message meant "
-            "for a person; a method an endpoint does not accept gets 405 with `Allow`."
+            "for a person; a method an endpoint does not accept gets 405 with `Allow`. A "
+            "request body with a field the endpoint does not know is a 400 that names it."
         ),
     },
     "paths": {
@@ -130,7 +131,12 @@ OPENAPI: dict[str, object] = {
                 "description": (
                     "Send a prompt, or `random_prompt: true` to take one from the arena's "
                     "prompt bank. Control characters are dropped and outer whitespace "
-                    "stripped; the prompt is otherwise stored and returned as sent."
+                    "stripped; the prompt is otherwise stored and returned as sent. "
+                    "`params` chooses among what the arena offers (its `params` in GET "
+                    "/api/arenas; what is left out takes the first offered value); a "
+                    "parameter or value the arena does not offer is a 400 that lists the "
+                    "offered ones. Both outputs are delivered in exactly the chosen aspect "
+                    "ratio, resolution and duration."
                 ),
                 "parameters": [{"$ref": "#/components/parameters/Slug"}],
                 "requestBody": {
@@ -143,7 +149,9 @@ OPENAPI: dict[str, object] = {
                                     "prompt": {"type": "string", "minLength": 1,
                                                "maxLength": 2000},
                                     "random_prompt": {"type": "boolean"},
+                                    "params": {"$ref": "#/components/schemas/BattleParams"},
                                 },
+                                "additionalProperties": False,
                                 "anyOf": [
                                     {"required": ["prompt"]},
                                     {"required": ["random_prompt"],
@@ -153,6 +161,9 @@ OPENAPI: dict[str, object] = {
                             "examples": {
                                 "typed": {"value": {"prompt": "a red fox in the snow"}},
                                 "random": {"value": {"random_prompt": True}},
+                                "with_params": {"value": {
+                                    "prompt": "a red fox in the snow",
+                                    "params": {"aspect_ratio": "16:9"}}},
                             },
                         }
                     },
@@ -196,6 +207,19 @@ OPENAPI: dict[str, object] = {
                         },
                     },
                     **_errors(400, 404),
+                },
+            }
+        },
+        "/api/arenas/{slug}/models": {
+            "get": {
+                "operationId": "listArenaModels",
+                "summary": "The arena's enabled models (who they are; never a battle's sides)",
+                "parameters": [{"$ref": "#/components/parameters/Slug"}],
+                "responses": {
+                    "200": _json({"type": "array",
+                                  "items": {"$ref": "#/components/schemas/ArenaModel"}},
+                                 "Models, by name"),
+                    **_errors(404),
                 },
             }
         },
@@ -270,6 +294,7 @@ OPENAPI: dict[str, object] = {
                                 "properties": {
                                     "choice": {"enum": ["left", "right", "tie", "both_bad"]}
                                 },
+                                "additionalProperties": False,
                             }
                         }
                     },
@@ -309,7 +334,7 @@ OPENAPI: dict[str, object] = {
                     "201": _json({"$ref": "#/components/schemas/Share"}, "Share link created"),
                     "200": _json({"$ref": "#/components/schemas/Share"},
                                  "Already shared: the same link"),
-                    **_errors(403, 404, 409, 503),
+                    **_errors(400, 403, 404, 409, 413, 415, 503),
                 },
             },
             "delete": {
@@ -355,7 +380,8 @@ OPENAPI: dict[str, object] = {
                          "number": {"type": "integer", "minimum": 0},
                          "salt": {"type": "string"},
                          "signature": {"type": "string"}},
-                        required=["algorithm", "challenge", "number", "salt", "signature"])}},
+                        required=["algorithm", "challenge", "number", "salt", "signature"],
+                        additionalProperties=False)}},
                 },
                 "responses": {
                     "200": _json(_object({"verified": {"const": True}}, required=["verified"]),
@@ -376,8 +402,32 @@ OPENAPI: dict[str, object] = {
             ),
             "Arena": _object(
                 {"slug": {"type": "string"}, "title": {"type": "string"},
-                 "modality": {"enum": ["image", "video", "text"]}},
-                required=["slug", "title", "modality"],
+                 "modality": {"enum": ["image", "video", "text"]},
+                 "params": _object(
+                     {"aspect_ratio": {"type": "array", "items": {"type": "string"}},
+                      "resolution": {"type": "array", "items": {"type": "string"}},
+                      "duration_s": {"type": "array", "items": {"type": "number"}}},
+                     additionalProperties=False,
+                     description="What a voter may choose per battle (first value: the "
+                                 "default); empty when the arena offers no choice.")},
+                required=["slug", "title", "modality", "params"],
+            ),
+            "ArenaModel": _object(
+                {"id": {"type": "integer", "minimum": 1,
+                        "description": "Its page: /arena/{slug}/models/{id}/"},
+                 "name": {"type": "string"}, "organization": {"type": "string"},
+                 "license": {"type": "string"},
+                 "link": {"type": "string", "description": "Its home page; empty if none."},
+                 "demo": {"type": "boolean",
+                          "description": "A CPU demo contender, not a real model."}},
+                required=["id", "name", "organization", "license", "link", "demo"],
+            ),
+            "BattleParams": _object(
+                {"aspect_ratio": {"type": "string", "examples": ["16:9"]},
+                 "resolution": {"type": "string", "examples": ["720p"]},
+                 "duration_s": {"type": "number", "examples": [4]}},
+                additionalProperties=False,
+                description="Generation parameters, among those the arena offers.",
             ),
             "Output": _object(
                 {
@@ -386,9 +436,12 @@ OPENAPI: dict[str, object] = {
                     "status": {"enum": ["pending", "generating", "ready", "failed"]},
                     "url": {"type": ["string", "null"]},
                     "content_type": {"type": ["string", "null"]},
+                    "poster": {"type": ["string", "null"],
+                               "description": "Videos: the first frame (WebP), shown before "
+                                              "the clip has loaded."},
                     "text": {"type": ["string", "null"]},
                 },
-                required=["side", "label", "status", "url", "content_type", "text"],
+                required=["side", "label", "status", "url", "content_type", "poster", "text"],
             ),
             "Share": _object(
                 {"url": {"type": "string", "pattern": "^/s/[-_A-Za-z0-9]+$",
@@ -403,6 +456,7 @@ OPENAPI: dict[str, object] = {
                     "status": {"enum": ["pending", "generating", "ready", "voted", "failed",
                                         "abandoned"]},
                     "prompt": {"type": "string"},
+                    "params": {"$ref": "#/components/schemas/BattleParams"},
                     "outputs": {"type": "array",
                                 "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
@@ -418,8 +472,8 @@ OPENAPI: dict[str, object] = {
                         _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
                     ]},
                 },
-                required=["id", "arena", "modality", "status", "prompt", "outputs", "failure",
-                          "vote", "reveal"],
+                required=["id", "arena", "modality", "status", "prompt", "params", "outputs",
+                          "failure", "vote", "reveal"],
             ),
             "Leaderboard": _object(
                 {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +37,10 @@ def error_response(code: ErrorCode, message: str,
     return response
 
 
-def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The body as a JSON object, or a clear 4xx: never a 500 whatever the bytes are."""
+def json_body(request: HttpRequest, *, fields: Iterable[str]) -> dict[str, Any]:
+    """The body as a JSON object whose keys are all among `fields`, or a clear 4xx: never a
+    500 whatever the bytes are. A misspelt or unsupported field is refused by name rather
+    than silently ignored (a client sending "parms" would otherwise never learn why)."""
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -59,7 +61,21 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidInput("The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.")
+    known = tuple(fields)
+    unknown = [name for name in data if name not in known]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field{'s' if len(unknown) > 1 else ''} in the request body: "
+            f"{', '.join(_quoted(name) for name in unknown[:10])}"
+            f"{' and more' if len(unknown) > 10 else ''}. This endpoint accepts "
+            f"{', '.join(known) if known else 'no fields'}.")
     return data
+
+
+def _quoted(name: str, limit: int = 40) -> str:
+    """A client's field name, shortened and with control characters shown escaped."""
+    text = name if len(name) <= limit else name[:limit] + "…"
+    return repr(text)
 
 
 def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponseBase]],

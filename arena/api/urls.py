@@ -8,6 +8,7 @@ urlpatterns = [
     path("arenas", views.arenas_list, name="api-arenas"),
     path("arenas/<slug:slug>/battles", views.battle_create, name="api-battle-create"),
     path("arenas/<slug:slug>/leaderboard", views.leaderboard, name="api-leaderboard"),
+    path("arenas/<slug:slug>/models", views.arena_models, name="api-arena-models"),
     path("arenas/<slug:slug>/votes", views.votes_export, name="api-votes-export"),
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),

@@ -17,10 +17,16 @@ from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services, sharing
 from arena.battles.errors import ErrorCode, InvalidInput, NotFound
+from arena.battles.params import arena_params_public
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import leaderboard_csv, votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
-from arena.votes.challenge import challenge_issue, challenge_solve, voter_is_verified
+from arena.votes.challenge import (
+    CHALLENGE_SOLUTION_FIELDS,
+    challenge_issue,
+    challenge_solve,
+    voter_is_verified,
+)
 from arena.votes.models import voter_reason
 from arena.votes.services import vote_cast
 
@@ -30,16 +36,26 @@ from arena.votes.services import vote_cast
 @api_view
 def arenas_list(request: HttpRequest) -> JsonResponse:
     arenas = [
-        {"slug": a.slug, "title": a.title, "modality": a.modality}
+        {"slug": a.slug, "title": a.title, "modality": a.modality,
+         "params": arena_params_public(a.params)}
         for a in selectors.arenas_list()
     ]
     return JsonResponse(arenas, safe=False)
 
 
+@allow_methods("GET")
+@api_view
+def arena_models(request: HttpRequest, slug: str) -> JsonResponse:
+    """The arena's enabled models: who they are, never which side of a battle they were."""
+    arena = selectors.arena_get(slug=slug)
+    return JsonResponse([selectors.contender_listing(c)
+                         for c in selectors.arena_contenders(arena=arena)], safe=False)
+
+
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request)
+    body = json_body(request, fields=("prompt", "random_prompt", "params"))
     random_prompt = body.get("random_prompt", False)
     if not isinstance(random_prompt, bool):
         raise InvalidInput("random_prompt must be true or false.")
@@ -54,6 +70,7 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         prompt_text=body.get("prompt"),
         random_prompt=random_prompt,
         prompt_publishable=sharing.prompt_publishable(request.session),
+        params=body.get("params"),
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
 
@@ -79,6 +96,7 @@ def battle_share(request: HttpRequest, battle_id: str) -> HttpResponseBase:
     if request.method == "DELETE":
         sharing.battle_unshare(battle_id=battle_id, voter_id=voter_id)
         return HttpResponse(status=204)
+    json_body(request, fields=())  # no fields: anything sent is named in a 400, not ignored
     share = sharing.battle_share(battle_id=battle_id, voter_id=voter_id)
     return JsonResponse({"url": share.url}, status=201 if share.created else 200)
 
@@ -95,7 +113,7 @@ def idempotency_key(request: HttpRequest) -> str:
 @allow_methods("POST")
 @api_view
 def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
-    body = json_body(request)
+    body = json_body(request, fields=("choice",))
     voter_id = voter_id_from_session(request.session, create=False)
     cast = vote_cast(
         battle_id=battle_id,
@@ -126,7 +144,7 @@ def challenge(request: HttpRequest) -> JsonResponse:
     POST: the solution; marks this session's voter id verified."""
     voter_id = voter_id_from_session(request.session)
     if request.method == "POST":
-        body = json_body(request)
+        body = json_body(request, fields=CHALLENGE_SOLUTION_FIELDS)
         if not voter_is_verified(session=request.session, voter_id=voter_id):
             challenge_solve(session=request.session, voter_id=voter_id, body=body)
         return JsonResponse({"verified": True})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from arena.battles.bank import prompt_bank_load
+from arena.battles.demo_video_data import demo_video_load
 from arena.battles.models import Arena, Contender, Modality, Provider, ProviderKind
 
 DEMO_CONTENDERS = [
@@ -30,11 +31,13 @@ def demo_load() -> Arena:
             "title": "Text to Image",
             "description": "Two anonymous image models draw the same prompt. Pick the better.",
             "modality": Modality.IMAGE,
+            "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]},
         },
     )
     provider, _ = Provider.objects.get_or_create(
         name="Demo renderer", defaults={"kind": ProviderKind.DEMO, "max_concurrency": 8}
     )
+    demo_video_load(provider=provider)  # the text-to-video arena (issue 11)
     for name, org, style in DEMO_CONTENDERS:
         contender, _ = Contender.objects.get_or_create(
             name=name,

@@ -25,10 +25,10 @@ from arena.battles.media import (
     image_normalise,
     target_size,
     video_normalise,
+    video_poster,
     video_target,
 )
 from arena.battles.models import (
-    Arena,
     Battle,
     BattleStatus,
     Contender,
@@ -37,6 +37,7 @@ from arena.battles.models import (
     OutputStatus,
     ProviderCheck,
 )
+from arena.battles.params import OutputForm, output_form
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
@@ -150,15 +151,22 @@ def _public_state(battle_id: object) -> dict[str, object]:
     return battle_state(battle)
 
 
-def output_image_size(arena: Arena) -> tuple[int, int]:
-    """The one size every image of this arena's battles is delivered at."""
-    return target_size(arena.width, arena.height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+def battle_output_form(battle: Battle) -> OutputForm:
+    """The one size (and, for video, duration) every output of this battle is delivered at:
+    from the parameters chosen for the battle, else the arena's fixed ones."""
+    arena = battle.arena
+    video = arena.modality == Modality.VIDEO
+    return output_form(
+        params=battle.params or {}, width=arena.width, height=arena.height,
+        duration_s=(arena.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS) if video else None,
+        max_side=settings.ARENA_OUTPUT_MAX_SIDE, even=video)
 
 
-def output_video_target(arena: Arena) -> VideoTarget:
-    """The one form (size, fps, duration) every video of this arena's battles is delivered in."""
-    return video_target(width=arena.width, height=arena.height, fps=settings.ARENA_VIDEO_FPS,
-                        duration_s=arena.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS,
+def output_video_target(battle: Battle) -> VideoTarget:
+    """The one form (size, fps, duration) every video of this battle is delivered in."""
+    form = battle_output_form(battle)
+    return video_target(width=form.width, height=form.height, fps=settings.ARENA_VIDEO_FPS,
+                        duration_s=form.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS,
                         max_side=settings.ARENA_OUTPUT_MAX_SIDE)
 
 
@@ -178,25 +186,34 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
     """Normalise the provider's file to the battle's one form and store it under its token.
 
     `received` (what the provider sent: format, size, fps, ...) is for operators only."""
-    arena = output.battle.arena
+    battle = output.battle
+    arena = battle.arena
     if arena.modality == Modality.TEXT:
         return {"text": result.text or "", "content_type": "text/plain"}
     if len(result.data) > settings.ARENA_OUTPUT_MAX_BYTES:
         raise MediaError(f"output of {len(result.data)} bytes exceeds the limit")
     if arena.modality == Modality.IMAGE:
-        width, height = output_image_size(arena)
+        form = battle_output_form(battle)
+        width, height = form.width, form.height
         clean = image_normalise(result.data, width=width, height=height,
                                 limits=_image_limits(),
                                 bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL)
     else:
         if not result.content_type.startswith("video/"):
             raise MediaError(f"expected a video, got {result.content_type}")
-        clean = video_normalise(result.data, target=output_video_target(arena),
+        clean = video_normalise(result.data, target=output_video_target(battle),
                                 limits=_video_limits())
     name = default_storage.save(f"outputs/{output.token}.{clean.extension}",
                                 ContentFile(clean.data))
-    return {"file": name, "content_type": clean.content_type, "width": clean.width,
-            "height": clean.height, "received": clean.source}
+    stored: dict[str, object] = {"file": name, "content_type": clean.content_type,
+                                 "width": clean.width, "height": clean.height,
+                                 "received": clean.source}
+    if clean.content_type.startswith("video/"):
+        poster = video_poster(clean.data, width=clean.width, height=clean.height,
+                              limits=_video_limits())
+        stored["poster"] = default_storage.save(f"outputs/{output.token}.poster.webp",
+                                                ContentFile(poster.data))
+    return stored
 
 
 def output_generate(*, output_id: int) -> None:
@@ -207,14 +224,17 @@ def output_generate(*, output_id: int) -> None:
     battle = output.battle
     arena = battle.arena
     contender = battle.contender_on(output.side)
-    video = output_video_target(arena) if arena.modality == Modality.VIDEO else None
+    form = battle_output_form(battle)
+    video = output_video_target(battle) if arena.modality == Modality.VIDEO else None
+    # Both sides are asked for the battle's one form; each provider maps it to the nearest
+    # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
     request = GenerationRequest(
         prompt=battle.prompt.text,
         modality=arena.modality,  # type: ignore[arg-type]
         seed=battle.seed,
-        width=arena.width,
-        height=arena.height,
-        # every provider is asked for the duration and fps the battle will deliver
+        width=form.width,
+        height=form.height,
+        aspect_ratio=form.aspect_ratio,
         duration_s=video.duration_s if video else arena.duration_s,
         fps=video.fps if video else None,
         deadline_s=_deadline_s(battle),
@@ -233,12 +253,19 @@ def output_generate(*, output_id: int) -> None:
                 fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]})
         return
     received = stored.pop("received", None)
+    delivered = {"width": form.width, "height": form.height, "aspect_ratio": form.aspect_ratio}
+    if video:
+        delivered.update(fps=video.fps, duration_s=video.duration_s)
+    used: dict[str, object] = {**result.used, "battle_params": battle.params or {},
+                               "delivered": delivered}
+    if received:
+        used["received"] = received
     _finish(
         output_id,
         fields={
             **stored,
             "seed": result.used.get("seed", battle.seed),
-            "params_used": {**result.used, "received": received} if received else result.used,
+            "params_used": used,
             "params_mapped": result.mapped,
             "latency_s": result.latency_s or (time.perf_counter() - started),
             "cost": Decimal(str(result.cost)) if result.cost is not None else None,

@@ -424,6 +424,28 @@ def video_normalise(raw: bytes, *, target: VideoTarget,
         "duration_s": info.duration_s})
 
 
+def video_poster(data: bytes, *, width: int, height: int,
+                 limits: VideoLimits | None = None) -> CleanImage:
+    """The first frame of a normalised clip as the battle's one image form (WebP padded to
+    the size's byte budget), shown by the player before the clip has loaded. Made from the
+    delivered file, never from the provider's, so both sides' posters differ only in pixels."""
+    limits = limits or VideoLimits()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "clip.mp4")
+        source.write_bytes(data)
+        try:
+            done = subprocess.run(
+                [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", *_input_guard(limits),
+                 "-i", str(source), "-map", "0:v:0", "-frames:v", "1", "-f", "image2pipe",
+                 "-c:v", "png", "-"],
+                capture_output=True, timeout=min(limits.timeout_s, 30.0))
+        except subprocess.TimeoutExpired as exc:
+            raise MediaError("extracting the poster frame took too long") from exc
+    if done.returncode or not done.stdout:
+        raise MediaError("no poster frame: " + done.stderr.decode(errors="replace")[-300:])
+    return image_normalise(done.stdout, width=width, height=height)
+
+
 def video_target(*, width: int, height: int, fps: int, duration_s: float,
                  max_side: int) -> VideoTarget:
     """The battle's video form: requested size (even, capped), fps and duration."""

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -40,6 +41,13 @@ class Arena(models.Model):
     width = models.PositiveIntegerField(default=512)
     height = models.PositiveIntegerField(default=512)
     duration_s = models.FloatField(null=True, blank=True, help_text="Video arenas only.")
+    params = models.JSONField(
+        default=dict, blank=True,
+        help_text='What voters may choose per battle, first value the default; e.g. video: '
+                  '{"aspect_ratio": ["16:9", "9:16", "1:1"], "resolution": ["480p", "720p"], '
+                  '"duration_s": [4, 8]}; images: {"aspect_ratio": ["1:1", "16:9"]}. Empty: '
+                  "every battle uses the width, height and duration above.",
+    )
     generation_timeout_s = models.PositiveIntegerField(
         default=180, help_text="A side not ready after this long fails the battle."
     )
@@ -73,6 +81,13 @@ class Arena(models.Model):
         from django.conf import settings
 
         return settings.ARENA_STYLE_CONTROL if self.style_control is None else self.style_control
+
+    def clean(self) -> None:
+        from arena.battles.params import arena_params_problems
+
+        problems = arena_params_problems(self.params, modality=self.modality)
+        if problems:
+            raise ValidationError({"params": problems})
 
 
 # One member per kind of generators.base.REGISTRY (adding a kind is one generators module plus
@@ -203,6 +218,10 @@ class Battle(models.Model):
         null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."
     )
     failure_reason = models.CharField(max_length=300, blank=True)
+    params = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="The generation parameters chosen for this battle (the same for both sides).",
+    )
     share_token = models.CharField(
         max_length=64, null=True, blank=True, unique=True, editable=False,
         help_text="Set when the voter chose to share the voted battle: /s/<token> is public.",
@@ -262,6 +281,8 @@ class Output(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
     file = models.FileField(upload_to="outputs/", blank=True)
+    poster = models.FileField(upload_to="outputs/", blank=True,
+                              help_text="Videos: the first frame, shown before the clip loads.")
     content_type = models.CharField(max_length=64, blank=True)
     text = models.TextField(blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)

@@ -116,6 +116,36 @@ def output_url(output: Output) -> str:
     return reverse("output-file", kwargs={"token": output.token})
 
 
+def output_poster_url(output: Output) -> str:
+    return reverse("output-poster", kwargs={"token": output.token})
+
+
+def arena_contenders(*, arena: Arena) -> list[Contender]:
+    """The models an arena's battles are drawn from now (enabled, with an enabled provider)."""
+    return list(Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
+                .select_related("provider").order_by("name"))
+
+
+def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:
+    """One model that plays (or played) in the arena; anything else is a 404."""
+    contender = None
+    if isinstance(contender_id, int) or (isinstance(contender_id, str)
+                                         and contender_id.isdigit()
+                                         and len(contender_id) < 12):
+        contender = (Contender.objects.filter(arenas=arena, pk=int(contender_id))
+                     .select_related("provider").first())
+    if contender is None:
+        raise NotFound("There is no such model in this arena.")
+    return contender
+
+
+def contender_listing(contender: Contender) -> dict[str, object]:
+    """A model as GET /api/arenas/{slug}/models lists it (public facts only)."""
+    return {"id": contender.pk, "name": contender.name,
+            "organization": contender.organization, "license": contender.license,
+            "link": contender.link, "demo": contender.is_demo}
+
+
 def contender_public(contender: Contender) -> dict[str, object]:
     return {
         "name": contender.name,
@@ -152,6 +182,7 @@ def battle_state(battle: Battle) -> dict[str, object]:
                 "status": status,
                 "url": output_url(output) if visible else None,
                 "content_type": output.content_type if visible else None,
+                "poster": output_poster_url(output) if visible and output.poster else None,
                 "text": output.text if visible and output.text else None,
             }
         )
@@ -161,6 +192,7 @@ def battle_state(battle: Battle) -> dict[str, object]:
         "modality": battle.arena.modality,
         "status": battle.status,
         "prompt": battle.prompt.text,
+        "params": battle.params or {},
         "outputs": shown,
         "failure": battle.failure_reason or None,
         "vote": None,

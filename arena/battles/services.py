@@ -29,6 +29,7 @@ from arena.battles.models import (
     Side,
 )
 from arena.battles.moderation import prompt_moderate
+from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import rate_limit_hit
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
@@ -80,11 +81,13 @@ def battle_create(
     random_prompt: bool = False,
     rng: random.Random | None = None,
     prompt_publishable: bool | None = None,
+    params: object = None,
 ) -> Battle:
     """Draw two distinct contenders, store the battle and queue one generation per side.
 
     prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
-    ARENA_EXPORT_PROMPTS."""
+    ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
+    (see params.py); what it leaves out takes the arena's default."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     window = settings.ARENA_RATE_WINDOW_S
@@ -93,6 +96,7 @@ def battle_create(
     rate_limit_hit(scope="battle-address", key=voter_address,
                    limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS, window_s=window,
                    what="new battles from your network")
+    chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
     if random_prompt:
         prompt = prompt_random(arena=arena, rng=rng, voter_id=voter_id)
     else:
@@ -126,6 +130,7 @@ def battle_create(
             voter_address=voter_address,
             seed=rng.randrange(2**31),
             sampling_probability=probability,
+            params=chosen,
             # What the voter was told now decides, not the setting at export time.
             prompt_publishable=(settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None
                                 else prompt_publishable),

@@ -129,6 +129,8 @@ def history_svg(history: Sequence[tuple[str, dict[str, float]]],
     models = sorted({m for _, ratings in history for m in ratings})
     colours = colours or model_colours(models)
     values = [v for _, ratings in history for v in ratings.values()]
+    if not values:  # snapshots that rank no model yet (every model still provisional)
+        return ""
     lo, hi = min(values), max(values)
     pad = max(5.0, (hi - lo) * 0.1)
     lo, hi = lo - pad, hi + pad

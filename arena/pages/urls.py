@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("arena/<slug:slug>/", views.arena_battle, name="arena"),
     path("arena/<slug:slug>/leaderboard/", views.arena_leaderboard, name="leaderboard"),
+    path("arena/<slug:slug>/models/<int:contender_id>/", views.arena_model, name="model"),
+    path("o/<str:token>/poster", views.output_file, {"poster": True}, name="output-poster"),
     path("o/<str:token>", views.output_file, name="output-file"),
     path("s/<str:token>", views.share_page, name="share"),
     re_path(r"^s/(?P<token>[^/]+)/(?P<side>left|right)$", views.share_output,

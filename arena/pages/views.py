@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
     JsonResponse,
 )
 from django.shortcuts import render
@@ -32,6 +32,7 @@ from arena.leaderboards.selectors import (
     leaderboard_history,
     leaderboard_latest,
 )
+from arena.pages.ranges import ranged_file_response
 
 
 @require_GET
@@ -89,6 +90,9 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         if category and category not in categories:
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
+        model_ids = dict(arena.contenders.values_list("name", "pk"))  # rows link to model pages
+        board = {**board, "rows": [{**row, "model_id": model_ids.get(str(row["model"]))}
+                                   for row in board["rows"]]}  # type: ignore[attr-defined]
         matrices = board.get("matrices") or {}
         context = {
             "arena": arena,
@@ -119,6 +123,24 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
 
     return cached_leaderboard_response(request, arena=arena, category=category,
                                        kind="fragment" if fragment else "page", render=draw)
+
+
+@require_GET
+def arena_model(request: HttpRequest, slug: str, contender_id: int) -> HttpResponse:
+    """One model of an arena: what it is, its rating over time and its win rates."""
+    from arena.leaderboards.models_page import model_summary
+
+    arena = _arena_or_404(slug)
+    try:
+        contender = selectors.arena_contender_get(arena=arena, contender_id=contender_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    summary = model_summary(arena=arena, contender=contender)
+    history = mark_safe(charts.history_svg(  # noqa: S308 - escaped inside
+        summary.history, charts.model_colours([contender.name])))
+    return render(request, "model.html", {"arena": arena, "summary": summary,
+                                          "model": selectors.contender_listing(contender),
+                                          "history_chart": history})
 
 
 def leaderboard_download(request: HttpRequest, *, arena, category: str,  # type: ignore[no-untyped-def]
@@ -155,9 +177,15 @@ SHARE_PAGE_CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; bas
 OUTPUT_FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file_response(output: Output, *, cache_control: str) -> FileResponse:
-    response = FileResponse(default_storage.open(output.file.name, "rb"),
-                            content_type=output.content_type)
+def _file_response(request: HttpRequest, output: Output, *, cache_control: str,
+                   poster: bool = False) -> HttpResponseBase:
+    """The file (or a video's poster frame), or the byte range a video player asks for when
+    it seeks (ranges.py)."""
+    name = output.poster.name if poster else output.file.name
+    response = ranged_file_response(
+        default_storage.open(name, "rb"), size=default_storage.size(name),
+        content_type="image/webp" if poster else output.content_type,
+        range_header=request.headers.get("Range", ""))
     response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = OUTPUT_FILE_CSP
@@ -165,7 +193,7 @@ def _file_response(output: Output, *, cache_control: str) -> FileResponse:
 
 
 @require_GET
-def output_file(request: HttpRequest, token: str) -> FileResponse:
+def output_file(request: HttpRequest, token: str, poster: bool = False) -> HttpResponseBase:
     """Serve an output by its opaque token, only to the voter who owns the battle (or staff):
     anyone else gets the 404 of a missing file. The URL never changes and names nothing."""
     user = getattr(request, "user", None)
@@ -176,8 +204,11 @@ def output_file(request: HttpRequest, token: str) -> FileResponse:
             staff=staff)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    if poster and not output.poster:
+        raise Http404("No such output.")
     # Private: never kept by a shared cache; keyed by the cookie that proves ownership.
-    response = _file_response(output, cache_control="private, max-age=86400, immutable")
+    response = _file_response(request, output,
+                              cache_control="private, max-age=86400, immutable", poster=poster)
     patch_vary_headers(response, ["Cookie"])
     return response
 
@@ -198,14 +229,14 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def share_output(request: HttpRequest, token: str, side: str) -> FileResponse:
+def share_output(request: HttpRequest, token: str, side: str) -> HttpResponseBase:
     """One output of a shared battle, reachable only while the share link stands."""
     try:
         output = selectors.output_get_shared(share_token=token, side=side)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     # Short and private: a revoked link stops working within minutes, even in a browser cache.
-    response = _file_response(output, cache_control="private, max-age=300")
+    response = _file_response(request, output, cache_control="private, max-age=300")
     response["X-Robots-Tag"] = "noindex"
     return response
 

@@ -85,6 +85,10 @@ def challenge_issue() -> IssuedChallenge:
                            issued.signature)
 
 
+# What POST /api/challenge accepts: the fields of an ALTCHA v1 solution.
+CHALLENGE_SOLUTION_FIELDS = ("algorithm", "challenge", "number", "salt", "signature")
+
+
 def _solution_parse(body: dict[str, Any]) -> dict[str, Any]:
     fields = {"algorithm": str, "challenge": str, "salt": str, "signature": str, "number": int}
     for name, kind in fields.items():

@@ -40,8 +40,10 @@
       frame.textContent = "";
       let el;
       if (modality === "video") {
-        el = document.createElement("video");
-        el.controls = true; el.loop = true; el.muted = true; el.autoplay = true;
+        el = document.createElement("video");  // one shared control drives both (video-sync.js)
+        el.loop = true; el.muted = true; el.playsInline = true; el.preload = "auto";
+        el.setAttribute("aria-label", "Output of model " + output.label);
+        if (output.poster) el.poster = output.poster;
       } else {
         el = document.createElement("img");
         el.alt = "Output of model " + output.label;
@@ -69,6 +71,7 @@
     if (current && state.id !== current.id) return;
     current = state;
     battleBox.hidden = false;
+    app.dispatchEvent(new CustomEvent("arena:state", {detail: state}));  // params.js, video-sync.js
     $("prompt-shown").textContent = state.prompt;
     for (const output of state.outputs) {
       renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality,
@@ -174,6 +177,8 @@
 
   async function start(body) {
     reset();
+    const params = window.ArenaParams && window.ArenaParams.chosen();  // params.js
+    if (params) body = Object.assign({}, body, {params});
     const buttons = [$("generate-btn"), $("random-btn")];
     buttons.forEach((b) => { b.disabled = true; });
     try {

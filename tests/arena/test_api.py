@@ -24,8 +24,13 @@ def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any,
     response = voter.get("/api/arenas")
     assert response.status_code == 200
     assert response.json() == [
-        {"slug": "text-to-image", "title": "Text to Image", "modality": "image"}
+        {"slug": "text-to-image", "title": "Text to Image", "modality": "image",
+         "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]}},
+        {"slug": "text-to-video", "title": "Text to Video", "modality": "video",
+         "params": {"aspect_ratio": ["16:9", "9:16", "1:1"], "resolution": ["480p", "720p"],
+                    "duration_s": [4, 8]}},
     ]
+    assert list(response.json()[1]["params"]) == ["aspect_ratio", "resolution", "duration_s"]
     assert "csrftoken" in voter.client.cookies
 
 
@@ -145,6 +150,7 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {
         "/api/arenas", "/api/arenas/{slug}/battles", "/api/arenas/{slug}/leaderboard",
+        "/api/arenas/{slug}/models",
         "/api/arenas/{slug}/votes", "/api/battles/{id}", "/api/battles/{id}/vote",
         "/api/battles/{id}/share",
         "/api/challenge",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from arena.battles.demo_data import database_is_fresh, demo_counts, demo_load
+from arena.battles.models import Arena
 
 
 class Command(BaseCommand):
@@ -32,3 +33,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Demo arena '{arena.slug}' ready with {demo} demo contender"
             f"{'s' if demo != 1 else ''}{also}."))
+        video = Arena.objects.filter(slug="text-to-video").first()
+        if video is not None:
+            self.stdout.write(self.style.SUCCESS(
+                f"Demo arena '{video.slug}' ready with {demo_counts(video)[0]} demo video "
+                "contenders."))
