@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import _ExecuteQuery  # only in django-stubs
 
 
 @functools.cache
@@ -26,7 +29,7 @@ def _cursor_classes() -> tuple[type, type]:
     import psycopg
     from django.db.backends.postgresql.base import CursorDebugWrapper
 
-    class PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    class PreparedCursor(psycopg.Cursor[Any]):
         """Server-side parameters; every statement is prepared on first use (per connection,
         kept by psycopg for the connection's life)."""
 
@@ -39,7 +42,7 @@ def _cursor_classes() -> tuple[type, type]:
         """Logs the statement with its parameters (psycopg keeps no query text for a
         prepared execution, which Django's wrapper would log as None)."""
 
-        def execute(self, sql: str, params: Any = None) -> Any:
+        def execute(self, sql: _ExecuteQuery, params: Any = None) -> Any:
             with self.debug_sql(self.db.ops.compose_sql(sql, params)):
                 return CursorWrapper.execute(self, sql, params)
 

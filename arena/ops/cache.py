@@ -8,6 +8,7 @@ pool), so one per pool is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -15,6 +16,10 @@ from django.core.cache.backends.redis import RedisCacheClient
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
+    # Django's private attributes used here, which django-stubs leaves out
+    _client: Callable[..., Any]  # the redis.Redis class
+    _get_connection_pool: Callable[[bool], Any]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}

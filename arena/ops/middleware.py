@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 
@@ -19,7 +19,7 @@ class LazyMessageMiddleware(MessageMiddleware):
         request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest,
-                         response: HttpResponseBase) -> HttpResponseBase:
+                         response: HttpResponse) -> HttpResponse:
         messages: Any = getattr(request, "_messages", None)
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response  # never used: nothing to store

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -198,6 +198,12 @@ class _LockStatement:
 _lock_statements: dict[str, _LockStatement] = {}
 
 
+def _column(field: Field) -> str:
+    """A concrete field's column name (the stubs allow None, which only fields without a
+    column of their own have)."""
+    return cast(str, field.column)
+
+
 def _lock_statement() -> _LockStatement:
     vendor = connection.vendor
     built = _lock_statements.get(vendor)
@@ -215,7 +221,7 @@ def _lock_statement() -> _LockStatement:
             found = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
             if found:
                 converters.append((len(columns), col, found))
-            columns.append(f"{quote(alias)}.{quote(field.column)}")
+            columns.append(f"{quote(alias)}.{quote(_column(field))}")
         loads.append((model, tuple(f.attname for f in fields), tuple(converters)))
     battle, arena = quote(Battle._meta.db_table), quote(Arena._meta.db_table)
     contender, provider = quote(Contender._meta.db_table), quote(Provider._meta.db_table)
@@ -255,12 +261,15 @@ def _battle_lock(*, battle_id: object, voter_id: str,
     for index, col, converters in (c for _, _, cs in statement.loads for c in cs):
         for convert in converters:
             values[index] = convert(values[index], col, connection)
-    objects = []
+    objects: list[Model] = []  # in _LOCK_COLUMNS' order; from_db is typed as returning Model
     start = 0
     for model, names, _ in statement.loads:
         objects.append(model.from_db(connection.alias, names, values[start:start + len(names)]))
         start += len(names)
-    battle, arena, left, left_provider, right, right_provider = objects
+    battle = cast(Battle, objects[0])
+    arena = cast(Arena, objects[1])
+    left, right = cast(Contender, objects[2]), cast(Contender, objects[4])
+    left_provider, right_provider = cast(Provider, objects[3]), cast(Provider, objects[5])
     left.provider, right.provider = left_provider, right_provider
     battle.arena, battle.left, battle.right = arena, left, right
     return battle, _history_from(values[start:])
@@ -278,15 +287,15 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
         return built
     quote = connection.ops.quote_name
     vote_fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
-    returning = (f" RETURNING {quote(Vote._meta.pk.column)}"
+    returning = (f" RETURNING {quote(_column(Vote._meta.pk))}"
                  if connection.features.can_return_columns_from_insert else "")
     insert = (f"INSERT INTO {quote(Vote._meta.db_table)} "
-              f"({', '.join(quote(f.column) for f in vote_fields)}) "
+              f"({', '.join(quote(_column(f)) for f in vote_fields)}) "
               f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}")
-    battle_fields = [Battle._meta.get_field(name) for name in _VOTE_UPDATE]
+    battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
     table = quote(Battle._meta.db_table)
-    update = (f"UPDATE {table} SET {', '.join(f'{quote(f.column)} = %s' for f in battle_fields)} "
-              f"WHERE {table}.{quote(Battle._meta.pk.column)} = %s")
+    update = (f"UPDATE {table} SET {', '.join(f'{quote(_column(f))} = %s' for f in battle_fields)} "
+              f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s")
     built = (insert, vote_fields, update, battle_fields)
     _store_built[vendor] = built
     return built
