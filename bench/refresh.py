@@ -91,8 +91,9 @@ FROM generate_series(1, %(votes)s) AS i;
 LOAD_SQL_2 = """
 UPDATE bench_vote SET b0 = b0 + 1 WHERE b0 >= a;
 INSERT INTO battles_battle (id, status, voter_id, voter_address, seed, sampling_probability,
-    failure_reason, created_at, ready_at, finished_at, arena_id, left_id, right_id, prompt_id)
-SELECT v.battle_id, 'voted', v.voter, '', v.i %% 100000, NULL, '',
+    failure_reason, prompt_publishable, created_at, ready_at, finished_at, arena_id, left_id,
+    right_id, prompt_id)
+SELECT v.battle_id, 'voted', v.voter, '', v.i %% 100000, NULL, '', false,
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01 + 20),
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01 + 10),
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01),

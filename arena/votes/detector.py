@@ -15,7 +15,11 @@ from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, V
 from arena.votes.stream import VoteColumns, counted_vote_columns, voter_hash
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
 from ratings.live import elo_expected
-from ratings.voters import improbable_choices_p_value_from_sums, voter_counters
+from ratings.voters import (
+    improbable_choices_p_value_from_sums,
+    side_bias_p_values,
+    voter_counters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +111,19 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
     codes, n, left_picks, observed, mean, variance = voter_counters(
         columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
     threshold = settings.ARENA_FLAG_P_VALUE
+    # For p = 1/2 the two-sided exact test is twice the smaller tail: one vectorised call
+    # screens every voter; the exact test runs only for the few near or past the threshold.
+    side_tail = side_bias_p_values(left_picks, n)
     side_p_of: dict[tuple[int, int], float] = {}
     verdicts: dict[int, tuple[str, dict[str, object]]] = {}
     for k in np.flatnonzero(n >= settings.ARENA_FLAG_MIN_VOTES):
         key = (int(left_picks[k]), int(n[k]))
-        if key not in side_p_of:
-            side_p_of[key] = side_bias_p_value(*key)
-        side_p = side_p_of[key]
+        if side_tail[k] > 10 * threshold:
+            side_p = float(side_tail[k])  # far from flagging: the screen's value will do
+        else:
+            if key not in side_p_of:
+                side_p_of[key] = side_bias_p_value(*key)
+            side_p = side_p_of[key]
         if side_p < threshold:
             verdicts[int(codes[k])] = ("always picks the same side",
                                        {"decisive_votes": key[1], "left": key[0],
