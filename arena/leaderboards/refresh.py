@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,13 +29,14 @@ from django.db.models import Count, Max
 
 from arena.battles import events
 from arena.battles.models import Arena, Contender
+from arena.leaderboards import maintained
 from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
 from arena.votes.services import elo_store
-from arena.votes.stream import counted_vote_columns
+from arena.votes.stream import VoteColumns, counted_vote_columns
 from ratings import battles_from_arrays, compute_leaderboard
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
@@ -183,8 +185,8 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     ipw = settings.ARENA_IPW
     t = time.perf_counter()
     categories = arena_categories()
-    columns = counted_vote_columns(arena=arena, categories=categories)
-    t = lap("vote_columns", t)
+    columns, counts, style_cells = votes_and_cells(arena=arena, categories=categories, ipw=ipw)
+    t = lap("votes_and_cells", t)
     if review:
         flagged = voters_review(arena=arena, since=since, columns=columns)
         if flagged and connection.vendor == "postgresql":
@@ -192,10 +194,10 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
             columns = columns.select(~gone)
         elif flagged:
             columns = counted_vote_columns(arena=arena, categories=categories)
+        if flagged:  # their votes left the cells with them (one read of O(cells) rows)
+            counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                              style=settings.ARENA_STYLE_CONTROL, ipw=ipw)
         t = lap("voter_review", t)
-    counts, style_cells = cells_fetch(arena=arena, categories=categories,
-                                      style=settings.ARENA_STYLE_CONTROL, ipw=ipw)
-    t = lap("cells_sql", t)
     ids = (set(counts.left.tolist()) | set(counts.right.tolist())
            | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
     id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
@@ -230,6 +232,49 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
             style_weighted=g < 0 and style_cells is not None))
     lap("bt_fits", t)
     return boards, names, id_names
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """One repeatable-read transaction on PostgreSQL, so the vote columns and the cells read
+    in it see the same votes (nothing to do inside an outer transaction or elsewhere)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def votes_and_cells(*, arena: Arena, categories: Sequence[str],
+                    ipw: bool) -> tuple[VoteColumns, Cells, Cells | None]:
+    """The counted votes as columns (for the order-dependent online Elo and the voter review)
+    and the vote cells (for every fit), from one snapshot.
+
+    On PostgreSQL the cells are the ones the database maintains: they are recounted first
+    when the style bins of the settings changed, and again when their totals disagree with
+    the votes of the same snapshot (which the triggers rule out; the check costs nothing).
+    """
+    style = settings.ARENA_STYLE_CONTROL
+    kept = maintained.maintained()
+    if kept and not maintained.bins_current():
+        maintained.cells_rebuild()
+    with _one_snapshot():
+        columns = counted_vote_columns(arena=arena, categories=categories)
+        counts, style_cells = cells_fetch(arena=arena, categories=categories, style=style,
+                                          ipw=ipw)
+    votes = int(columns.left.shape[0])
+    if kept and (int(counts.count.sum()) != votes or (
+            style_cells is not None and int(style_cells.count.sum()) != votes)):
+        logger.warning("vote cells of %s disagree with its %d counted votes: recounting",
+                       arena.slug, votes)
+        maintained.cells_rebuild([arena.pk])
+        with _one_snapshot():
+            columns = counted_vote_columns(arena=arena, categories=categories)
+            counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                              style=style, ipw=ipw)
+    return columns, counts, style_cells
 
 
 def _hashes_of(voter_ids: list[str]) -> list[int]:
