@@ -4,7 +4,8 @@ large ``bytea`` blocks of fixed-size big-endian records (``string_agg`` of ``int
 milliseconds, with no Python object (not even a protocol message) per row. Plain rows
 elsewhere.
 
-Every selected column must be a non-null integer (``int4`` or ``int8``) or a timestamp.
+Every selected column must be non-null: an integer (``int4`` or ``int8``), a timestamp, or
+a double.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from django.db.models import QuerySet
 EPOCH_2000_US = 946_684_800_000_000  # timestamps come back as microseconds since 2000-01-01
 BLOCK_ROWS = 1 << 17  # rows packed into one bytea block (a few MB each)
 
-_KEEP = {"i8": np.int64, "ts": np.int64, "i4": np.int32}
+_KEEP = {"i8": np.int64, "ts": np.int64, "i4": np.int32, "f8": np.float64}
 _SEND = {
+    "f8": "float8send(t.c{k}::float8)",
     "i4": "int4send(t.c{k}::int4)",
     "i8": "int8send(t.c{k}::int8)",
     # PostgreSQL's own binary timestamp: microseconds since 2000-01-01 (sorts like the value)
@@ -29,8 +31,8 @@ _SEND = {
 
 
 def _dtype(kinds: Sequence[str]) -> np.dtype:  # type: ignore[type-arg]
-    return np.dtype([(f"c{k}", ">i4" if kind == "i4" else ">i8")
-                     for k, kind in enumerate(kinds)])
+    big_endian = {"i4": ">i4", "f8": ">f8"}
+    return np.dtype([(f"c{k}", big_endian.get(kind, ">i8")) for k, kind in enumerate(kinds)])
 
 
 def columns_fetch(queryset: QuerySet, kinds: Sequence[str], *,  # type: ignore[type-arg]
@@ -51,16 +53,25 @@ def columns_fetch(queryset: QuerySet, kinds: Sequence[str], *,  # type: ignore[t
         table = np.asarray([[_as_int(v) for v in row] for row in rows], dtype=np.int64)
         return [np.ascontiguousarray(table[:, k]).astype(_KEEP[kind])
                 for k, kind in enumerate(kinds)]
+    sql, params = queryset.query.sql_with_params()
+    return sql_columns(sql, params, kinds, block_by=block_by)
+
+
+def sql_columns(sql: str, params: object, kinds: Sequence[str], *,
+                block_by: int | None = 0) -> list[npt.NDArray[np.generic]]:
+    """:func:`columns_fetch` for a PostgreSQL query given as SQL (its columns in order;
+    ``"f8"`` for a double too). ``block_by=None``: one block (for a few hundred thousand rows
+    at most)."""
     import psycopg
 
-    sql, params = queryset.query.sql_with_params()
     connection.ensure_connection()
     raw = connection.connection
-    inner = psycopg.ClientCursor(raw).mogrify(sql, params)
+    inner = psycopg.ClientCursor(raw).mogrify(sql, params)  # type: ignore[arg-type]
     record = " || ".join(_SEND[kind].format(k=k) for k, kind in enumerate(kinds))
     aliases = ", ".join(f"c{k}" for k in range(len(kinds)))
-    packed = (f"SELECT string_agg({record}, ''::bytea) FROM ({inner}) AS t({aliases}) "
-              f"GROUP BY t.c{block_by}::int8 / {BLOCK_ROWS}")
+    packed = f"SELECT string_agg({record}, ''::bytea) FROM ({inner}) AS t({aliases})"
+    if block_by is not None:
+        packed += f" GROUP BY t.c{block_by}::int8 / {BLOCK_ROWS}"
     dtype = _dtype(kinds)
     parts: list[list[npt.NDArray[np.integer]]] = [[] for _ in kinds]  # type: ignore[type-arg]
     with transaction.atomic(), psycopg.Cursor(raw) as cursor:  # Django's cursor is text-only
@@ -68,6 +79,8 @@ def columns_fetch(queryset: QuerySet, kinds: Sequence[str], *,  # type: ignore[t
         cursor.execute("SET LOCAL jit = off")  # compiling the plan costs more than it saves
         cursor.execute(packed, binary=True)
         while (row := cursor.fetchone()) is not None:
+            if row[0] is None:  # one block over no rows
+                continue
             block = np.frombuffer(row[0], dtype=dtype)
             for k, kind in enumerate(kinds):
                 parts[k].append(block[f"c{k}"].astype(_KEEP[kind]))

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import connection
 from django.db.models import (
     Avg,
     Case,
@@ -33,6 +32,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Least, Ln, NullIf, Round
 
 from arena.battles.models import Arena, Battle
+from arena.columns import sql_columns
 from arena.votes.models import Choice
 from arena.votes.stream import OUTCOME_OF_CHOICE, outcome_code
 
@@ -175,14 +175,17 @@ def cells_by_style(*, arena: Arena, ipw: bool = False) -> Cells:
                  probability=np.where(p > 0, p, np.nan) if ipw else None)
 
 
+_CHOICE_CODE = "CASE choice " + " ".join(
+    f"WHEN '{choice}' THEN {code}" for choice, code in OUTCOME_OF_CHOICE.items()) + " ELSE 3 END"
 _PAIR_READ = """
-SELECT category, left_id, right_id, choice, {p}, sum(votes)
+SELECT coalesce(array_position(%(categories)s::text[], category::text), 0) - 1, left_id,
+       right_id, {choice}, {p}, sum(votes)
 FROM leaderboards_paircell WHERE arena_id = %(arena)s AND votes > 0
 GROUP BY category, left_id, right_id, choice, {p}
 ORDER BY category, left_id, right_id, choice, {p}
 """
 _STYLE_READ = """
-SELECT left_id, right_id, choice, {p}, sum(votes), sum(sum_latency), sum(sum_pixels),
+SELECT left_id, right_id, {choice}, {p}, sum(votes), sum(sum_latency), sum(sum_pixels),
        sum(sum_aspect), min(min_latency), max(max_latency), min(min_pixels), max(max_pixels),
        min(min_aspect), max(max_aspect)
 FROM leaderboards_stylecell WHERE arena_id = %(arena)s AND votes > 0
@@ -197,51 +200,38 @@ def cells_fetch(*, arena: Arena, categories: Sequence[str], style: bool,
     right, outcome, covariate bins); with ``ipw``, per sampling probability too.
 
     On PostgreSQL these are the cells the database keeps as votes arrive
-    (:mod:`arena.leaderboards.maintained`): O(cells) rows read, no vote scanned. A style
-    cell's covariate value is the common value of its votes when they all share it (then the
-    fit is exactly the per-vote fit), else their mean. Elsewhere two ORM ``GROUP BY``
-    queries over the votes."""
+    (:mod:`arena.leaderboards.maintained`): O(cells) rows read as packed columns, no vote
+    scanned. A style cell's covariate value is the common value of its votes when they all
+    share it (then the fit is exactly the per-vote fit), else their mean. Elsewhere two ORM
+    ``GROUP BY`` queries over the votes."""
     from arena.leaderboards import maintained
 
     if not maintained.maintained():
         counts, _ = cells_by_category(arena=arena, ipw=ipw, categories=categories)
         return counts, (cells_by_style(arena=arena, ipw=ipw) if style else None)
     p = "probability" if ipw else "-1.0::float8"
-    with connection.cursor() as cursor:
-        cursor.execute(_PAIR_READ.format(p=p), {"arena": arena.pk})
-        pair_rows = cursor.fetchall()
-        style_rows: list[tuple[object, ...]] = []
-        if style:
-            cursor.execute(_STYLE_READ.format(p=p), {"arena": arena.pk})
-            style_rows = cursor.fetchall()
-    index = {c: k for k, c in enumerate(categories)}
-    code = {str(c): k for c, k in OUTCOME_OF_CHOICE.items()}
+    params = {"arena": arena.pk, "categories": list(categories)}
 
     def probability(column: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
         return np.where(column > 0, column, np.nan) if ipw else None
 
-    k = len(pair_rows)
-    counts = Cells(
-        left=np.fromiter((r[1] for r in pair_rows), np.int64, k),
-        right=np.fromiter((r[2] for r in pair_rows), np.int64, k),
-        outcome=np.fromiter((code[r[3]] for r in pair_rows), np.int64, k),
-        count=np.fromiter((r[5] for r in pair_rows), np.int64, k),
-        group=np.fromiter((index.get(r[0], -1) for r in pair_rows), np.int64, k),
-        probability=probability(np.fromiter((r[4] for r in pair_rows), np.float64, k)))
+    group, left, right, outcome, prob, count = sql_columns(
+        _PAIR_READ.format(p=p, choice=_CHOICE_CODE), params,
+        ["i4", "i8", "i8", "i4", "f8", "i8"], block_by=None)
+    counts = Cells(left=left, right=right, outcome=outcome.astype(np.int64), count=count,
+                   group=group.astype(np.int64), probability=probability(prob))
     if not style:
         return counts, None
-    k = len(style_rows)
-    table = np.asarray([r[4:] for r in style_rows], dtype=np.float64).reshape(k, 10)
-    n = table[:, 0]
-    low, high = table[:, 4::2], table[:, 5::2]
+    left, right, outcome, prob, *stats = sql_columns(
+        _STYLE_READ.format(p=p, choice=_CHOICE_CODE), params,
+        ["i8", "i8", "i4", "f8", "i8"] + ["f8"] * 9, block_by=None)
+    n = stats[0]
+    low, high = np.column_stack(stats[4::2]), np.column_stack(stats[5::2])
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = table[:, 1:4] / n[:, None]
-    return counts, Cells(
-        left=np.fromiter((r[0] for r in style_rows), np.int64, k),
-        right=np.fromiter((r[1] for r in style_rows), np.int64, k),
-        outcome=np.fromiter((code[r[2]] for r in style_rows), np.int64, k),
-        count=n.astype(np.int64), x=np.where(low == high, low, mean),
-        probability=probability(np.fromiter((r[3] for r in style_rows), np.float64, k)))
+        mean = np.column_stack(stats[1:4]) / n[:, None]
+    return counts, Cells(left=left, right=right, outcome=outcome.astype(np.int64), count=n,
+                         x=np.where(low == high, low, mean).reshape(-1, 3),
+                         probability=probability(prob))
 
 
 def arena_categories() -> list[str]:
