@@ -51,6 +51,8 @@ def elo_replay(
     scale: float = 400.0,
     base: float = 10.0,
     initial: float = 1000.0,
+    resume_from: npt.ArrayLike | None = None,
+    resume_at: int = 0,
 ) -> EloTable:
     """Replay votes in the given order.
 
@@ -65,6 +67,10 @@ def elo_replay(
     both_bad_counts
         ``False``: "both bad" votes are skipped entirely (they neither move ratings nor
         count), as an arena that does not count them as ties wants.
+    resume_from, resume_at
+        Resume a replay: ``resume_from`` holds the ratings (``(num_groups + 1, num_models)``)
+        after the first ``resume_at`` votes given, which are not replayed again (their counts
+        are still counted). The result is the same, bit for bit, as a replay from the start.
 
     References
     ----------
@@ -77,19 +83,28 @@ def elo_replay(
          else np.asarray(group, dtype=np.int64).reshape(-1))
     if not (a.shape == b.shape == out.shape == g.shape):
         raise ValueError("model_a, model_b, outcome and group must have the same length")
-    if not both_bad_counts:
-        keep = out != 3
-        a, b, out, g = a[keep], b[keep], out[keep], g[keep]
     m = int(num_models)
     boards = int(num_groups) + 1
-    flat = [float(initial)] * (boards * m)
+    if not 0 <= resume_at <= a.shape[0]:
+        raise ValueError("resume_at must be between 0 and the number of votes")
+    new = np.arange(a.shape[0]) >= resume_at
+    if not both_bad_counts:
+        keep = out != 3
+        a, b, out, g, new = a[keep], b[keep], out[keep], g[keep], new[keep]
+    if resume_from is None:
+        flat = [float(initial)] * (boards * m)
+    else:
+        start = np.asarray(resume_from, dtype=np.float64)
+        if start.shape != (boards, m):
+            raise ValueError(f"resume_from must have shape ({boards}, {m})")
+        flat = start.reshape(-1).tolist()
     score = np.asarray(_SCORE)[out]
     has_group = g >= 0
-    _replay(flat, a, b, score, k=k, factor=math.log(base) / scale)
+    _replay(flat, a[new], b[new], score[new], k=k, factor=math.log(base) / scale)
     # The category boards are disjoint sequences in one flat table: offset the indices.
-    offs = (g[has_group] + 1) * m
-    _replay(flat, offs + a[has_group], offs + b[has_group], score[has_group], k=k,
-            factor=math.log(base) / scale)
+    sel = has_group & new
+    offs = (g[sel] + 1) * m
+    _replay(flat, offs + a[sel], offs + b[sel], score[sel], k=k, factor=math.log(base) / scale)
     ratings = np.asarray(flat, dtype=np.float64).reshape(boards, m)
     win_a = (out == 0).astype(np.int64)
     win_b = (out == 1).astype(np.int64)

@@ -101,3 +101,21 @@ class CellBins(models.Model):
 
     def __str__(self) -> str:
         return f"latency edges {self.latency_edges}, size step {self.size_step}"
+
+
+class EloCheckpoint(models.Model):
+    """The online Elo of every board of an arena after its first ``votes`` counted votes (in
+    vote order), and a digest of those votes: the next refresh replays only the votes after
+    them when the digest still matches (else it replays them all)."""
+
+    arena = models.OneToOneField(Arena, on_delete=models.CASCADE, related_name="+")
+    votes = models.BigIntegerField(default=0)
+    digest = models.CharField(max_length=32)
+    both_bad_counts = models.BooleanField(default=True)
+    categories = models.JSONField(default=list)
+    model_names = models.JSONField(default=list, help_text="The columns of ratings.")
+    ratings = models.JSONField(default=list, help_text="Per board (all prompts first).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Elo of arena {self.arena_id} after {self.votes} votes"

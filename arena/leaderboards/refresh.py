@@ -31,6 +31,7 @@ from arena.battles import events
 from arena.battles.models import Arena, Contender
 from arena.leaderboards import maintained
 from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
+from arena.leaderboards.elo_state import elo_resume
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.ops import metrics
 from arena.votes.detector import voters_review
@@ -42,7 +43,7 @@ from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
 from ratings.leaderboard import Leaderboard
-from ratings.replay import EloTable, elo_replay
+from ratings.replay import EloTable
 from ratings.style import StyleResult
 
 logger = logging.getLogger(__name__)
@@ -207,9 +208,9 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
-    table = elo_replay(lookup[columns.left], lookup[columns.right], columns.outcome,
-                       num_models=len(names), group=columns.group, num_groups=len(categories),
-                       both_bad_counts=arena.both_bad_counts_as_tie)
+    table = elo_resume(arena=arena, columns=columns, model_a=lookup[columns.left],
+                       model_b=lookup[columns.right], names=names, categories=categories,
+                       phases=phases)
     del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
