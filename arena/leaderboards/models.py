@@ -38,8 +38,10 @@ class PairCell(models.Model):
     ``probability`` is -1 when the battle recorded none.
     """
 
+    # No database constraint: checking one would lock the arena row (FOR KEY SHARE) inside
+    # every vote's transaction; arenas with votes cannot be deleted anyway (PROTECT).
     arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="+",
-                              db_index=False)
+                              db_index=False, db_constraint=False)
     category = models.CharField(max_length=60, blank=True)
     left_id = models.BigIntegerField()
     right_id = models.BigIntegerField()
@@ -61,8 +63,10 @@ class StyleCell(models.Model):
     bins), with the sum of each covariate difference and bounds on its values (equal bounds:
     every vote of the cell has that value). Kept by the same triggers as :class:`PairCell`."""
 
+    # No database constraint: checking one would lock the arena row (FOR KEY SHARE) inside
+    # every vote's transaction; arenas with votes cannot be deleted anyway (PROTECT).
     arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="+",
-                              db_index=False)
+                              db_index=False, db_constraint=False)
     left_id = models.BigIntegerField()
     right_id = models.BigIntegerField()
     choice = models.CharField(max_length=10)

@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('choice', models.CharField(max_length=10)),
                 ('probability', models.FloatField(default=-1.0)),
                 ('votes', models.BigIntegerField(default=0)),
-                ('arena', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='battles.arena')),
+                ('arena', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='battles.arena')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('arena', 'category', 'left_id', 'right_id', 'choice', 'probability'), name='paircell_key')],
@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
                 ('max_pixels', models.FloatField(default=0.0)),
                 ('min_aspect', models.FloatField(default=0.0)),
                 ('max_aspect', models.FloatField(default=0.0)),
-                ('arena', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='battles.arena')),
+                ('arena', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='battles.arena')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('arena', 'left_id', 'right_id', 'choice', 'probability', 'bin_latency', 'bin_pixels', 'bin_aspect'), name='stylecell_key')],
