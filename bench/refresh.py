@@ -266,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute("UPDATE votes_vote SET is_valid = true, invalid_reason = '' "
                              "WHERE invalid_reason = 'flagged_voter'")
                 for table in ("votes_flaggedvoter", "leaderboards_leaderboardsnapshot",
-                              "votes_elorating"):
-                    conn.execute(f"DELETE FROM {table}")
+                              "votes_elorating", "leaderboards_elocheckpoint"):
+                    if conn.execute("SELECT to_regclass(%s)", [table]).fetchone()[0]:
+                        conn.execute(f"DELETE FROM {table}")
+                result["votes"] = conn.execute("SELECT count(*) FROM votes_vote").fetchone()[0]
                 conn.execute("VACUUM ANALYZE votes_vote")
         if args.load_only:
             created = False  # keep it

@@ -1,13 +1,16 @@
 """One refresh of an arena's leaderboards from aggregates, never from one Python object per
 vote.
 
-1. The counted votes arrive once as numpy columns in vote order (``COPY … BINARY``,
+1. The counted votes arrive once as numpy columns in vote order (packed binary blocks,
    :mod:`arena.votes.stream`): the voter review sums per-voter counters from them, and the
-   online Elo of every board is replayed from them in one tight loop (:mod:`ratings.replay`).
-2. The database groups the counted votes into cells (:mod:`arena.leaderboards.cells`); the
-   Bradley–Terry fits, bootstraps and the style-controlled fit run on those cells
-   (:mod:`ratings.aggregate`), so they cost O(models² × outcomes × bins) whatever the number
-   of votes.
+   online Elo of every board is replayed from them in one tight loop (:mod:`ratings.replay`),
+   resumed from the last refresh's checkpoint when the votes before it are unchanged
+   (:mod:`arena.leaderboards.elo_state`).
+2. The vote cells (pair counts per category, and per binned style covariates) are kept by
+   PostgreSQL as votes arrive (:mod:`arena.leaderboards.maintained`) and read from the same
+   snapshot as the columns (:mod:`arena.leaderboards.cells`); the Bradley–Terry fits,
+   bootstraps and the style-controlled fit run on those cells (:mod:`ratings.aggregate`), so
+   they cost O(models² × outcomes × bins) whatever the number of votes.
 
 The number of SQL statements does not depend on the number of votes.
 """
