@@ -27,9 +27,12 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo
 
-## Install, migrate, load the demo arena and serve on http://$(HOST):$(PORT) (+ a worker when
+## Install, migrate, add the prompt bank, load the demo arena on a fresh database (not with
+## ARENA_DEMO=0) and serve on http://$(HOST):$(PORT) (+ a worker when
 ## REDIS_URL is set; with nothing set, generation runs inside the web process).
-run: demo
+run: migrate
+	$(PY) manage.py load_prompts
+	$(PY) manage.py load_demo --if-fresh
 	$(PY) manage.py collectstatic --noinput -v0
 	HOST=$(HOST) PORT=$(PORT) scripts/run.sh
 

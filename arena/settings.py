@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Swagger UI's distribution files, served by /api/docs (no CDN at run time).
+    "drf_spectacular_sidecar",
     "arena.battles",
     "arena.votes",
     "arena.leaderboards",
@@ -198,6 +200,11 @@ LOGGING = {
 
 # --- The arena's own knobs ----------------------------------------------------------------------
 ARENA_MAX_PROMPT_CHARS = env_int("ARENA_MAX_PROMPT_CHARS", 2000)
+# `make run` loads the demo arena on a fresh database unless ARENA_DEMO=0.
+ARENA_DEMO = env_bool("ARENA_DEMO", True)
+# A contender whose provider failed this many outputs in a row leaves the sampler until an
+# operator's "Test generate" succeeds (0: never pause).
+ARENA_PAUSE_AFTER_FAILURES = env_int("ARENA_PAUSE_AFTER_FAILURES", 5)
 # Tests only: run embedded generation synchronously at commit instead of in threads.
 ARENA_TASKS_INLINE = env_bool("ARENA_TASKS_INLINE", False)
 ARENA_GENERATION_THREADS = env_int("ARENA_GENERATION_THREADS", 8)
@@ -278,9 +285,26 @@ ARENA_BOOTSTRAP_ROUNDS = env_int("ARENA_BOOTSTRAP_ROUNDS", 1000)
 ARENA_IPW = env_bool("ARENA_IPW", False)  # weight votes by 1 / sampling probability
 # Also fit ratings controlled for generation time, resolution and aspect ratio ("style control").
 ARENA_STYLE_CONTROL = env_bool("ARENA_STYLE_CONTROL", True)
-# New or uncertain models are drawn more often until their interval is this wide (points).
-ARENA_SAMPLING_BOOST_MAX = env_float("ARENA_SAMPLING_BOOST_MAX", 4.0)
-ARENA_SAMPLING_TARGET_CI_WIDTH = env_float("ARENA_SAMPLING_TARGET_CI_WIDTH", 60.0)
+# A model with fewer counted votes than this is listed as provisional: no rating, interval or
+# rank, and its votes stay out of the fit (an arena may set its own threshold).
+ARENA_MIN_VOTES_TO_RANK = env_int("ARENA_MIN_VOTES_TO_RANK", 30)
+# Adaptive pair sampling (ratings.sampling.adaptive_pair_probabilities, from the latest
+# snapshot): pairs by expected information about the order of the top ARENA_SAMPLING_TOP;
+# every pair keeps at least ARENA_SAMPLING_UNIFORM_MIX of its uniform probability (no model is
+# starved, IPW weights stay bounded) and no model is in more than ARENA_SAMPLING_MAX_MODEL_SHARE
+# of the battles (no model is flooded).
+ARENA_SAMPLING_TOP = env_int("ARENA_SAMPLING_TOP", 10)
+ARENA_SAMPLING_UNIFORM_MIX = env_float("ARENA_SAMPLING_UNIFORM_MIX", 0.15)
+ARENA_SAMPLING_MAX_MODEL_SHARE = env_float("ARENA_SAMPLING_MAX_MODEL_SHARE", 0.25)
+if not 0.0 < ARENA_SAMPLING_UNIFORM_MIX <= 1.0:
+    raise ImproperlyConfigured("ARENA_SAMPLING_UNIFORM_MIX must be in (0, 1], "
+                               f"got {ARENA_SAMPLING_UNIFORM_MIX}")
+if not 0.0 < ARENA_SAMPLING_MAX_MODEL_SHARE <= 1.0:
+    raise ImproperlyConfigured("ARENA_SAMPLING_MAX_MODEL_SHARE must be in (0, 1], "
+                               f"got {ARENA_SAMPLING_MAX_MODEL_SHARE}")
+# How many entries of the board's changelog (models added or retired, votes excluded, method
+# changes) the leaderboard page shows.
+ARENA_CHANGELOG_SHOWN = env_int("ARENA_CHANGELOG_SHOWN", 15)
 ARENA_SNAPSHOTS_KEEP = env_int("ARENA_SNAPSHOTS_KEEP", 500)
 
 # --- Battle privacy ---------------------------------------------------------------------------

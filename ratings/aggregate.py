@@ -33,7 +33,14 @@ from ratings.errors import NoBattlesError, RatingsError
 from ratings.leaderboard import Leaderboard, LeaderboardRow, rank_by_intervals
 from ratings.matrices import average_win_rate, battle_count_matrix, win_fraction_matrix
 from ratings.outcomes import Battles, BothBad
-from ratings.style import StyleResult, _newton, _Rows
+from ratings.style import (
+    DEFAULT_MIN_WITHIN_SHARE,
+    StyleNotice,
+    StyleResult,
+    _identifiability,
+    _newton,
+    _Rows,
+)
 
 __all__ = ["leaderboard_from_cells", "pair_counts_from_cells", "style_from_cells"]
 
@@ -404,6 +411,7 @@ def style_from_cells(
     seed: int = 0,
     confidence: float = 0.95,
     sequential_draws: bool = False,
+    min_within_share: float = DEFAULT_MIN_WITHIN_SHARE,
 ) -> StyleResult:
     """:func:`ratings.fit_bradley_terry_with_covariates` (standardised covariates) on cells.
 
@@ -437,10 +445,22 @@ def style_from_cells(
     mean = (n @ x) / total
     sd = np.sqrt(np.maximum((n @ (x - mean) ** 2) / total, 0.0))
     varies = sd > 0
+    requested = col_names
+    notices = [StyleNotice(c, "no_variation", (
+        f"{c!r} was dropped: it takes one value in every rated vote, so it carries no "
+        "information.")) for c, v in zip(col_names, varies, strict=True) if not v]
     x, sd = x[:, varies] / sd[varies], sd[varies]
     col_names = tuple(c for c, v in zip(col_names, varies, strict=True) if v)
-    d = x.shape[1]
     rows = _style_rows(m, a, b, out, n, x)
+    # identifiability (ratings.style): a covariate constant within each model, or collinear
+    # with one kept before it, is dropped with a notice instead of making the fit arbitrary
+    check = _identifiability(m, rows, col_names, min_within_share)
+    notices += check.notices
+    if len(check.kept) < x.shape[1]:
+        kept = list(check.kept)
+        x, col_names = x[:, kept], tuple(col_names[k] for k in kept)
+        rows = _style_rows(m, a, b, out, n, x)
+    d = x.shape[1]
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
     wi = np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m).reshape(m, m)
     wj = np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m).reshape(m, m)
@@ -451,11 +471,26 @@ def style_from_cells(
     if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
+        if d:
+            notices.append(StyleNotice(None, "separation", (
+                "The covariates (almost) separate wins from losses, so the plain maximum "
+                "likelihood does not exist; a weak prior keeps the coefficients finite, and "
+                "they are shrunk towards zero.")))
+    identified = d > 0 and conv
+    if not d:
+        dropped_all = ", ".join(repr(c) for c in requested) or "none was given"
+        notices.append(StyleNotice(None, "not_identified", (
+            "Style control is not identified: no covariate can be told apart from the "
+            f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
+            "them as style-controlled.")))
+    elif not conv:
+        notices.append(StyleNotice(None, "not_converged", (
+            "Style control is not identified: the fit with covariates did not converge.")))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
     nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
     lo, hi, clo, chi = nan_m, nan_m, nan_d, nan_d
-    if bootstrap_rounds > 0:
+    if bootstrap_rounds > 0 and identified:  # unidentified: nothing to show
         rng = np.random.default_rng(seed)
         pvals = rows.battles / rows.battles.sum()
         samples = np.empty((bootstrap_rounds, m + d))
@@ -481,5 +516,9 @@ def style_from_cells(
         covariate_names=col_names, standardized=True, log_likelihood=ll, iterations=iters,
         converged=conv, regularized=prior_used > 0, prior_strength=prior_used,
         rows=int(rows.count.shape[0]), ci_low=lo, ci_high=hi, coef_ci_low=clo,
-        coef_ci_high=chi, bootstrap_rounds=bootstrap_rounds,
+        coef_ci_high=chi, bootstrap_rounds=bootstrap_rounds, identified=identified,
+        notices=tuple(notices), requested_covariates=requested,
+        dropped=tuple(c for c in requested if c not in col_names),
+        within_model_share=check.within_model_share, condition_number=check.condition_number,
+        design_rank=check.design_rank,
     )

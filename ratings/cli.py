@@ -14,9 +14,11 @@ import math
 import sys
 from collections.abc import Sequence
 
-from ratings.errors import RatingsError
+from ratings.errors import NoBattlesError, RatingsError
 from ratings.io import read_battles
 from ratings.leaderboard import Leaderboard, compute_leaderboard
+from ratings.outcomes import Battles, keep_mask
+from ratings.provisional import ProvisionalRow, split_provisional
 
 __all__ = ["main", "render"]
 
@@ -66,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         default="tie",
         help="count 'tie (bothbad)' as a tie (default) or drop it",
     )
+    p.add_argument(
+        "--min-votes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="models with fewer than N votes (after the tie rule) are provisional: listed "
+        "without rating or rank, their votes left out of the fit (the site's "
+        "ARENA_MIN_VOTES_TO_RANK; default 0: every model is ranked)",
+    )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument(
         "--input-format",
@@ -79,10 +90,17 @@ def _fmt(x: float, digits: int = 1) -> str:
     return "" if math.isnan(x) else f"{x:.{digits}f}"
 
 
-def render(board: Leaderboard, fmt: str) -> str:
-    """Render a leaderboard as ``table``, ``json`` or ``csv`` text."""
+def render(board: Leaderboard, fmt: str, provisional: Sequence[ProvisionalRow] = ()) -> str:
+    """Render a leaderboard as ``table``, ``json`` or ``csv`` text; provisional models come
+    last, without rank or rating."""
     if fmt == "json":
-        return json.dumps(board.to_dict(), indent=2)
+        out = board.to_dict()
+        out["provisional"] = [
+            {"model": r.model, "votes": r.votes, "wins": r.wins, "ties": r.ties,
+             "losses": r.losses, "win_rate": r.win_rate}
+            for r in provisional
+        ]
+        return json.dumps(out, indent=2)
     header = ["rank", "model", "rating", "ci_low", "ci_high", "votes", "win_rate"]
     body = [
         [
@@ -95,6 +113,11 @@ def render(board: Leaderboard, fmt: str) -> str:
             _fmt(r.win_rate, 3),
         ]
         for r in board.rows
+    ]
+    body += [
+        ["provisional", r.model, "", "", "", str(r.votes),
+         "" if r.win_rate is None else _fmt(r.win_rate, 3)]
+        for r in provisional
     ]
     if fmt == "csv":
         buf = io.StringIO()
@@ -119,17 +142,22 @@ def render(board: Leaderboard, fmt: str) -> str:
         note += f", {board.bootstrap_rounds} bootstrap rounds (seed {board.seed})"
     if board.regularized:
         note += f", regularized (prior {board.prior_strength:g})"
+    if provisional:
+        note += f"; {len(provisional)} provisional (fewer than the minimum votes, not ranked)"
     return "\n".join(lines + ["", note])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.bootstrap < 0:
-        print("error: --bootstrap must be >= 0", file=sys.stderr)
+    if args.bootstrap < 0 or args.min_votes < 0:
+        print("error: --bootstrap and --min-votes must be >= 0", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    provisional: list[ProvisionalRow] = []
     try:
         battles = read_battles(args.battles, args.input_format)
+        if args.min_votes:
+            battles, provisional = _ranked_only(battles, args)
         board = compute_leaderboard(
             battles,
             method=args.method,
@@ -144,5 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RatingsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    print(render(board, args.format))
+    print(render(board, args.format, provisional))
     return 0
+
+
+def _ranked_only(battles: Battles,
+                 args: argparse.Namespace) -> tuple[Battles, list[ProvisionalRow]]:
+    """The tie rule first (the threshold counts rated votes), then the provisional split."""
+    keep = keep_mask(battles.winner, exclude_ties=args.exclude_ties, both_bad=args.both_bad)
+    weights = None if battles.weights is None else battles.weights[keep]
+    rated = Battles(battles.models, battles.model_a[keep], battles.model_b[keep],
+                    battles.winner[keep], weights)
+    ranked, provisional = split_provisional(rated, min_votes=args.min_votes)
+    if not len(ranked):
+        raise NoBattlesError(f"no model has {args.min_votes} votes yet: every model is provisional")
+    return ranked, provisional

@@ -65,7 +65,14 @@ _MODEL = _object(
 
 _ROW = _object(
     {
-        "rank": {"type": "integer", "minimum": 1},
+        "rank": {"type": ["integer", "null"], "minimum": 1,
+                 "description": "1 + the number of models whose interval lies wholly above "
+                                "this one's; null for a provisional model."},
+        "provisional": {"type": "boolean",
+                        "description": "Fewer counted votes than the arena's minimum: votes "
+                                       "and win rate only, no rating, interval or rank, and "
+                                       "its votes stay out of the fit."},
+        "retired": {"type": "boolean", "description": "No longer drawn; its votes count."},
         "model": {"type": "string"},
         "organization": {"type": "string"},
         "demo": {"type": "boolean"},
@@ -79,6 +86,13 @@ _ROW = _object(
         "losses": {"type": "integer", "minimum": 0},
         "ties": {"type": "integer", "minimum": 0},
         "win_rate": _NUMBER_OR_NULL,
+        "style_rating": {**_NUMBER_OR_NULL,
+                         "description": "Style-controlled rating; present only when style "
+                                        "control is identified."},
+        "style_ci_low": _NUMBER_OR_NULL, "style_ci_high": _NUMBER_OR_NULL,
+        "ipw_rating": {**_NUMBER_OR_NULL,
+                       "description": "Inverse-probability-weighted rating (ARENA_IPW)."},
+        "ipw_ci_low": _NUMBER_OR_NULL, "ipw_ci_high": _NUMBER_OR_NULL,
     },
     required=["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
               "votes", "wins", "losses", "ties", "win_rate"],
@@ -174,10 +188,22 @@ OPENAPI: dict[str, object] = {
                     {"name": "category", "in": "query", "required": False,
                      "description": "One of the board's `categories`; empty or absent: all.",
                      "schema": {"type": "string"}},
+                    {"name": "format", "in": "query", "required": False,
+                     "description": "json (the whole board) or csv (its table: rank, model, "
+                                    "organization, demo, rating, ci_low, ci_high, elo, "
+                                    "style_rating, votes, win_rate).",
+                     "schema": {"enum": ["json", "csv"], "default": "json"}},
                 ],
                 "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Leaderboard"}, "Leaderboard"),
-                    **_errors(404),
+                    "200": {
+                        "description": "Leaderboard",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Leaderboard"}},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors(400, 404),
                 },
             }
         },
@@ -263,10 +289,13 @@ OPENAPI: dict[str, object] = {
                                 "battle": {"type": "string", "format": "uuid"},
                                 "choice": {"enum": ["left", "right", "tie", "both_bad"]},
                                 "replayed": {"type": "boolean"},
+                                "counted": {"type": "boolean"},
+                                "not_counted_reason": {"type": ["string", "null"]},
                                 "left": _MODEL,
                                 "right": _MODEL,
                             },
-                            required=["battle", "choice", "replayed", "left", "right"],
+                            required=["battle", "choice", "replayed", "counted",
+                                      "not_counted_reason", "left", "right"],
                         ),
                         "Vote stored; both models revealed",
                     ),
@@ -387,8 +416,10 @@ OPENAPI: dict[str, object] = {
                     "failure": {"type": ["string", "null"]},
                     "vote": {"oneOf": [
                         {"type": "null"},
-                        _object({"choice": {"enum": ["left", "right", "tie", "both_bad"]}},
-                                required=["choice"]),
+                        _object({"choice": {"enum": ["left", "right", "tie", "both_bad"]},
+                                 "counted": {"type": "boolean"},
+                                 "not_counted_reason": {"type": ["string", "null"]}},
+                                required=["choice", "counted", "not_counted_reason"]),
                     ]},
                     "reveal": {"oneOf": [
                         {"type": "null"},
@@ -438,7 +469,15 @@ OPENAPI: dict[str, object] = {
                                     "before the first snapshot).",
                     ),
                     "params": {"type": "object",
-                               "description": "How the snapshot was fitted."},
+                               "description": "How the snapshot was fitted; `recipe` is the "
+                                              "`python -m ratings` command that recomputes "
+                                              "the board from the vote export."},
+                    "changes": {"type": "array", "description": "What moved the board, "
+                                "newest first.",
+                                "items": _object({"at": {"type": "string"},
+                                                  "kind": {"type": "string"},
+                                                  "text": {"type": "string"}},
+                                                 required=["at", "kind", "text"])},
                 },
                 required=["arena", "title", "method", "category", "categories", "votes",
                           "computed_at", "rows", "matrices", "excluded", "position_bias"],

@@ -14,6 +14,7 @@ urlpatterns = [
     path("battles/<uuid:battle_id>/share", views.battle_share, name="api-share"),
     path("challenge", views.challenge, name="api-challenge"),
     path("openapi.json", views.openapi, name="api-openapi"),
+    path("docs", views.api_docs, name="api-docs"),
     # Any other path under /api/ (a newline included: "." would not match it) is a JSON 404.
     re_path(r"^(?P<path>[\s\S]*)$", views.not_found),
 ]

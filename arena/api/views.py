@@ -9,6 +9,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -17,9 +18,10 @@ from arena.api.responses import allow_methods, api_view, error_response, json_bo
 from arena.battles import selectors, services, sharing
 from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
-from arena.leaderboards.export import votes_export_csv, votes_export_jsonl
+from arena.leaderboards.export import leaderboard_csv, votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
 from arena.votes.challenge import challenge_issue, challenge_solve, voter_is_verified
+from arena.votes.models import voter_reason
 from arena.votes.services import vote_cast
 
 
@@ -109,6 +111,8 @@ def battle_vote(request: HttpRequest, battle_id: str) -> JsonResponse:
             "battle": str(battle.pk),
             "choice": cast.vote.choice,
             "replayed": cast.replayed,
+            "counted": cast.vote.is_valid,
+            "not_counted_reason": voter_reason(cast.vote.invalid_reason),
             "left": selectors.contender_public(battle.left),
             "right": selectors.contender_public(battle.right),
         }
@@ -134,19 +138,26 @@ def challenge(request: HttpRequest) -> JsonResponse:
 @allow_methods("GET")
 @api_view
 def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
-    """The latest snapshot as JSON, encoded once per snapshot and served with an ETag."""
+    """The latest snapshot as JSON (or `?format=csv`: the table), encoded once per snapshot
+    and served with an ETag."""
     from arena.leaderboards.serving import cached_leaderboard_response
 
     arena = selectors.arena_get(slug=slug)
     category = request.GET.get("category", "")
+    fmt = request.GET.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise InvalidInput("format must be json or csv.")
 
     def encode() -> HttpResponse:
         if category and category not in leaderboard_categories(arena=arena):
             raise NotFound(f"There is no leaderboard for the category '{category}' yet.")
-        return JsonResponse(leaderboard_latest(arena=arena, category=category))
+        board = leaderboard_latest(arena=arena, category=category)
+        if fmt == "csv":
+            return HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
+        return JsonResponse(board)
 
-    return cached_leaderboard_response(request, arena=arena, category=category, kind="json",
-                                       render=encode)
+    return cached_leaderboard_response(request, arena=arena, category=category,
+                                       kind="json" if fmt == "json" else "csv", render=encode)
 
 
 @allow_methods("GET")
@@ -169,6 +180,20 @@ def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
 @allow_methods("GET")
 def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(OPENAPI)
+
+
+# The reference page runs only the vendored Swagger UI and our own loader (no inline script).
+API_DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                "frame-ancestors 'none'")
+
+
+@allow_methods("GET")
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """An interactive reference drawn by Swagger UI from /api/openapi.json, all served here."""
+    response = render(request, "api_docs.html")
+    response["Content-Security-Policy"] = API_DOCS_CSP
+    return response
 
 
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from arena.battles.errors import ArenaError
 from arena.battles.generation import contender_test_generate, provider_config
@@ -26,9 +28,30 @@ from arena.battles.models import (
     Prompt,
     Provider,
     ProviderCheck,
+    ProviderKind,
 )
 from arena.battles.selectors import costs_by_day, provider_health
 from generators.base import BadConfiguration, Generator, generator_class
+from generators.options import option_specs, options_problems
+
+
+def options_help(kind: str | None) -> str:
+    """Each kind's options as small tables (name, type, default, help); the chosen kind open."""
+    parts = ['Options of the chosen kind (a JSON object); unknown keys are refused.']
+    for value, label in ProviderKind.choices:
+        specs = option_specs(value)
+        rows = format_html_join(
+            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((spec.name, spec.type.replace("|", " or "),
+              "–" if spec.default is None else json.dumps(spec.default), spec.help)
+             for spec in specs))
+        parts.append(format_html(
+            '<details class="kind-options" data-kind="{}"{}><summary>{} ({} option{})'
+            "</summary><table><tr><th>Name</th><th>Type</th><th>Default</th><th>What it does"
+            "</th></tr>{}</table></details>",
+            value, mark_safe(" open") if value == kind else "", label, len(specs),  # noqa: S308
+            "" if len(specs) == 1 else "s", rows))
+    return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - built with format_html
 
 
 class ProviderForm(forms.ModelForm):
@@ -36,6 +59,11 @@ class ProviderForm(forms.ModelForm):
         model = Provider
         fields = ["name", "kind", "base_url", "api_key_env", "timeout_s", "max_concurrency",
                   "cost_per_output", "options", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.data.get("kind") or (self.instance.kind if self.instance.pk else None)
+        self.fields["options"].help_text = options_help(kind)
 
     def clean_api_key_env(self) -> str:
         name = self.cleaned_data.get("api_key_env", "").strip()
@@ -56,7 +84,14 @@ class ProviderForm(forms.ModelForm):
         kind = data.get("kind")
         if kind:
             cls = _kind_class(str(kind))
-            problems = cls.validate_config(data.get("options") or {})
+            options = data.get("options") or {}
+            if not isinstance(options, dict):
+                raise forms.ValidationError("Options must be a JSON object.")
+            unknown = options_problems(str(kind), options)
+            if unknown:
+                self.add_error("options", unknown)
+                return data
+            problems = cls.validate_config(options)
             if getattr(cls, "needs_api_key", False) and not data.get("api_key_env"):
                 problems.append(
                     f"{kind} needs an API key: give the name of the environment variable "
@@ -82,10 +117,24 @@ class ContenderForm(forms.ModelForm):
         fields = ["name", "organization", "provider", "model_id", "parameters", "arenas",
                   "enabled", "sampling_weight", "license", "link"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        provider = self.instance.provider if self.instance.provider_id else None
+        self.fields["parameters"].help_text = mark_safe(  # noqa: S308 - format_html inside
+            "Override the provider's options for this model (same keys). "
+            + options_help(provider.kind if provider else None))
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         provider = data.get("provider")
         if isinstance(provider, Provider):
+            parameters = data.get("parameters") or {}
+            if not isinstance(parameters, dict):
+                raise forms.ValidationError("Parameters must be a JSON object.")
+            unknown = options_problems(provider.kind, parameters)
+            if unknown:
+                self.add_error("parameters", unknown)
+                return data
             probe = Contender(provider=provider, model_id=str(data.get("model_id") or ""),
                               parameters=data.get("parameters") or {})
             try:
@@ -123,12 +172,26 @@ class ProviderAdmin(admin.ModelAdmin):
         return f"{entry['error_rate']:.0%} of {entry['total']}"
 
 
+class PausedFilter(admin.SimpleListFilter):
+    title = "paused after failures"
+    parameter_name = "paused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Paused"), ("no", "Not paused")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(paused_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
     form = ContenderForm
-    list_display = ["name", "organization", "provider", "model_id", "enabled",
+    list_display = ["name", "organization", "provider", "model_id", "enabled", "in_play",
                     "sampling_weight", "added_at", "test_link"]
-    list_filter = ["enabled", "provider__kind", "arenas"]
+    list_filter = ["enabled", "provider__kind", "arenas", PausedFilter]
+    readonly_fields = ["paused_at", "paused_reason", "failure_streak"]
     search_fields = ["name", "organization", "model_id"]
     filter_horizontal = ["arenas"]
     change_list_template = "admin/battles/contender/change_list.html"
@@ -141,6 +204,16 @@ class ContenderAdmin(admin.ModelAdmin):
                  name="battles_contender_costs"),
         ]
         return own + super().get_urls()
+
+    @admin.display(description="Sampler")
+    def in_play(self, obj: Contender) -> str:
+        """Why voters do (not) meet it: disabled, or paused after provider failures."""
+        if not obj.enabled:
+            return "disabled"
+        if obj.paused_at:
+            return format_html('<span title="{}" style="color:#ba2121">paused: {}</span>',
+                               obj.paused_reason, obj.paused_reason[:90])
+        return "in play"
 
     @admin.display(description="Test")
     def test_link(self, obj: Contender) -> str:
@@ -156,6 +229,7 @@ class ContenderAdmin(admin.ModelAdmin):
         context: dict[str, Any] = {**self.admin_site.each_context(request), "form": form,
                                    "contender": contender, "opts": self.model._meta,
                                    "title": f"Test generate: {contender.name}"}
+        was_paused = contender.paused_at is not None
         if request.method == "POST" and form.is_valid():
             try:
                 check, image = contender_test_generate(contender=contender,
@@ -164,6 +238,7 @@ class ContenderAdmin(admin.ModelAdmin):
                 form.add_error("prompt", exc.message)
             else:
                 context["check"] = check
+                context["resumed"] = was_paused and check.ok
                 if image:
                     context["image_data"] = base64.b64encode(image).decode()
         context["recent_checks"] = contender.checks.all()[:10]

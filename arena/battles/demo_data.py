@@ -1,10 +1,11 @@
-"""The demo arena: CPU-only contenders (named as demo material) and a prompt bank."""
+"""The demo arena: CPU-only contenders (named as demo material) and the image prompt bank."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from arena.battles.models import Arena, Contender, Modality, Prompt, Provider, ProviderKind
+from arena.battles.bank import prompt_bank_load
+from arena.battles.models import Arena, Contender, Modality, Provider, ProviderKind
 
 DEMO_CONTENDERS = [
     # (name, organisation, style)
@@ -15,25 +16,14 @@ DEMO_CONTENDERS = [
     ("Demo Static", "Demo Lab Zero", "noise"),
 ]
 
-PROMPT_BANK = [
-    ("a lighthouse on a cliff at sunset, oil painting", "landscape"),
-    ("a red fox sleeping in a snowy forest", "animals"),
-    ("a neon city street at night in the rain", "urban"),
-    ("a bowl of ramen on a wooden table, studio photo", "food"),
-    ("an astronaut riding a horse across a desert", "surreal"),
-    ("a cozy reading nook with plants and warm light", "interior"),
-    ("a portrait of an old sailor, charcoal sketch", "portrait"),
-    ("a blue whale swimming under the arctic ice", "animals"),
-    ("a medieval castle on a hill above a green valley", "landscape"),
-    ("a poster that says 'OPEN ARENA' in bold letters", "text"),
-    ("a purple dragon made of glass, studio lighting", "fantasy"),
-    ("a sunset over the ocean with sailing boats", "landscape"),
-]
 
 
 @transaction.atomic
 def demo_load() -> Arena:
-    """Create or refresh the demo arena; safe to run at every start."""
+    """Create or refresh the demo arena and its contenders (idempotent).
+
+    `make run` calls it only on a fresh database (see `database_is_fresh`), so a demo contender
+    the operator removed stays removed."""
     arena, _ = Arena.objects.get_or_create(
         slug="text-to-image",
         defaults={
@@ -57,8 +47,17 @@ def demo_load() -> Arena:
             },
         )
         contender.arenas.add(arena)
-    for text, category in PROMPT_BANK:
-        if not Prompt.objects.filter(text=text, source=Prompt.Source.BANK).exists():
-            Prompt.objects.create(text=text, category=category, source=Prompt.Source.BANK,
-                                  modality=Modality.IMAGE, language="en")
+    prompt_bank_load(modality=Modality.IMAGE)
     return arena
+
+
+def database_is_fresh() -> bool:
+    """Nothing registered yet: no arena, provider or contender (the operator has not begun)."""
+    return not (Arena.objects.exists() or Provider.objects.exists()
+                or Contender.objects.exists())
+
+
+def demo_counts(arena: Arena) -> tuple[int, int]:
+    """(demo contenders, other contenders) playing in the arena."""
+    demo = arena.contenders.filter(provider__kind=ProviderKind.DEMO).count()
+    return demo, arena.contenders.count() - demo

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from arena.battles.health import contender_output_finished, contender_resume
 from arena.battles.media import (
     ImageLimits,
     MediaError,
@@ -122,6 +123,9 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output.finished_at = timezone.now()
         output.save()
         metrics.generation_finished(output=output, outcome=failed_code)  # arena.ops hook
+        if contender_output_finished(contender_id=output.contender_id,
+                                     error_code=failed_code, error=output.error):
+            logger.warning("contender %s paused after repeated failures", output.contender_id)
         if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
             if failed_code:
                 battle_fail(battle, side=output.side, code=failed_code)
@@ -270,6 +274,7 @@ def contender_test_generate(
             contender=contender, ok=False, prompt=request.prompt, error_code="bad_output",
             error=str(exc)[:5000], latency_s=time.perf_counter() - started)
         return check, b""
+    contender_resume(contender=contender)  # a working provider again: back in the sampler
     check = ProviderCheck.objects.create(
         contender=contender, ok=True, prompt=request.prompt,
         latency_s=result.latency_s or (time.perf_counter() - started),

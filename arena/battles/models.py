@@ -43,6 +43,14 @@ class Arena(models.Model):
         default=180, help_text="A side not ready after this long fails the battle."
     )
     is_active = models.BooleanField(default=True)
+    min_votes_to_rank = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="A model with fewer counted votes is provisional (no rank, no interval, out "
+                  "of the fit); empty: ARENA_MIN_VOTES_TO_RANK.")
+    style_control = models.BooleanField(
+        null=True, blank=True,
+        help_text="Also fit ratings controlled for generation time, resolution and aspect "
+                  "ratio; empty: ARENA_STYLE_CONTROL.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -50,6 +58,20 @@ class Arena(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def rank_min_votes(self) -> int:
+        """Counted votes a model needs to be ranked here."""
+        from django.conf import settings
+
+        value = self.min_votes_to_rank
+        return settings.ARENA_MIN_VOTES_TO_RANK if value is None else int(value)
+
+    @property
+    def style_control_on(self) -> bool:
+        from django.conf import settings
+
+        return settings.ARENA_STYLE_CONTROL if self.style_control is None else self.style_control
 
 
 class ProviderKind(models.TextChoices):
@@ -108,6 +130,13 @@ class Contender(models.Model):
     license = models.CharField(max_length=120, blank=True)
     link = models.URLField(blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
+    failure_streak = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Outputs failed in a row (a success resets it).")
+    paused_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Set when the provider failed ARENA_PAUSE_AFTER_FAILURES outputs in a row: "
+                  "the sampler skips it until a \"Test generate\" succeeds.")
+    paused_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -167,12 +167,21 @@ def battle_state(battle: Battle) -> dict[str, object]:
     }
     if battle.status == BattleStatus.VOTED:
         vote = getattr(battle, "vote", None)
-        state["vote"] = {"choice": vote.choice} if vote else None
+        # Only the battle's own voter reads this state (API, page, WebSocket): whether the vote
+        # counted, and why not, is for them alone (the share page never says).
+        state["vote"] = {"choice": vote.choice, "counted": vote.is_valid,
+                         "not_counted_reason": _voter_reason(vote.invalid_reason)} if vote else None
         state["reveal"] = {
             "left": contender_public(battle.left),
             "right": contender_public(battle.right),
         }
     return state
+
+
+def _voter_reason(reason: str) -> str | None:
+    from arena.votes.models import voter_reason  # votes depend on battles, not the reverse
+
+    return voter_reason(reason)
 
 
 def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:

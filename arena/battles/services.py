@@ -30,7 +30,7 @@ from arena.battles.models import (
 )
 from arena.battles.moderation import prompt_moderate
 from arena.battles.ratelimit import rate_limit_hit
-from arena.battles.sampling import pair_sample
+from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
 
 logger = logging.getLogger(__name__)
@@ -62,38 +62,25 @@ def prompt_clean(text: object) -> str:
     return cleaned
 
 
-def prompt_random(*, arena: Arena, rng: random.Random) -> Prompt:
+def prompt_random(*, arena: Arena, rng: random.Random, voter_id: str = "") -> Prompt:
+    """A bank prompt this voter has not used in this arena yet (a repeated prompt would not
+    count). An empty bank is filled from the shipped one first."""
+    from arena.battles.bank import prompt_bank_load
+
     bank = Prompt.objects.filter(source=Prompt.Source.BANK, modality=arena.modality)
-    count = bank.count()
+    if not bank.exists():
+        prompt_bank_load(modality=arena.modality)
+    fresh = bank
+    if voter_id:
+        used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
+        fresh = bank.exclude(text_hash__in=used)
+    count = fresh.count()
     if count == 0:
+        if bank.exists():
+            raise InvalidInput("You have used every prompt of this arena's bank: please type "
+                               "your own.")
         raise InvalidInput("This arena has no prompt bank yet: please type a prompt.")
-    return bank.order_by("pk")[rng.randrange(count)]
-
-
-def sampling_weights(*, arena: Arena, contenders: list[Contender]) -> list[float]:
-    """Each contender's operator weight, boosted while its rating is still uncertain.
-
-    A new model (no rating yet) or one whose interval is wider than the target is drawn up to
-    ARENA_SAMPLING_BOOST_MAX times as often, so its interval narrows quickly; the boost fades
-    as the interval reaches the target. The battle records the resulting probability, so
-    inverse-probability weighting stays exact.
-    """
-    from arena.leaderboards.selectors import snapshot_latest
-
-    boost_max = settings.ARENA_SAMPLING_BOOST_MAX
-    snapshot = snapshot_latest(arena=arena) if boost_max > 1 else None
-    widths = {
-        row["model"]: row["ci_high"] - row["ci_low"]
-        for row in (snapshot.rows if snapshot else [])
-        if row.get("ci_low") is not None and row.get("votes")
-    }
-    target = settings.ARENA_SAMPLING_TARGET_CI_WIDTH
-    weights = []
-    for contender in contenders:
-        width = widths.get(contender.name)
-        boost = boost_max if width is None else min(boost_max, max(1.0, width / target))
-        weights.append(contender.sampling_weight * boost)
-    return weights
+    return fresh.order_by("pk")[rng.randrange(count)]
 
 
 def battle_create(
@@ -119,19 +106,22 @@ def battle_create(
                    limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS, window_s=window,
                    what="new battles from your network")
     if random_prompt:
-        prompt = prompt_random(arena=arena, rng=rng)
+        prompt = prompt_random(arena=arena, rng=rng, voter_id=voter_id)
     else:
         text = prompt_clean(prompt_text)
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
     contenders = list(
-        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
+        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True,
+                                 paused_at__isnull=True)
         .select_related("provider")
         .order_by("pk")
     )
     try:
-        weights = sampling_weights(arena=arena, contenders=contenders)
-        left_i, right_i, probability = pair_sample(weights, rng)
+        sampling = arena_pair_probabilities(
+            arena_id=arena.pk, names=[c.name for c in contenders],
+            weights=[c.sampling_weight for c in contenders])
+        left_i, right_i, probability = pair_draw(sampling, rng)
     except ValueError:
         raise Unavailable(
             "This arena needs at least two enabled models; please try again later."

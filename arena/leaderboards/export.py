@@ -87,3 +87,22 @@ def votes_export_csv(*, arena: Arena) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+# The leaderboard table as a download: what the page's table shows, one row per model.
+BOARD_COLUMNS = ["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
+                 "style_rating", "votes", "win_rate", "provisional"]
+
+
+def leaderboard_csv(board: dict[str, object]) -> str:
+    """The board's rows as CSV (names are operator-written, still made inert for spreadsheets);
+    a value the board does not have is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=BOARD_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in board.get("rows") or []:  # type: ignore[attr-defined]
+        cells = {name: row.get(name) for name in BOARD_COLUMNS}
+        for name in ("model", "organization"):
+            cells[name] = csv_text_cell(str(cells[name] or ""))
+        writer.writerow({k: "" if v is None else v for k, v in cells.items()})
+    return buffer.getvalue()

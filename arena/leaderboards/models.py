@@ -30,6 +30,32 @@ class LeaderboardSnapshot(models.Model):
         return f"{self.arena.slug}/{self.category or 'all'} at {self.computed_at:%Y-%m-%d %H:%M}"
 
 
+class ChangeKind(models.TextChoices):
+    MODEL_ADDED = "model_added", "Model added"
+    MODEL_RANKED = "model_ranked", "Model ranked"
+    MODEL_RETIRED = "model_retired", "Model retired"
+    VOTES_EXCLUDED = "votes_excluded", "Votes excluded"
+    METHOD = "method", "Method changed"
+
+
+class LeaderboardChange(models.Model):
+    """One thing that moved an arena's board, written by the refresh that first saw it: what
+    the leaderboard page's changelog lists."""
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="board_changes")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=20, choices=ChangeKind.choices)
+    text = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["arena", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.arena.slug} {self.at:%Y-%m-%d %H:%M}: {self.text}"
+
+
 class PairCell(models.Model):
     """Counted votes per (arena, prompt category, left, right, choice, sampling probability).
 

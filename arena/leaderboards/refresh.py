@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -34,14 +34,23 @@ from arena.battles import events
 from arena.battles.models import Arena, Contender
 from arena.leaderboards import maintained
 from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
+from arena.leaderboards.changelog import changelog_record
 from arena.leaderboards.elo_state import elo_resume
+from arena.leaderboards.honest import (
+    RankedCells,
+    finite,
+    ipw_section,
+    ranked_cells,
+    recipe,
+    sampler_state,
+    style_section,
+)
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
 from arena.votes.services import elo_store
 from arena.votes.stream import VoteColumns, counted_vote_columns
-from ratings import battles_from_arrays, compute_leaderboard
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
@@ -62,6 +71,13 @@ class Board:
     left_wins: int
     decisive: int
     elo: npt.NDArray[np.float64]
+    ranked: RankedCells | None = None  # the split into ranked and provisional models
+    min_votes: int = 0
+    both_bad: str = "tie"
+    ipw: dict[str, object] | None = None  # the weighted fit's notice and counts (ARENA_IPW)
+    ipw_rows: dict[str, tuple[float | None, float | None, float | None]] = field(
+        default_factory=dict)
+    sampler: dict[str, object] | None = None  # what the adaptive sampler reads (overall board)
 
 
 def _position_bias(left: int, decisive: int) -> dict[str, object]:
@@ -74,102 +90,90 @@ def _clean(matrix: list[list[float]]) -> list[list[float | None]]:
     return [[None if value != value else round(value, 4) for value in row] for row in matrix]
 
 
+def _elo(elo: dict[str, float], model: str) -> float:
+    return round(elo.get(model, 1000.0), 2)
+
+
 def board_dict(board: Board, *, names: Sequence[str],
                contenders: dict[str, Contender]) -> dict[str, object]:
-    """A board in the stored snapshot's shape (the same fields as before this change)."""
+    """A board in the stored snapshot's shape: ranked rows (ratings and bounds to two
+    decimals), then the provisional models (``rank`` None, no rating or interval)."""
     elo = dict(zip(names, board.elo.tolist(), strict=True))
     rows: list[dict[str, object]] = []
     lb = board.leaderboard
+    style_shown = lb is not None and lb.style is not None and lb.style.identified
     if lb is not None:
         for row in lb.rows:
             contender = contenders.get(row.model)
+            ipw = board.ipw_rows.get(row.model)
             rows.append({
-                "rank": row.rank, "model": row.model,
+                "rank": row.rank, "provisional": False, "model": row.model,
                 "organization": contender.organization if contender else "",
-                "demo": contender.is_demo if contender else False,
-                "rating": round(row.rating, 1), "ci_low": round(row.ci_low, 1),
-                "ci_high": round(row.ci_high, 1),
-                "elo": round(elo.get(row.model, 1000.0), 1),
+                "demo": contender.is_demo if contender else False, "retired": contender is None,
+                "rating": finite(row.rating), "ci_low": finite(row.ci_low),
+                "ci_high": finite(row.ci_high), "elo": _elo(elo, row.model),
                 "votes": row.votes, "wins": row.wins, "ties": row.ties, "losses": row.losses,
                 "win_rate": round(row.win_rate, 4) if row.votes else None,
-                **({"style_rating": round(row.style_rating, 1),
-                    "style_ci_low": round(row.style_ci_low, 1),
-                    "style_ci_high": round(row.style_ci_high, 1)}
-                   if lb.style is not None else {}),
+                **({"style_rating": finite(row.style_rating),
+                    "style_ci_low": finite(row.style_ci_low),
+                    "style_ci_high": finite(row.style_ci_high)} if style_shown else {}),
+                **({"ipw_rating": ipw[0], "ipw_ci_low": ipw[1], "ipw_ci_high": ipw[2]}
+                   if ipw else {}),
             })
         matrices: dict[str, object] = {
             "models": list(lb.models), "battle_counts": lb.battle_counts.tolist(),
             "win_fraction": _clean(lb.win_fraction.tolist()),
             "predicted_win": _clean(lb.predicted_win.tolist())}
         if lb.style is not None:
-            matrices["style"] = {
-                "covariates": list(lb.style.covariate_names),
-                "coefficients": [round(float(c), 2) for c in lb.style.coefficients],
-                "coef_ci_low": _clean([lb.style.coef_ci_low.tolist()])[0],
-                "coef_ci_high": _clean([lb.style.coef_ci_high.tolist()])[0],
-                "bootstrap_rounds": lb.style.bootstrap_rounds,
-            }
+            matrices["style"] = style_section(lb.style)
         params: dict[str, object] = {
             "bootstrap_rounds": lb.bootstrap_rounds, "seed": lb.seed,
             "confidence": lb.confidence, "center": lb.center, "regularized": lb.regularized,
             "prior_strength": lb.prior_strength, "weighted": lb.weighted,
             "both_bad": lb.both_bad}
     else:
-        for rank, contender in enumerate(sorted(contenders.values(), key=lambda c: c.name),
-                                         start=1):
-            rows.append({"rank": rank, "model": contender.name,
-                         "organization": contender.organization, "demo": contender.is_demo,
-                         "rating": None, "ci_low": None, "ci_high": None,
-                         "elo": round(elo.get(contender.name, 1000.0), 1), "votes": 0,
-                         "wins": 0, "ties": 0, "losses": 0, "win_rate": None})
         matrices, params = {}, {"bootstrap_rounds": settings.ARENA_BOOTSTRAP_ROUNDS}
+    params.update({
+        "min_votes_to_rank": board.min_votes, "style_control": lb is not None and lb.style
+        is not None, "ipw": board.ipw is not None,
+        "recipe": recipe(bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
+                         min_votes=board.min_votes, both_bad=board.both_bad)})
+    if board.ipw is not None:
+        matrices["ipw"] = board.ipw
+    if board.sampler is not None:
+        matrices["sampler"] = board.sampler
+    for p in board.ranked.provisional if board.ranked is not None else []:
+        contender = contenders.get(p.model)
+        rows.append({
+            "rank": None, "provisional": True, "model": p.model,
+            "organization": contender.organization if contender else "",
+            "demo": contender.is_demo if contender else False, "retired": contender is None,
+            "rating": None, "ci_low": None, "ci_high": None, "elo": _elo(elo, p.model),
+            "votes": p.votes, "wins": p.wins, "ties": p.ties, "losses": p.losses,
+            "win_rate": None if p.win_rate is None else round(p.win_rate, 4)})
     return {"category": board.category, "rows": rows, "matrices": matrices, "params": params,
             "votes": board.votes, "position_bias": _position_bias(board.left_wins,
                                                                   board.decisive)}
 
 
-def _varying(x: npt.NDArray[np.float64]) -> list[int]:
-    """Covariates that take more than one value (the others carry no information)."""
-    return [k for k in range(x.shape[1]) if np.unique(np.round(x[:, k], 9)).size > 1]
-
-
-def _style(cells: Cells, lookup: IntArray, names: Sequence[str], *, both_bad: str,
+def _style(cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str,
            seed: int) -> StyleResult | None:
-    """The style-controlled fit, or None when no covariate varies (as before)."""
+    """The style-controlled fit of the ranked models (the main fit's), with its
+    identifiability notices; None without votes between ranked models."""
     assert cells.x is not None
-    varies = _varying(cells.x) if cells.count.size else []
-    if not varies:
+    to_ranked = np.full(int(lookup.max(initial=0)) + 1, -1, dtype=np.int64)
+    to_ranked[ranked.positions] = np.arange(ranked.positions.shape[0])
+    a, b = to_ranked[lookup[cells.left]], to_ranked[lookup[cells.right]]
+    both = (a >= 0) & (b >= 0)
+    if not both.any():
         return None
     try:
         return style_from_cells(
-            names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
-            cells.x[:, varies], names=[list(STYLE_COVARIATES)[k] for k in varies],
-            both_bad=both_bad,  # type: ignore[arg-type]
+            ranked.names, a[both], b[both], cells.outcome[both], cells.count[both],
+            cells.x[both], names=list(STYLE_COVARIATES), both_bad=both_bad,  # type: ignore[arg-type]
             bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS, seed=seed)
     except NoBattlesError:
         return None
-
-
-def _weighted_leaderboard(cells: Cells, lookup: IntArray, names: Sequence[str], *,
-                          both_bad: str, style: bool) -> Leaderboard:
-    """Inverse-probability weighting (``ARENA_IPW``): each vote carries its own weight, so the
-    cells are expanded back to one numpy row per vote (no Python object per vote) and fitted
-    by :func:`ratings.compute_leaderboard`."""
-    assert cells.probability is not None
-    n = cells.count
-    battles = battles_from_arrays(
-        names, np.repeat(lookup[cells.left], n), np.repeat(lookup[cells.right], n),
-        np.repeat(cells.outcome, n), weights=np.repeat(1.0 / cells.probability, n))
-    covariates, covariate_names = None, None
-    if style and cells.x is not None:
-        varies = _varying(cells.x)
-        if varies:
-            covariates = np.repeat(cells.x[:, varies], n, axis=0)
-            covariate_names = [list(STYLE_COVARIATES)[k] for k in varies]
-    return compute_leaderboard(
-        battles, method="bt", bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
-        both_bad=both_bad,  # type: ignore[arg-type]
-        online_elo=False, covariates=covariates, covariate_names=covariate_names)
 
 
 def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: dict[str, float],
@@ -200,7 +204,7 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
             columns = counted_vote_columns(arena=arena, categories=categories)
         if flagged:  # their votes left the cells with them (one read of O(cells) rows)
             counts, style_cells = cells_fetch(arena=arena, categories=categories,
-                                              style=settings.ARENA_STYLE_CONTROL, ipw=ipw)
+                                              style=arena.style_control_on, ipw=ipw)
         t = lap("voter_review", t)
     ids = (set(counts.left.tolist()) | set(counts.right.tolist())
            | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
@@ -218,22 +222,22 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
     both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
-    overall_weighted = counts.weighted()
+    min_votes = arena.rank_min_votes
+    overall = ranked_cells(names, lookup[counts.left], lookup[counts.right], counts.outcome,
+                           counts.count, min_votes=min_votes, both_bad=both_bad)
     style = None
-    if style_cells is not None and not overall_weighted:
-        style = _style(style_cells, lookup, names, both_bad=both_bad, seed=0)
+    if style_cells is not None:
+        style = _style(style_cells, lookup, overall, both_bad=both_bad, seed=0)
     t = lap("style_fit", t)
     boards = []
     for g, category in [(-1, ""), *enumerate(categories)]:
         cells = counts if g < 0 else counts.select(counts.group == g)
         if g >= 0 and not cells.count.sum():
             continue  # a category without counted votes in this arena has no board
-        if g < 0 and overall_weighted and style_cells is not None:
-            cells = style_cells  # the same votes, with their covariates
         boards.append(_fit_board(
             cells, lookup, names, category=category, both_bad=both_bad,
-            elo=table.ratings[g + 1], style=style if g < 0 else None,
-            style_weighted=g < 0 and style_cells is not None))
+            elo=table.ratings[g + 1], style=style if g < 0 else None, min_votes=min_votes,
+            ipw=ipw and g < 0, ranked=overall if g < 0 else None))
     lap("bt_fits", t)
     return boards, names, id_names
 
@@ -260,7 +264,7 @@ def votes_and_cells(*, arena: Arena, categories: Sequence[str],
     when the style bins of the settings changed, and again when their totals disagree with
     the votes of the same snapshot (which the triggers rule out; the check costs nothing).
     """
-    style = settings.ARENA_STYLE_CONTROL
+    style = arena.style_control_on
     kept = maintained.maintained()
     if kept and not maintained.bins_current():
         maintained.cells_rebuild()
@@ -298,24 +302,38 @@ def _overall_by_contender(table: EloTable, id_names: dict[int, str],
 
 def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category: str,
                both_bad: str, elo: npt.NDArray[np.float64], style: StyleResult | None,
-               style_weighted: bool) -> Board:
+               min_votes: int, ipw: bool, ranked: RankedCells | None = None) -> Board:
+    """One board: the provisional models split off, the ranked ones fitted (the same fit as
+    ``python -m ratings --min-votes``), and with ``ipw`` the weighted fit beside it."""
     votes = int(cells.count.sum())
     left_wins = int(cells.count[cells.outcome == 0].sum())
     decisive = left_wins + int(cells.count[cells.outcome == 1].sum())
-    try:
-        if cells.weighted():
-            lb = _weighted_leaderboard(cells, lookup, names, both_bad=both_bad,
-                                       style=style_weighted)
-        else:
+    if ranked is None:
+        ranked = ranked_cells(names, lookup[cells.left], lookup[cells.right], cells.outcome,
+                              cells.count, min_votes=min_votes, both_bad=both_bad)
+    lb = None
+    if ranked.names:
+        try:
             lb = leaderboard_from_cells(
-                names, lookup[cells.left], lookup[cells.right], cells.outcome, cells.count,
+                ranked.names, ranked.left, ranked.right, ranked.outcome, ranked.count,
                 bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
                 both_bad=both_bad,  # type: ignore[arg-type]
-                elo=elo, style=style)
-    except NoBattlesError:
-        lb = None
+                elo=elo[ranked.positions], style=style)
+        except NoBattlesError:
+            lb = None
+    ipw_info, ipw_rows = None, {}
+    if ipw and lb is not None:
+        ipw_info, ipw_rows = ipw_section(ranked, cells.probability, both_bad=both_bad,
+                                         bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS)
+    sampler = None
+    if not category:
+        sampler = sampler_state(names, lookup[cells.left], lookup[cells.right], cells.outcome,
+                                cells.count, {} if lb is None else
+                                {r.model: r.rating for r in lb.rows})
     return Board(category=category, leaderboard=lb, votes=votes, left_wins=left_wins,
-                 decisive=decisive, elo=elo)
+                 decisive=decisive, elo=elo, ranked=ranked, min_votes=min_votes,
+                 both_bad=both_bad, ipw=ipw_info,
+                 ipw_rows=ipw_rows, sampler=sampler)
 
 
 @metrics.refresh_timed  # arena_leaderboard_refresh_seconds
@@ -326,6 +344,8 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     last = LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]
+    previous = (LeaderboardSnapshot.objects.filter(arena=arena, category="")
+                .order_by("-computed_at").only("rows", "params", "excluded").first())
     contenders = {c.name: c for c in Contender.objects.filter(arenas=arena, enabled=True)
                   .select_related("provider")}
     boards, names, _ = compute_boards(arena=arena, contenders=contenders, phases=phases,
@@ -349,6 +369,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
             for board in dicts
         ])
         snapshots_prune(arena=arena)
+        changelog_record(arena=arena, previous=previous, board=dicts[0], excluded=excluded)
         slug = arena.slug
         categories = [str(b["category"]) for b in dicts]
         transaction.on_commit(lambda: events.leaderboard_push(

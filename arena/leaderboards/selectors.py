@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from arena.battles.models import Arena
+from arena.leaderboards.changelog import changes_latest
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.models import InvalidReason
 from arena.votes.selectors import leaderboard_get as live_elo_board
@@ -26,7 +29,11 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]
     if snapshot is None:
         board = live_elo_board(arena=arena)
         for row in board["rows"]:  # type: ignore[union-attr]
-            row.update({"ci_low": None, "ci_high": None, "elo": row["rating"]})
+            row.update({"ci_low": None, "ci_high": None, "elo": row["rating"],
+                        "provisional": row["votes"] < arena.rank_min_votes})
+            if row["provisional"]:  # no rank without evidence, even on the live Elo board
+                row["rank"] = None
+        board.update({"changes": []})
         board.update({"category": category, "excluded": {}, "position_bias": {},
                       "categories": leaderboard_categories(arena=arena), "matrices": {}})
         return board
@@ -45,6 +52,7 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]
                      for reason, n in snapshot.excluded.items()},
         "position_bias": snapshot.position_bias,
         "params": snapshot.params,
+        "changes": changes_latest(arena=arena, limit=settings.ARENA_CHANGELOG_SHOWN),
     }
 
 

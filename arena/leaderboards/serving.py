@@ -21,7 +21,7 @@ from django.utils.http import http_date, parse_etags
 from arena.battles.models import Arena
 from arena.leaderboards.models import LeaderboardSnapshot
 
-RENDER_VERSION = 1  # bump when the page or the JSON changes shape: old cached bytes lapse
+RENDER_VERSION = 2  # bump when the page or the JSON changes shape: old cached bytes lapse
 # A new generation replaces the last one with every refresh (seconds apart under load): keep
 # rendered bytes briefly, so the cache never fills with superseded pages.
 CACHE_TIMEOUT_S = 600

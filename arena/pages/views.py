@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.safestring import mark_safe
+from django.utils.text import slugify
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
@@ -18,6 +26,7 @@ from arena.battles.errors import NotFound
 from arena.battles.models import Output
 from arena.battles.voters import voter_id_from_session
 from arena.leaderboards import charts
+from arena.leaderboards.export import leaderboard_csv
 from arena.leaderboards.selectors import (
     leaderboard_categories,
     leaderboard_history,
@@ -54,7 +63,9 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
         if battle.arena_id != arena.pk:
             raise Http404("There is no such battle.")
     response = render(request, "battle.html", {
-        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS})
+        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS,
+        # when the sweeper gives up on a side: past it the page calls the battle expired
+        "expires_after_s": int(arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S)})
     patch_cache_control(response, private=True, no_cache=True)
     return response
 
@@ -68,6 +79,9 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
 
     arena = _arena_or_404(slug)
     category = request.GET.get("category", "")
+    fmt = request.GET.get("format", "")
+    if fmt:  # the page's download links: the same board as CSV or JSON
+        return leaderboard_download(request, arena=arena, category=category, fmt=fmt)
     fragment = bool(request.GET.get("fragment"))
 
     def draw() -> HttpResponse:
@@ -97,12 +111,41 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
                                          style.get("coefficients", []),
                                          style.get("coef_ci_low", []),
                                          style.get("coef_ci_high", []), strict=False))
+        context["ranked_rows"] = [r for r in board["rows"] if not r.get("provisional")]
+        context["provisional_rows"] = [r for r in board["rows"] if r.get("provisional")]
         context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
         template = "_leaderboard_body.html" if fragment else "leaderboard.html"
         return render(request, template, context)
 
     return cached_leaderboard_response(request, arena=arena, category=category,
                                        kind="fragment" if fragment else "page", render=draw)
+
+
+def leaderboard_download(request: HttpRequest, *, arena, category: str,  # type: ignore[no-untyped-def]
+                         fmt: str) -> HttpResponse:
+    """?format=csv or ?format=json: the board as a file, cached per snapshot like the page."""
+    from arena.leaderboards.serving import cached_leaderboard_response
+
+    if fmt not in ("csv", "json"):
+        return HttpResponseBadRequest("format must be csv or json.",
+                                      content_type="text/plain; charset=utf-8")
+
+    def encode() -> HttpResponse:
+        if category and category not in leaderboard_categories(arena=arena):
+            raise Http404("No leaderboard for this category yet.")
+        board = leaderboard_latest(arena=arena, category=category)
+        if fmt == "csv":
+            response = HttpResponse(leaderboard_csv(board),
+                                    content_type="text/csv; charset=utf-8")
+        else:
+            response = JsonResponse(board)
+        return response
+
+    response = cached_leaderboard_response(request, arena=arena, category=category,
+                                           kind=f"download-{fmt}", render=encode)
+    name = "-".join(filter(None, [arena.slug, "leaderboard", slugify(category)]))
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
 
 
 # Defence in depth where hostile text meets strangers: the share page shows a voter's prompt to

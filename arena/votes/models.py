@@ -27,6 +27,28 @@ class InvalidReason(models.TextChoices):
         "Over the daily budget of counted votes from one network address")
 
 
+# What the voter is told (only the voter: the share page and the export never say) when a
+# stored vote does not count, addressed to them; "" for a counted vote.
+VOTER_REASON = {
+    InvalidReason.IDENTITY_LEAKED: "an output showed a model's name, so the vote was not blind",
+    InvalidReason.TOO_FAST: "it came too soon after both outputs were shown; take a moment to "
+                            "look at both",
+    InvalidReason.DAILY_CAP: "you have reached today's limit of counted votes",
+    InvalidReason.REPEATED_PROMPT: "you already voted on this prompt in this arena; try a new "
+                                   "prompt",
+    InvalidReason.FLAGGED_VOTER: "votes from this browser are held back by the abuse checks",
+    InvalidReason.NO_ADDRESS: "your network address could not be read",
+    InvalidReason.ADDRESS_BUDGET: "your network has reached today's limit of counted votes",
+}
+
+
+def voter_reason(reason: str) -> str | None:
+    """Why a vote did not count, in the voter's words (None when it counted)."""
+    if not reason:
+        return None
+    return VOTER_REASON.get(reason, "it broke one of the arena's vote rules")  # type: ignore[call-overload]
+
+
 class Vote(models.Model):
     battle = models.OneToOneField(Battle, on_delete=models.PROTECT, related_name="vote")
     choice = models.CharField(max_length=10, choices=Choice.choices)

@@ -33,7 +33,7 @@
     return (res.data && res.data.error && res.data.error.message) || "Something went wrong (" + res.status + "). Please try again.";
   }
 
-  function renderPanel(panel, output, modality) {
+  function renderPanel(panel, output, modality, battleOver) {
     const frame = panel.querySelector(".frame");
     const shownUrl = frame.dataset.url || "";
     if (output.url && output.url !== shownUrl) {
@@ -56,9 +56,12 @@
       p.className = "output-text"; p.textContent = output.text;
       frame.appendChild(p); frame.dataset.text = "1";
     } else if (!output.url && !output.text) {
+      // A side of a failed battle is never shown (the "together" policy keeps it hidden).
+      const failed = output.status === "failed", over = battleOver && !failed;
       const ph = frame.querySelector(".ph-text");
-      if (ph) ph.textContent = output.status === "failed" ? "Could not generate" : "Generating…";
-      frame.classList.toggle("failed", output.status === "failed");
+      if (ph) ph.textContent = failed ? "Could not generate" : over ? "Not shown: the battle ended" : "Generating…";
+      frame.classList.toggle("failed", failed);
+      frame.classList.toggle("stopped", over);
     }
   }
 
@@ -68,21 +71,37 @@
     battleBox.hidden = false;
     $("prompt-shown").textContent = state.prompt;
     for (const output of state.outputs) {
-      renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality);
+      renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality,
+                  ["failed", "abandoned"].includes(state.status));
     }
     const canVote = state.status === "ready" && !voting;
     voteButtons.forEach((b) => { b.disabled = !canVote; });
     $("vote-bar").hidden = state.status === "voted" || state.status === "failed";
-    if (state.status === "failed") {
+    if (["pending", "generating"].includes(state.status)) clock.start(state.id);
+    else clock.stop();
+    if (state.status === "failed" || state.status === "abandoned") {
       say(state.failure || "This battle failed. Nothing was counted.", "error");
-      showAfter("This battle could not be completed. Start a new one?");
+      showAfter("This battle could not be completed, so there is nothing to vote on. Start a new one?");
       stopFollowing();
+      $("new-btn").focus();
     } else if (state.status === "voted" && state.reveal) {
       reveal(state.reveal, state.vote && state.vote.choice);
+      showCounted(state.vote);
       stopFollowing();
     } else if (state.status === "ready") {
       say("Both outputs are ready: which one is better?", "info");
     }
+  }
+
+  // Whether the vote counted, told to this voter only (the share page never says).
+  function showCounted(vote) {
+    const box = $("counted");
+    if (!vote || vote.counted === undefined) { box.hidden = true; return; }
+    box.hidden = false;
+    box.className = "counted " + (vote.counted ? "yes" : "no");
+    box.textContent = vote.counted
+      ? "✓ Your vote counts toward the leaderboard."
+      : "✗ Your vote was kept but does not count: " + (vote.not_counted_reason || "it broke one of the arena's rules") + ".";
   }
 
   function reveal(models, choice) {
@@ -99,8 +118,9 @@
     }
     const words = {left: "You preferred Model A.", right: "You preferred Model B.", tie: "You called it a tie.", both_bad: "You found both bad."};
     say("", "info");
-    showAfter((words[choice] || "Vote recorded.") + " Thanks — your vote counts.");
+    showAfter((words[choice] || "Vote recorded.") + " Here are the two models.");
     share.offer(current && current.id);
+    $("new-btn").focus();
   }
 
   function showAfter(text) {
@@ -139,13 +159,15 @@
     current = null; voteKey = null; voting = false;
     say("", "info");
     $("after").hidden = true;
+    $("counted").hidden = true;
+    clock.stop();
     share.hide();
     document.querySelectorAll(".panel").forEach((panel) => {
       panel.classList.remove("winner");
       const frame = panel.querySelector(".frame");
       delete frame.dataset.url; delete frame.dataset.text;
-      frame.classList.remove("failed");
-      frame.innerHTML = '<div class="placeholder"><span class="spinner"></span><span class="ph-text">Generating…</span></div>';
+      frame.classList.remove("failed", "stopped");
+      frame.innerHTML = '<div class="placeholder"><span class="spinner" aria-hidden="true"></span><span class="ph-text">Generating…</span></div>';
       const r = panel.querySelector(".reveal"); r.hidden = true; r.textContent = "";
     });
   }
@@ -187,6 +209,7 @@
         current.status = "voted";
         $("vote-bar").hidden = true;
         reveal({left: res.data.left, right: res.data.right}, res.data.choice);
+        showCounted(res.data);
         stopFollowing();
         return;
       }
@@ -238,6 +261,62 @@
   $("share-btn").addEventListener("click", () => share.create());
   $("share-copy").addEventListener("click", () => share.copy());
   $("share-revoke").addEventListener("click", () => share.revoke());
+
+  // Slow generation: the elapsed time, a hint after 10 s, and past the arena's timeout a
+  // battle that says it expired and offers a new one instead of a spinner that never ends.
+  const timeoutS = Number(app.dataset.timeout) || 210;  // the arena's timeout + the sweeper's grace
+  const clock = {
+    id: null, started: 0, timer: null,
+    start(id) {
+      if (this.id === id && this.timer) return;
+      this.stop();
+      this.id = id; this.started = Date.now();
+      $("wait").hidden = false; $("wait-hint").textContent = "";
+      this.tick();
+      this.timer = setInterval(() => this.tick(), 1000);
+    },
+    stop() {
+      if (this.timer) clearInterval(this.timer);
+      this.timer = null; this.id = null;
+      $("wait").hidden = true;
+    },
+    tick() {
+      const s = Math.floor((Date.now() - this.started) / 1000);
+      $("elapsed").textContent = "Generating… " + s + " s";
+      if (s >= 10 && !$("wait-hint").textContent) {
+        $("wait-hint").textContent = "Some models take a minute or more. You can keep waiting, or start a new battle: this one ends by itself after " + timeoutS + " s.";
+      }
+      if (s >= timeoutS) this.expire();
+    },
+    async expire() {
+      const id = this.id;
+      this.stop();
+      const res = await api("GET", "/battles/" + id).catch(() => null);
+      if (res && res.status === 200 && !["pending", "generating"].includes(res.data.status)) { render(res.data); return; }
+      if (!current || current.id !== id) return;
+      stopFollowing();
+      say("This battle expired: a model did not answer in time. Nothing was counted.", "error");
+      document.querySelectorAll(".frame:not([data-url])").forEach((frame) => {
+        frame.classList.add("stopped");
+        const ph = frame.querySelector(".ph-text");
+        if (ph) ph.textContent = "Not shown: the battle ended";
+      });
+      showAfter("Start a new battle?");
+      $("vote-bar").hidden = true;
+      $("new-btn").focus();
+    },
+  };
+
+  // Keyboard: A / B / T / N vote once both outputs are shown; Enter starts a new battle after.
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
+    const tag = (ev.target && ev.target.tagName) || "";
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (ev.target && ev.target.isContentEditable)) return;
+    const key = ev.key.toLowerCase();
+    const button = voteButtons.find((b) => b.dataset.key === key);
+    if (button && !button.disabled && !$("vote-bar").hidden) { ev.preventDefault(); button.click(); return; }
+    if (key === "enter" && !$("after").hidden && tag !== "BUTTON" && tag !== "A") { ev.preventDefault(); $("new-btn").click(); }
+  });
 
   form.addEventListener("submit", (ev) => { ev.preventDefault(); start({prompt: input.value}); });
   input.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); } });

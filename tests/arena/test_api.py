@@ -71,7 +71,9 @@ def test_full_battle_flow_reveals_only_after_the_vote(demo_arena: Any, voter: An
     assert board["votes"] == 1
     assert {"votes", "computed_at", "rows"} <= set(board)
     assert set(board["rows"][0]) >= {"rank", "model", "rating", "votes", "win_rate"}
-    assert board["rows"][0]["model"] == battle.right.name
+    winner = next(r for r in board["rows"] if r["model"] == battle.right.name)
+    assert winner["votes"] == 1 and winner["win_rate"] == 1
+    assert winner["rank"] is None and winner["provisional"]  # one vote ranks no one
 
 
 def test_random_prompt_battle(demo_arena: Any, voter: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_share import IMAGES_SHOWN, browser  # noqa: F401 - the fixture
+from tests.browser.conftest import IMAGES_SHOWN
 from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
@@ -36,7 +36,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
 
 
 def test_hostile_prompt_and_model_names_never_run_on_the_share_page(
-    browser: object, live: LiveArena, tmp_path: Path  # noqa: F811
+    browser: object, live: LiveArena, tmp_path: Path
 ) -> None:
     owner = browser.new_context()  # type: ignore[attr-defined]
     page = owner.new_page()

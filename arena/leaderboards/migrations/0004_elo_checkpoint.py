@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('battles', '0005_battle_prompt_publishable'),
-        ('leaderboards', '0002_maintained_cells'),
+        ('leaderboards', '0003_maintained_cells'),
     ]
 
     operations = [

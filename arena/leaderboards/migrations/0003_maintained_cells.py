@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('battles', '0005_battle_prompt_publishable'),
-        ('leaderboards', '0001_initial'),
+        ('leaderboards', '0002_leaderboardchange'),
         ('votes', '0002_vote_stuffing_defences'),
     ]
 
