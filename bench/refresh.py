@@ -64,9 +64,9 @@ SELECT k, (random() * 2 - 1) * 1.5 AS strength, 2 + random() * 12 AS latency,
        CASE k %% 5 WHEN 0 THEN 1024 ELSE 512 END AS height
 FROM generate_series(1, %(contenders)s) AS k;
 INSERT INTO battles_contender (name, organization, model_id, parameters, enabled,
-    sampling_weight, license, link, added_at, provider_id)
+    sampling_weight, license, link, added_at, provider_id, failure_streak, paused_reason)
 SELECT 'model-' || lpad(k::text, 3, '0'), 'org-' || (k %% 7), 'm' || k, '{}', true, 1.0, '',
-       '', now(), (SELECT id FROM battles_provider)
+       '', now(), (SELECT id FROM battles_provider), 0, ''
 FROM bench_model ORDER BY k;
 ALTER TABLE bench_model ADD COLUMN cid bigint;
 UPDATE bench_model SET cid = c.id FROM battles_contender c
