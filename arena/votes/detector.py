@@ -97,9 +97,7 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
                     ratings: dict[int, float]) -> dict[int, tuple[str, dict[str, object]]]:
     """The same two tests as `voter_assess`, for every voter active since `since`, from
     per-voter counters (`ratings.voters.voter_counters`); keyed by voter hash."""
-    active = columns.voter if since is None else columns.voter[
-        columns.created >= VoteColumns.micros(since)]
-    decisive = (columns.outcome <= 1) & np.isin(columns.voter, np.unique(active))
+    decisive = columns.outcome <= 1
     if not decisive.any():
         return {}
     table = np.full(int(max(columns.left.max(), columns.right.max())) + 1, 1000.0)
@@ -108,8 +106,17 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
             table[contender_id] = rating
     left, right = columns.left[decisive], columns.right[decisive]
     p_left = 1.0 / (1.0 + 10.0 ** ((table[right] - table[left]) / 400.0))
+    # Counters for every voter (one sort of the votes); then keep those active since `since`
+    # (a few, looked up in the sorted codes: no membership test over every vote).
     codes, n, left_picks, observed, mean, variance = voter_counters(
         columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
+    if since is not None:
+        recent = np.unique(columns.voter[columns.created >= VoteColumns.micros(since)])
+        at = np.searchsorted(codes, recent)
+        at = at[at < codes.shape[0]]
+        active = np.zeros(codes.shape[0], dtype=bool)
+        active[at[np.isin(codes[at], recent)]] = True
+        n = np.where(active, n, 0)  # inactive voters fall below the minimum: not assessed
     threshold = settings.ARENA_FLAG_P_VALUE
     # For p = 1/2 the two-sided exact test is twice the smaller tail: one vectorised call
     # screens every voter; the exact test runs only for the few near or past the threshold.

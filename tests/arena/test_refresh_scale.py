@@ -320,7 +320,9 @@ def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int
         assert len(names) == len(verdicts)
         return {names[h]: verdict for h, verdict in verdicts.items()}
 
-    for since in (None, timezone.now() - timedelta(days=2), timezone.now()):
+    last = Vote.objects.filter(battle__arena=arena).latest("created_at").created_at
+    for since in (None, timezone.now() - timedelta(days=2), last - timedelta(seconds=20),
+                  timezone.now()):  # all voters, all, the few of the last votes, none
         in_sql = in_columns(since)
         one_by_one = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
         assert set(in_sql) == set(one_by_one)
