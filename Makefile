@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test prod install install-dev migrate demo web worker worker-remote worker-gpu beat lint format clean
+.PHONY: run test prod install install-dev lock migrate demo web worker worker-remote worker-gpu beat lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# requirements.txt and requirements-dev.txt are locks (every package pinned and hashed, compiled
+# from requirements*.in by `make lock`), so this machine installs exactly what CI tested.
+# requirements-gpu.txt pins the GPU stack directly (its CUDA/CPU builds differ per machine).
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-gpu.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-gpu.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -60,6 +64,16 @@ worker-gpu: install  ## one process per GPU; its threads feed the batcher (MAX_B
 
 beat: install
 	$(VENV)/bin/celery -A arena beat -l INFO --schedule var/celerybeat-schedule
+
+## After editing requirements.in or requirements-dev.in: recompile both locks (needs PyPI).
+lock: install
+	$(PY) -m pip install -q pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.txt requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements-dev.txt requirements-dev.in
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ from django.urls import include, path
 from django.views import defaults
 
 from arena.api.responses import error_response
+from arena.battles.errors import ErrorCode
 from arena.ops import views as ops
 
 urlpatterns = [
@@ -20,12 +21,12 @@ urlpatterns = [
 ]
 
 
-def _api_or_default(default_view: object, status: int, code: str, message: str) -> object:
+def _api_or_default(default_view: object, code: ErrorCode, message: str) -> object:
     """Error handlers that answer JSON under /api/ and Django's page elsewhere."""
 
     def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if request.path.startswith("/api/"):
-            return error_response(status, code, message)
+            return error_response(code, message)
         if exception is None:
             return default_view(request)  # type: ignore[operator]
         return default_view(request, exception)  # type: ignore[operator]
@@ -34,8 +35,8 @@ def _api_or_default(default_view: object, status: int, code: str, message: str) 
 
 
 handler400 = _api_or_default(
-    defaults.bad_request, 400, "bad_request",
+    defaults.bad_request, ErrorCode.BAD_REQUEST,
     "The request could not be read: send a JSON body with Content-Type: application/json.")
 handler500 = _api_or_default(
-    defaults.server_error, 500, "server_error",
+    defaults.server_error, ErrorCode.SERVER_ERROR,
     "Something went wrong on our side and nothing was stored; please retry.")

@@ -142,6 +142,32 @@ REGISTRY: dict[str, str] = {
 }
 
 
+# kind -> the name operators see (the admin's choices, in this order, come from here).
+KIND_LABELS: dict[str, str] = {
+    "demo": "Demo (CPU, no key)",
+    "openai_images": "OpenAI Images",
+    "azure_openai": "Azure OpenAI images",
+    "mai_image": "Microsoft Foundry MAI image",
+    "openai_video": "OpenAI video (Sora 2)",
+    "azure_sora": "Azure video jobs (Sora)",
+    "bfl": "Black Forest Labs FLUX",
+    "replicate": "Replicate",
+    "fal": "fal queue",
+    "stability": "Stability stable-image",
+    "gemini_image": "Google Gemini image",
+    "imagen": "Google Imagen",
+    "generic_http": "Generic HTTP (in-house server)",
+    "local_diffusers": "Local GPU model (diffusers)",
+}
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """(kind, label) for every registered kind: what the Provider model offers."""
+    ordered = [k for k in KIND_LABELS if k in REGISTRY] + [
+        k for k in REGISTRY if k not in KIND_LABELS]
+    return [(kind, KIND_LABELS.get(kind, kind)) for kind in ordered]
+
+
 def generator_class(kind: str) -> type[Generator]:
     try:
         target = REGISTRY[kind]

@@ -15,9 +15,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from generators.base import RateLimited
 
@@ -72,16 +72,24 @@ class Semaphore(Protocol):
     def in_use(self) -> int: ...
 
 
+class _RedisClient(Protocol):
+    """The part of ``redis.Redis`` the semaphore uses."""
+
+    def register_script(self, script: str) -> Callable[..., Any]: ...
+
+    def zrem(self, name: str, *values: str) -> Any: ...
+
+
 class RedisSemaphore:
     """Counting semaphore in a Redis sorted set (member = token, score = lease expiry in ms)."""
 
-    def __init__(self, client: object, name: str, limit: int) -> None:
+    def __init__(self, client: _RedisClient, name: str, limit: int) -> None:
         self.client = client
         self.key = KEY_PREFIX + name
         self.limit = limit
-        self._acquire = client.register_script(_ACQUIRE)  # type: ignore[attr-defined]
-        self._refresh = client.register_script(_REFRESH)  # type: ignore[attr-defined]
-        self._count = client.register_script(_COUNT)  # type: ignore[attr-defined]
+        self._acquire = client.register_script(_ACQUIRE)
+        self._refresh = client.register_script(_REFRESH)
+        self._count = client.register_script(_COUNT)
 
     def try_acquire(self, lease_s: float) -> str | None:
         token = uuid.uuid4().hex
@@ -93,7 +101,7 @@ class RedisSemaphore:
         return int(self._refresh(keys=[self.key], args=[int(lease_s * 1000), token])) == 1
 
     def release(self, token: str) -> None:
-        self.client.zrem(self.key, token)  # type: ignore[attr-defined]
+        self.client.zrem(self.key, token)
 
     def in_use(self) -> int:
         return int(self._count(keys=[self.key]))
@@ -130,7 +138,7 @@ class LocalSemaphore:
 
 _lock = threading.Lock()
 _redis_url: str | None = os.environ.get("GENERATORS_REDIS_URL") or None
-_clients: dict[str, object] = {}
+_clients: dict[str, _RedisClient] = {}
 _local: dict[tuple[str, int], LocalSemaphore] = {}
 
 
@@ -145,7 +153,7 @@ def redis_url() -> str | None:
     return _redis_url
 
 
-def _redis_client(url: str) -> object:
+def _redis_client(url: str) -> _RedisClient:
     with _lock:
         client = _clients.get(url)
         if client is None:

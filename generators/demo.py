@@ -22,6 +22,7 @@ from generators.base import (
     ModerationRefused,
     ProviderConfig,
 )
+from generators.coerce import as_float
 
 # Words that steer the palette, so outputs visibly follow the prompt.
 _COLOUR_WORDS: dict[str, tuple[int, int, int]] = {
@@ -47,7 +48,8 @@ def _palette(prompt: str, rng: np.random.Generator, n: int = 4) -> np.ndarray:
     words = [w.strip(".,!?;:").lower() for w in prompt.split()]
     colours = [_COLOUR_WORDS[w] for w in words if w in _COLOUR_WORDS]
     while len(colours) < n:
-        colours.append(tuple(int(c) for c in rng.integers(30, 230, size=3)))
+        red, green, blue = (int(c) for c in rng.integers(30, 230, size=3))
+        colours.append((red, green, blue))
     return np.array(colours[:n], dtype=np.float32)
 
 
@@ -174,7 +176,7 @@ class DemoGenerator(Generator):
         started = time.perf_counter()
         width = min(request.width or 512, MAX_SIDE)
         height = min(request.height or 512, MAX_SIDE)
-        delay = float(self.config.options.get("delay_s", 0.0))  # type: ignore[arg-type]
+        delay = as_float(self.config.options.get("delay_s", 0.0))
         if delay:
             time.sleep(delay)  # simulate a slower model in demos and tests
         img = _RENDERERS[style](request.prompt, _rng(request.prompt, request.seed, style),

@@ -37,6 +37,7 @@ from generators.base import (
     ProviderError,
     RateLimited,
 )
+from generators.coerce import as_float, as_int
 from generators.netguard import FetchGuard, UnsafeURL, redact, short_url
 
 log = logging.getLogger(__name__)
@@ -243,9 +244,9 @@ class HttpClient:
         if config.api_key:
             self.secrets.append(config.api_key)
         opts = config.options
-        self.backoff_s = float(opts.get("retry_backoff_s", 0.5))  # type: ignore[arg-type]
-        self.backoff_max_s = float(opts.get("retry_backoff_max_s", 20.0))  # type: ignore[arg-type]
-        self.max_response_bytes = int(opts.get("max_response_bytes",  # type: ignore[call-overload]
+        self.backoff_s = as_float(opts.get("retry_backoff_s", 0.5))
+        self.backoff_max_s = as_float(opts.get("retry_backoff_max_s", 20.0))
+        self.max_response_bytes = as_int(opts.get("max_response_bytes",
                                                MAX_RESPONSE_BYTES))
         # At the deadline every open socket is shut down: a server trickling its answer a byte
         # at a time (each read within the read timeout) cannot hold this thread past it.
@@ -516,10 +517,10 @@ class HttpClient:
         `check` returns None while the job is pending and raises a GeneratorError on failure.
         """
         opts = self.config.options
-        interval = float(interval_s if interval_s is not None
-                         else opts.get("poll_interval_s", 1.0))  # type: ignore[arg-type]
-        cap = float(max_interval_s if max_interval_s is not None
-                    else opts.get("poll_max_interval_s", 5.0))  # type: ignore[arg-type]
+        interval = as_float(interval_s if interval_s is not None
+                            else opts.get("poll_interval_s", 1.0))
+        cap = as_float(max_interval_s if max_interval_s is not None
+                       else opts.get("poll_max_interval_s", 5.0))
         polls = 0
         self.deadline.check(f"polling {what}")
         while True:

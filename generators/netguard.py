@@ -244,7 +244,7 @@ class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         origin = Origin(self.scheme, self.host.strip("[]").rstrip(".").lower(), self.port)
         if self.guard.may_be_private(origin):
-            return self.guard.opened(super()._new_conn())  # type: ignore[misc]
+            return self.guard.opened(super()._new_conn())  # type: ignore[misc]  # mixin: the base is HTTPConnection
         addresses = self.guard.public_addresses(origin.host, origin.port)
         last: OSError | None = None
         for address in addresses:
@@ -265,7 +265,9 @@ class _GuardedConnectionMixin:
                 raise UnsafeURL(f"refused to talk to {self.host}: connected to a non-public "
                                 f"address ({peer})")
             return self.guard.opened(sock)
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
+        raise NewConnectionError(
+            self,  # type: ignore[arg-type]  # this mixin is only ever mixed into HTTPConnection
+            f"Failed to establish a new connection: {last}")
 
 
 class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):

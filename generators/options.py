@@ -92,7 +92,7 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         _o("response_format", "string", "b64_json", "DALL·E models: b64_json or url."),
         _EXTRA_BODY,
     ),
-    "azure_openai": None,  # filled below: openai_images plus the Azure ones
+    "azure_openai": (),  # filled below: openai_images plus the Azure ones
     "mai_image": REMOTE + (_DEPLOYMENT, _AUTH, _PATH),
     "openai_video": REMOTE + (
         _o("auth", "string", "bearer", '"bearer", or "api-key" for Azure.'),

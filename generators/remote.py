@@ -29,6 +29,7 @@ from generators.base import (
     ProviderConfig,
     ProviderError,
 )
+from generators.coerce import as_float
 from generators.http import Deadline, Downloaded, HttpClient
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -263,7 +264,7 @@ def dig(obj: Any, path: str) -> Any:
 
 def _is_number(value: object) -> bool:
     try:
-        float(value)  # type: ignore[arg-type]
+        as_float(value)
     except (TypeError, ValueError):
         return False
     return True

@@ -113,9 +113,10 @@ def fit_dims(
     ratio = w / h
     if max_ratio is not None:
         ratio = min(max(ratio, 1 / max_ratio), max_ratio)
-        h = math.sqrt(w * h / ratio)
-        w = h * ratio
-    fw, fh = float(w), float(h)
+        fh = math.sqrt(w * h / ratio)
+        fw = fh * ratio
+    else:
+        fw, fh = float(w), float(h)
     if max_pixels and fw * fh > max_pixels:
         scale = math.sqrt(max_pixels / (fw * fh))
         fw, fh = fw * scale, fh * scale

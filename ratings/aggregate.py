@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from ratings.bootstrap import bootstrap_bradley_terry, multinomial_rows, percentile_interval
-from ratings.bt import DEFAULT_PRIOR, _to_ratings, fit_bradley_terry, is_strongly_connected
+from ratings.bootstrap import bootstrap_bradley_terry, multinomial_rows
+from ratings.bt import DEFAULT_PRIOR, _to_ratings, fit_bradley_terry
 from ratings.counts import PairCounts
 from ratings.errors import NoBattlesError, RatingsError
 from ratings.leaderboard import Leaderboard, LeaderboardRow, rank_by_intervals
@@ -38,7 +38,9 @@ from ratings.style import (
     StyleNotice,
     StyleResult,
     _identifiability,
+    _intervals,
     _newton,
+    _prior_needed,
     _Rows,
 )
 
@@ -279,7 +281,8 @@ class _StyleGroups:
         w0 = np.asarray(to_i @ rows.count) + np.asarray(to_j @ rows.count)
         p0 = _sigmoid(design @ params)
         h = _information(m, gi, gj, gx, w0 * p0 * (1 - p0), prior, params)
-        return cls(design, design.T.tocsr(), to_i, to_j, np.linalg.pinv(h, hermitian=True))
+        return cls(design, design.T.tocsr(), to_i, to_j,
+                   np.asarray(np.linalg.pinv(h, hermitian=True), dtype=np.float64))
 
 
 def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, FloatArray,
@@ -289,10 +292,11 @@ def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, Fl
     groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
     ginv = ginv.reshape(-1)
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(ginv, rows.count * yi, groups.shape[0])
-    wj = np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0])
+    wi = np.asarray(np.bincount(ginv, rows.count * yi, groups.shape[0]), dtype=np.float64)
+    wj = np.asarray(np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0]),
+                    dtype=np.float64)
     gk = groups[:, 0].astype(np.int64)
-    return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:]), wi, wj
+    return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:], dtype=np.float64), wi, wj
 
 
 def _grouped_newton(
@@ -461,12 +465,7 @@ def style_from_cells(
         x, col_names = x[:, kept], tuple(col_names[k] for k in kept)
         rows = _style_rows(m, a, b, out, n, x)
     d = x.shape[1]
-    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m).reshape(m, m)
-    wj = np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m).reshape(m, m)
-    pi, pj = np.nonzero((wi + wj) > 0)
-    ok = is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj])
-    prior_used = 0.0 if ok else DEFAULT_PRIOR
+    prior_used = _prior_needed(m, rows)
     params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
     if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
         prior_used = DEFAULT_PRIOR
@@ -488,8 +487,7 @@ def style_from_cells(
             "Style control is not identified: the fit with covariates did not converge.")))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
-    nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
-    lo, hi, clo, chi = nan_m, nan_m, nan_d, nan_d
+    samples = None
     if bootstrap_rounds > 0 and identified:  # unidentified: nothing to show
         rng = np.random.default_rng(seed)
         pvals = rows.battles / rows.battles.sum()
@@ -508,9 +506,8 @@ def style_from_cells(
             for r in np.flatnonzero(~settled):
                 fitted[r] = _newton(m, rows, draws[r], prior_used, params)[0]
             samples[start:start + size] = fitted
-        r_s = _to_ratings(samples[:, :m], scale, base, center, None, center)
-        lo, hi, _ = percentile_interval(r_s, confidence)
-        clo, chi, _ = percentile_interval(samples[:, m:] * to_points, confidence)
+    lo, hi, clo, chi = _intervals(samples, m, d, scale=scale, base=base, center=center,
+                                  anchor_idx=None, anchor_value=center, confidence=confidence)
     return StyleResult(
         models=names_t, ratings=ratings, coefficients=params[m:] * to_points,
         covariate_names=col_names, standardized=True, log_likelihood=ll, iterations=iters,

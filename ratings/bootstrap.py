@@ -266,7 +266,7 @@ def bootstrap_bradley_terry(
     _, h0 = _grad_hess(theta_hat, m, counts.pair_i, counts.pair_j, wi0, wj0, base_prior)
     if base_prior <= 0:
         h0 += 1.0
-    minv = np.linalg.pinv(h0, hermitian=True)
+    minv = np.asarray(np.linalg.pinv(h0, hermitian=True), dtype=np.float64)
     cells = _cells(battles, counts)
     inc = _incidence(counts)
     n_cells = cells.pvals.shape[0]
@@ -291,7 +291,8 @@ def bootstrap_bradley_terry(
         ok_cols = np.flatnonzero(~needs_prior)
         theta = np.empty((m, size))
         if needs_prior.any():
-            wi_ok, wj_ok = wi[:, ok_cols], wj[:, ok_cols]
+            wi_ok = np.ascontiguousarray(wi[:, ok_cols], dtype=np.float64)
+            wj_ok = np.ascontiguousarray(wj[:, ok_cols], dtype=np.float64)
         else:
             wi_ok, wj_ok = wi, wj
         th, conv = _batched_fit(counts, wi_ok, wj_ok, theta_hat, minv, base_prior, inc=inc)

@@ -121,7 +121,7 @@ def _grad_hess(
     p = expit(theta[pi] - theta[pj])
     n = wi + wj
     r = wi - n * p
-    g = np.bincount(pi, r, m) - np.bincount(pj, r, m)
+    g = np.asarray(np.bincount(pi, r, m) - np.bincount(pj, r, m), dtype=np.float64)
     c = n * p * (1.0 - p)
     h = np.zeros((m, m))
     h[pi, pj] = -c  # pairs are unique, so plain assignment is a scatter

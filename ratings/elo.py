@@ -12,7 +12,9 @@ one battle index at a time, for all rounds at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +27,10 @@ __all__ = [
     "EloParams",
     "bootstrap_online_elo",
     "compute_online_elo",
+    "elo_expected",
+    "elo_update",
     "online_elo",
+    "replay_in_place",
     "score_of_winner",
 ]
 
@@ -115,31 +120,84 @@ def online_elo(
         if np.any(a == b):
             raise RatingsError("a model cannot play itself")
     return np.asarray(
-        _replay(a.tolist(), b.tolist(), sa.tolist(), start.tolist(), k, scale, base),
+        replay_in_place(start.tolist(), a.tolist(), b.tolist(), sa.tolist(),
+                        k=k, scale=scale, base=base),
         dtype=np.float64,
     )
 
 
-def _replay(
+def replay_in_place(
+    rating: list[float],
     a_list: list[int],
     b_list: list[int],
     s_list: list[float],
-    rating: list[float],
-    k: float,
-    scale: float,
-    base: float,
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
 ) -> list[float]:
-    """The replay loop. ``x`` below is FastChat's ``(rb - ra) / scale`` and ``-x`` is exactly
-    its ``(ra - rb) / scale`` (IEEE subtraction and division round symmetrically), so both
-    powers get the very same arguments as the reference."""
+    """The one online Elo loop: update ``rating`` in place for every battle in order and
+    return it. Every Elo number of the project (:func:`online_elo`, :func:`elo_update`,
+    :func:`ratings.replay.elo_replay`) goes through here, unchecked (callers validate).
+
+    ``x`` below is FastChat's ``(rb - ra) / scale`` and ``-x`` is exactly its
+    ``(ra - rb) / scale`` (IEEE subtraction and division round symmetrically), so both powers
+    get the very same arguments as the reference. The expected score is written inline rather
+    than calling :func:`elo_expected` (a call per battle would double the loop's cost)."""
     k, scale, base = float(k), float(scale), float(base)
+    pow_ = math.pow  # the same C pow() as ``**`` on floats, a quarter faster to call
     for a, b, sa in zip(a_list, b_list, s_list, strict=True):
         ra = rating[a]
         rb = rating[b]
         x = (rb - ra) / scale
-        rating[a] = ra + k * (sa - 1 / (1 + base**x))
-        rating[b] = rb + k * (1 - sa - 1 / (1 + base**-x))
+        rating[a] = ra + k * (sa - 1 / (1 + pow_(base, x)))
+        rating[b] = rb + k * (1 - sa - 1 / (1 + pow_(base, -x)))
     return rating
+
+
+@overload
+def elo_expected(
+    rating_a: float, rating_b: float, *, scale: float = ..., base: float = ...
+) -> float: ...
+@overload
+def elo_expected(
+    rating_a: npt.NDArray[np.float64],
+    rating_b: npt.NDArray[np.float64],
+    *,
+    scale: float = ...,
+    base: float = ...,
+) -> npt.NDArray[np.float64]: ...
+def elo_expected(
+    rating_a: float | npt.NDArray[np.float64],
+    rating_b: float | npt.NDArray[np.float64],
+    *,
+    scale: float = 400.0,
+    base: float = 10.0,
+) -> float | npt.NDArray[np.float64]:
+    """Probability that A beats B under the logistic Elo model,
+    ``1 / (1 + base**((rb - ra) / scale))``: for two ratings or elementwise for two arrays."""
+    if isinstance(rating_a, np.ndarray) or isinstance(rating_b, np.ndarray):
+        diff = (np.asarray(rating_b, dtype=np.float64) - rating_a) / scale
+        return np.asarray(1.0 / (1.0 + np.power(base, diff)), dtype=np.float64)
+    return 1 / (1 + float(base) ** ((float(rating_b) - float(rating_a)) / scale))
+
+
+def elo_update(
+    rating_a: float,
+    rating_b: float,
+    score_a: float,
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+) -> tuple[float, float]:
+    """Both ratings after one game (the step of :func:`replay_in_place`); ``score_a`` is 1
+    (A won), 0.5 (tie) or 0."""
+    if not 0.0 <= score_a <= 1.0:
+        raise RatingsError(f"score_a must be within [0, 1], got {score_a}")
+    ra, rb = replay_in_place([float(rating_a), float(rating_b)], [0], [1], [float(score_a)],
+                             k=k, scale=scale, base=base)
+    return ra, rb
 
 
 def compute_online_elo(
@@ -156,14 +214,14 @@ def compute_online_elo(
     ----------
     Chiang et al., "Chatbot Arena", 2024; FastChat ``fastchat/serve/monitor/elo_analysis.py``.
     """
-    rating = _replay(
+    rating = replay_in_place(
+        [float(params.initial)] * battles.num_models,
         battles.model_a.tolist(),
         battles.model_b.tolist(),
         score_of_winner(battles.winner).tolist(),
-        [float(params.initial)] * battles.num_models,
-        params.k,
-        params.scale,
-        params.base,
+        k=params.k,
+        scale=params.scale,
+        base=params.base,
     )
     return np.asarray(rating, dtype=np.float64)
 
@@ -187,7 +245,6 @@ def bootstrap_online_elo(
     k, scale, base = float(params.k), float(params.scale), float(params.base)
     sa_all = score_of_winner(battles.winner)
     out = np.empty((rounds, m), dtype=np.float64)
-    log_base = np.log(base)
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
         idx = rng.integers(0, n, size=(n, r))
@@ -202,9 +259,8 @@ def bootstrap_online_elo(
             ib = offs + b_idx[t]
             ra = flat[ia]
             rb = flat[ib]
-            diff = (rb - ra) * (log_base / scale)
-            ea = 1 / (1 + np.exp(diff))
-            eb = 1 / (1 + np.exp(-diff))
+            ea = elo_expected(ra, rb, scale=scale, base=base)
+            eb = elo_expected(rb, ra, scale=scale, base=base)
             sa = sa_seq[t]
             flat[ia] = ra + k * (sa - ea)
             flat[ib] = rb + k * (1 - sa - eb)

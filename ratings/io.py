@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -71,8 +71,8 @@ def detect_format(path: Path) -> FileFormat:
     )
 
 
-def _check_columns(path: Path, columns: object) -> None:
-    missing = [c for c in COLUMNS if c not in columns]  # type: ignore[operator]
+def _check_columns(path: Path, columns: Collection[str]) -> None:
+    missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise BattleFileError(f"{path}: missing column(s) {', '.join(missing)}")
 

@@ -6,24 +6,25 @@ updates the ``overall`` table and, when it has a group (a prompt category), that
 table too, so the arena board and all category boards cost one pass. The counts (votes,
 wins, losses, ties) need no loop: they are ``bincount`` over the same columns.
 
-The arithmetic is FastChat's ``compute_online_elo`` (K=4, scale 400, base 10), written as
-``delta = k * (score - expected)``, ``a += delta``, ``b -= delta``.
+The arithmetic is :func:`ratings.elo.replay_in_place`, the project's one Elo loop
+(FastChat's ``compute_online_elo``: K=4, scale 400, base 10), so every board here equals
+:func:`ratings.elo.online_elo` on the same votes, bit for bit.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ratings.elo import replay_in_place, score_of_winner
+from ratings.outcomes import Winner
+
 __all__ = ["EloTable", "elo_replay"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-_SCORE = (1.0, 0.0, 0.5, 0.5)  # Winner.A, Winner.B, Winner.TIE, Winner.BOTH_BAD
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +90,7 @@ def elo_replay(
         raise ValueError("resume_at must be between 0 and the number of votes")
     new = np.arange(a.shape[0]) >= resume_at
     if not both_bad_counts:
-        keep = out != 3
+        keep = out != Winner.BOTH_BAD
         a, b, out, g, new = a[keep], b[keep], out[keep], g[keep], new[keep]
     if resume_from is None:
         flat = [float(initial)] * (boards * m)
@@ -98,17 +99,19 @@ def elo_replay(
         if start.shape != (boards, m):
             raise ValueError(f"resume_from must have shape ({boards}, {m})")
         flat = start.reshape(-1).tolist()
-    score = np.asarray(_SCORE)[out]
+    score = score_of_winner(out)
     has_group = g >= 0
-    _replay(flat, a[new], b[new], score[new], k=k, factor=math.log(base) / scale)
+    replay_in_place(flat, a[new].tolist(), b[new].tolist(), score[new].tolist(), k=k,
+                    scale=scale, base=base)
     # The category boards are disjoint sequences in one flat table: offset the indices.
     sel = has_group & new
     offs = (g[sel] + 1) * m
-    _replay(flat, offs + a[sel], offs + b[sel], score[sel], k=k, factor=math.log(base) / scale)
+    replay_in_place(flat, (offs + a[sel]).tolist(), (offs + b[sel]).tolist(),
+                    score[sel].tolist(), k=k, scale=scale, base=base)
     ratings = np.asarray(flat, dtype=np.float64).reshape(boards, m)
-    win_a = (out == 0).astype(np.int64)
-    win_b = (out == 1).astype(np.int64)
-    tie = (out >= 2).astype(np.int64)
+    win_a = (out == Winner.A).astype(np.int64)
+    win_b = (out == Winner.B).astype(np.int64)
+    tie = (out >= Winner.TIE).astype(np.int64)
     board = g + 1
 
     def per_board(weights_a: IntArray, weights_b: IntArray) -> IntArray:
@@ -128,14 +131,3 @@ def elo_replay(
         losses=per_board(win_b, win_a),
         ties=per_board(tie, tie),
     )
-
-
-def _replay(flat: list[float], a: IntArray, b: IntArray, score: FloatArray, *, k: float,
-            factor: float) -> None:
-    """The order-dependent loop, in place on ``flat`` (about a microsecond per vote)."""
-    exp = math.exp
-    for ia, ib, s in zip(a.tolist(), b.tolist(), score.tolist(), strict=True):
-        ra, rb = flat[ia], flat[ib]
-        d = k * (s - 1.0 / (1.0 + exp((rb - ra) * factor)))
-        flat[ia] = ra + d
-        flat[ib] = rb - d

@@ -72,9 +72,8 @@ class PairSampling:
     def model_share(self) -> FloatArray:
         """Probability that each model takes part in the next battle."""
         m = self.num_models
-        return np.bincount(self.pair_i, self.probability, m) + np.bincount(
-            self.pair_j, self.probability, m
-        )
+        return np.asarray(np.bincount(self.pair_i, self.probability, m)
+                          + np.bincount(self.pair_j, self.probability, m), dtype=np.float64)
 
     def matrix(self) -> FloatArray:
         """Symmetric ``(m, m)`` matrix of pair probabilities (each pair once per triangle)."""
@@ -130,7 +129,7 @@ def fisher_covariance(
 
     h_inv = np.linalg.inv(laplacian(n * var, ridge))
     if ties is None:
-        out: FloatArray = h_inv / (k * k)
+        out: FloatArray = np.asarray(h_inv / (k * k), dtype=np.float64)
         return out
     t = np.asarray(ties, dtype=np.float64)
     j = laplacian(np.maximum(n * var - 0.25 * t, 0.05 * n * var), ridge)

@@ -392,6 +392,41 @@ def _newton(
     return params, f, max_iter, False
 
 
+def _prior_needed(m: int, rows: _Rows) -> float:
+    """0 when the comparison graph of ``rows`` is strongly connected (the plain MLE exists),
+    else the weak :data:`ratings.bt.DEFAULT_PRIOR`."""
+    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
+    wi = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m),
+                    dtype=np.float64).reshape(m, m)
+    wj = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m),
+                    dtype=np.float64).reshape(m, m)
+    pi, pj = np.nonzero((wi + wj) > 0)
+    return 0.0 if is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj]) else DEFAULT_PRIOR
+
+
+def _intervals(
+    samples: FloatArray | None,
+    m: int,
+    d: int,
+    *,
+    scale: float,
+    base: float,
+    center: float,
+    anchor_idx: int | None,
+    anchor_value: float,
+    confidence: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Percentile intervals (rating low, high, coefficient low, high) from bootstrap
+    parameter samples ``(rounds, m + d)``; all ``nan`` without a bootstrap."""
+    if samples is None:
+        nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
+        return nan_m, nan_m, nan_d, nan_d
+    r_s = _to_ratings(samples[:, :m], scale, base, center, anchor_idx, anchor_value)
+    lo, hi, _ = percentile_interval(r_s, confidence)
+    clo, chi, _ = percentile_interval(samples[:, m:] * (scale / math.log(base)), confidence)
+    return lo, hi, clo, chi
+
+
 def fit_bradley_terry_with_covariates(
     battles: Battles,
     covariates: npt.ArrayLike,
@@ -462,15 +497,7 @@ def fit_bradley_terry_with_covariates(
             raise UnknownModelError(f"anchor model {anchor[0]!r} is not among the rated models")
         anchor_idx, anchor_value = battles.models.index(anchor[0]), float(anchor[1])
     rows = _group(battles, x)
-    yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m).reshape(m, m)
-    wj = np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m).reshape(m, m)
-    pi, pj = np.nonzero((wi + wj) > 0)
-    if prior is None:
-        ok = is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj])
-        prior_used = 0.0 if ok else DEFAULT_PRIOR
-    else:
-        prior_used = float(prior)
+    prior_used = _prior_needed(m, rows) if prior is None else float(prior)
     notices = list(check.notices)
     params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
     if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
@@ -493,8 +520,7 @@ def fit_bradley_terry_with_covariates(
             "Style control is not identified: the fit with covariates did not converge.")))
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, anchor_idx, anchor_value)
-    nan_m, nan_d = np.full(m, np.nan), np.full(d, np.nan)
-    lo, hi, clo, chi = nan_m, nan_m, nan_d, nan_d
+    samples = None
     if bootstrap_rounds > 0:
         rng = np.random.default_rng(seed)
         pvals = rows.battles / rows.battles.sum()
@@ -502,9 +528,9 @@ def fit_bradley_terry_with_covariates(
         for k in range(bootstrap_rounds):
             cnt = rng.multinomial(len(battles), pvals) * rows.weight
             samples[k] = _newton(m, rows, cnt, prior_used, params)[0]
-        r_s = _to_ratings(samples[:, :m], scale, base, center, anchor_idx, anchor_value)
-        lo, hi, _ = percentile_interval(r_s, confidence)
-        clo, chi, _ = percentile_interval(samples[:, m:] * to_points, confidence)
+    lo, hi, clo, chi = _intervals(samples, m, d, scale=scale, base=base, center=center,
+                                  anchor_idx=anchor_idx, anchor_value=anchor_value,
+                                  confidence=confidence)
     return StyleResult(
         models=battles.models,
         ratings=ratings,

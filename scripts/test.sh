@@ -13,5 +13,9 @@ export ARENA_TEST_REDIS_URL=${ARENA_TEST_REDIS_URL:-redis://127.0.0.1:6379/14}
 unset REDIS_URL CELERY_BROKER_URL
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== import layers (lint-imports, pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
+echo "== mypy (pyproject.toml [tool.mypy])"
+.venv/bin/mypy
 echo "== pytest (database: ${DATABASE_URL:-sqlite})"
 exec .venv/bin/python -m pytest "$@"

@@ -6,6 +6,8 @@ response against it, so it must stay accurate: a new field or status belongs her
 
 from __future__ import annotations
 
+from arena.battles.errors import ErrorCode, codes_with_status
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _RETRY_AFTER = {
     "Retry-After": {
@@ -25,24 +27,14 @@ def _json(schema: dict[str, object], description: str,
     return response
 
 
-_ERROR_TEXT = {
-    400: "Bad input: the message says what to change",
-    403: "CSRF failure, or a battle that is not yours",
-    404: "No such arena, category or endpoint, or no battle of yours with this id (another "
-         "voter's battle reads exactly like a missing one)",
-    409: "Already voted, or the battle is not ready or failed (share: not voted yet)",
-    413: "The body is larger than the server accepts",
-    415: "The body is not JSON (send Content-Type: application/json)",
-    428: ("A new voter must first solve the proof-of-work challenge of /api/challenge; the "
-          "message says how. Nothing was stored: send the same vote again after solving"),
-    429: "Too many requests from this voter or network; wait Retry-After seconds",
-    503: "Temporarily unavailable (database, no models); nothing was stored; retry",
-}
+def _error_text(status: int) -> str:
+    """Every code with this status and its meaning, from the one table of error codes."""
+    return "; ".join(f"{code}: {code.meaning}" for code in codes_with_status(status))
 
 
 def _errors(*codes: int) -> dict[str, object]:
     return {
-        str(code): _json(_ERROR, _ERROR_TEXT[code],
+        str(code): _json(_ERROR, _error_text(code),
                          headers=_RETRY_AFTER if code in (429, 503) else None)
         for code in codes
     }
@@ -377,7 +369,7 @@ OPENAPI: dict[str, object] = {
         "parameters": {"Slug": _SLUG, "BattleId": _BATTLE_ID},
         "schemas": {
             "Error": _object(
-                {"error": _object({"code": {"type": "string", "minLength": 1},
+                {"error": _object({"code": {"enum": [str(code) for code in ErrorCode]},
                                    "message": {"type": "string", "minLength": 1}},
                                   required=["code", "message"])},
                 required=["error"],

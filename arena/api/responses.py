@@ -14,24 +14,24 @@ from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.http.request import RawPostDataException
 
-from arena.battles.errors import ArenaError, InvalidInput
+from arena.battles.errors import ArenaError, ErrorCode, InvalidInput
 
 logger = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(ArenaError):
-    status = 413
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(ArenaError):
-    status = 415
-    code = "unsupported_media_type"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
-def error_response(status: int, code: str, message: str,
+def error_response(code: ErrorCode, message: str,
                    headers: dict[str, str] | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    """``{"error": {"code", "message"}}`` with the code's status (arena.battles.errors)."""
+    response = JsonResponse({"error": {"code": str(code), "message": message}},
+                            status=code.status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -71,7 +71,7 @@ def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponseBase]],
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
                 return error_response(
-                    405, "method_not_allowed",
+                    ErrorCode.METHOD_NOT_ALLOWED,
                     f"This endpoint accepts {' or '.join(methods)}, not {request.method}.",
                     headers={"Allow": ", ".join(methods)},
                 )
@@ -92,12 +92,11 @@ def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
         except ArenaError as exc:
             retry_after = getattr(exc, "retry_after", None)
             headers = {"Retry-After": str(retry_after)} if retry_after else None
-            return error_response(exc.status, exc.code, exc.message, headers=headers)
+            return error_response(exc.code, exc.message, headers=headers)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable: %s", exc)
             return error_response(
-                503,
-                "database_unavailable",
+                ErrorCode.DATABASE_UNAVAILABLE,
                 "The service is briefly unavailable and nothing was stored; please retry.",
                 headers={"Retry-After": "2"},
             )
@@ -106,13 +105,13 @@ def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
             # same request would fail again, so this is the client's 400, not a 503.
             logger.warning("database refused a value: %s", exc)
             return error_response(
-                400, "invalid_input",
+                ErrorCode.INVALID_INPUT,
                 "The request contains a value that cannot be stored (for example a NUL "
                 "character or an out-of-range number); nothing was stored.",
             )
         except DatabaseError:
             logger.exception("database error")
-            return error_response(503, "database_error",
+            return error_response(ErrorCode.DATABASE_ERROR,
                                   "The request could not be stored; please retry.",
                                   headers={"Retry-After": "2"})
 

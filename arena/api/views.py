@@ -16,7 +16,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services, sharing
-from arena.battles.errors import InvalidInput, NotFound
+from arena.battles.errors import ErrorCode, InvalidInput, NotFound
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import leaderboard_csv, votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
@@ -197,13 +197,12 @@ def api_docs(request: HttpRequest) -> HttpResponse:
 
 
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    return error_response(404, "not_found", "There is no such API endpoint.")
+    return error_response(ErrorCode.NOT_FOUND, "There is no such API endpoint.")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     return error_response(
-        403,
-        "csrf_failed",
+        ErrorCode.CSRF_FAILED,
         "Missing or wrong CSRF token: send the csrftoken cookie's value in the X-CSRFToken "
         "header (GET /api/arenas sets the cookie).",
     )

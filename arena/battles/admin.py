@@ -150,26 +150,28 @@ class ContenderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "api_key_env", "max_concurrency", "enabled",
-                    "last_success", "error_rate_last_hour"]
+    list_display = ["name", "kind", "base_url", "api_key_env", "max_concurrency", "enabled"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
-    _health: dict[int, dict[str, object]] = {}
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        self._health = provider_health(hours=1)  # one query set for the whole page
-        return super().changelist_view(request, extra_context)
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        """The configured columns plus two health columns read once for this request (one
+        query set for the whole page; the admin instance is shared between requests, so the
+        figures live in these closures, never on ``self``)."""
+        health = provider_health(hours=1)
 
-    @admin.display(description="Last success")
-    def last_success(self, obj: Provider) -> object:
-        return self._health.get(obj.pk, {}).get("last_success") or "–"
+        @admin.display(description="Last success")
+        def last_success(obj: Provider) -> object:
+            return health.get(obj.pk, {}).get("last_success") or "–"
 
-    @admin.display(description="Errors (1 h)")
-    def error_rate_last_hour(self, obj: Provider) -> str:
-        entry = self._health.get(obj.pk, {})
-        if not entry.get("total"):
-            return "no outputs"
-        return f"{entry['error_rate']:.0%} of {entry['total']}"
+        @admin.display(description="Errors (1 h)")
+        def error_rate_last_hour(obj: Provider) -> str:
+            entry = health.get(obj.pk, {})
+            if not entry.get("total"):
+                return "no outputs"
+            return f"{entry['error_rate']:.0%} of {entry['total']}"
+
+        return [*self.list_display, last_success, error_rate_last_hour]
 
 
 class PausedFilter(admin.SimpleListFilter):

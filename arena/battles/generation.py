@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from arena.battles.errors import FailureCode
 from arena.battles.health import contender_output_finished, contender_resume
 from arena.battles.media import (
     ImageLimits,
@@ -37,7 +38,7 @@ from arena.battles.models import (
 )
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, battle_state_announce, prompt_clean
-from arena.ops import metrics
+from arena.battles.signals import generation_finished
 from generators.base import (
     BadConfiguration,
     GenerationRequest,
@@ -122,7 +123,7 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output.status = OutputStatus.FAILED if failed_code else OutputStatus.READY
         output.finished_at = timezone.now()
         output.save()
-        metrics.generation_finished(output=output, outcome=failed_code)  # arena.ops hook
+        generation_finished.send(sender=Output, output=output, outcome=failed_code)
         if contender_output_finished(contender_id=output.contender_id,
                                      error_code=failed_code, error=output.error):
             logger.warning("contender %s paused after repeated failures", output.contender_id)
@@ -224,8 +225,8 @@ def output_generate(*, output_id: int) -> None:
                 fields={"error_code": exc.code, "error": exc.message[:5000]})
         return
     except MediaError as exc:
-        _finish(output_id, failed_code="bad_output",
-                fields={"error_code": "bad_output", "error": str(exc)[:5000]})
+        _finish(output_id, failed_code=FailureCode.BAD_OUTPUT,
+                fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]})
         return
     received = stored.pop("received", None)
     _finish(
@@ -243,8 +244,8 @@ def output_generate(*, output_id: int) -> None:
 
 def output_fail_unexpected(*, output_id: int, message: str) -> None:
     """Last resort for a task that crashed: fail honestly rather than hang."""
-    _finish(output_id, failed_code="provider_error",
-            fields={"error_code": "crash", "error": message[:5000]})
+    _finish(output_id, failed_code=FailureCode.PROVIDER_ERROR,
+            fields={"error_code": FailureCode.CRASH, "error": message[:5000]})
 
 
 def contender_test_generate(
@@ -271,7 +272,7 @@ def contender_test_generate(
         return check, b""
     except MediaError as exc:
         check = ProviderCheck.objects.create(
-            contender=contender, ok=False, prompt=request.prompt, error_code="bad_output",
+            contender=contender, ok=False, prompt=request.prompt, error_code=FailureCode.BAD_OUTPUT,
             error=str(exc)[:5000], latency_s=time.perf_counter() - started)
         return check, b""
     contender_resume(contender=contender)  # a working provider again: back in the sampler

@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from arena.battles.textnorm import prompt_canonical
+from generators.base import kind_choices
 
 
 class Modality(models.TextChoices):
@@ -74,21 +75,10 @@ class Arena(models.Model):
         return settings.ARENA_STYLE_CONTROL if self.style_control is None else self.style_control
 
 
-class ProviderKind(models.TextChoices):
-    DEMO = "demo", "Demo (CPU, no key)"
-    OPENAI_IMAGES = "openai_images", "OpenAI Images"
-    AZURE_OPENAI = "azure_openai", "Azure OpenAI images"
-    MAI_IMAGE = "mai_image", "Microsoft Foundry MAI image"
-    OPENAI_VIDEO = "openai_video", "OpenAI video (Sora 2)"
-    AZURE_SORA = "azure_sora", "Azure video jobs (Sora)"
-    BFL = "bfl", "Black Forest Labs FLUX"
-    REPLICATE = "replicate", "Replicate"
-    FAL = "fal", "fal queue"
-    STABILITY = "stability", "Stability stable-image"
-    GEMINI_IMAGE = "gemini_image", "Google Gemini image"
-    IMAGEN = "imagen", "Google Imagen"
-    GENERIC_HTTP = "generic_http", "Generic HTTP (in-house server)"
-    LOCAL_DIFFUSERS = "local_diffusers", "Local GPU model (diffusers)"
+# One member per kind of generators.base.REGISTRY (adding a kind is one generators module plus
+# its registry line; the admin's choices follow). ``ProviderKind.DEMO == "demo"``.
+ProviderKind = models.TextChoices(  # type: ignore[misc]  # the functional Enum API
+    "ProviderKind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()])
 
 
 class Provider(models.Model):

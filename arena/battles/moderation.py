@@ -19,7 +19,7 @@ from functools import lru_cache
 import requests
 from django.conf import settings
 
-from arena.battles.errors import ArenaError
+from arena.battles.errors import ArenaError, ErrorCode
 from arena.battles.textnorm import prompt_canonical
 
 logger = logging.getLogger(__name__)
@@ -28,15 +28,13 @@ MODERATION_RETRY_AFTER_S = 5
 
 
 class PromptRefused(ArenaError):
-    status = 400
-    code = "prompt_refused"
+    code = ErrorCode.PROMPT_REFUSED
 
 
 class ModerationUnavailable(PromptRefused):
     """The moderation service did not answer: refused for now, worth retrying."""
 
-    status = 503
-    code = "moderation_unavailable"
+    code = ErrorCode.MODERATION_UNAVAILABLE
     retry_after = MODERATION_RETRY_AFTER_S
 
 

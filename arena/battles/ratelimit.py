@@ -15,14 +15,13 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
-from arena.battles.errors import ArenaError
+from arena.battles.errors import ArenaError, ErrorCode
 
 logger = logging.getLogger(__name__)
 
 
 class RateLimited(ArenaError):
-    status = 429
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 
+from arena.battles.signals import sampler_state
 from ratings.sampling import PairSampling, adaptive_pair_probabilities, fisher_covariance
 
 _CACHE: OrderedDict[tuple[Any, ...], PairSampling] = OrderedDict()
@@ -64,10 +65,10 @@ def arena_pair_probabilities(*, arena_id: int, names: Sequence[str],
                              weights: Sequence[float]) -> PairSampling:
     """:func:`pair_probabilities` from the arena's newest overall snapshot, cached per
     snapshot: a battle costs one indexed query, not a fit."""
-    from arena.leaderboards.models import LeaderboardSnapshot
-
-    latest = (LeaderboardSnapshot.objects.filter(arena_id=arena_id, category="")
-              .order_by("-computed_at").values_list("pk", flat=True).first())
+    latest: object = None
+    load: Callable[[], object] = lambda: None  # noqa: E731
+    for _, answer in sampler_state.send(sender=None, arena_id=arena_id):
+        latest, load = answer
     key = (arena_id, latest, tuple(names), tuple(float(w) for w in weights),
            settings.ARENA_SAMPLING_TOP, settings.ARENA_SAMPLING_UNIFORM_MIX,
            settings.ARENA_SAMPLING_MAX_MODEL_SHARE)
@@ -75,10 +76,7 @@ def arena_pair_probabilities(*, arena_id: int, names: Sequence[str],
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
-    state = None
-    if latest is not None:
-        state = (LeaderboardSnapshot.objects.filter(pk=latest)
-                 .values_list("matrices__sampler", flat=True).first())
+    state = load() if latest is not None else None
     sampling = pair_probabilities(names=names, weights=weights,
                                   state=state if isinstance(state, dict) else None)
     _CACHE[key] = sampling

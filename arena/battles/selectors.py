@@ -8,7 +8,7 @@ import uuid
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
-from arena.battles.errors import NotFound
+from arena.battles.errors import FailureCode, NotFound
 from arena.battles.models import (
     Arena,
     Battle,
@@ -19,6 +19,7 @@ from arena.battles.models import (
     RevealPolicy,
     Side,
 )
+from arena.battles.signals import vote_reason_words
 
 SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
 # What secrets.token_urlsafe makes (output and share tokens). Anything else is no token: a NUL
@@ -179,9 +180,12 @@ def battle_state(battle: Battle) -> dict[str, object]:
 
 
 def _voter_reason(reason: str) -> str | None:
-    from arena.votes.models import voter_reason  # votes depend on battles, not the reverse
-
-    return voter_reason(reason)
+    """The votes app's words for why a vote did not count (it answers the signal: votes
+    depend on battles, not the reverse)."""
+    for _, words in vote_reason_words.send(sender=None, reason=reason):
+        if words is not None:
+            return str(words)
+    return None
 
 
 def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
@@ -194,7 +198,7 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
     since = timezone.now() - timedelta(hours=hours)
     finished = Output.objects.filter(
         contender__isnull=False, status__in=[OutputStatus.READY, OutputStatus.FAILED]
-    ).exclude(error_code="cancelled")  # skipped because the other side failed
+    ).exclude(error_code=FailureCode.CANCELLED)  # skipped because the other side failed
     last = dict(finished.filter(status=OutputStatus.READY)
                 .values_list("contender__provider").annotate(at=Max("finished_at")))
     recent = (finished.filter(finished_at__gte=since).values("contender__provider")

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena.battles import events
-from arena.battles.errors import InvalidInput, Unavailable
+from arena.battles.errors import PUBLIC_FAILURE, FailureCode, InvalidInput, Unavailable
 from arena.battles.models import (
     Arena,
     Battle,
@@ -34,18 +34,6 @@ from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
 
 logger = logging.getLogger(__name__)
-
-CANCELLED = "cancelled"  # an output skipped because its battle failed: not the provider's fault
-
-# What a voter may read about a failed side: never the provider's own words.
-PUBLIC_FAILURE = {
-    "moderation": "the model's provider refused this prompt",
-    "rate_limited": "the model's provider is busy",
-    "timeout": "the model took too long",
-    "bad_configuration": "the model is misconfigured",
-    "bad_output": "the model returned an unusable file",
-    "queue_unavailable": "the generation queue is unavailable; please try again shortly",
-}
 
 
 def prompt_clean(text: object) -> str:
@@ -165,7 +153,7 @@ def _enqueue_or_fail(output: Output, provider_kind: str) -> None:
             battle = Battle.objects.select_for_update().select_related("arena").get(
                 pk=output.battle_id)
             if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
-                battle_fail(battle, side=None, code="queue_unavailable")
+                battle_fail(battle, side=None, code=FailureCode.QUEUE_UNAVAILABLE)
                 transaction.on_commit(lambda: battle_state_announce(battle_id=battle.pk))
 
 
@@ -182,8 +170,8 @@ def battle_fail(battle: Battle, *, side: str | None, code: str) -> None:
     battle.save(update_fields=["status", "failure_reason", "finished_at"])
     # A side that never started will not be generated now: say so instead of leaving it pending.
     battle.outputs.filter(status=OutputStatus.PENDING).update(
-        status=OutputStatus.FAILED, error_code=CANCELLED, finished_at=battle.finished_at,
-        error="not generated: the battle had already failed")
+        status=OutputStatus.FAILED, error_code=FailureCode.CANCELLED,
+        finished_at=battle.finished_at, error="not generated: the battle had already failed")
 
 
 def battle_state_announce(*, battle_id: object) -> None:
@@ -207,10 +195,10 @@ def battles_fail_stale(*, now: object = None) -> int:
                 continue
             late = locked.outputs.exclude(status=OutputStatus.READY)
             side = late.values_list("side", flat=True).first()
-            late.update(status=OutputStatus.FAILED, error_code="timeout",
+            late.update(status=OutputStatus.FAILED, error_code=FailureCode.TIMEOUT,
                         error="no result before the arena's generation timeout",
                         finished_at=timezone.now())
-            battle_fail(locked, side=side, code="timeout")
+            battle_fail(locked, side=side, code=FailureCode.TIMEOUT)
             transaction.on_commit(lambda b=locked.pk: battle_state_announce(battle_id=b))
         failed += 1
     return failed

@@ -16,17 +16,15 @@ from arena.battles.models import Arena
 from arena.leaderboards.locks import refresh_lock
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.leaderboards.refresh import leaderboard_compute
-from arena.votes.models import Choice
+from arena.votes.models import OUTCOME_OF_CHOICE
+from ratings.outcomes import WINNER_STRINGS, Winner
 
 __all__ = ["WINNER_OF_CHOICE", "leaderboard_compute", "leaderboard_refresh",
            "leaderboard_refresh_request", "snapshots_prune"]
 
-WINNER_OF_CHOICE = {
-    Choice.LEFT: "model_a",
-    Choice.RIGHT: "model_b",
-    Choice.TIE: "tie",
-    Choice.BOTH_BAD: "tie (bothbad)",
-}
+WINNER_OF_CHOICE = {choice: WINNER_STRINGS[Winner(code)]
+                    for choice, code in OUTCOME_OF_CHOICE.items()}
+"""A vote's choice as the LMSYS winner string (the export's and the oracle's spelling)."""
 
 logger = logging.getLogger(__name__)
 

@@ -109,7 +109,8 @@ def worker_heartbeat_start(*, hostname: str, queues: list[str]) -> threading.Eve
 # --- Reading -----------------------------------------------------------------------------------
 def _heartbeats(client: redis.Redis) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for host, raw in client.hgetall(heartbeat_key()).items():
+    # redis-py types the sync and the asyncio client alike (a result or an awaitable); sync here
+    for host, raw in client.hgetall(heartbeat_key()).items():  # type: ignore[union-attr]
         try:
             entry = json.loads(raw)
             found[host.decode()] = {"at": float(entry["at"]), "queues": list(entry["queues"])}
@@ -225,7 +226,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     futures = {
         "database": _executor.submit(_timed(_check_database)),
         "cache": _executor.submit(_timed(_check_cache)),
-        "celery": _executor.submit(_timed(_check_workers_and_queues)),  # type: ignore[arg-type]
+        "celery": _executor.submit(_timed(_check_workers_and_queues)),
     }
     checks: dict[str, Any] = {}
     for name, future in futures.items():

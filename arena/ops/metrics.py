@@ -68,14 +68,14 @@ def _cached(kind: str, key: object, load: Callable[[], str]) -> str:
     return value
 
 
-def _arena_slug(arena_id: object) -> str:
+def _arena_slug(arena_id: int) -> str:
     from arena.battles.models import Arena
 
     return _cached("arena", arena_id, lambda: str(
         Arena.objects.filter(pk=arena_id).values_list("slug", flat=True).first() or arena_id))
 
 
-def _provider_kind(contender_id: object) -> str:
+def _provider_kind(contender_id: int) -> str:
     from arena.battles.models import Contender
 
     return _cached("kind", contender_id, lambda: str(
@@ -91,7 +91,7 @@ def _safely(fn: Callable[[], None]) -> None:
         logger.exception("could not record a metric")
 
 
-def vote_recorded(*, arena_id: object, counted: bool) -> None:
+def vote_recorded(*, arena_id: int, counted: bool) -> None:
     """Count a stored vote once its transaction commits (at once outside a transaction)."""
     def inc() -> None:
         VOTES.labels(arena=_arena_slug(arena_id), counted="yes" if counted else "no").inc()
@@ -99,7 +99,7 @@ def vote_recorded(*, arena_id: object, counted: bool) -> None:
     transaction.on_commit(lambda: _safely(inc))
 
 
-def battle_created(*, arena_id: object) -> None:
+def battle_created(*, arena_id: int) -> None:
     """Count a created battle once its transaction commits."""
     transaction.on_commit(lambda: _safely(
         lambda: BATTLES.labels(arena=_arena_slug(arena_id)).inc()))
@@ -150,6 +150,10 @@ def on_battle_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None
         battle_created(arena_id=instance.arena_id)
 
 
+def on_generation_finished(sender: Any, output: Any, outcome: str, **_: Any) -> None:
+    generation_finished(output=output, outcome=outcome)
+
+
 # --- Exposition --------------------------------------------------------------------------------
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -192,6 +196,6 @@ def metrics_render() -> bytes:
     if directory:
         MultiProcessCollector(registry, path=directory)
     else:
-        registry.register(_ProcessMetrics())  # type: ignore[arg-type]
-    registry.register(_ScrapeTime())  # type: ignore[arg-type]
+        registry.register(_ProcessMetrics())
+    registry.register(_ScrapeTime())
     return generate_latest(registry)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.battles.errors import ArenaError, Conflict, InvalidInput
+from arena.battles.errors import ArenaError, Conflict, ErrorCode, InvalidInput
 from arena.battles.voters import keyed_hash
 from arena.votes.models import SolvedChallenge
 
@@ -31,8 +31,7 @@ ENDPOINT = "/api/challenge"
 
 
 class ProofOfWorkRequired(ArenaError):
-    status = 428
-    code = "proof_of_work_required"
+    code = ErrorCode.PROOF_OF_WORK_REQUIRED
 
 
 def how_to_solve() -> str:
@@ -78,8 +77,10 @@ class IssuedChallenge:
 def challenge_issue() -> IssuedChallenge:
     """A fresh signed challenge, valid for ARENA_POW_EXPIRES_S seconds."""
     expires = datetime.now(UTC) + timedelta(seconds=settings.ARENA_POW_EXPIRES_S)
-    issued = create_challenge_v1(algorithm=ALGORITHM, max_number=2 ** settings.ARENA_POW_BITS,
-                                 hmac_key=_hmac_key(), expires=expires)
+    # altcha's overloads spell its optional arguments (salt, number, params) as required
+    issued = create_challenge_v1(  # type: ignore[call-overload]
+        algorithm=ALGORITHM, max_number=2 ** settings.ARENA_POW_BITS, hmac_key=_hmac_key(),
+        expires=expires)
     return IssuedChallenge(ALGORITHM, issued.challenge, issued.max_number, issued.salt,
                            issued.signature)
 
@@ -107,7 +108,9 @@ def challenge_solve(*, session: Any, voter_id: str, body: dict[str, Any]) -> Non
     is a 409 (the same voter sending it again is answered as a success).
     """
     payload = _solution_parse(body)
-    ok, error = verify_solution_v1(payload, _hmac_key(), check_expires=True)  # type: ignore[arg-type]
+    # the payload is the checked JSON object; altcha's overloads want its own TypedDict
+    ok, error = verify_solution_v1(  # type: ignore[call-overload]
+        payload, _hmac_key(), check_expires=True)
     if not ok:
         if error and "expired" in error:
             raise InvalidInput(f"This challenge has expired: GET {ENDPOINT} for a new one.")

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from arena.battles.models import Arena
 from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
 from arena.votes.stream import VoteColumns, counted_vote_columns, voter_hash
+from ratings.elo import elo_expected
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
-from ratings.live import elo_expected
 from ratings.voters import (
     improbable_choices_p_value_from_sums,
     side_bias_p_values,
@@ -105,7 +105,7 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
         if contender_id < table.shape[0]:
             table[contender_id] = rating
     left, right = columns.left[decisive], columns.right[decisive]
-    p_left = 1.0 / (1.0 + 10.0 ** ((table[right] - table[left]) / 400.0))
+    p_left = elo_expected(table[left], table[right])
     # Counters for every voter (one sort of the votes); then keep those active since `since`
     # (a few, looked up in the sorted codes: no membership test over every vote).
     codes, n, left_picks, observed, mean, variance = voter_counters(

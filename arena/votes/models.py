@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from arena.battles.models import Arena, Battle, Contender
+from ratings.outcomes import Winner
 
 
 class Choice(models.TextChoices):
@@ -12,6 +13,16 @@ class Choice(models.TextChoices):
     RIGHT = "right", "Right is better"
     TIE = "tie", "Tie"
     BOTH_BAD = "both_bad", "Both are bad"
+
+
+OUTCOME_OF_CHOICE: dict[str, int] = {
+    Choice.LEFT: Winner.A.value,
+    Choice.RIGHT: Winner.B.value,
+    Choice.TIE: Winner.TIE.value,
+    Choice.BOTH_BAD: Winner.BOTH_BAD.value,
+}
+"""A vote's choice as the :class:`ratings.Winner` code every ratings function reads (the one
+mapping between the two spellings; plain ints so SQL parameters stay integers)."""
 
 
 class InvalidReason(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Casting a vote: one transaction, one vote per battle, Elo updated in the same commit."""
+"""Casting a vote: one short transaction, one vote per battle. The live Elo is not touched
+here: the leaderboard refresh, requested on commit, replays it (see `elo_standings`)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ from arena.battles.errors import Conflict, InvalidInput, NotFound
 from arena.battles.models import Arena, Battle, BattleStatus, Modality, Prompt
 from arena.battles.ratelimit import Limit, rate_limits_hit
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
-from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, Vote
+from arena.votes.models import (
+    OUTCOME_OF_CHOICE,
+    Choice,
+    EloRating,
+    FlaggedVoter,
+    InvalidReason,
+    Vote,
+)
+from arena.votes.signals import vote_stored
 from ratings.replay import elo_replay
-
-
-def leaderboard_refresh_request(*, arena_id: int) -> None:
-    from arena.leaderboards.services import leaderboard_refresh_request as request
-
-    request(arena_id=arena_id)
-
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,6 @@ class Standing:
     ties: int = 0
 
 
-_OUTCOME = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
-
-
 def elo_standings(
     votes: Iterable[tuple[Hashable, Hashable, str]], *, both_bad_counts: bool = True
 ) -> dict[Hashable, Standing]:
@@ -67,7 +66,7 @@ def elo_standings(
     for left, right, choice in votes:
         a.append(keys.setdefault(left, len(keys)))
         b.append(keys.setdefault(right, len(keys)))
-        out.append(_OUTCOME[Choice(choice)])
+        out.append(OUTCOME_OF_CHOICE[choice])
     table = elo_replay(a, b, out, num_models=len(keys), both_bad_counts=both_bad_counts)
     return {key: Standing(float(table.ratings[0, k]), int(table.votes[0, k]),
                           int(table.wins[0, k]), int(table.losses[0, k]), int(table.ties[0, k]))
@@ -198,7 +197,8 @@ def vote_cast(
     voter_address: str | None = None, proof_of_work: bool = True,
 ) -> CastVote:
     """Store the vote in one short transaction that locks only its battle; names are revealed
-    only after. The ratings follow in the background (the refresh is requested on commit).
+    only after. The ratings follow in the background (`vote_stored` is sent on commit; the
+    leaderboards app schedules a refresh).
 
     Every vote on a ready battle is stored; one that breaks a quality rule is kept with its
     reason and does not move the ratings. `voter_address`: see `vote_invalid_reason`.
@@ -229,7 +229,8 @@ def vote_cast(
                 .select_related("arena", "prompt", "left__provider", "right__provider")
                 .annotate(**_history_annotations(voter_id=voter_id,
                                                  voter_address=voter_address or ""))
-                .filter(pk=battle_id)
+                # any id from the caller (the API's URL already parsed it as a UUID)
+                .filter(pk=battle_id)  # type: ignore[misc]
                 .order_by()  # one row by primary key: no sort
                 .first()
             )
@@ -265,7 +266,7 @@ def vote_cast(
             battle.finished_at = now
             battle.save(update_fields=["status", "finished_at"])
             arena_id = battle.arena_id
-            transaction.on_commit(lambda: leaderboard_refresh_request(arena_id=arena_id))
+            transaction.on_commit(lambda: vote_stored.send(sender=Vote, arena_id=arena_id))
     except IntegrityError:
         # Another request stored this battle's vote between our check and insert.
         raise Conflict("You have already voted on this battle.") from None

@@ -14,9 +14,10 @@ from django.db.models.functions import Cast
 
 from arena.battles.models import Arena
 from arena.columns import EPOCH_2000_US, columns_fetch
-from arena.votes.models import Choice, Vote
+from arena.votes.models import OUTCOME_OF_CHOICE, Vote
 
-OUTCOME_OF_CHOICE = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
+__all__ = ["EPOCH_2000_US", "OUTCOME_OF_CHOICE", "VoteColumns", "counted_vote_columns",
+           "outcome_code", "voter_hash"]
 
 
 def outcome_code(field_name: str) -> Case:

@@ -11,8 +11,8 @@ from typing import Any
 from arena.battles.models import Arena, Output
 from arena.votes.models import Choice, Vote
 from ratings import compute_leaderboard
+from ratings.elo import elo_update
 from ratings.errors import NoBattlesError
-from ratings.live import elo_update
 
 WINNER_OF_CHOICE = {Choice.LEFT: "model_a", Choice.RIGHT: "model_b", Choice.TIE: "tie",
                     Choice.BOTH_BAD: "tie (bothbad)"}

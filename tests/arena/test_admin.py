@@ -129,3 +129,18 @@ def test_provider_health_and_costs(staff: Client, demo_arena: Any, run_on_commit
     assert "Errors (1 h)" in page and "33% of 3" in page  # the failed battle stops its other side
     costs = staff.get("/admin/battles/contender/costs/").content.decode()
     assert "Demo" in costs and "0.0" in costs
+
+
+def test_provider_health_columns_keep_no_state_on_the_shared_admin(
+        staff: Client, demo_arena: Any) -> None:
+    """Concurrent requests share one ProviderAdmin: each computes its own figures."""
+    from django.contrib import admin as django_admin
+    from django.test import RequestFactory
+
+    provider_admin = django_admin.site._registry[Provider]
+    before = dict(vars(provider_admin))
+    first = provider_admin.get_list_display(RequestFactory().get("/admin/battles/provider/"))
+    second = provider_admin.get_list_display(RequestFactory().get("/admin/battles/provider/"))
+    assert first[-1] is not second[-1]  # per-request closures
+    assert dict(vars(provider_admin)) == before  # nothing stored on the instance
+    assert staff.get("/admin/battles/provider/").status_code == 200

@@ -167,3 +167,21 @@ def test_escapes_html_in_prompts(demo_arena: Any, voter: Any) -> None:
     assert battle["prompt"] == evil  # JSON carries text; the page inserts it with textContent
     page = voter.get(f"/arena/text-to-image/?battle={battle['id']}")
     assert evil.encode() not in page.content
+
+
+def test_every_error_code_has_one_status_and_the_openapi_document_lists_them_all() -> None:
+    from arena.api.openapi import OPENAPI
+    from arena.api.responses import PayloadTooLarge, UnsupportedMediaType
+    from arena.battles.errors import ERRORS, ArenaError, ErrorCode
+    from arena.battles.moderation import ModerationUnavailable, PromptRefused
+    from arena.battles.ratelimit import RateLimited
+    from arena.votes.challenge import ProofOfWorkRequired
+
+    assert set(ERRORS) == set(ErrorCode)
+    for cls in (PayloadTooLarge, UnsupportedMediaType, ModerationUnavailable, PromptRefused,
+                RateLimited, ProofOfWorkRequired, *ArenaError.__subclasses__()):
+        assert cls.status == ERRORS[cls.code].status, cls
+    schema = OPENAPI["components"]["schemas"]["Error"]  # type: ignore[index]
+    assert schema["properties"]["error"]["properties"]["code"]["enum"] == [
+        str(code) for code in ErrorCode]
+    assert ModerationUnavailable.status == 503 and ProofOfWorkRequired.status == 428

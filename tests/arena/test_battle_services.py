@@ -207,3 +207,18 @@ def test_sweeper_fails_battles_stuck_generating(demo_arena: Any) -> None:
     # a late result from the dead worker does not revive the battle
     generation.output_generate(output_id=battle.outputs.first().pk)
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
+
+
+def test_every_failure_code_a_provider_raises_is_in_the_one_table() -> None:
+    """Output.error_code values come from FailureCode; the providers' codes are spelt once,
+    in generators, and a voter never reads a code without a public wording or the default."""
+    import generators.base as base
+    from arena.battles.errors import PUBLIC_FAILURE, FailureCode
+    from generators.netguard import UnsafeURL
+
+    provider_codes = {cls.code for cls in (base.ModerationRefused, base.RateLimited,
+                                           base.GenerationTimeout, base.BadConfiguration,
+                                           base.ProviderError, UnsafeURL)}
+    assert provider_codes <= set(FailureCode)
+    assert set(PUBLIC_FAILURE) <= set(FailureCode)
+    assert FailureCode.CANCELLED not in PUBLIC_FAILURE  # never the reason shown for a battle

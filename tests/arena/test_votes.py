@@ -12,7 +12,7 @@ from arena.battles.models import Battle, BattleStatus
 from arena.votes.models import EloRating, Vote
 from arena.votes.selectors import leaderboard_get
 from arena.votes.services import elo_rebuild, elo_standings, vote_cast
-from ratings.live import elo_expected, elo_update
+from ratings.elo import elo_expected, elo_update
 
 
 def test_elo_update_matches_hand_computation() -> None:

@@ -200,13 +200,13 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_models: dict[str, Path]) -
 def test_pipeline_is_loaded_once_per_process(tiny_models: dict[str, Path],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     loads: list[str] = []
-    real = ld._load_pipeline
+    real = ld.pipelines._load_pipeline
 
     def counting(settings: ld.Settings) -> Any:
         loads.append(settings.path)
         return real(settings)
 
-    monkeypatch.setattr(ld, "_load_pipeline", counting)
+    monkeypatch.setattr(ld.pipelines, "_load_pipeline", counting)
     request = GenerationRequest(prompt="x", width=64, height=64)
     make(tiny_models["sd"]).generate(request)
     make(tiny_models["sd"]).generate(request)  # a new Generator instance, as in a new task

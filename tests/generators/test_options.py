@@ -25,13 +25,17 @@ def _read_by(cls: type) -> set[str]:
         module = getattr(klass, "__module__", "")
         if not module.startswith("generators."):
             continue
-        source = (ROOT / (module.split(".", 1)[1] + ".py")).read_text()
+        path = ROOT / (module.split(".", 1)[1].replace(".", "/") + ".py")
+        if module.startswith("generators.local_diffusers"):  # a package: every file of it
+            source = "\n".join(p.read_text() for p in sorted(path.parent.glob("*.py")))
+        else:
+            source = path.read_text()
         keys |= set(READ.findall(source))
         for node in ast.walk(ast.parse(source)):  # for name in ("a", "b"): options.get(name)
             if isinstance(node, ast.For) and isinstance(node.iter, ast.Tuple) and \
                     re.search(r"(opt|options\.get)\(name\b", ast.unparse(node)):
                 keys |= {e.value for e in node.iter.elts if isinstance(e, ast.Constant)}
-    if cls.__module__ != "generators.local_diffusers" and cls.kind != "demo":
+    if not cls.__module__.startswith("generators.local_diffusers") and cls.kind != "demo":
         keys |= set(READ.findall((ROOT / "http.py").read_text()))
     return keys
 
@@ -42,7 +46,7 @@ def test_every_option_a_kind_reads_is_declared_with_help(kind: str) -> None:
     assert kind in KIND_OPTIONS
     missing = _read_by(generator_class(kind)) - declared
     if kind == "local_diffusers":
-        from generators.local_diffusers import _FLOAT_OPTIONS, _INT_OPTIONS
+        from generators.local_diffusers.options import _FLOAT_OPTIONS, _INT_OPTIONS
         missing |= (set(_INT_OPTIONS) | set(_FLOAT_OPTIONS)) - declared
     assert not missing, f"{kind} reads undeclared options {sorted(missing)}"
     for spec in option_specs(kind):

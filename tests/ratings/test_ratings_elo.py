@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from ratings import EloParams, compute_online_elo, load_battles, online_elo, simulate_battles
-from ratings.elo import score_of_winner
+from ratings.elo import elo_expected, elo_update, score_of_winner
 from ratings.errors import RatingsError
 from ratings.outcomes import WINNER_STRINGS, Winner
+from ratings.replay import elo_replay
 
 
 def fastchat_compute_online_elo(rows, k=4, scale=400, base=10, init=1000):  # type: ignore[no-untyped-def]
@@ -128,3 +129,32 @@ def test_online_elo_rejects_bad_arrays(args: tuple, message: str) -> None:  # ty
 def test_score_of_winner() -> None:
     codes = [Winner.A, Winner.B, Winner.TIE, Winner.BOTH_BAD]
     assert score_of_winner(np.array(codes, dtype=np.int8)).tolist() == [1.0, 0.0, 0.5, 0.5]
+
+
+def test_every_elo_entry_point_is_the_same_loop_bit_for_bit() -> None:
+    """One Elo implementation: the single step, the per-board replay and the vectorised
+    expectation all agree exactly with ``online_elo``."""
+    rng = np.random.default_rng(11)
+    m, n = 6, 3000
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    outcome = rng.integers(0, 4, n)
+    group = rng.integers(-1, 2, n)
+    score = score_of_winner(outcome)
+    reference = online_elo(a, b, score, m)
+    stepped = [1000.0] * m
+    for i, j, s in zip(a.tolist(), b.tolist(), score.tolist(), strict=True):
+        stepped[i], stepped[j] = elo_update(stepped[i], stepped[j], s)
+    np.testing.assert_array_equal(np.asarray(stepped), reference)
+    table = elo_replay(a, b, outcome, num_models=m, group=group, num_groups=2)
+    np.testing.assert_array_equal(table.ratings[0], reference)
+    for g in range(2):
+        mine = group == g
+        np.testing.assert_array_equal(table.ratings[g + 1],
+                                      online_elo(a[mine], b[mine], score[mine], m))
+    vector = elo_expected(reference[a[:50]], reference[b[:50]])
+    scalar = [elo_expected(float(x), float(y)) for x, y in zip(reference[a[:50]],
+                                                               reference[b[:50]], strict=True)]
+    np.testing.assert_allclose(vector, scalar, rtol=1e-15)
+    with pytest.raises(RatingsError):
+        elo_update(1000.0, 1000.0, 1.5)
