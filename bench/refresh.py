@@ -12,7 +12,9 @@ process and prints its figures; the database is dropped at the end (``--keep`` k
 Data: ``--contenders`` models (50) with true strengths, ``--categories`` prompt categories (7;
 a quarter of prompts have none), 20 % ties (a quarter of them "both bad"), two outputs per
 battle with latencies and sizes (style covariates), 3 % of votes stored as not counted, and
-a few voters who always pick the left side (the voter review flags them).
+a few voters who always pick the left side (the voter review flags them). The load bypasses
+triggers, so the vote cells the database keeps (``arena.leaderboards.maintained``) are then
+counted once (``cells_recount_s``, not part of the refresh).
 
 Figures (``--json``: the last line is one JSON object): ``refresh_s`` (wall time of the
 refresh call), ``peak_rss_mb`` (peak resident memory of the child process that ran it,
@@ -62,9 +64,9 @@ SELECT k, (random() * 2 - 1) * 1.5 AS strength, 2 + random() * 12 AS latency,
        CASE k %% 5 WHEN 0 THEN 1024 ELSE 512 END AS height
 FROM generate_series(1, %(contenders)s) AS k;
 INSERT INTO battles_contender (name, organization, model_id, parameters, enabled,
-    sampling_weight, license, link, added_at, provider_id)
+    sampling_weight, license, link, added_at, provider_id, failure_streak, paused_reason)
 SELECT 'model-' || lpad(k::text, 3, '0'), 'org-' || (k %% 7), 'm' || k, '{}', true, 1.0, '',
-       '', now(), (SELECT id FROM battles_provider)
+       '', now(), (SELECT id FROM battles_provider), 0, ''
 FROM bench_model ORDER BY k;
 ALTER TABLE bench_model ADD COLUMN cid bigint;
 UPDATE bench_model SET cid = c.id FROM battles_contender c
@@ -91,8 +93,9 @@ FROM generate_series(1, %(votes)s) AS i;
 LOAD_SQL_2 = """
 UPDATE bench_vote SET b0 = b0 + 1 WHERE b0 >= a;
 INSERT INTO battles_battle (id, status, voter_id, voter_address, seed, sampling_probability,
-    failure_reason, created_at, ready_at, finished_at, arena_id, left_id, right_id, prompt_id)
-SELECT v.battle_id, 'voted', v.voter, '', v.i %% 100000, NULL, '',
+    failure_reason, prompt_publishable, created_at, ready_at, finished_at, arena_id, left_id,
+    right_id, prompt_id)
+SELECT v.battle_id, 'voted', v.voter, '', v.i %% 100000, NULL, '', false,
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01 + 20),
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01 + 10),
        now() - make_interval(secs => (%(votes)s - v.i) * 0.01),
@@ -149,6 +152,16 @@ def load(url: str, *, votes: int, contenders: int, categories: int, seed: float)
             conn.execute(definition)
         for table in SECONDARY_TABLES + ("battles_prompt",):
             conn.execute(f"VACUUM ANALYZE {table}")
+
+
+def cells_recount(url: str) -> None:
+    """The bulk load bypasses the triggers that keep the vote cells (replica role): count
+    them once, as the migration does for the votes a site already has."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env["DATABASE_URL"] = url
+    subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                    "from arena.leaderboards.maintained import cells_rebuild; cells_rebuild()"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
 
 
 CHILD = r"""
@@ -243,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             load(url, votes=args.votes, contenders=args.contenders,
                  categories=args.categories, seed=args.seed)
             result["load_s"] = round(time.perf_counter() - started, 1)
+            started = time.perf_counter()
+            cells_recount(url)
+            result["cells_recount_s"] = round(time.perf_counter() - started, 1)
             if not args.json:
                 print(f"loaded {args.votes} votes in {result['load_s']} s", flush=True)
         if args.db:  # start from scratch: no snapshot, no live Elo, nobody flagged
@@ -250,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute("UPDATE votes_vote SET is_valid = true, invalid_reason = '' "
                              "WHERE invalid_reason = 'flagged_voter'")
                 for table in ("votes_flaggedvoter", "leaderboards_leaderboardsnapshot",
-                              "votes_elorating"):
-                    conn.execute(f"DELETE FROM {table}")
+                              "votes_elorating", "leaderboards_elocheckpoint"):
+                    if conn.execute("SELECT to_regclass(%s)", [table]).fetchone()[0]:
+                        conn.execute(f"DELETE FROM {table}")
+                result["votes"] = conn.execute("SELECT count(*) FROM votes_vote").fetchone()[0]
                 conn.execute("VACUUM ANALYZE votes_vote")
         if args.load_only:
             created = False  # keep it

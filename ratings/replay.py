@@ -52,6 +52,8 @@ def elo_replay(
     scale: float = 400.0,
     base: float = 10.0,
     initial: float = 1000.0,
+    resume_from: npt.ArrayLike | None = None,
+    resume_at: int = 0,
 ) -> EloTable:
     """Replay votes in the given order.
 
@@ -66,6 +68,10 @@ def elo_replay(
     both_bad_counts
         ``False``: "both bad" votes are skipped entirely (they neither move ratings nor
         count), as an arena that does not count them as ties wants.
+    resume_from, resume_at
+        Resume a replay: ``resume_from`` holds the ratings (``(num_groups + 1, num_models)``)
+        after the first ``resume_at`` votes given, which are not replayed again (their counts
+        are still counted). The result is the same, bit for bit, as a replay from the start.
 
     References
     ----------
@@ -78,19 +84,30 @@ def elo_replay(
          else np.asarray(group, dtype=np.int64).reshape(-1))
     if not (a.shape == b.shape == out.shape == g.shape):
         raise ValueError("model_a, model_b, outcome and group must have the same length")
-    if not both_bad_counts:
-        keep = out != Winner.BOTH_BAD
-        a, b, out, g = a[keep], b[keep], out[keep], g[keep]
     m = int(num_models)
     boards = int(num_groups) + 1
-    flat = [float(initial)] * (boards * m)
+    if not 0 <= resume_at <= a.shape[0]:
+        raise ValueError("resume_at must be between 0 and the number of votes")
+    new = np.arange(a.shape[0]) >= resume_at
+    if not both_bad_counts:
+        keep = out != Winner.BOTH_BAD
+        a, b, out, g, new = a[keep], b[keep], out[keep], g[keep], new[keep]
+    if resume_from is None:
+        flat = [float(initial)] * (boards * m)
+    else:
+        start = np.asarray(resume_from, dtype=np.float64)
+        if start.shape != (boards, m):
+            raise ValueError(f"resume_from must have shape ({boards}, {m})")
+        flat = start.reshape(-1).tolist()
     score = score_of_winner(out)
     has_group = g >= 0
-    replay_in_place(flat, a.tolist(), b.tolist(), score.tolist(), k=k, scale=scale, base=base)
+    replay_in_place(flat, a[new].tolist(), b[new].tolist(), score[new].tolist(), k=k,
+                    scale=scale, base=base)
     # The category boards are disjoint sequences in one flat table: offset the indices.
-    offs = (g[has_group] + 1) * m
-    replay_in_place(flat, (offs + a[has_group]).tolist(), (offs + b[has_group]).tolist(),
-                    score[has_group].tolist(), k=k, scale=scale, base=base)
+    sel = has_group & new
+    offs = (g[sel] + 1) * m
+    replay_in_place(flat, (offs + a[sel]).tolist(), (offs + b[sel]).tolist(),
+                    score[sel].tolist(), k=k, scale=scale, base=base)
     ratings = np.asarray(flat, dtype=np.float64).reshape(boards, m)
     win_a = (out == Winner.A).astype(np.int64)
     win_b = (out == Winner.B).astype(np.int64)

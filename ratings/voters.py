@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["improbable_choices_p_value_from_sums", "voter_counters"]
+__all__ = ["improbable_choices_p_value_from_sums", "side_bias_p_values", "voter_counters"]
 
 
 def improbable_choices_p_value_from_sums(observed: float, mean: float, variance: float) -> float:
@@ -27,6 +27,17 @@ def improbable_choices_p_value_from_sums(observed: float, mean: float, variance:
         return 1.0
     z = (float(observed) - float(mean)) / math.sqrt(float(variance))
     return float(stats.norm.cdf(z))
+
+
+def side_bias_p_values(left_picks: npt.ArrayLike,
+                       decisive: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """:func:`ratings.integrity.side_bias_p_value` for many voters at once: for p = 1/2 the
+    binomial is symmetric, so the two-sided exact p-value is twice the smaller tail (equal to
+    ``scipy.stats.binomtest`` up to round-off)."""
+    k = np.asarray(left_picks, dtype=np.int64)
+    n = np.asarray(decisive, dtype=np.int64)
+    tail = 2.0 * stats.binom.cdf(np.minimum(k, n - k), n, 0.5)
+    return np.where(n > 0, np.minimum(1.0, tail), 1.0)
 
 
 def voter_counters(

@@ -1,8 +1,9 @@
-"""Vote cells: the counted votes of an arena grouped by the database (``GROUP BY``) into
-(left model, right model, outcome) per prompt category, and per binned style covariates.
+"""Vote cells: the counted votes of an arena grouped into (left model, right model, outcome)
+per prompt category, and per binned style covariates.
 
-On PostgreSQL one scan with two grouping sets returns both; elsewhere (the embedded SQLite
-default) two ORM queries do. Rows returned: O(models² × outcomes × categories or bins).
+On PostgreSQL the database keeps them as votes arrive (:mod:`arena.leaderboards.maintained`);
+elsewhere (the embedded SQLite default) two ORM ``GROUP BY`` queries count them. Rows
+returned: O(models² × outcomes × categories or bins).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import (
     Avg,
     Case,
@@ -32,7 +32,8 @@ from django.db.models import (
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Least, Ln, NullIf, Round
 
 from arena.battles.models import Arena, Battle
-from arena.votes.models import Choice, Vote
+from arena.columns import sql_columns
+from arena.votes.models import Choice
 from arena.votes.stream import OUTCOME_OF_CHOICE, outcome_code
 
 IntArray = npt.NDArray[np.int64]
@@ -174,85 +175,63 @@ def cells_by_style(*, arena: Arena, ipw: bool = False) -> Cells:
                  probability=np.where(p > 0, p, np.nan) if ipw else None)
 
 
-_CELLS_SQL = """
-SELECT GROUPING(category), category, left_id, right_id, choice, p, bl, bp, ba, count(*),
-       min(x_lat), max(x_lat), avg(x_lat), min(x_pix), max(x_pix), avg(x_pix),
-       min(x_asp), max(x_asp), avg(x_asp)
-FROM (
-    SELECT b.left_id, b.right_id, pr.category, v.choice,
-           {probability} AS p, s.x_lat, s.x_pix, s.x_asp,
-           width_bucket(s.x_lat, %(edges)s::float8[]) AS bl,
-           floor(s.x_pix / %(step)s + 0.5)::int AS bp, floor(s.x_asp / %(step)s + 0.5)::int AS ba
-    FROM {vote} v
-    JOIN {battle} b ON b.id = v.battle_id
-    JOIN {prompt} pr ON pr.id = b.prompt_id
-    LEFT JOIN {output} ol ON ol.battle_id = b.id AND ol.side = 'left'
-    LEFT JOIN {output} orr ON orr.battle_id = b.id AND orr.side = 'right'
-    CROSS JOIN LATERAL (SELECT
-        coalesce(nullif(ol.width, 0), %(w)s)::float8 AS wl,
-        coalesce(nullif(ol.height, 0), %(h)s)::float8 AS hl,
-        coalesce(nullif(orr.width, 0), %(w)s)::float8 AS wr,
-        coalesce(nullif(orr.height, 0), %(h)s)::float8 AS hr,
-        ol.id IS NULL OR orr.id IS NULL AS missing) o
-    CROSS JOIN LATERAL (SELECT
-        CASE WHEN o.missing THEN 0.0::float8 ELSE greatest(-120.0::float8, least(120.0::float8,
-            coalesce(ol.latency_s, 0.0) - coalesce(orr.latency_s, 0.0))) END AS x_lat,
-        CASE WHEN o.missing THEN 0.0::float8 ELSE ln((o.wl * o.hl) / (o.wr * o.hr)) END AS x_pix,
-        CASE WHEN o.missing THEN 0.0::float8
-             ELSE abs(ln((o.wl / o.hl) / %(aspect)s::float8))
-                  - abs(ln((o.wr / o.hr) / %(aspect)s::float8)) END AS x_asp) s
-    WHERE b.arena_id = %(arena)s AND v.is_valid
-) t
-GROUP BY GROUPING SETS ((category, left_id, right_id, choice, p),
-                        (left_id, right_id, choice, p, bl, bp, ba))
+_CHOICE_CODE = "CASE choice " + " ".join(
+    f"WHEN '{choice}' THEN {code}" for choice, code in OUTCOME_OF_CHOICE.items()) + " ELSE 3 END"
+_PAIR_READ = """
+SELECT coalesce(array_position(%(categories)s::text[], category::text), 0) - 1, left_id,
+       right_id, {choice}, {p}, sum(votes)
+FROM leaderboards_paircell WHERE arena_id = %(arena)s AND votes > 0
+GROUP BY category, left_id, right_id, choice, {p}
+ORDER BY category, left_id, right_id, choice, {p}
+"""
+_STYLE_READ = """
+SELECT left_id, right_id, {choice}, {p}, sum(votes), sum(sum_latency), sum(sum_pixels),
+       sum(sum_aspect), min(min_latency), max(max_latency), min(min_pixels), max(max_pixels),
+       min(min_aspect), max(max_aspect)
+FROM leaderboards_stylecell WHERE arena_id = %(arena)s AND votes > 0
+GROUP BY left_id, right_id, choice, {p}, bin_latency, bin_pixels, bin_aspect
+ORDER BY left_id, right_id, choice, {p}, bin_latency, bin_pixels, bin_aspect
 """
 
 
 def cells_fetch(*, arena: Arena, categories: Sequence[str], style: bool,
                 ipw: bool) -> tuple[Cells, Cells | None]:
     """Counted votes per (category, left, right, outcome) and, for style control, per (left,
-    right, outcome, covariate bins): on PostgreSQL one scan with two grouping sets, elsewhere
-    two ORM ``GROUP BY`` queries. With ``ipw``, per sampling probability too."""
-    if connection.vendor != "postgresql":
+    right, outcome, covariate bins); with ``ipw``, per sampling probability too.
+
+    On PostgreSQL these are the cells the database keeps as votes arrive
+    (:mod:`arena.leaderboards.maintained`): O(cells) rows read as packed columns, no vote
+    scanned. A style cell's covariate value is the common value of its votes when they all
+    share it (then the fit is exactly the per-vote fit), else their mean. Elsewhere two ORM
+    ``GROUP BY`` queries over the votes."""
+    from arena.leaderboards import maintained
+
+    if not maintained.maintained():
         counts, _ = cells_by_category(arena=arena, ipw=ipw, categories=categories)
         return counts, (cells_by_style(arena=arena, ipw=ipw) if style else None)
-    from arena.battles.models import Output, Prompt
+    p = "probability" if ipw else "-1.0::float8"
+    params = {"arena": arena.pk, "categories": list(categories)}
 
-    sql = _CELLS_SQL.format(
-        vote=Vote._meta.db_table, battle=Battle._meta.db_table, prompt=Prompt._meta.db_table,
-        output=Output._meta.db_table,
-        probability="coalesce(b.sampling_probability, -1.0)" if ipw else "-1.0::float8")
-    params = {"arena": arena.pk, "w": arena.width, "h": arena.height,
-              "aspect": arena.width / arena.height, "step": settings.ARENA_STYLE_SIZE_STEP,
-              "edges": sorted(settings.ARENA_STYLE_LATENCY_EDGES_S)}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the cells in memory
-        cursor.execute("SET LOCAL jit = off")  # compiling this plan costs seconds, saves none
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    index = {c: k for k, c in enumerate(categories)}
-    code = {str(c): k for c, k in OUTCOME_OF_CHOICE.items()}
-    by_style = [r for r in rows if r[0] == 1]
-    by_category = [r for r in rows if r[0] == 0]
+    def probability(column: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
+        return np.where(column > 0, column, np.nan) if ipw else None
 
-    def cells(rows: list[tuple[object, ...]], *, grouped: bool) -> Cells:
-        k = len(rows)
-        p = np.fromiter((r[5] for r in rows), np.float64, k)
-        x = None
-        if not grouped:
-            stats = np.asarray([r[10:19] for r in rows], dtype=np.float64).reshape(k, 9)
-            low, high, mean = stats[:, 0::3], stats[:, 1::3], stats[:, 2::3]
-            x = np.where(low == high, low, mean)
-        return Cells(
-            left=np.fromiter((r[2] for r in rows), np.int64, k),
-            right=np.fromiter((r[3] for r in rows), np.int64, k),
-            outcome=np.fromiter((code[r[4]] for r in rows), np.int64, k),
-            count=np.fromiter((r[9] for r in rows), np.int64, k),
-            group=(np.fromiter((index.get(r[1], -1) for r in rows), np.int64, k)
-                   if grouped else np.zeros(0, dtype=np.int64)),
-            x=x, probability=np.where(p > 0, p, np.nan) if ipw else None)
-
-    return cells(by_category, grouped=True), (cells(by_style, grouped=False) if style else None)
+    group, left, right, outcome, prob, count = sql_columns(
+        _PAIR_READ.format(p=p, choice=_CHOICE_CODE), params,
+        ["i4", "i8", "i8", "i4", "f8", "i8"], block_by=None)
+    counts = Cells(left=left, right=right, outcome=outcome.astype(np.int64), count=count,
+                   group=group.astype(np.int64), probability=probability(prob))
+    if not style:
+        return counts, None
+    left, right, outcome, prob, *stats = sql_columns(
+        _STYLE_READ.format(p=p, choice=_CHOICE_CODE), params,
+        ["i8", "i8", "i4", "f8", "i8"] + ["f8"] * 9, block_by=None)
+    n = stats[0]
+    low, high = np.column_stack(stats[4::2]), np.column_stack(stats[5::2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.column_stack(stats[1:4]) / n[:, None]
+    return counts, Cells(left=left, right=right, outcome=outcome.astype(np.int64), count=n,
+                         x=np.where(low == high, low, mean).reshape(-1, 3),
+                         probability=probability(prob))
 
 
 def arena_categories() -> list[str]:

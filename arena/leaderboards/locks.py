@@ -52,12 +52,18 @@ def _advisory_lock(arena_id: int) -> Iterator[bool]:
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)
     session = psycopg.connect(**params, autocommit=True)
+    held = False
     try:
         row = session.execute("SELECT pg_try_advisory_lock(%s, %s)",
                               (LOCK_CLASS, int(arena_id))).fetchone()
-        yield bool(row and row[0])
+        held = bool(row and row[0])
+        yield held
     finally:
-        session.close()  # ends the session: the server releases the lock
+        try:
+            if held:  # at once: the server ends a closed session a moment after close()
+                session.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, int(arena_id)))
+        finally:
+            session.close()  # ends the session: the server releases the lock in any case
 
 
 @contextmanager

@@ -1,13 +1,16 @@
 """One refresh of an arena's leaderboards from aggregates, never from one Python object per
 vote.
 
-1. The counted votes arrive once as numpy columns in vote order (``COPY … BINARY``,
+1. The counted votes arrive once as numpy columns in vote order (packed binary blocks,
    :mod:`arena.votes.stream`): the voter review sums per-voter counters from them, and the
-   online Elo of every board is replayed from them in one tight loop (:mod:`ratings.replay`).
-2. The database groups the counted votes into cells (:mod:`arena.leaderboards.cells`); the
-   Bradley–Terry fits, bootstraps and the style-controlled fit run on those cells
-   (:mod:`ratings.aggregate`), so they cost O(models² × outcomes × bins) whatever the number
-   of votes.
+   online Elo of every board is replayed from them in one tight loop (:mod:`ratings.replay`),
+   resumed from the last refresh's checkpoint when the votes before it are unchanged
+   (:mod:`arena.leaderboards.elo_state`).
+2. The vote cells (pair counts per category, and per binned style covariates) are kept by
+   PostgreSQL as votes arrive (:mod:`arena.leaderboards.maintained`) and read from the same
+   snapshot as the columns (:mod:`arena.leaderboards.cells`); the Bradley–Terry fits,
+   bootstraps and the style-controlled fit run on those cells (:mod:`ratings.aggregate`), so
+   they cost O(models² × outcomes × bins) whatever the number of votes.
 
 The number of SQL statements does not depend on the number of votes.
 """
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,8 +32,10 @@ from django.db.models import Count, Max
 
 from arena.battles import events
 from arena.battles.models import Arena, Contender
+from arena.leaderboards import maintained
 from arena.leaderboards.cells import STYLE_COVARIATES, Cells, arena_categories, cells_fetch
 from arena.leaderboards.changelog import changelog_record
+from arena.leaderboards.elo_state import elo_resume
 from arena.leaderboards.honest import (
     RankedCells,
     finite,
@@ -44,12 +50,12 @@ from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
 from arena.votes.services import elo_store
-from arena.votes.stream import counted_vote_columns
+from arena.votes.stream import VoteColumns, counted_vote_columns
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
 from ratings.leaderboard import Leaderboard
-from ratings.replay import EloTable, elo_replay
+from ratings.replay import EloTable
 from ratings.style import StyleResult
 
 logger = logging.getLogger(__name__)
@@ -187,8 +193,8 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     ipw = settings.ARENA_IPW
     t = time.perf_counter()
     categories = arena_categories()
-    columns = counted_vote_columns(arena=arena, categories=categories)
-    t = lap("vote_columns", t)
+    columns, counts, style_cells = votes_and_cells(arena=arena, categories=categories, ipw=ipw)
+    t = lap("votes_and_cells", t)
     if review:
         flagged = voters_review(arena=arena, since=since, columns=columns)
         if flagged and connection.vendor == "postgresql":
@@ -196,10 +202,10 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
             columns = columns.select(~gone)
         elif flagged:
             columns = counted_vote_columns(arena=arena, categories=categories)
+        if flagged:  # their votes left the cells with them (one read of O(cells) rows)
+            counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                              style=arena.style_control_on, ipw=ipw)
         t = lap("voter_review", t)
-    counts, style_cells = cells_fetch(arena=arena, categories=categories,
-                                      style=arena.style_control_on, ipw=ipw)
-    t = lap("cells_sql", t)
     ids = (set(counts.left.tolist()) | set(counts.right.tolist())
            | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
     id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
@@ -209,9 +215,9 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
-    table = elo_replay(lookup[columns.left], lookup[columns.right], columns.outcome,
-                       num_models=len(names), group=columns.group, num_groups=len(categories),
-                       both_bad_counts=arena.both_bad_counts_as_tie)
+    table = elo_resume(arena=arena, columns=columns, model_a=lookup[columns.left],
+                       model_b=lookup[columns.right], names=names, categories=categories,
+                       phases=phases)
     del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
@@ -234,6 +240,49 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
             ipw=ipw and g < 0, ranked=overall if g < 0 else None))
     lap("bt_fits", t)
     return boards, names, id_names
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """One repeatable-read transaction on PostgreSQL, so the vote columns and the cells read
+    in it see the same votes (nothing to do inside an outer transaction or elsewhere)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def votes_and_cells(*, arena: Arena, categories: Sequence[str],
+                    ipw: bool) -> tuple[VoteColumns, Cells, Cells | None]:
+    """The counted votes as columns (for the order-dependent online Elo and the voter review)
+    and the vote cells (for every fit), from one snapshot.
+
+    On PostgreSQL the cells are the ones the database maintains: they are recounted first
+    when the style bins of the settings changed, and again when their totals disagree with
+    the votes of the same snapshot (which the triggers rule out; the check costs nothing).
+    """
+    style = arena.style_control_on
+    kept = maintained.maintained()
+    if kept and not maintained.bins_current():
+        maintained.cells_rebuild()
+    with _one_snapshot():
+        columns = counted_vote_columns(arena=arena, categories=categories)
+        counts, style_cells = cells_fetch(arena=arena, categories=categories, style=style,
+                                          ipw=ipw)
+    votes = int(columns.left.shape[0])
+    if kept and (int(counts.count.sum()) != votes or (
+            style_cells is not None and int(style_cells.count.sum()) != votes)):
+        logger.warning("vote cells of %s disagree with its %d counted votes: recounting",
+                       arena.slug, votes)
+        maintained.cells_rebuild([arena.pk])
+        with _one_snapshot():
+            columns = counted_vote_columns(arena=arena, categories=categories)
+            counts, style_cells = cells_fetch(arena=arena, categories=categories,
+                                              style=style, ipw=ipw)
+    return columns, counts, style_cells
 
 
 def _hashes_of(voter_ids: list[str]) -> list[int]:

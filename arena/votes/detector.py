@@ -15,7 +15,11 @@ from arena.votes.models import Choice, EloRating, FlaggedVoter, InvalidReason, V
 from arena.votes.stream import VoteColumns, counted_vote_columns, voter_hash
 from ratings.elo import elo_expected
 from ratings.integrity import improbable_choices_p_value, side_bias_p_value
-from ratings.voters import improbable_choices_p_value_from_sums, voter_counters
+from ratings.voters import (
+    improbable_choices_p_value_from_sums,
+    side_bias_p_values,
+    voter_counters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +97,7 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
                     ratings: dict[int, float]) -> dict[int, tuple[str, dict[str, object]]]:
     """The same two tests as `voter_assess`, for every voter active since `since`, from
     per-voter counters (`ratings.voters.voter_counters`); keyed by voter hash."""
-    active = columns.voter if since is None else columns.voter[
-        columns.created >= VoteColumns.micros(since)]
-    decisive = (columns.outcome <= 1) & np.isin(columns.voter, np.unique(active))
+    decisive = columns.outcome <= 1
     if not decisive.any():
         return {}
     table = np.full(int(max(columns.left.max(), columns.right.max())) + 1, 1000.0)
@@ -104,16 +106,31 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
             table[contender_id] = rating
     left, right = columns.left[decisive], columns.right[decisive]
     p_left = elo_expected(table[left], table[right])
+    # Counters for every voter (one sort of the votes); then keep those active since `since`
+    # (a few, looked up in the sorted codes: no membership test over every vote).
     codes, n, left_picks, observed, mean, variance = voter_counters(
         columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
+    if since is not None:
+        recent = np.unique(columns.voter[columns.created >= VoteColumns.micros(since)])
+        at = np.searchsorted(codes, recent)
+        at = at[at < codes.shape[0]]
+        active = np.zeros(codes.shape[0], dtype=bool)
+        active[at[np.isin(codes[at], recent)]] = True
+        n = np.where(active, n, 0)  # inactive voters fall below the minimum: not assessed
     threshold = settings.ARENA_FLAG_P_VALUE
+    # For p = 1/2 the two-sided exact test is twice the smaller tail: one vectorised call
+    # screens every voter; the exact test runs only for the few near or past the threshold.
+    side_tail = side_bias_p_values(left_picks, n)
     side_p_of: dict[tuple[int, int], float] = {}
     verdicts: dict[int, tuple[str, dict[str, object]]] = {}
     for k in np.flatnonzero(n >= settings.ARENA_FLAG_MIN_VOTES):
         key = (int(left_picks[k]), int(n[k]))
-        if key not in side_p_of:
-            side_p_of[key] = side_bias_p_value(*key)
-        side_p = side_p_of[key]
+        if side_tail[k] > 10 * threshold:
+            side_p = float(side_tail[k])  # far from flagging: the screen's value will do
+        else:
+            if key not in side_p_of:
+                side_p_of[key] = side_bias_p_value(*key)
+            side_p = side_p_of[key]
         if side_p < threshold:
             verdicts[int(codes[k])] = ("always picks the same side",
                                        {"decisive_votes": key[1], "left": key[0],

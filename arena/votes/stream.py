@@ -13,12 +13,11 @@ from django.db.models import BigIntegerField, Case, F, Func, IntegerField, Value
 from django.db.models.functions import Cast
 
 from arena.battles.models import Arena
-from arena.columns import columns_fetch
+from arena.columns import EPOCH_2000_US, columns_fetch
 from arena.votes.models import OUTCOME_OF_CHOICE, Vote
 
-__all__ = ["OUTCOME_OF_CHOICE", "VoteColumns", "counted_vote_columns", "outcome_code",
-           "voter_hash"]
-EPOCH_2000_US = 946_684_800_000_000  # PostgreSQL's binary timestamps count from 2000-01-01
+__all__ = ["EPOCH_2000_US", "OUTCOME_OF_CHOICE", "VoteColumns", "counted_vote_columns",
+           "outcome_code", "voter_hash"]
 
 
 def outcome_code(field_name: str) -> Case:
@@ -59,7 +58,8 @@ def voter_hash() -> Func:
 
 
 def counted_vote_columns(*, arena: Arena, categories: Sequence[str] = ()) -> VoteColumns:
-    """Fetch (COPY … BINARY on PostgreSQL) and sort the arena's counted votes."""
+    """Fetch (packed binary blocks on PostgreSQL, :func:`arena.columns.columns_fetch`) and
+    sort the arena's counted votes."""
     category = Case(*(When(battle__prompt__category=c, then=Value(k))
                       for k, c in enumerate(categories)),
                     default=Value(-1), output_field=IntegerField())
@@ -71,7 +71,7 @@ def counted_vote_columns(*, arena: Arena, categories: Sequence[str] = ()) -> Vot
                     h=voter_hash() if postgres else Value(0, output_field=BigIntegerField()))
           .values_list("created_at", "pk", "a", "b", "o", "g", "h"))
     created, pk, left, right, outcome, group, voter = columns_fetch(
-        qs, ["i8", "i8", "i4", "i4", "i4", "i4", "i8"])
+        qs, ["ts", "i8", "i4", "i4", "i4", "i4", "i8"], block_by=1)
     order = np.lexsort((pk, created))
     del pk
     return VoteColumns(created[order], left[order].astype(np.int64),

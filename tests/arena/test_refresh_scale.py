@@ -42,7 +42,10 @@ needs_postgres = pytest.mark.skipif(
     reason="the production path (COPY, advisory lock, concurrent writers) is PostgreSQL's")
 
 LATENCIES = (1.0, 2.5, 4.0, 9.0)
-SIZES = ((512, 512), (1024, 1024), (768, 512), (None, None))  # None: the arena's size
+# None: the arena's size. Power-of-two ratios only: ln(1.5) and -ln(2/3) differ in the last
+# bit, and whether such values pool into one row of the style fit then depends on summation
+# order (the per-vote and the cell fits would differ by chance, not by method).
+SIZES = ((512, 512), (1024, 1024), (1024, 512), (None, None))
 CATEGORIES = ("animals", "space", "")
 
 
@@ -282,6 +285,7 @@ def test_weighted_boards_equal_the_per_vote_pipeline(db: None, rounds: int,
 def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
                                                       django_assert_max_num_queries: Any) -> None:
     arena, models = make_arena()
+    services.leaderboard_compute(arena=arena)  # the first recounts the cells for the new bins
     counts = []
     for n in (150, 1500):
         add_votes(arena, models, n, seed=n)
@@ -316,7 +320,9 @@ def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int
         assert len(names) == len(verdicts)
         return {names[h]: verdict for h, verdict in verdicts.items()}
 
-    for since in (None, timezone.now() - timedelta(days=2), timezone.now()):
+    last = Vote.objects.filter(battle__arena=arena).latest("created_at").created_at
+    for since in (None, timezone.now() - timedelta(days=2), last - timedelta(seconds=20),
+                  timezone.now()):  # all voters, all, the few of the last votes, none
         in_sql = in_columns(since)
         one_by_one = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
         assert set(in_sql) == set(one_by_one)

@@ -132,3 +132,15 @@ def test_voter_counters_give_the_per_vote_p_values() -> None:
         assert n[k] == mine.sum() and left[k] == chose_left[mine].sum()
         assert improbable_choices_p_value_from_sums(observed[k], mean[k], variance[k]) == (
             pytest.approx(improbable_choices_p_value(chosen), rel=1e-9))
+
+
+def test_side_bias_p_values_equal_the_exact_binomial_test_per_voter() -> None:
+    from ratings.integrity import side_bias_p_value
+    from ratings.voters import side_bias_p_values
+
+    rng = np.random.default_rng(3)
+    decisive = np.concatenate([[0, 1, 2, 20, 21], rng.integers(1, 400, 300)])
+    left = np.concatenate([[0, 1, 1, 20, 10], rng.integers(0, 401, 300) % (decisive[5:] + 1)])
+    expected = [side_bias_p_value(int(k), int(n)) for k, n in zip(left, decisive, strict=True)]
+    np.testing.assert_allclose(side_bias_p_values(left, decisive), expected, rtol=1e-9,
+                               atol=1e-300)
