@@ -254,7 +254,8 @@ def test_bfl_persistent_500(bfl: tuple[BFLFake, str]) -> None:
 def test_bfl_never_ready_hits_deadline(bfl: tuple[BFLFake, str]) -> None:
     fake, base = bfl
     fake.pending = 10_000
-    with pytest.raises(GenerationTimeout, match="not finished"):
+    # the poll loop gives up, or (on a crowded machine) the watchdog cuts the poll in flight
+    with pytest.raises(GenerationTimeout, match="not finished|deadline of 0.5s passed"):
         get_generator(make_config("bfl", base)).generate(make_request(deadline_s=0.5))
 
 
