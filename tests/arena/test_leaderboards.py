@@ -72,11 +72,17 @@ def test_snapshot_ranks_the_better_demo_models_higher(demo_arena: Any, run_on_co
         assert {"elo", "votes", "win_rate", "organization"} <= set(row)
     assert len(board["matrices"]["models"]) == 5
     assert board["position_bias"]["decisive_votes"] == 120
-    # style control: generation time varies between demo models, so it is a covariate
+    # style control: the only covariate that can vary here is generation time (sizes are
+    # normalised), measured on a shared machine; either the fit identified it and every row
+    # has a style rating, or it says why not (the deterministic cases: test_honest_leaderboards)
     style = board["matrices"]["style"]
-    assert "latency_diff_s" in style["covariates"]
     assert len(style["coefficients"]) == len(style["covariates"])
-    assert all("style_rating" in row for row in board["rows"])
+    if style["identified"]:
+        assert style["covariates"] == ["latency_diff_s"]
+        assert all(row["style_rating"] is not None for row in board["rows"])
+    else:
+        assert style["notices"] and all(row.get("style_rating") is None
+                                        for row in board["rows"])
 
 
 def test_snapshot_matches_the_ratings_package_on_the_exported_votes(

@@ -28,7 +28,8 @@ PHONE = {"viewport": {"width": 390, "height": 660}, "device_scale_factor": 2, "i
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
     arena = LiveArena(tmp_path_factory.mktemp("live-ux"), provider_options={"delay_s": 0.1},
-                      extra_env={"ARENA_STALE_GRACE_S": "1"})
+                      # the sweeper every second: an expired battle fails within ~1 s of it
+                      extra_env={"ARENA_STALE_GRACE_S": "1", "ARENA_SWEEP_EVERY_S": "1"})
     try:
         yield arena.start()
     finally:
