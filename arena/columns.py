@@ -35,8 +35,12 @@ def _dtype(kinds: Sequence[str]) -> np.dtype:  # type: ignore[type-arg]
     return np.dtype([(f"c{k}", big_endian.get(kind, ">i8")) for k, kind in enumerate(kinds)])
 
 
-def columns_fetch(queryset: QuerySet, kinds: Sequence[str], *,  # type: ignore[type-arg]
-                  block_by: int = 0) -> list[npt.NDArray[np.integer]]:
+def columns_fetch(
+    queryset: QuerySet,
+    kinds: Sequence[str],
+    *,  # type: ignore[type-arg]
+    block_by: int = 0,
+) -> list[npt.NDArray[np.integer]]:
     """The ``values_list`` columns of ``queryset`` as integer arrays (int64 for ``"i8"`` and
     ``"ts"``, int32 for ``"i4"``: a million rows of seven columns take about 40 MB), in no
     particular order.
@@ -51,14 +55,16 @@ def columns_fetch(queryset: QuerySet, kinds: Sequence[str], *,  # type: ignore[t
         if not rows:
             return [np.zeros(0, dtype=_KEEP[kind]) for kind in kinds]
         table = np.asarray([[_as_int(v) for v in row] for row in rows], dtype=np.int64)
-        return [np.ascontiguousarray(table[:, k]).astype(_KEEP[kind])
-                for k, kind in enumerate(kinds)]
+        return [
+            np.ascontiguousarray(table[:, k]).astype(_KEEP[kind]) for k, kind in enumerate(kinds)
+        ]
     sql, params = queryset.query.sql_with_params()
     return sql_columns(sql, params, kinds, block_by=block_by)
 
 
-def sql_columns(sql: str, params: object, kinds: Sequence[str], *,
-                block_by: int | None = 0) -> list[npt.NDArray[np.generic]]:
+def sql_columns(
+    sql: str, params: object, kinds: Sequence[str], *, block_by: int | None = 0
+) -> list[npt.NDArray[np.generic]]:
     """:func:`columns_fetch` for a PostgreSQL query given as SQL (its columns in order;
     ``"f8"`` for a double too). ``block_by=None``: one block (for a few hundred thousand rows
     at most)."""
@@ -85,8 +91,10 @@ def sql_columns(sql: str, params: object, kinds: Sequence[str], *,
             for k, kind in enumerate(kinds):
                 parts[k].append(block[f"c{k}"].astype(_KEEP[kind]))
             del block, row
-    return [np.concatenate(p) if p else np.zeros(0, dtype=_KEEP[kind])
-            for p, kind in zip(parts, kinds, strict=True)]
+    return [
+        np.concatenate(p) if p else np.zeros(0, dtype=_KEEP[kind])
+        for p, kind in zip(parts, kinds, strict=True)
+    ]
 
 
 def _as_int(value: object) -> int:

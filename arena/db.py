@@ -33,10 +33,17 @@ def _cursor_classes() -> tuple[type, type]:
         """Server-side parameters; every statement is prepared on first use (per connection,
         kept by psycopg for the connection's life)."""
 
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
-                    binary: bool | None = None) -> Any:
-            return super().execute(query, params, prepare=True if prepare is None else prepare,
-                                   binary=binary)
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool | None = None,
+        ) -> Any:
+            return super().execute(
+                query, params, prepare=True if prepare is None else prepare, binary=binary
+            )
 
     class PreparedDebugWrapper(CursorDebugWrapper):
         """Logs the statement with its parameters (psycopg keeps no query text for a
@@ -70,7 +77,8 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
         raw = cursor_class(raw_connection)
-    cursor = (debug_wrapper(raw, connection) if connection.queries_logged
-              else connection.make_cursor(raw))
+    cursor = (
+        debug_wrapper(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    )
     with cursor:
         yield cursor

@@ -113,23 +113,28 @@ def _read_secret(path: Path, min_length: int) -> str:
         if exc.errno in (errno.ELOOP, errno.EMLINK):
             raise ImproperlyConfigured(
                 f"{path} is a symbolic link; the secret key must be a plain file: remove the "
-                "link (a new key is then generated) or set SECRET_KEY") from None
+                "link (a new key is then generated) or set SECRET_KEY"
+            ) from None
         if isinstance(exc, FileNotFoundError):
             raise
-        raise ImproperlyConfigured(f"cannot read the secret key in {path} ({exc}); set "
-                                   "SECRET_KEY or fix the file") from None
+        raise ImproperlyConfigured(
+            f"cannot read the secret key in {path} ({exc}); set SECRET_KEY or fix the file"
+        ) from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ImproperlyConfigured(f"{path} is not a regular file; remove it (a new key is "
-                                       "then generated) or set SECRET_KEY")
+            raise ImproperlyConfigured(
+                f"{path} is not a regular file; remove it (a new key is "
+                "then generated) or set SECRET_KEY"
+            )
         if info.st_uid == os.geteuid():
             if info.st_mode & 0o077:
                 os.fchmod(fd, 0o600)  # a key others can read is no secret
         elif info.st_mode & 0o006:
             raise ImproperlyConfigured(
                 f"{path} belongs to another user and others can read or write it; remove it "
-                "(a new key is then generated) or set SECRET_KEY")
+                "(a new key is then generated) or set SECRET_KEY"
+            )
         value = handle.read().decode("utf-8", "replace").strip()
     if len(value) < min_length:
         raise ImproperlyConfigured(

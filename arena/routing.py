@@ -9,7 +9,8 @@ from arena.battles.consumers import BattleConsumer, LeaderboardConsumer, NotFoun
 
 websocket_urlpatterns = [
     path("ws/battles/<uuid:battle_id>/", BattleConsumer.as_asgi()),
-    re_path(r"^ws/arenas/(?P<slug>[-a-zA-Z0-9_]{1,50})/leaderboard/$",
-            LeaderboardConsumer.as_asgi()),
+    re_path(
+        r"^ws/arenas/(?P<slug>[-a-zA-Z0-9_]{1,50})/leaderboard/$", LeaderboardConsumer.as_asgi()
+    ),
     re_path(r"", NotFoundConsumer.as_asgi()),
 ]

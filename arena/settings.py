@@ -132,8 +132,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60,
-                       "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 1000,
+                "expiry": 60,
+                "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+            },
         }
     }
     CACHES = {
@@ -161,10 +165,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 ARENA_SWEEP_EVERY_S = env_float("ARENA_SWEEP_EVERY_S", 30.0)
 CELERY_BEAT_SCHEDULE = {
-    "battles-fail-stale": {"task": "arena.battles.tasks.battles_fail_stale_task",
-                           "schedule": ARENA_SWEEP_EVERY_S},
-    "leaderboards-refresh": {"task": "arena.leaderboards.tasks.leaderboards_refresh_all_task",
-                             "schedule": env_float("ARENA_LEADERBOARD_SAFETY_REFRESH_S", 300.0)},
+    "battles-fail-stale": {
+        "task": "arena.battles.tasks.battles_fail_stale_task",
+        "schedule": ARENA_SWEEP_EVERY_S,
+    },
+    "leaderboards-refresh": {
+        "task": "arena.leaderboards.tasks.leaderboards_refresh_all_task",
+        "schedule": env_float("ARENA_LEADERBOARD_SAFETY_REFRESH_S", 300.0),
+    },
 }
 
 # --- Sessions, static, media -------------------------------------------------------------------
@@ -231,10 +239,18 @@ ARENA_VIDEO_MAX_SIDE = env_int("ARENA_VIDEO_MAX_SIDE", 4096)
 ARENA_VIDEO_MAX_PIXELS = env_int("ARENA_VIDEO_MAX_PIXELS", 4096 * 2304)
 ARENA_VIDEO_MAX_FRAMES = env_int("ARENA_VIDEO_MAX_FRAMES", 7200)
 ARENA_VIDEO_TIMEOUT_S = env_float("ARENA_VIDEO_TIMEOUT_S", 120.0)
-for _name in ("ARENA_OUTPUT_MAX_SIDE", "ARENA_VIDEO_FPS", "ARENA_VIDEO_DEFAULT_SECONDS",
-              "ARENA_IMAGE_BYTES_PER_PIXEL",
-              "ARENA_IMAGE_MAX_PIXELS", "ARENA_VIDEO_MAX_SECONDS", "ARENA_VIDEO_MAX_SIDE",
-              "ARENA_VIDEO_MAX_PIXELS", "ARENA_VIDEO_MAX_FRAMES", "ARENA_VIDEO_TIMEOUT_S"):
+for _name in (
+    "ARENA_OUTPUT_MAX_SIDE",
+    "ARENA_VIDEO_FPS",
+    "ARENA_VIDEO_DEFAULT_SECONDS",
+    "ARENA_IMAGE_BYTES_PER_PIXEL",
+    "ARENA_IMAGE_MAX_PIXELS",
+    "ARENA_VIDEO_MAX_SECONDS",
+    "ARENA_VIDEO_MAX_SIDE",
+    "ARENA_VIDEO_MAX_PIXELS",
+    "ARENA_VIDEO_MAX_FRAMES",
+    "ARENA_VIDEO_TIMEOUT_S",
+):
     if not globals()[_name] > 0:
         raise ImproperlyConfigured(f"{_name} must be positive, got {globals()[_name]!r}")
 
@@ -267,7 +283,8 @@ if "ARENA_TRUST_X_FORWARDED_FOR" in os.environ:
 ARENA_TRUSTED_PROXIES = env_int("ARENA_TRUSTED_PROXIES", 0)
 # Counted votes per client address (IPv6 per /64) over the last 24 hours, whatever the cookie.
 ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY = env_int(
-    "ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 200)
+    "ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 200
+)
 # Proof of work for a new voter id (ALTCHA v1: the answer is drawn from 0..2**bits, so a solver
 # tries 2**(bits-1) SHA-256 on average); 0 turns it off.
 ARENA_POW_BITS = env_int("ARENA_POW_BITS", 17)
@@ -275,14 +292,18 @@ ARENA_POW_EXPIRES_S = env_int("ARENA_POW_EXPIRES_S", 600)
 ARENA_WS_MAX_PER_ADDRESS = env_int("ARENA_WS_MAX_PER_ADDRESS", 20)
 # A crashed process cannot hold its connections' counts longer than this.
 ARENA_WS_COUNT_TTL_S = env_int("ARENA_WS_COUNT_TTL_S", 3600)
-for _name, _low, _high in (("ARENA_TRUSTED_PROXIES", 0, 32), ("ARENA_POW_BITS", 0, 32),
-                           ("ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 0, 10**9),
-                           ("ARENA_POW_EXPIRES_S", 10, 86400),
-                           ("ARENA_WS_MAX_PER_ADDRESS", 0, 10**6),
-                           ("ARENA_WS_COUNT_TTL_S", 10, 10**7)):
+for _name, _low, _high in (
+    ("ARENA_TRUSTED_PROXIES", 0, 32),
+    ("ARENA_POW_BITS", 0, 32),
+    ("ARENA_MAX_COUNTED_VOTES_PER_ADDRESS_PER_DAY", 0, 10**9),
+    ("ARENA_POW_EXPIRES_S", 10, 86400),
+    ("ARENA_WS_MAX_PER_ADDRESS", 0, 10**6),
+    ("ARENA_WS_COUNT_TTL_S", 10, 10**7),
+):
     if not _low <= globals()[_name] <= _high:
-        raise ImproperlyConfigured(f"{_name} must be between {_low} and {_high}, "
-                                   f"got {globals()[_name]}")
+        raise ImproperlyConfigured(
+            f"{_name} must be between {_low} and {_high}, got {globals()[_name]}"
+        )
 
 # --- Leaderboards -----------------------------------------------------------------------------
 ARENA_LEADERBOARD_DEBOUNCE_S = env_float("ARENA_LEADERBOARD_DEBOUNCE_S", 2.0)
@@ -302,11 +323,13 @@ ARENA_SAMPLING_TOP = env_int("ARENA_SAMPLING_TOP", 10)
 ARENA_SAMPLING_UNIFORM_MIX = env_float("ARENA_SAMPLING_UNIFORM_MIX", 0.15)
 ARENA_SAMPLING_MAX_MODEL_SHARE = env_float("ARENA_SAMPLING_MAX_MODEL_SHARE", 0.25)
 if not 0.0 < ARENA_SAMPLING_UNIFORM_MIX <= 1.0:
-    raise ImproperlyConfigured("ARENA_SAMPLING_UNIFORM_MIX must be in (0, 1], "
-                               f"got {ARENA_SAMPLING_UNIFORM_MIX}")
+    raise ImproperlyConfigured(
+        f"ARENA_SAMPLING_UNIFORM_MIX must be in (0, 1], got {ARENA_SAMPLING_UNIFORM_MIX}"
+    )
 if not 0.0 < ARENA_SAMPLING_MAX_MODEL_SHARE <= 1.0:
-    raise ImproperlyConfigured("ARENA_SAMPLING_MAX_MODEL_SHARE must be in (0, 1], "
-                               f"got {ARENA_SAMPLING_MAX_MODEL_SHARE}")
+    raise ImproperlyConfigured(
+        f"ARENA_SAMPLING_MAX_MODEL_SHARE must be in (0, 1], got {ARENA_SAMPLING_MAX_MODEL_SHARE}"
+    )
 # How many entries of the board's changelog (models added or retired, votes excluded, method
 # changes) the leaderboard page shows.
 ARENA_CHANGELOG_SHOWN = env_int("ARENA_CHANGELOG_SHOWN", 15)
@@ -323,11 +346,16 @@ ARENA_EXPORT_PROMPTS = env_bool("ARENA_EXPORT_PROMPTS", False)
 # (left minus right, seconds) are cut at these edges (each cell keeps its votes' mean value,
 # exact when they share one); pixel-ratio and aspect-error differences are rounded to this step.
 try:
-    ARENA_STYLE_LATENCY_EDGES_S = sorted(float(edge) for edge in env_list(
-        "ARENA_STYLE_LATENCY_EDGES_S", ["-16", "-4", "-1", "0", "1", "4", "16"]))
+    ARENA_STYLE_LATENCY_EDGES_S = sorted(
+        float(edge)
+        for edge in env_list(
+            "ARENA_STYLE_LATENCY_EDGES_S", ["-16", "-4", "-1", "0", "1", "4", "16"]
+        )
+    )
 except ValueError as exc:
-    raise ImproperlyConfigured("ARENA_STYLE_LATENCY_EDGES_S must be comma-separated numbers "
-                               "of seconds, e.g. -4,-1,0,1,4") from exc
+    raise ImproperlyConfigured(
+        "ARENA_STYLE_LATENCY_EDGES_S must be comma-separated numbers of seconds, e.g. -4,-1,0,1,4"
+    ) from exc
 ARENA_STYLE_SIZE_STEP = env_float("ARENA_STYLE_SIZE_STEP", 0.01)
 # Bootstrap rounds of the style-controlled fit (its cost grows with rounds × cells; the main
 # boards keep ARENA_BOOTSTRAP_ROUNDS).
@@ -344,8 +372,9 @@ ARENA_HTTP_MAX_BODY_BYTES = env_int("ARENA_HTTP_MAX_BODY_BYTES", 10 * 1024 * 102
 ARENA_STATIC_MANIFEST = env_bool("ARENA_STATIC_MANIFEST", False)
 if ARENA_STATIC_MANIFEST:
     STORAGES = {
-        **globals().get("STORAGES", {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}),
+        **globals().get(
+            "STORAGES", {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+        ),
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
 # Probes and scrapers speak plain HTTP to the process, even where the site redirects to HTTPS.
@@ -360,6 +389,7 @@ ARENA_METRICS_TOKEN = env_str("ARENA_METRICS_TOKEN")
 ARENA_METRICS_ALLOWED = env_list("ARENA_METRICS_ALLOWED", ["127.0.0.0/8", "::1/128"])
 try:
     ARENA_METRICS_ALLOWED_NETWORKS = [
-        ipaddress.ip_network(net, strict=False) for net in ARENA_METRICS_ALLOWED]
+        ipaddress.ip_network(net, strict=False) for net in ARENA_METRICS_ALLOWED
+    ]
 except ValueError as exc:
     raise ImproperlyConfigured(f"ARENA_METRICS_ALLOWED must list networks: {exc}") from None

@@ -35,8 +35,12 @@ def _api_or_default(default_view: object, code: ErrorCode, message: str) -> obje
 
 
 handler400 = _api_or_default(
-    defaults.bad_request, ErrorCode.BAD_REQUEST,
-    "The request could not be read: send a JSON body with Content-Type: application/json.")
+    defaults.bad_request,
+    ErrorCode.BAD_REQUEST,
+    "The request could not be read: send a JSON body with Content-Type: application/json.",
+)
 handler500 = _api_or_default(
-    defaults.server_error, ErrorCode.SERVER_ERROR,
-    "Something went wrong on our side and nothing was stored; please retry.")
+    defaults.server_error,
+    ErrorCode.SERVER_ERROR,
+    "Something went wrong on our side and nothing was stored; please retry.",
+)

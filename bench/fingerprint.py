@@ -82,10 +82,11 @@ def render(seed: int, width: int, height: int) -> np.ndarray:
     for _ in range(6):
         cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.3)
         colour = tuple(int(c) for c in rng.uniform(0, 255, 3))
-        draw.ellipse([(cx - r) * width, (cy - r) * height, (cx + r) * width,
-                      (cy + r) * height], fill=colour)
+        draw.ellipse(
+            [(cx - r) * width, (cy - r) * height, (cx + r) * width, (cy + r) * height], fill=colour
+        )
     freq = rng.uniform(4, 20)
-    stripes = (8 * np.sin(2 * np.pi * freq * np.linspace(0, 1, width, dtype=np.float32)))
+    stripes = 8 * np.sin(2 * np.pi * freq * np.linspace(0, 1, width, dtype=np.float32))
     grain = np.random.default_rng(seed + 1).normal(0, 6, (height, width, 1)).astype(np.float32)
     pixels = np.asarray(img, dtype=np.float32) + stripes[None, :, None] + grain
     return np.clip(pixels, 0, 255).astype(np.uint8)
@@ -118,8 +119,11 @@ def make_generator_class() -> type:
             if p.fmt == "PNG":
                 kwargs["compress_level"] = 1  # fast; the size of the source is not observed
             img.save(out, p.fmt, **kwargs)
-            return GenerationResult(content_type=f"image/{p.fmt.lower()}", data=out.getvalue(),
-                                    used={"width": p.width, "height": p.height})
+            return GenerationResult(
+                content_type=f"image/{p.fmt.lower()}",
+                data=out.getvalue(),
+                used={"width": p.width, "height": p.height},
+            )
 
     return BenchFakeGenerator
 
@@ -128,11 +132,17 @@ def make_generator_class() -> type:
 def django_setup(workdir: Path) -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_VAR_DIR": str(workdir),
-        "SQLITE_PATH": str(workdir / "bench.sqlite3"), "MEDIA_ROOT": str(workdir / "media"),
-        "SECRET_KEY": "bench-only", "DEBUG": "0", "LOG_LEVEL": "ERROR",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "arena.settings",
+            "ARENA_VAR_DIR": str(workdir),
+            "SQLITE_PATH": str(workdir / "bench.sqlite3"),
+            "MEDIA_ROOT": str(workdir / "media"),
+            "SECRET_KEY": "bench-only",
+            "DEBUG": "0",
+            "LOG_LEVEL": "ERROR",
+        }
+    )
     import django
 
     django.setup()
@@ -148,8 +158,13 @@ def django_setup(workdir: Path) -> None:
 def contenders_create() -> tuple[Any, list[Any]]:
     from arena.battles.models import Arena, Contender, Prompt, Provider, RevealPolicy
 
-    arena = Arena.objects.create(slug="fingerprint", title="Fingerprint", width=ARENA_SIZE[0],
-                                 height=ARENA_SIZE[1], reveal_policy=RevealPolicy.TOGETHER)
+    arena = Arena.objects.create(
+        slug="fingerprint",
+        title="Fingerprint",
+        width=ARENA_SIZE[0],
+        height=ARENA_SIZE[1],
+        reveal_policy=RevealPolicy.TOGETHER,
+    )
     provider = Provider.objects.create(name="bench", kind="bench_fake")
     contenders = []
     for k, p in enumerate(PROFILES):
@@ -208,28 +223,48 @@ def legacy_code() -> Iterator[None]:
     def old_store(output: Any, result: Any) -> dict[str, object]:
         clean = legacy_image_sanitize(result.data, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
         name = default_storage.save(f"outputs/{output.token}.webp", ContentFile(clean.data))
-        return {"file": name, "content_type": clean.content_type, "width": clean.width,
-                "height": clean.height}
+        return {
+            "file": name,
+            "content_type": clean.content_type,
+            "width": clean.width,
+            "height": clean.height,
+        }
 
     counter = iter(range(10**9))
-    saved = (selectors.battle_state, services.battle_state, generation.battle_state,
-             generation._store_file, generation._public_state)
+    saved = (
+        selectors.battle_state,
+        services.battle_state,
+        generation.battle_state,
+        generation._store_file,
+        generation._public_state,
+    )
     selectors.battle_state = services.battle_state = generation.battle_state = old_state
     generation._store_file = old_store
     generation._public_state = lambda battle_id: {"n": next(counter)}  # always "changed"
     try:
         yield
     finally:
-        (selectors.battle_state, services.battle_state, generation.battle_state,
-         generation._store_file, generation._public_state) = saved
+        (
+            selectors.battle_state,
+            services.battle_state,
+            generation.battle_state,
+            generation._store_file,
+            generation._public_state,
+        ) = saved
 
 
 # ------------------------------------------------------------------------------ playing battles
 FORMATS = {b"RIFF": 0, b"\x89PNG": 1, b"\xff\xd8\xff\xe0": 2, b"\xff\xd8\xff\xe1": 2}
 SERVED = ["width", "height", "bytes", "format", "alpha", "exif"]
 PARSED = ["bitstream_bytes"]  # the compressed image's own length, read from inside the file
-TIMING = ["started_self", "started_other", "ready_self", "ready_other", "first_push",
-          "pushes_before_ready"]
+TIMING = [
+    "started_self",
+    "started_other",
+    "ready_self",
+    "ready_other",
+    "first_push",
+    "pushes_before_ready",
+]
 
 
 def served_features(output: Any) -> list[float]:
@@ -244,8 +279,7 @@ def served_features(output: Any) -> list[float]:
         width, height = img.size
         alpha = float("A" in img.getbands())
         exif = float(bool(img.info.get("exif")))
-    return [width, height, len(data), FORMATS.get(data[:4], 3), alpha, exif,
-            bitstream_length(data)]
+    return [width, height, len(data), FORMATS.get(data[:4], 3), alpha, exif, bitstream_length(data)]
 
 
 def bitstream_length(data: bytes) -> float:
@@ -253,15 +287,16 @@ def bitstream_length(data: bytes) -> float:
     if data[:4] == b"RIFF":
         pos = 12
         while pos + 8 <= len(data):
-            size = int.from_bytes(data[pos + 4:pos + 8], "little")
-            if data[pos:pos + 3] == b"VP8":
+            size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+            if data[pos : pos + 3] == b"VP8":
                 return float(size)
             pos += 8 + size + (size & 1)
     return float(len(data))
 
 
-def play(arena: Any, contenders: list[Any], rng: np.random.Generator,
-         n_battles: int) -> tuple[np.ndarray, np.ndarray]:
+def play(
+    arena: Any, contenders: list[Any], rng: np.random.Generator, n_battles: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Play battles event by event in simulated time; one feature row per side."""
     from arena.battles import events, generation, selectors
     from arena.battles.models import Battle, Output, Prompt
@@ -280,12 +315,20 @@ def play(arena: Any, contenders: list[Any], rng: np.random.Generator,
     try:
         for _ in range(n_battles):
             i, j = rng.choice(len(contenders), size=2, replace=False)
-            battle = Battle.objects.create(arena=arena, prompt=prompt, left=contenders[i],
-                                           right=contenders[j], voter_id="bench",
-                                           seed=int(rng.integers(2**31)))
-            outs = {side: Output.objects.create(battle=battle, side=side,
-                                                contender=battle.contender_on(side))
-                    for side in ("left", "right")}
+            battle = Battle.objects.create(
+                arena=arena,
+                prompt=prompt,
+                left=contenders[i],
+                right=contenders[j],
+                voter_id="bench",
+                seed=int(rng.integers(2**31)),
+            )
+            outs = {
+                side: Output.objects.create(
+                    battle=battle, side=side, contender=battle.contender_on(side)
+                )
+                for side in ("left", "right")
+            }
             timeline = []
             for side, k in (("left", i), ("right", j)):
                 p = PROFILES[k]
@@ -301,8 +344,11 @@ def play(arena: Any, contenders: list[Any], rng: np.random.Generator,
                     generation._claim(outs[side].pk)
                 else:
                     generation.output_generate(output_id=outs[side].pk)
-                shown_battle = (Battle.objects.select_related("arena", "prompt")
-                                .prefetch_related("outputs").get(pk=battle.pk))
+                shown_battle = (
+                    Battle.objects.select_related("arena", "prompt")
+                    .prefetch_related("outputs")
+                    .get(pk=battle.pk)
+                )
                 state = selectors.battle_state(shown_battle)
                 for shown in state["outputs"]:  # type: ignore[union-attr]
                     if shown["status"] != "pending":
@@ -314,9 +360,17 @@ def play(arena: Any, contenders: list[Any], rng: np.random.Generator,
             before = sum(1 for t, _ in pushes if t < ready_at)
             for side, other, k in (("left", "right", i), ("right", "left", j)):
                 output = Output.objects.get(pk=outs[side].pk)
-                rows.append(served_features(output) + [
-                    seen_started[side], seen_started[other], seen_ready[side],
-                    seen_ready[other], first_push, before])
+                rows.append(
+                    served_features(output)
+                    + [
+                        seen_started[side],
+                        seen_started[other],
+                        seen_ready[side],
+                        seen_ready[other],
+                        first_push,
+                        before,
+                    ]
+                )
                 labels.append(k)
     finally:
         events.battle_state_push = original_push
@@ -334,17 +388,18 @@ def best_accuracy(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, str]:
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     models = {
         "logistic regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-        "decision tree": DecisionTreeClassifier(max_depth=6, min_samples_leaf=5,
-                                                random_state=seed),
+        "decision tree": DecisionTreeClassifier(max_depth=6, min_samples_leaf=5, random_state=seed),
     }
-    scores = {name: float(cross_val_score(model, x, y, cv=folds).mean())
-              for name, model in models.items()}
+    scores = {
+        name: float(cross_val_score(model, x, y, cv=folds).mean()) for name, model in models.items()
+    }
     name = max(scores, key=lambda k: scores[k])
     return scores[name], name
 
 
-def measure(*, battles: int = 150, seed: int = 0, legacy: bool = False,
-            workdir: Path | None = None) -> dict[str, Any]:
+def measure(
+    *, battles: int = 150, seed: int = 0, legacy: bool = False, workdir: Path | None = None
+) -> dict[str, Any]:
     """Play `battles` battles and score the classifiers; Django must be set up."""
     arena, contenders = contenders_create_once()
     rng = np.random.default_rng(seed + (1 if legacy else 0))
@@ -355,15 +410,21 @@ def measure(*, battles: int = 150, seed: int = 0, legacy: bool = False,
     parsed = [len(SERVED)]
     timing = list(range(len(SERVED) + 1, len(SERVED) + 1 + len(TIMING)))
     result: dict[str, Any] = {"chance": chance, "samples": int(len(y))}
-    for label, cols in (("served", served), ("parsed", served + parsed), ("timing", timing),
-                        ("all", served + parsed + timing)):
+    for label, cols in (
+        ("served", served),
+        ("parsed", served + parsed),
+        ("timing", timing),
+        ("all", served + parsed + timing),
+    ):
         acc, model = best_accuracy(x[:, cols], y, seed)
         result[label] = {"accuracy": acc, "model": model}
     result["bytes_by_contender"] = {
-        PROFILES[k].name: float(np.median(x[y == k, 2])) for k in range(len(PROFILES))}
+        PROFILES[k].name: float(np.median(x[y == k, 2])) for k in range(len(PROFILES))
+    }
     result["size_by_contender"] = {
         PROFILES[k].name: f"{int(np.median(x[y == k, 0]))}x{int(np.median(x[y == k, 1]))}"
-        for k in range(len(PROFILES))}
+        for k in range(len(PROFILES))
+    }
     return result
 
 
@@ -379,8 +440,12 @@ def contenders_create_once() -> tuple[Any, list[Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--battles", type=int, default=150, help="battles, new code (2 sides each)")
-    parser.add_argument("--baseline-battles", type=int, default=40,
-                        help="battles with the old code (it is told apart at once)")
+    parser.add_argument(
+        "--baseline-battles",
+        type=int,
+        default=40,
+        help="battles with the old code (it is told apart at once)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument("--no-baseline", action="store_true", help="skip the old-code run")
@@ -389,35 +454,56 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         django_setup(Path(tmp))
         new = measure(battles=args.battles, seed=args.seed)
-        old = None if args.no_baseline else measure(battles=args.baseline_battles,
-                                                    seed=args.seed, legacy=True)
+        old = (
+            None
+            if args.no_baseline
+            else measure(battles=args.baseline_battles, seed=args.seed, legacy=True)
+        )
     chance = new["chance"]
-    print(f"{len(PROFILES)} fake providers, {args.battles} battles ({new['samples']} sides) "
-          f"with the new code, {0 if old is None else args.baseline_battles} with the old; "
-          f"chance = {chance:.3f} (most frequent contender)")
+    print(
+        f"{len(PROFILES)} fake providers, {args.battles} battles ({new['samples']} sides) "
+        f"with the new code, {0 if old is None else args.baseline_battles} with the old; "
+        f"chance = {chance:.3f} (most frequent contender)"
+    )
     print(f"{'features':<34}{'old code':>12}{'new code':>12}")
-    for label, text in (("served", "served bytes and metadata"),
-                        ("parsed", "+ bitstream length parsed out"),
-                        ("timing", "timing seen by the client"), ("all", "everything")):
+    for label, text in (
+        ("served", "served bytes and metadata"),
+        ("parsed", "+ bitstream length parsed out"),
+        ("timing", "timing seen by the client"),
+        ("all", "everything"),
+    ):
         before = f"{old[label]['accuracy']:.3f}" if old else "-"
         print(f"{text:<34}{before:>12}{new[label]['accuracy']:>12.3f}")
-    print("median served size / bytes per contender (new):", new["size_by_contender"],
-          {k: int(v) for k, v in new["bytes_by_contender"].items()})
+    print(
+        "median served size / bytes per contender (new):",
+        new["size_by_contender"],
+        {k: int(v) for k, v in new["bytes_by_contender"].items()},
+    )
     if old:
         print("median served size per contender (old):", old["size_by_contender"])
     goal = new["served"]["accuracy"] - chance <= 0.05
-    print(f"goal (served within 5 points of chance): {'met' if goal else 'NOT met'}; "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"goal (served within 5 points of chance): {'met' if goal else 'NOT met'}; "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     if args.json:
-        figures = {"accuracy": round(new["served"]["accuracy"], 4), "chance": round(chance, 4),
-                   "accuracy_all_features": round(new["all"]["accuracy"], 4),
-                   "accuracy_timing": round(new["timing"]["accuracy"], 4),
-                   "accuracy_parsed_bitstream": round(new["parsed"]["accuracy"], 4),
-                   "battles": args.battles, "providers": len(PROFILES)}
+        figures = {
+            "accuracy": round(new["served"]["accuracy"], 4),
+            "chance": round(chance, 4),
+            "accuracy_all_features": round(new["all"]["accuracy"], 4),
+            "accuracy_timing": round(new["timing"]["accuracy"], 4),
+            "accuracy_parsed_bitstream": round(new["parsed"]["accuracy"], 4),
+            "battles": args.battles,
+            "providers": len(PROFILES),
+        }
         if old:
-            figures.update({"accuracy_old": round(old["served"]["accuracy"], 4),
-                            "accuracy_old_all_features": round(old["all"]["accuracy"], 4),
-                            "accuracy_old_timing": round(old["timing"]["accuracy"], 4)})
+            figures.update(
+                {
+                    "accuracy_old": round(old["served"]["accuracy"], 4),
+                    "accuracy_old_all_features": round(old["all"]["accuracy"], 4),
+                    "accuracy_old_timing": round(old["timing"]["accuracy"], 4),
+                }
+            )
         print(json.dumps(figures))
     return 0
 

@@ -128,13 +128,17 @@ def seed_ready_battles(arena: LiveArena, count: int, voters: int) -> list[tuple[
 def insert_loop(database_url: str, seconds: float) -> float:
     """Single-row INSERTs, each its own transaction, on one connection."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
-                     "battle uuid NOT NULL, choice text NOT NULL, at timestamptz NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
+            "battle uuid NOT NULL, choice text NOT NULL, at timestamptz NOT NULL)"
+        )
         done = 0
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
-            conn.execute("INSERT INTO bench_insert (battle, choice, at) VALUES (%s, %s, now())",
-                         (uuid.uuid4(), "left"))
+            conn.execute(
+                "INSERT INTO bench_insert (battle, choice, at) VALUES (%s, %s, now())",
+                (uuid.uuid4(), "left"),
+            )
             done += 1
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE bench_insert")
@@ -145,11 +149,16 @@ def insert_loop(database_url: str, seconds: float) -> float:
 WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk_run(url: str, seconds: float, concurrency: int, *, script: str = "",
-            script_args: tuple[str, ...] = ()) -> dict[str, Any]:
+def wrk_run(
+    url: str,
+    seconds: float,
+    concurrency: int,
+    *,
+    script: str = "",
+    script_args: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Closed-loop load with wrk; requests, 2xx answers, rate and latency percentiles."""
-    argv = ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency",
-            "--timeout", "30s"]
+    argv = ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s"]
     if script:
         argv += ["-s", script]
     argv.append(url)
@@ -163,21 +172,31 @@ def wrk_run(url: str, seconds: float, concurrency: int, *, script: str = "",
     elapsed = float(total.group(2)) * WRK_UNITS[total.group(3)] / 1000
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     bad = int(non2xx.group(1)) if non2xx else 0
-    latency = {int(p): float(v) * WRK_UNITS[u]
-               for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
-    return {"requests": requests, "ok": requests - bad, "per_s": (requests - bad) / elapsed,
-            "p50_ms": latency.get(50), "p99_ms": latency.get(99), "raw": out}
+    latency = {
+        int(p): float(v) * WRK_UNITS[u]
+        for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    }
+    return {
+        "requests": requests,
+        "ok": requests - bad,
+        "per_s": (requests - bad) / elapsed,
+        "p50_ms": latency.get(50),
+        "p99_ms": latency.get(99),
+        "raw": out,
+    }
 
 
-async def closed_loop(base: str, seconds: float, concurrency: int,
-                      make_request: Any) -> tuple[int, list[float], dict[int, int], float]:
+async def closed_loop(
+    base: str, seconds: float, concurrency: int, make_request: Any
+) -> tuple[int, list[float], dict[int, int], float]:
     """`concurrency` clients, each sending its next request as soon as the last is answered."""
     latencies: list[float] = []
     codes: dict[int, int] = {}
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as http:
+    async with aiohttp.ClientSession(
+        base, connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
         stop_at = time.perf_counter() + seconds
 
         async def client() -> None:
@@ -200,13 +219,20 @@ async def closed_loop(base: str, seconds: float, concurrency: int,
 
 async def measure_get(base: str, path: str, seconds: float, concurrency: int) -> dict[str, Any]:
     count, latencies, codes, elapsed = await closed_loop(
-        base, seconds, concurrency, lambda: ("GET", path, {}, None))
-    return {"per_s": count / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
-            "p95_ms": percentile(latencies, 95) * 1000, "codes": codes, "requests": count}
+        base, seconds, concurrency, lambda: ("GET", path, {}, None)
+    )
+    return {
+        "per_s": count / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "codes": codes,
+        "requests": count,
+    }
 
 
-async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: float,
-                        concurrency: int) -> dict[str, Any]:
+async def measure_votes(
+    base: str, battles: list[tuple[str, str]], seconds: float, concurrency: int
+) -> dict[str, Any]:
     pending = iter(battles)
     accepted: list[str] = []
     choices = ("left", "right", "tie", "left", "right")
@@ -219,13 +245,23 @@ async def measure_votes(base: str, battles: list[tuple[str, str]], seconds: floa
             return None
         accepted.append(battle_id)  # sent; the answers decide what counts as accepted below
         headers = {"Cookie": f"sessionid={cookie}; csrftoken={csrf}", "X-CSRFToken": csrf}
-        return ("POST", f"/api/battles/{battle_id}/vote", headers,
-                {"choice": choices[len(accepted) % len(choices)]})
+        return (
+            "POST",
+            f"/api/battles/{battle_id}/vote",
+            headers,
+            {"choice": choices[len(accepted) % len(choices)]},
+        )
 
     count, latencies, codes, elapsed = await closed_loop(base, seconds, concurrency, next_vote)
-    return {"sent": count, "ok": codes.get(200, 0), "codes": codes, "per_s": codes.get(200, 0)
-            / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "battle_ids": accepted[:count]}
+    return {
+        "sent": count,
+        "ok": codes.get(200, 0),
+        "codes": codes,
+        "per_s": codes.get(200, 0) / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "battle_ids": accepted[:count],
+    }
 
 
 async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float, float] | None:
@@ -234,13 +270,13 @@ async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float
     csrf = http.cookie_jar.filter_cookies(URL(base)).get("csrftoken")
     headers = {"X-CSRFToken": csrf.value if csrf else ""}
     started, posted_at = time.perf_counter(), time.time()
-    async with http.post(f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"},
-                         headers=headers) as answer:
+    async with http.post(
+        f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"}, headers=headers
+    ) as answer:
         if answer.status != 201:
             return None
         battle = await answer.json()
-    async with http.ws_connect(f"/ws/battles/{battle['id']}/",
-                               headers={"Origin": base}) as ws:
+    async with http.ws_connect(f"/ws/battles/{battle['id']}/", headers={"Origin": base}) as ws:
         async for message in ws:
             state = json.loads(message.data)["state"]
             if state["status"] == "ready":
@@ -250,15 +286,17 @@ async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float
     return None
 
 
-async def measure_battles(base: str, count: int,
-                          concurrency: int) -> list[tuple[str, float, float]]:
+async def measure_battles(
+    base: str, count: int, concurrency: int
+) -> list[tuple[str, float, float]]:
     results: list[tuple[str, float, float]] = []
     remaining = [count]
 
     async def client() -> None:
         jar = aiohttp.CookieJar(unsafe=True)
-        async with aiohttp.ClientSession(base, cookie_jar=jar,
-                                         timeout=aiohttp.ClientTimeout(total=120)) as http:
+        async with aiohttp.ClientSession(
+            base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=120)
+        ) as http:
             async with http.get("/api/arenas") as answer:  # the csrftoken cookie
                 await answer.read()
             while remaining[0] > 0:
@@ -273,9 +311,11 @@ async def measure_battles(base: str, count: int,
 
 def slower_sides(database_url: str, battle_ids: list[str]) -> dict[str, float]:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT battle_id::text, max(latency_s) FROM battles_output "
-                            "WHERE battle_id = ANY(%s::uuid[]) GROUP BY battle_id",
-                            (battle_ids,)).fetchall()
+        rows = conn.execute(
+            "SELECT battle_id::text, max(latency_s) FROM battles_output "
+            "WHERE battle_id = ANY(%s::uuid[]) GROUP BY battle_id",
+            (battle_ids,),
+        ).fetchall()
     return {battle_id: latency for battle_id, latency in rows}
 
 
@@ -285,26 +325,32 @@ def battle_stages(database_url: str, single: list[tuple[str, float, float]]) -> 
     the later side is claimed by a worker, the slower side's time in the worker beyond its
     own render (normalising, storing, the SQL of claiming and finishing), and from the battle
     turning ready to the client reading "ready" on its WebSocket."""
-    rows: dict[str, list[float]] = {"to_created": [], "queue_hop": [], "side_extra": [],
-                                    "push": []}
+    rows: dict[str, list[float]] = {"to_created": [], "queue_hop": [], "side_extra": [], "push": []}
     with psycopg.connect(database_url) as conn:
         for battle_id, took, posted_at in single:
             created, ready = conn.execute(
                 "SELECT extract(epoch FROM created_at), extract(epoch FROM ready_at) "
-                "FROM battles_battle WHERE id = %s", (battle_id,)).fetchone()
+                "FROM battles_battle WHERE id = %s",
+                (battle_id,),
+            ).fetchone()
             sides = conn.execute(
                 "SELECT extract(epoch FROM started_at), extract(epoch FROM finished_at), "
-                "latency_s FROM battles_output WHERE battle_id = %s", (battle_id,)).fetchall()
+                "latency_s FROM battles_output WHERE battle_id = %s",
+                (battle_id,),
+            ).fetchall()
             if ready is None or not sides or any(v is None for row in sides for v in row):
                 continue
             rows["to_created"].append(float(created) - posted_at)
-            rows["queue_hop"].append(max(float(started) for started, _, _ in sides)
-                                     - float(created))
-            rows["side_extra"].append(max(float(done) - float(started) - latency
-                                          for started, done, latency in sides))
+            rows["queue_hop"].append(
+                max(float(started) for started, _, _ in sides) - float(created)
+            )
+            rows["side_extra"].append(
+                max(float(done) - float(started) - latency for started, done, latency in sides)
+            )
             rows["push"].append(posted_at + took - float(ready))
-    return {name: round(statistics.median(values) * 1000, 1)
-            for name, values in rows.items() if values}
+    return {
+        name: round(statistics.median(values) * 1000, 1) for name, values in rows.items() if values
+    }
 
 
 class CpuMeter:
@@ -342,8 +388,12 @@ class CpuMeter:
             elif b"granian" in cmdline or b"daphne" in cmdline:
                 totals["web"] += read[1]
         with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            backends = [row[0] for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))]
+            backends = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                )
+            ]
         for pid in backends:
             read = self._cpu(pid)
             if read is not None:
@@ -355,14 +405,17 @@ class CpuMeter:
         """CPU milliseconds per request between two samples (a backend that exited between
         them is not counted: the pools keep theirs)."""
         spent = {k: max(0.0, after[k] - before[k]) * 1000 / max(1, count) for k in before}
-        return {**{k: round(v, 3) for k, v in spent.items()},
-                "total": round(sum(spent.values()), 3)}
+        return {
+            **{k: round(v, 3) for k, v in spent.items()},
+            "total": round(sum(spent.values()), 3),
+        }
 
 
 def votes_stored(database_url: str, battle_ids: list[str]) -> int:
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM votes_vote WHERE battle_id = ANY(%s::uuid[])",
-                            (battle_ids,)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM votes_vote WHERE battle_id = ANY(%s::uuid[])", (battle_ids,)
+        ).fetchone()[0]
 
 
 def refreshes_done(base: str) -> float:
@@ -370,9 +423,12 @@ def refreshes_done(base: str) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
     text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples
-               if sample.name == "arena_leaderboard_refresh_seconds_count")
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "arena_leaderboard_refresh_seconds_count"
+    )
 
 
 def wait_refreshed(base: str, before: float, timeout: float) -> float:
@@ -386,10 +442,12 @@ def wait_refreshed(base: str, before: float, timeout: float) -> float:
     return time.perf_counter() - started
 
 
-WRK_HINT = ("wrk is not installed: the no-op and vote loads fall back to an aiohttp client, "
-            "which tops out near 1,500 requests/s on this machine and hides the server's "
-            "ceiling. Install it with `apt-get install -y wrk` (Debian/Ubuntu; `brew install "
-            "wrk` on macOS), or run this benchmark with --install-wrk.")
+WRK_HINT = (
+    "wrk is not installed: the no-op and vote loads fall back to an aiohttp client, "
+    "which tops out near 1,500 requests/s on this machine and hides the server's "
+    "ceiling. Install it with `apt-get install -y wrk` (Debian/Ubuntu; `brew install "
+    "wrk` on macOS), or run this benchmark with --install-wrk."
+)
 
 
 def wrk_available(args: argparse.Namespace) -> bool:
@@ -397,8 +455,9 @@ def wrk_available(args: argparse.Namespace) -> bool:
     if shutil.which("wrk"):
         return True
     if args.install_wrk and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL
+        )
         if shutil.which("wrk"):
             return True
     print(WRK_HINT, file=sys.stderr)
@@ -407,8 +466,7 @@ def wrk_available(args: argparse.Namespace) -> bool:
 
 # --- Main -------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    pg_admin = os.environ.get("ARENA_BENCH_PG_ADMIN",
-                              "postgres://postgres@127.0.0.1:5432/postgres")
+    pg_admin = os.environ.get("ARENA_BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("ARENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     name = f"arena_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin, autocommit=True) as conn:
@@ -417,11 +475,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     seconds = 5.0 if quick else 12.0
     env = {
-        "LOG_LEVEL": "WARNING", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_POW_BITS": "0",
-        "ARENA_VOTER_DAILY_CAP": "1000000", "ARENA_RATE_VOTES_PER_VOTER": "0",
-        "ARENA_RATE_VOTES_PER_ADDRESS": "0", "ARENA_RATE_BATTLES_PER_VOTER": "0",
-        "ARENA_RATE_BATTLES_PER_ADDRESS": "0", "SECRET_KEY": "bench-" + "k" * 50,
-        "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0",
+        "LOG_LEVEL": "WARNING",
+        "ARENA_MIN_VOTE_SECONDS": "0",
+        "ARENA_POW_BITS": "0",
+        "ARENA_VOTER_DAILY_CAP": "1000000",
+        "ARENA_RATE_VOTES_PER_VOTER": "0",
+        "ARENA_RATE_VOTES_PER_ADDRESS": "0",
+        "ARENA_RATE_BATTLES_PER_VOTER": "0",
+        "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
+        "SECRET_KEY": "bench-" + "k" * 50,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     workdir = Path(tempfile.mkdtemp(prefix="arena-load-"))
@@ -429,13 +494,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
     (workdir / "prometheus").mkdir()
     if args.server == "prod":
-        env.update({"WEB_WORKERS": str(args.web_workers), "WORKER_CONCURRENCY": "2",
-                    "REMOTE_CONCURRENCY": "8", "ARENA_HTTP_THREADS": str(args.http_threads),
-                    "DB_POOL_MAX": str(args.http_threads + 4), "DB_POOL_MIN": "2"})
-    arena = LiveArena(workdir, database_url=database_url, redis_url=redis_url,
-                      provider_options={"delay_s": DELAY_S}, extra_env=env, server=args.server)
-    figures: dict[str, Any] = {"server": args.server, "quick": quick,
-                               "load_before": os.getloadavg()[0]}
+        env.update(
+            {
+                "WEB_WORKERS": str(args.web_workers),
+                "WORKER_CONCURRENCY": "2",
+                "REMOTE_CONCURRENCY": "8",
+                "ARENA_HTTP_THREADS": str(args.http_threads),
+                "DB_POOL_MAX": str(args.http_threads + 4),
+                "DB_POOL_MIN": "2",
+            }
+        )
+    arena = LiveArena(
+        workdir,
+        database_url=database_url,
+        redis_url=redis_url,
+        provider_options={"delay_s": DELAY_S},
+        extra_env=env,
+        server=args.server,
+    )
+    figures: dict[str, Any] = {
+        "server": args.server,
+        "quick": quick,
+        "load_before": os.getloadavg()[0],
+    }
     try:
         arena.start()
         base = arena.base
@@ -459,55 +540,78 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if use_wrk:
             listing = workdir / "battles.txt"
             listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
-            result = wrk_run(base, seconds, args.concurrency,
-                             script=str(ROOT / "bench" / "load_votes.lua"),
-                             script_args=(str(listing), "2", uuid.uuid4().hex))
-            votes = {"sent": result["requests"], "ok": result["ok"], "per_s": result["per_s"],
-                     "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
-                     "codes": {"2xx": result["ok"], "other": result["requests"] - result["ok"]},
-                     "battle_ids": [b for b, _ in battles]}
+            result = wrk_run(
+                base,
+                seconds,
+                args.concurrency,
+                script=str(ROOT / "bench" / "load_votes.lua"),
+                script_args=(str(listing), "2", uuid.uuid4().hex),
+            )
+            votes = {
+                "sent": result["requests"],
+                "ok": result["ok"],
+                "per_s": result["per_s"],
+                "p50_ms": result["p50_ms"],
+                "p99_ms": result["p99_ms"],
+                "codes": {"2xx": result["ok"], "other": result["requests"] - result["ok"]},
+                "battle_ids": [b for b, _ in battles],
+            }
         else:
             votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
         figures["vote_cpu_ms"] = meter.per(cpu_before, meter.sample(), votes["sent"])
         stored = votes_stored(database_url, votes["battle_ids"])
         refreshed_before = refreshes_done(base)
-        figures.update({
-            "votes_per_s": votes["per_s"], "vote_p50_ms": votes["p50_ms"],
-            "vote_p99_ms": votes["p99_ms"], "votes_sent": votes["sent"],
-            "votes_accepted": votes["ok"], "votes_stored": stored,
-            "votes_lost": votes["ok"] - stored if votes["ok"] > stored else 0,
-            "vote_codes": votes["codes"],
-        })
+        figures.update(
+            {
+                "votes_per_s": votes["per_s"],
+                "vote_p50_ms": votes["p50_ms"],
+                "vote_p99_ms": votes["p99_ms"],
+                "votes_sent": votes["sent"],
+                "votes_accepted": votes["ok"],
+                "votes_stored": stored,
+                "votes_lost": votes["ok"] - stored if votes["ok"] > stored else 0,
+                "vote_codes": votes["codes"],
+            }
+        )
         figures["votes_vs_noop"] = votes["per_s"] / noop["per_s"]
         figures["votes_vs_insert"] = votes["per_s"] / figures["insert_per_s"]
         # The same ratio in CPU per request: what votes_vs_noop is when the cores, not the
         # other jobs on the machine, set both rates.
-        figures["votes_vs_noop_cpu"] = (figures["noop_cpu_ms"]["total"]
-                                        / max(1e-9, figures["vote_cpu_ms"]["total"]))
+        figures["votes_vs_noop_cpu"] = figures["noop_cpu_ms"]["total"] / max(
+            1e-9, figures["vote_cpu_ms"]["total"]
+        )
         figures["refresh_wait_s"] = wait_refreshed(base, refreshed_before, 120.0)
 
         single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
         sides = slower_sides(database_url, [b for b, _, _ in single])
-        overheads = [(took - sides[b]) * 1000 for b, took, _ in single
-                     if sides.get(b) is not None]
+        overheads = [(took - sides[b]) * 1000 for b, took, _ in single if sides.get(b) is not None]
         figures["battle_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
-        figures["battle_p50_ms_c1"] = (statistics.median([t for _, t, _ in single]) * 1000
-                                       if single else None)
+        figures["battle_p50_ms_c1"] = (
+            statistics.median([t for _, t, _ in single]) * 1000 if single else None
+        )
         figures["battle_stages_c1_ms"] = battle_stages(database_url, single)
         cpu_before = meter.sample()
         many = asyncio.run(measure_battles(base, 32 if quick else 64, 16))
         figures["battle_cpu_ms_c16"] = meter.per(cpu_before, meter.sample(), len(many))
-        figures["battle_p50_ms_c16"] = (statistics.median([t for _, t, _ in many]) * 1000
-                                        if many else None)
+        figures["battle_p50_ms_c16"] = (
+            statistics.median([t for _, t, _ in many]) * 1000 if many else None
+        )
         figures["battles_ok_c16"] = len(many)
 
-        page = asyncio.run(measure_get(base, f"/arena/{SLUG}/leaderboard/",
-                                       3.0 if quick else 6.0, 8))
-        api = asyncio.run(measure_get(base, f"/api/arenas/{SLUG}/leaderboard",
-                                      3.0 if quick else 6.0, 8))
-        figures.update({"leaderboard_p95_ms": page["p95_ms"], "leaderboard_per_s": page["per_s"],
-                        "api_leaderboard_p95_ms": api["p95_ms"],
-                        "api_leaderboard_per_s": api["per_s"]})
+        page = asyncio.run(
+            measure_get(base, f"/arena/{SLUG}/leaderboard/", 3.0 if quick else 6.0, 8)
+        )
+        api = asyncio.run(
+            measure_get(base, f"/api/arenas/{SLUG}/leaderboard", 3.0 if quick else 6.0, 8)
+        )
+        figures.update(
+            {
+                "leaderboard_p95_ms": page["p95_ms"],
+                "leaderboard_per_s": page["per_s"],
+                "api_leaderboard_p95_ms": api["p95_ms"],
+                "api_leaderboard_per_s": api["per_s"],
+            }
+        )
         figures["load_after"] = os.getloadavg()[0]
     finally:
         killed = arena.stop()
@@ -532,10 +636,17 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--http-threads", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
-                        help="what sends the no-op and vote loads (auto: wrk if installed)")
-    parser.add_argument("--install-wrk", action="store_true",
-                        help="apt-get install wrk first when it is missing (needs root)")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "aiohttp"),
+        default="auto",
+        help="what sends the no-op and vote loads (auto: wrk if installed)",
+    )
+    parser.add_argument(
+        "--install-wrk",
+        action="store_true",
+        help="apt-get install wrk first when it is missing (needs root)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     figures = run(args)
@@ -544,8 +655,9 @@ def main() -> None:
         shown = f"{value:,.1f}" if isinstance(value, float) else value
         print(f"{key:>26}  {shown}")
     if args.json:
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                          for k, v in figures.items()}))
+        print(
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
+        )
 
 
 if __name__ == "__main__":

@@ -132,15 +132,22 @@ SECONDARY_TABLES = ("battles_battle", "battles_output", "votes_vote")
 
 def load(url: str, *, votes: int, contenders: int, categories: int, seed: float) -> None:
     """Fill the migrated database; secondary indexes are dropped for the load and rebuilt."""
-    params = {"votes": votes, "contenders": contenders, "categories": categories,
-              "prompts": max(100, votes // 20), "voters": max(10, votes // 25), "seed": seed}
+    params = {
+        "votes": votes,
+        "contenders": contenders,
+        "categories": categories,
+        "prompts": max(100, votes // 20),
+        "voters": max(10, votes // 25),
+        "seed": seed,
+    }
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SET work_mem = '256MB'")
         rows = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
             "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-            [list(SECONDARY_TABLES)]).fetchall()
+            [list(SECONDARY_TABLES)],
+        ).fetchall()
         for name, _ in rows:
             conn.execute(f'DROP INDEX "{name}"')
         with conn.transaction():
@@ -159,9 +166,19 @@ def cells_recount(url: str) -> None:
     them once, as the migration does for the votes a site already has."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
     env["DATABASE_URL"] = url
-    subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                    "from arena.leaderboards.maintained import cells_rebuild; cells_rebuild()"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from arena.leaderboards.maintained import cells_rebuild; cells_rebuild()",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 CHILD = r"""
@@ -204,15 +221,20 @@ print("RESULT " + json.dumps(out))
 
 
 def run_refresh(url: str, code: Path, extra_env: dict[str, str]) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
     env.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "arena.settings"})
     env.update(extra_env)
-    proc = subprocess.run([sys.executable, "-c", CHILD], cwd=code, env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])  # type: ignore[no-any-return]
+            return json.loads(line[len("RESULT ") :])  # type: ignore[no-any-return]
     raise SystemExit(f"refresh failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
@@ -222,15 +244,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contenders", type=int, default=50)
     parser.add_argument("--categories", type=int, default=7)
     parser.add_argument("--seed", type=float, default=0.42)
-    parser.add_argument("--code", type=Path, default=ROOT,
-                        help="checkout whose refresh is measured (default: this one)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="refreshes in a row (the later ones show the incremental path)")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=ROOT,
+        help="checkout whose refresh is measured (default: this one)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="refreshes in a row (the later ones show the incremental path)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--load-only", action="store_true",
-                        help="load and keep the database, run no refresh (then use --db)")
-    parser.add_argument("--db", help="reuse this loaded database (reset to before any refresh; "
-                                     "not dropped)")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="load and keep the database, run no refresh (then use --db)",
+    )
+    parser.add_argument(
+        "--db", help="reuse this loaded database (reset to before any refresh; not dropped)"
+    )
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
     if not 1 <= args.votes <= 10_000_000:
@@ -238,23 +272,37 @@ def main(argv: list[str] | None = None) -> int:
     base = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     name = args.db or f"arena_bench_{secrets.token_hex(4)}"
     url = _db_url(base, name)
-    result: dict[str, object] = {"votes": args.votes, "contenders": args.contenders,
-                                 "categories": args.categories, "code": str(args.code),
-                                 "database": name}
+    result: dict[str, object] = {
+        "votes": args.votes,
+        "contenders": args.contenders,
+        "categories": args.categories,
+        "code": str(args.code),
+        "database": name,
+    }
     created = False
     try:
         if not args.db:
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             created = True
-            env = {k: v for k, v in os.environ.items()
-                   if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+            env = {
+                k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")
+            }
             env["DATABASE_URL"] = url
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"],
-                           cwd=ROOT, env=env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v0", "--noinput"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
             started = time.perf_counter()
-            load(url, votes=args.votes, contenders=args.contenders,
-                 categories=args.categories, seed=args.seed)
+            load(
+                url,
+                votes=args.votes,
+                contenders=args.contenders,
+                categories=args.categories,
+                seed=args.seed,
+            )
             result["load_s"] = round(time.perf_counter() - started, 1)
             started = time.perf_counter()
             cells_recount(url)
@@ -263,10 +311,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"loaded {args.votes} votes in {result['load_s']} s", flush=True)
         if args.db:  # start from scratch: no snapshot, no live Elo, nobody flagged
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("UPDATE votes_vote SET is_valid = true, invalid_reason = '' "
-                             "WHERE invalid_reason = 'flagged_voter'")
-                for table in ("votes_flaggedvoter", "leaderboards_leaderboardsnapshot",
-                              "votes_elorating", "leaderboards_elocheckpoint"):
+                conn.execute(
+                    "UPDATE votes_vote SET is_valid = true, invalid_reason = '' "
+                    "WHERE invalid_reason = 'flagged_voter'"
+                )
+                for table in (
+                    "votes_flaggedvoter",
+                    "leaderboards_leaderboardsnapshot",
+                    "votes_elorating",
+                    "leaderboards_elocheckpoint",
+                ):
                     if conn.execute("SELECT to_regclass(%s)", [table]).fetchone()[0]:
                         conn.execute(f"DELETE FROM {table}")
                 result["votes"] = conn.execute("SELECT count(*) FROM votes_vote").fetchone()[0]

@@ -65,8 +65,15 @@ def flag_probabilities(accuracy: float, chance: float, models: int) -> tuple[flo
     return hit, (1.0 - hit) / (models - 1)
 
 
-def attacker_votes(rng: np.random.Generator, *, n_votes: int, target: int, models: int,
-                   hit: float, false_flag: float) -> tuple[np.ndarray, np.ndarray]:
+def attacker_votes(
+    rng: np.random.Generator,
+    *,
+    n_votes: int,
+    target: int,
+    models: int,
+    hit: float,
+    false_flag: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """(winners, losers) of the attacker's first `n_votes` votes: battles drawn as the sampler
     draws them, a vote only where exactly one side (or one of two) is flagged as the target."""
     winners: list[np.ndarray] = []
@@ -90,15 +97,26 @@ def attacker_votes(rng: np.random.Generator, *, n_votes: int, target: int, model
     return np.concatenate(winners), np.concatenate(losers)
 
 
-def target_rank(model_a: np.ndarray, model_b: np.ndarray, winner: np.ndarray, names: list[str],
-                target: int) -> int:
+def target_rank(
+    model_a: np.ndarray, model_b: np.ndarray, winner: np.ndarray, names: list[str], target: int
+) -> int:
     battles = battles_from_arrays(names, model_a, model_b, winner)
     ratings = fit_bradley_terry(pair_counts(battles)).ratings
     return int(1 + np.sum(ratings > ratings[target]))
 
 
-def ranks_moved(*, accuracy: float, chance: float, k: int, days: int, honest_per_day: int,
-                budget: int, target_rank_true: int, repeats: int, seed: int) -> float:
+def ranks_moved(
+    *,
+    accuracy: float,
+    chance: float,
+    k: int,
+    days: int,
+    honest_per_day: int,
+    budget: int,
+    target_rank_true: int,
+    repeats: int,
+    seed: int,
+) -> float:
     """Mean over repeats of (rank without the attacker − rank with it)."""
     true_ratings = np.linspace(1200.0, 800.0, MODELS)  # ~21 points between neighbours
     target = target_rank_true - 1
@@ -109,8 +127,14 @@ def ranks_moved(*, accuracy: float, chance: float, k: int, days: int, honest_per
         rng = np.random.default_rng([seed, r, k, days])
         honest = simulate_battles(true_ratings, honest_per_day * days, seed=rng, models=names)
         before = target_rank(honest.model_a, honest.model_b, honest.winner, names, target)
-        win, lose = attacker_votes(rng, n_votes=k * budget * days, target=target,
-                                   models=MODELS, hit=hit, false_flag=false_flag)
+        win, lose = attacker_votes(
+            rng,
+            n_votes=k * budget * days,
+            target=target,
+            models=MODELS,
+            hit=hit,
+            false_flag=false_flag,
+        )
         a = np.concatenate([honest.model_a, win])
         b = np.concatenate([honest.model_b, lose])
         w = np.concatenate([honest.winner, np.full(win.shape[0], Winner.A, dtype=np.int8)])
@@ -120,13 +144,22 @@ def ranks_moved(*, accuracy: float, chance: float, k: int, days: int, honest_per
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accuracy", type=float, default=FINGERPRINT_ACCURACY,
-                        help="attacker's recognition accuracy (bench/fingerprint.py)")
-    parser.add_argument("--chance", type=float, default=FINGERPRINT_CHANCE,
-                        help="chance level of that accuracy")
+    parser.add_argument(
+        "--accuracy",
+        type=float,
+        default=FINGERPRINT_ACCURACY,
+        help="attacker's recognition accuracy (bench/fingerprint.py)",
+    )
+    parser.add_argument(
+        "--chance", type=float, default=FINGERPRINT_CHANCE, help="chance level of that accuracy"
+    )
     parser.add_argument("--honest-per-day", type=int, default=20_000)
-    parser.add_argument("--budget", type=int, default=None,
-                        help="counted votes per address per day (default: the settings)")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="counted votes per address per day (default: the settings)",
+    )
     parser.add_argument("--target-rank", type=int, default=10, help="target's true rank")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -134,39 +167,62 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     budget = args.budget or counted_votes_per_address_per_day()
     started = time.perf_counter()
-    common = {"honest_per_day": args.honest_per_day, "budget": budget,
-              "target_rank_true": args.target_rank, "repeats": args.repeats, "seed": args.seed}
+    common = {
+        "honest_per_day": args.honest_per_day,
+        "budget": budget,
+        "target_rank_true": args.target_rank,
+        "repeats": args.repeats,
+        "seed": args.seed,
+    }
 
     def row(accuracy: float, chance: float, days: int) -> dict[str, float]:
-        return {str(k): ranks_moved(accuracy=accuracy, chance=chance, k=k, days=days, **common)
-                for k in K_VALUES}
+        return {
+            str(k): ranks_moved(accuracy=accuracy, chance=chance, k=k, days=days, **common)
+            for k in K_VALUES
+        }
 
-    print(f"{MODELS} models, target truly ranked {args.target_rank}, {args.honest_per_day:,} "
-          f"honest votes/day, {budget} counted votes per address per day, mean of "
-          f"{args.repeats} runs; ranks moved up (negative: down)")
-    print(f"{'recognition accuracy':<38}{'period':>8}" + "".join(f"{'K=' + str(k):>9}"
-                                                           for k in K_VALUES))
-    cases = [("measured, new code", args.accuracy, args.chance),
-             ("new code, served file only", FINGERPRINT_ACCURACY_SERVED, FINGERPRINT_CHANCE),
-             ("old code", FINGERPRINT_ACCURACY_OLD, args.chance),
-             ("content-based (Huang et al.)", 0.95, args.chance)]
+    print(
+        f"{MODELS} models, target truly ranked {args.target_rank}, {args.honest_per_day:,} "
+        f"honest votes/day, {budget} counted votes per address per day, mean of "
+        f"{args.repeats} runs; ranks moved up (negative: down)"
+    )
+    print(
+        f"{'recognition accuracy':<38}{'period':>8}"
+        + "".join(f"{'K=' + str(k):>9}" for k in K_VALUES)
+    )
+    cases = [
+        ("measured, new code", args.accuracy, args.chance),
+        ("new code, served file only", FINGERPRINT_ACCURACY_SERVED, FINGERPRINT_CHANCE),
+        ("old code", FINGERPRINT_ACCURACY_OLD, args.chance),
+        ("content-based (Huang et al.)", 0.95, args.chance),
+    ]
     table: dict[str, dict[str, dict[str, float]]] = {}
     for label, accuracy, chance in cases:
         table[label] = {}
         for days, period in ((1, "1 day"), (7, "7 days")):
             table[label][period] = row(accuracy, chance, days)
-            print(f"{label + f' ({accuracy:.2f})':<38}{period:>8}"
-                  + "".join(f"{table[label][period][str(k)]:>9.1f}" for k in K_VALUES))
+            print(
+                f"{label + f' ({accuracy:.2f})':<38}{period:>8}"
+                + "".join(f"{table[label][period][str(k)]:>9.1f}" for k in K_VALUES)
+            )
     print(f"{time.perf_counter() - started:.1f} s")
     if args.json:
         measured = table[cases[0][0]]
-        print(json.dumps({
-            "ranks_moved": measured["1 day"], "ranks_moved_week": measured["7 days"],
-            "ranks_moved_served_only": table[cases[1][0]]["1 day"],
-            "ranks_moved_old": table[cases[2][0]]["1 day"],
-            "ranks_moved_accuracy_0_95": table[cases[3][0]]["1 day"],
-            "accuracy": args.accuracy, "chance": args.chance, "budget_per_address": budget,
-            "honest_per_day": args.honest_per_day}))
+        print(
+            json.dumps(
+                {
+                    "ranks_moved": measured["1 day"],
+                    "ranks_moved_week": measured["7 days"],
+                    "ranks_moved_served_only": table[cases[1][0]]["1 day"],
+                    "ranks_moved_old": table[cases[2][0]]["1 day"],
+                    "ranks_moved_accuracy_0_95": table[cases[3][0]]["1 day"],
+                    "accuracy": args.accuracy,
+                    "chance": args.chance,
+                    "budget_per_address": budget,
+                    "honest_per_day": args.honest_per_day,
+                }
+            )
+        )
     return 0
 
 

@@ -95,7 +95,11 @@ class State:
 
 
 def vote(
-    rng: np.random.Generator, truth: np.ndarray, a: np.ndarray, b: np.ndarray, tau: float,
+    rng: np.random.Generator,
+    truth: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    tau: float,
     bias: float,
 ) -> np.ndarray:
     """Outcomes for left ``a`` vs right ``b``: BT on the truth plus a left-side bias (natural
@@ -177,7 +181,10 @@ def run(
             sampler = uniform_pair_probabilities(state.m)
         else:
             sampler = adaptive_pair_probabilities(
-                ratings, cov, top=args.top, uniform_mix=args.uniform_mix,
+                ratings,
+                cov,
+                top=args.top,
+                uniform_mix=args.uniform_mix,
                 max_model_share=args.max_model_share,
             )
         a, b, _ = sampler.draw(rng, args.batch)
@@ -315,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=200, help="bootstrap rounds at the stop")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument(
-        "--require-cover", choices=["none", "top", "all"], default="none",
+        "--require-cover",
+        choices=["none", "top", "all"],
+        default="none",
         help="also wait until the 95 %% Fisher intervals of the top+1 (or all) models "
         "contain the truth",
     )
@@ -348,9 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         for r in results:
             kind = "newcomer" if r["newcomer"] else "start"
-            print(f"{r['models']:>3} models {kind:>8}: uniform {r['uniform_votes']:>7} "
-                  f"adaptive {r['adaptive_votes']:>7} savings {r['savings_pct']:>5} % "
-                  f"{r['savings_pct_ci']} coverage {r['coverage']}")
+            print(
+                f"{r['models']:>3} models {kind:>8}: uniform {r['uniform_votes']:>7} "
+                f"adaptive {r['adaptive_votes']:>7} savings {r['savings_pct']:>5} % "
+                f"{r['savings_pct_ci']} coverage {r['coverage']}"
+            )
     print(json.dumps(summary))
     return 0
 

@@ -15,8 +15,17 @@ from generators.remote import RemoteGenerator
 from generators.sizing import note, size_list
 from generators.video import check_video, pick_size
 
-SORA1_SIZES = [(480, 480), (854, 480), (720, 720), (1280, 720), (1080, 1080), (1920, 1080),
-               (480, 854), (720, 1280), (1080, 1920)]
+SORA1_SIZES = [
+    (480, 480),
+    (854, 480),
+    (720, 720),
+    (1280, 720),
+    (1080, 1080),
+    (1920, 1080),
+    (480, 854),
+    (720, 1280),
+    (1080, 1920),
+]
 FAILED = {"failed", "cancelled"}
 MODERATION_REASONS = {"input_moderation", "output_moderation"}
 
@@ -54,8 +63,14 @@ class AzureSoraGenerator(RemoteGenerator):
             mapped["fps"] = {"requested": request.fps, "used": None}
         mapped["seed"] = {"requested": request.seed, "used": None}
         deployment = str(self.opt("deployment") or self.model)
-        body = {"model": deployment, "prompt": request.prompt, "width": w, "height": h,
-                "n_seconds": seconds, "n_variants": 1}
+        body = {
+            "model": deployment,
+            "prompt": request.prompt,
+            "width": w,
+            "height": h,
+            "n_seconds": seconds,
+            "n_variants": 1,
+        }
         job = http.post_json(f"{self.root}/video/generations/jobs", body, params=params)
         job_id = job.get("id")
         if not job_id:
@@ -79,17 +94,32 @@ class AzureSoraGenerator(RemoteGenerator):
         if not generations or not generations[0].get("id"):
             raise ProviderError(f"{self.kind}: job {job_id} succeeded without generations")
         gen_id = generations[0]["id"]
-        url = (f"{self.root}/video/generations/{gen_id}/content/video"
-               f"?api-version={params['api-version']}")
-        content = http.download(url, max_bytes=self.max_bytes("video"),
-                                allowed_types=("video/", "application/octet-stream"),
-                                send_auth=True)
+        url = (
+            f"{self.root}/video/generations/{gen_id}/content/video"
+            f"?api-version={params['api-version']}"
+        )
+        content = http.download(
+            url,
+            max_bytes=self.max_bytes("video"),
+            allowed_types=("video/", "application/octet-stream"),
+            send_auth=True,
+        )
         ctype = check_video(content.data, self.kind)
         cost = None
         if self.opt("cost_per_second") is not None:
             cost = float(self.opt("cost_per_second")) * seconds
         return GenerationResult(
-            content_type=ctype, data=content.data, mapped=mapped, cost=cost,
-            used={"model": deployment, "width": w, "height": h, "duration_s": float(seconds),
-                  "seed": None, "job_id": job_id, "generation_id": gen_id},
+            content_type=ctype,
+            data=content.data,
+            mapped=mapped,
+            cost=cost,
+            used={
+                "model": deployment,
+                "width": w,
+                "height": h,
+                "duration_s": float(seconds),
+                "seed": None,
+                "job_id": job_id,
+                "generation_id": gen_id,
+            },
         )

@@ -67,8 +67,9 @@ class GeneratorError(Exception):
     code: ClassVar[str] = "provider_error"
     permanent: bool = False
 
-    def __init__(self, message: str, *, permanent: bool | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if permanent is not None:
@@ -164,7 +165,8 @@ KIND_LABELS: dict[str, str] = {
 def kind_choices() -> list[tuple[str, str]]:
     """(kind, label) for every registered kind: what the Provider model offers."""
     ordered = [k for k in KIND_LABELS if k in REGISTRY] + [
-        k for k in REGISTRY if k not in KIND_LABELS]
+        k for k in REGISTRY if k not in KIND_LABELS
+    ]
     return [(kind, KIND_LABELS.get(kind, kind)) for kind in ordered]
 
 

@@ -51,10 +51,14 @@ class BFLGenerator(RemoteGenerator):
             return {"multiple": 16, "min_side": 64, "max_side": 4096, "max_pixels": 4_194_304}
         return {"multiple": 32, "min_side": 256, "max_side": 1440}
 
-    def build_body(self, request: GenerationRequest,
-                   mapped: dict[str, dict[str, object]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        body: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed,
-                                "output_format": self.opt("output_format", "png")}
+    def build_body(
+        self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        body: dict[str, Any] = {
+            "prompt": request.prompt,
+            "seed": request.seed,
+            "output_format": self.opt("output_format", "png"),
+        }
         used: dict[str, Any] = {"model": self.model, "seed": request.seed}
         if "kontext" in self.model.lower() or self.opt("size_mode") == "aspect_ratio":
             ratio = target_ratio(request) or 1.0
@@ -63,7 +67,9 @@ class BFLGenerator(RemoteGenerator):
             used["aspect_ratio"] = aspect
             requested = request.aspect_ratio or (
                 aspect_label(request.width, request.height)
-                if request.width and request.height else None)
+                if request.width and request.height
+                else None
+            )
             note(mapped, "aspect_ratio", requested, aspect)
         else:
             dims = requested_dims(request) or (1024, 1024)

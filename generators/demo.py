@@ -27,13 +27,27 @@ from generators.coerce import as_float
 
 # Words that steer the palette, so outputs visibly follow the prompt.
 _COLOUR_WORDS: dict[str, tuple[int, int, int]] = {
-    "red": (200, 40, 40), "orange": (240, 140, 30), "yellow": (240, 210, 60),
-    "green": (60, 160, 70), "forest": (34, 100, 50), "blue": (40, 90, 210),
-    "ocean": (20, 90, 160), "sea": (30, 110, 170), "sky": (120, 180, 240),
-    "purple": (130, 60, 170), "pink": (240, 130, 180), "night": (20, 20, 60),
-    "sunset": (250, 110, 60), "gold": (220, 180, 60), "snow": (235, 240, 250),
-    "desert": (220, 180, 120), "fire": (240, 80, 20), "black": (15, 15, 20),
-    "white": (240, 240, 240), "city": (110, 110, 130), "neon": (255, 40, 200),
+    "red": (200, 40, 40),
+    "orange": (240, 140, 30),
+    "yellow": (240, 210, 60),
+    "green": (60, 160, 70),
+    "forest": (34, 100, 50),
+    "blue": (40, 90, 210),
+    "ocean": (20, 90, 160),
+    "sea": (30, 110, 170),
+    "sky": (120, 180, 240),
+    "purple": (130, 60, 170),
+    "pink": (240, 130, 180),
+    "night": (20, 20, 60),
+    "sunset": (250, 110, 60),
+    "gold": (220, 180, 60),
+    "snow": (235, 240, 250),
+    "desert": (220, 180, 120),
+    "fire": (240, 80, 20),
+    "black": (15, 15, 20),
+    "white": (240, 240, 240),
+    "city": (110, 110, 130),
+    "neon": (255, 40, 200),
 }
 
 STYLES = ("aurora", "mosaic", "sketch", "pixel", "noise")
@@ -134,7 +148,11 @@ def _noise(prompt: str, rng: np.random.Generator, w: int, h: int) -> Image.Image
 
 
 _RENDERERS: dict[str, Callable[[str, np.random.Generator, int, int], Image.Image]] = {
-    "aurora": _aurora, "mosaic": _mosaic, "sketch": _sketch, "pixel": _pixel, "noise": _noise,
+    "aurora": _aurora,
+    "mosaic": _mosaic,
+    "sketch": _sketch,
+    "pixel": _pixel,
+    "noise": _noise,
 }
 _CAPTIONED = {"aurora", "mosaic"}  # better models "render text" of the prompt
 
@@ -166,8 +184,9 @@ class DemoGenerator(Generator):
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         if request.modality not in ("image", "video"):
-            raise BadConfiguration(f"demo generators make images and videos, not "
-                                   f"{request.modality}")
+            raise BadConfiguration(
+                f"demo generators make images and videos, not {request.modality}"
+            )
         style = str(self.config.options.get("style", "aurora"))
         problems = self.validate_config(self.config)
         if problems:
@@ -188,16 +207,19 @@ class DemoGenerator(Generator):
         delay = as_float(self.config.options.get("delay_s", 0.0))
         if delay:
             time.sleep(delay)  # simulate a slower model in demos and tests
-        img = _RENDERERS[style](request.prompt, _rng(request.prompt, request.seed, style),
-                                width, height)
+        img = _RENDERERS[style](
+            request.prompt, _rng(request.prompt, request.seed, style), width, height
+        )
         if style in _CAPTIONED:
             _caption(img, request.prompt)
         buffer = io.BytesIO()
         img.save(buffer, format="PNG", compress_level=1)  # fast: the arena re-encodes it anyway
         mapped: dict[str, dict[str, object]] = {}
         if (width, height) != (request.width or 512, request.height or 512):
-            mapped["size"] = {"requested": f"{request.width}x{request.height}",
-                              "used": f"{width}x{height}"}
+            mapped["size"] = {
+                "requested": f"{request.width}x{request.height}",
+                "used": f"{width}x{height}",
+            }
         return GenerationResult(
             content_type="image/png",
             data=buffer.getvalue(),

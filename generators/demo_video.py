@@ -81,8 +81,9 @@ def _caption_overlay(w: int, h: int, prompt: str) -> tuple[np.ndarray, np.ndarra
     return alpha > 0, np.repeat(alpha[..., None], 3, axis=2)
 
 
-def render_frames(*, prompt: str, seed: int, style: str, width: int, height: int,
-                  frames: int) -> np.ndarray:
+def render_frames(
+    *, prompt: str, seed: int, style: str, width: int, height: int, frames: int
+) -> np.ndarray:
     """(frames, height, width, 3) uint8: the style's still, slowly panned, with a
     glowing subject moving along a path the prompt chooses."""
     from generators.demo import _CAPTIONED, _RENDERERS, _palette, _rng
@@ -92,10 +93,10 @@ def render_frames(*, prompt: str, seed: int, style: str, width: int, height: int
     big_w, big_h = int(width * margin) + 2, int(height * margin) + 2
     # the still is drawn at most STILL_SIDE px long (the costly part) and scaled up
     shrink = min(1.0, STILL_SIDE / max(big_w, big_h))
-    small = _RENDERERS[style](prompt, rng, max(8, int(big_w * shrink)),
-                              max(8, int(big_h * shrink)))
-    still = np.asarray(small.convert("RGB").resize((big_w, big_h), Image.Resampling.BILINEAR),
-                       dtype=np.uint8)
+    small = _RENDERERS[style](prompt, rng, max(8, int(big_w * shrink)), max(8, int(big_h * shrink)))
+    still = np.asarray(
+        small.convert("RGB").resize((big_w, big_h), Image.Resampling.BILINEAR), dtype=np.uint8
+    )
     colour = _palette(prompt, rng, n=3)[2]
     words = len(prompt.split())
     speed = 0.5 + (words % 5) * 0.25  # the prompt's length sets the tempo
@@ -103,21 +104,24 @@ def render_frames(*, prompt: str, seed: int, style: str, width: int, height: int
     pan_x, pan_y = big_w - width, big_h - height
     radius = max(2.0, 0.09 * min(width, height))
     reach = int(3 * radius)
-    py, px = np.mgrid[-reach:reach + 1, -reach:reach + 1].astype(np.float32)
+    py, px = np.mgrid[-reach : reach + 1, -reach : reach + 1].astype(np.float32)
     glow = np.exp(-(px**2 + py**2) / (2 * radius**2))[..., None]  # the subject, drawn once
     lit = colour * 0.85 * glow + 60 * glow
     mask = text = None
     if style in _CAPTIONED:
         mask, text = _caption_overlay(width, height, prompt)
-    grain = ([rng.normal(0, 25, size=(height, width, 3)).astype(np.int16) for _ in range(3)]
-             if style == "noise" else [])
+    grain = (
+        [rng.normal(0, 25, size=(height, width, 3)).astype(np.int16) for _ in range(3)]
+        if style == "noise"
+        else []
+    )
     out = np.empty((frames, height, width, 3), dtype=np.uint8)
     for i in range(frames):
         t = i / max(1, frames - 1)
         x0 = int(pan_x * (0.5 + 0.5 * math.sin(math.pi * (t - 0.5))))
         y0 = int(pan_y * t)
         frame = out[i]
-        frame[:] = still[y0:y0 + height, x0:x0 + width]
+        frame[:] = still[y0 : y0 + height, x0 : x0 + width]
         angle = angle0 + 2 * math.pi * speed * t
         cx = int(width * (0.5 + 0.32 * math.cos(angle)))
         cy = int(height * (0.5 + 0.32 * math.sin(2 * angle)))
@@ -125,8 +129,10 @@ def render_frames(*, prompt: str, seed: int, style: str, width: int, height: int
         top, left = max(0, cy - reach), max(0, cx - reach)
         bottom, right = min(height, cy + reach + 1), min(width, cx + reach + 1)
         if bottom > top and right > left:
-            g = glow[top - cy + reach:bottom - cy + reach, left - cx + reach:right - cx + reach]
-            add = lit[top - cy + reach:bottom - cy + reach, left - cx + reach:right - cx + reach]
+            g = glow[top - cy + reach : bottom - cy + reach, left - cx + reach : right - cx + reach]
+            add = lit[
+                top - cy + reach : bottom - cy + reach, left - cx + reach : right - cx + reach
+            ]
             patch = frame[top:bottom, left:right].astype(np.float32)
             frame[top:bottom, left:right] = np.clip(patch * (1 - 0.85 * g) + add, 0, 255)
         if grain:
@@ -143,22 +149,41 @@ def encode(frames: np.ndarray, *, fps: int, native: NativeVideo, timeout_s: floa
     count, height, width, _ = frames.shape
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp, f"clip.{native.extension}")
-        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-                   "-r", str(fps), "-i", "-", "-an", *native.codec, "-y", str(target)]
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+            "-an",
+            *native.codec,
+            "-y",
+            str(target),
+        ]
         try:
-            done = subprocess.run(command, input=frames.tobytes(), capture_output=True,
-                                  timeout=timeout_s)
+            done = subprocess.run(
+                command, input=frames.tobytes(), capture_output=True, timeout=timeout_s
+            )
         except subprocess.TimeoutExpired as exc:
             raise ProviderError(f"demo video: encoding took over {timeout_s:g} s") from exc
         if done.returncode or not target.exists():
-            raise ProviderError("demo video: ffmpeg failed: "
-                                + done.stderr.decode(errors="replace")[-300:])
+            raise ProviderError(
+                "demo video: ffmpeg failed: " + done.stderr.decode(errors="replace")[-300:]
+            )
         return target.read_bytes()
 
 
-def demo_video(request: GenerationRequest, *, style: str,
-               cost: float | None) -> GenerationResult:
+def demo_video(request: GenerationRequest, *, style: str, cost: float | None) -> GenerationResult:
     """One clip for (prompt, seed, style), mapped to what the style natively supports."""
     native = NATIVE.get(style)
     if native is None:
@@ -168,18 +193,35 @@ def demo_video(request: GenerationRequest, *, style: str,
     wanted = request.duration_s or DEFAULT_SECONDS
     seconds = min(wanted, native.max_seconds)
     frames = max(1, round(seconds * native.fps))
-    pixels = render_frames(prompt=request.prompt, seed=request.seed, style=style,
-                           width=width, height=height, frames=frames)
-    data = encode(pixels, fps=native.fps, native=native,
-                  timeout_s=max(5.0, min(request.deadline_s, 60.0)))
+    pixels = render_frames(
+        prompt=request.prompt,
+        seed=request.seed,
+        style=style,
+        width=width,
+        height=height,
+        frames=frames,
+    )
+    data = encode(
+        pixels, fps=native.fps, native=native, timeout_s=max(5.0, min(request.deadline_s, 60.0))
+    )
     mapped: dict[str, dict[str, object]] = {}
     if request.width and request.height:
         note(mapped, "size", f"{request.width}x{request.height}", f"{width}x{height}")
     note(mapped, "duration_s", request.duration_s, seconds)
     note(mapped, "fps", request.fps, native.fps)
     return GenerationResult(
-        content_type=native.content_type, data=data, mapped=mapped,
-        used={"width": width, "height": height, "fps": native.fps, "duration_s": seconds,
-              "seed": request.seed, "style": style, "codec": native.codec[1]},
-        latency_s=time.perf_counter() - started, cost=cost or 0.0,
+        content_type=native.content_type,
+        data=data,
+        mapped=mapped,
+        used={
+            "width": width,
+            "height": height,
+            "fps": native.fps,
+            "duration_s": seconds,
+            "seed": request.seed,
+            "style": style,
+            "codec": native.codec[1],
+        },
+        latency_s=time.perf_counter() - started,
+        cost=cost or 0.0,
     )

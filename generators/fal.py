@@ -27,8 +27,12 @@ from generators.sizing import (
 from generators.video import check_video
 
 IMAGE_SIZE_ENUM = {
-    "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
 }
 PENDING = {"IN_QUEUE", "IN_PROGRESS"}
 
@@ -60,16 +64,21 @@ class FalGenerator(RemoteGenerator):
                 return ModerationRefused(f"{self.kind}: refused: {text}")
         return None
 
-    def build_input(self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_input(
+        self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         inp: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed}
         used: dict[str, Any] = {"model": self.model, "seed": request.seed}
         mode = self.opt("size_param", "image_size")
         if request.modality == "image":
             dims = requested_dims(request) or (1024, 1024)
             if mode == "image_size":
-                w, h = fit_dims(*dims, multiple=16, min_side=256, max_pixels=int(
-                    self.opt("max_pixels", 2048 * 2048)))
+                w, h = fit_dims(
+                    *dims,
+                    multiple=16,
+                    min_side=256,
+                    max_pixels=int(self.opt("max_pixels", 2048 * 2048)),
+                )
                 inp["image_size"] = {"width": w, "height": h}
                 note(mapped, "size", requested_label(request), size_str(w, h))
             elif mode == "image_size_enum":
@@ -95,8 +104,9 @@ class FalGenerator(RemoteGenerator):
         req_id = submitted.get("request_id")
         used["request_id"] = req_id
         app = "/".join(self.model.split("/")[:2])
-        status_url = submitted.get("status_url") or \
-            f"{self.base_url}/{app}/requests/{req_id}/status"
+        status_url = (
+            submitted.get("status_url") or f"{self.base_url}/{app}/requests/{req_id}/status"
+        )
         response_url = submitted.get("response_url") or f"{self.base_url}/{app}/requests/{req_id}"
 
         def check() -> dict[str, Any] | None:
@@ -106,8 +116,7 @@ class FalGenerator(RemoteGenerator):
                 return None
             if status == "COMPLETED":
                 if state.get("error"):
-                    raise ProviderError(f"{self.kind}: request {req_id} failed: "
-                                        f"{state['error']}")
+                    raise ProviderError(f"{self.kind}: request {req_id} failed: {state['error']}")
                 return state
             raise ProviderError(f"{self.kind}: request {req_id} has status {status!r}")
 
@@ -118,22 +127,30 @@ class FalGenerator(RemoteGenerator):
         output = http.get_json(response_url)
         nsfw = output.get("has_nsfw_concepts")
         if isinstance(nsfw, list) and nsfw and nsfw[0]:
-            raise ModerationRefused(f"{self.kind}: output flagged by the safety checker "
-                                    "(has_nsfw_concepts)")
+            raise ModerationRefused(
+                f"{self.kind}: output flagged by the safety checker (has_nsfw_concepts)"
+            )
         if output.get("seed") is not None:
             used["seed"] = output["seed"]
         if request.modality == "video":
             url = (output.get("video") or {}).get("url")
             if not url:
                 raise ProviderError(f"{self.kind}: result has no video.url")
-            data = decode_b64(url, self.kind) if url.startswith("data:") else \
-                self.download_video(http, url).data
-            return GenerationResult(content_type=check_video(data, self.kind), data=data,
-                                    used=used, mapped=mapped)
+            data = (
+                decode_b64(url, self.kind)
+                if url.startswith("data:")
+                else self.download_video(http, url).data
+            )
+            return GenerationResult(
+                content_type=check_video(data, self.kind), data=data, used=used, mapped=mapped
+            )
         images = output.get("images") or []
         url = images[0].get("url") if images else None
         if not url:
             raise ProviderError(f"{self.kind}: result has no images[0].url")
-        data = decode_b64(url, self.kind) if url.startswith("data:") else \
-            self.download_image(http, url).data
+        data = (
+            decode_b64(url, self.kind)
+            if url.startswith("data:")
+            else self.download_image(http, url).data
+        )
         return image_result(data, self.kind, used=used, mapped=mapped)

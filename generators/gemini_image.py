@@ -36,8 +36,12 @@ def google_error_hook(provider: str, response: requests.Response) -> GeneratorEr
     return None
 
 
-def map_aspect(gen: RemoteGenerator, request: GenerationRequest, choices: list[str],
-               mapped: dict[str, dict[str, object]]) -> str | None:
+def map_aspect(
+    gen: RemoteGenerator,
+    request: GenerationRequest,
+    choices: list[str],
+    mapped: dict[str, dict[str, object]],
+) -> str | None:
     ratio = target_ratio(request)
     if ratio is None:
         return None
@@ -88,8 +92,10 @@ class GeminiImageGenerator(GoogleGenerator):
         else:
             used["seed"] = None
             note(mapped, "seed", request.seed, None)
-        body = {"contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
-                "generationConfig": gen_config}
+        body = {
+            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "generationConfig": gen_config,
+        }
         path = str(self.opt("path", "/models/{model}:generateContent")).format(model=self.model)
         payload = http.post_json(self.base_url + path, body, ok=(200,))
         feedback = payload.get("promptFeedback") or {}
@@ -120,8 +126,7 @@ class GeminiImageGenerator(GoogleGenerator):
         usage = payload.get("usageMetadata")
         if isinstance(usage, dict):
             used["usage"] = usage
-            cost = self.usage_cost(usage.get("promptTokenCount"),
-                                   usage.get("candidatesTokenCount"))
+            cost = self.usage_cost(usage.get("promptTokenCount"), usage.get("candidatesTokenCount"))
         if not data:
             raise ProviderError(f"{self.kind}: empty image data")
         return image_result(data, self.kind, used=used, mapped=mapped, cost=cost)

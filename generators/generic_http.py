@@ -36,8 +36,13 @@ from generators.sizing import (
 )
 
 # The OpenAI images format, so a self-hosted OpenAI-compatible server needs only the URL.
-DEFAULT_TEMPLATE: dict[str, Any] = {"model": "{model}", "prompt": "{prompt}", "n": 1,
-                                    "size": "{width}x{height}", "response_format": "b64_json"}
+DEFAULT_TEMPLATE: dict[str, Any] = {
+    "model": "{model}",
+    "prompt": "{prompt}",
+    "n": 1,
+    "size": "{width}x{height}",
+    "response_format": "b64_json",
+}
 DEFAULT_RESPONSE_PATH = "data.0.b64_json|data.0.url"
 PLACEHOLDER = re.compile(r"\{(prompt|seed|width|height|model|aspect_ratio|size|quality)\}")
 WHOLE = re.compile(r"^\{(seed|width|height)\}$")
@@ -119,16 +124,28 @@ class GenericHTTPGenerator(RemoteGenerator):
         if sizes:
             w, h = nearest_size(*dims, sizes)
         else:
-            w, h = fit_dims(*dims, multiple=int(self.opt("size_multiple", 8)), min_side=64,
-                            max_side=int(self.opt("max_side", 2048)))
+            w, h = fit_dims(
+                *dims,
+                multiple=int(self.opt("size_multiple", 8)),
+                min_side=64,
+                max_side=int(self.opt("max_side", 2048)),
+            )
         note(mapped, "size", requested_label(request), size_str(w, h))
-        values = {"prompt": request.prompt, "seed": request.seed, "width": w, "height": h,
-                  "model": self.model, "aspect_ratio": aspect_label(w, h),
-                  "size": size_str(w, h), "quality": request.quality or ""}
+        values = {
+            "prompt": request.prompt,
+            "seed": request.seed,
+            "width": w,
+            "height": h,
+            "model": self.model,
+            "aspect_ratio": aspect_label(w, h),
+            "size": size_str(w, h),
+            "quality": request.quality or "",
+        }
         body = fill(template_of(self.opt("body_template")), values)
         used: dict[str, Any] = {"model": self.model}
-        used["seed"] = request.seed if "{seed}" in json.dumps(template_of(
-            self.opt("body_template"))) else None
+        used["seed"] = (
+            request.seed if "{seed}" in json.dumps(template_of(self.opt("body_template"))) else None
+        )
         if used["seed"] is None:
             note(mapped, "seed", request.seed, None)
         url = self.base_url + str(self.opt("path", ""))
@@ -139,17 +156,20 @@ class GenericHTTPGenerator(RemoteGenerator):
         payload = json_body(response, self.kind)
         refusal = self.opt("refusal_path")
         if refusal and dig(payload, str(refusal)):
-            raise ModerationRefused(f"{self.kind}: refused ({refusal} = "
-                                    f"{str(dig(payload, str(refusal)))[:200]})")
+            raise ModerationRefused(
+                f"{self.kind}: refused ({refusal} = {str(dig(payload, str(refusal)))[:200]})"
+            )
         value = None
         for path in str(self.opt("response_path", DEFAULT_RESPONSE_PATH)).split("|"):
             value = dig(payload, path.strip())
             if value:
                 break
         if not isinstance(value, str) or not value:
-            raise ProviderError(f"{self.kind}: nothing at response path "
-                                f"{self.opt('response_path', DEFAULT_RESPONSE_PATH)!r}: "
-                                f"{str(payload)[:300]}")
+            raise ProviderError(
+                f"{self.kind}: nothing at response path "
+                f"{self.opt('response_path', DEFAULT_RESPONSE_PATH)!r}: "
+                f"{str(payload)[:300]}"
+            )
         rtype = self.opt("response_type", "auto")
         if rtype == "url" or (rtype == "auto" and value.startswith(("http://", "https://"))):
             data = self.download_image(http, value).data

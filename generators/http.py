@@ -228,14 +228,17 @@ class HttpClient:
         self.deadline = deadline
         self.provider = provider or config.kind
         self.error_hook = error_hook
-        self.guard = guard or FetchGuard(config.base_url if base_url is None else base_url,
-                                         credential_domains=credential_domains,
-                                         private_origins=private_origins)
+        self.guard = guard or FetchGuard(
+            config.base_url if base_url is None else base_url,
+            credential_domains=credential_domains,
+            private_origins=private_origins,
+        )
         self.session = session or requests.Session()
         # no environment proxies or .netrc: the guard must see the address it connects to
         self.session.trust_env = False
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or \
-            os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, self.guard.adapter())
         self.session.headers.update({"User-Agent": "model-arena/1"})
@@ -246,12 +249,12 @@ class HttpClient:
         opts = config.options
         self.backoff_s = as_float(opts.get("retry_backoff_s", 0.5))
         self.backoff_max_s = as_float(opts.get("retry_backoff_max_s", 20.0))
-        self.max_response_bytes = as_int(opts.get("max_response_bytes",
-                                               MAX_RESPONSE_BYTES))
+        self.max_response_bytes = as_int(opts.get("max_response_bytes", MAX_RESPONSE_BYTES))
         # At the deadline every open socket is shut down: a server trickling its answer a byte
         # at a time (each read within the read timeout) cannot hold this thread past it.
-        self._watchdog = threading.Timer(deadline.remaining() + DEADLINE_GRACE_S,
-                                         self.guard.cut_all)
+        self._watchdog = threading.Timer(
+            deadline.remaining() + DEADLINE_GRACE_S, self.guard.cut_all
+        )
         self._watchdog.daemon = True
         self._watchdog.start()
         self.max_retries = max(0, int(config.max_retries))
@@ -269,8 +272,10 @@ class HttpClient:
     # ------------------------------------------------------------------ timing helpers
     def _timeout(self) -> tuple[float, float]:
         remaining = self.deadline.remaining()
-        return (min(self.config.connect_timeout_s, remaining),
-                min(self.config.timeout_s, remaining))
+        return (
+            min(self.config.connect_timeout_s, remaining),
+            min(self.config.timeout_s, remaining),
+        )
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter (50–100 % of base·2^attempt, capped)."""
@@ -313,11 +318,11 @@ class HttpClient:
             failure: GeneratorError
             delay: float
             try:
-                response = self._send(method, url, stream=stream, send_auth=send_auth,
-                                      **kwargs)
+                response = self._send(method, url, stream=stream, send_auth=send_auth, **kwargs)
             except requests.exceptions.ConnectTimeout as exc:
                 failure = GenerationTimeout(
-                    f"{self.provider}: connect timeout to {short_url(url)}: {exc}")
+                    f"{self.provider}: connect timeout to {short_url(url)}: {exc}"
+                )
                 delay = self.backoff(attempt)
             except requests.exceptions.ReadTimeout:
                 failure = GenerationTimeout(
@@ -330,13 +335,13 @@ class HttpClient:
             except requests.exceptions.ConnectionError as exc:
                 self._raise_if_cut()
                 failure = ProviderError(
-                    f"{self.provider}: connection error to {short_url(url)}: {exc}")
+                    f"{self.provider}: connection error to {short_url(url)}: {exc}"
+                )
                 delay = self.backoff(attempt)
             except UnsafeURL as exc:
                 raise UnsafeURL(f"{self.provider}: {exc.message}") from None
             except ProviderError as exc:  # the guard could not resolve a name, or too many hops
-                failure = ProviderError(f"{self.provider}: {exc.message}",
-                                        permanent=exc.permanent)
+                failure = ProviderError(f"{self.provider}: {exc.message}", permanent=exc.permanent)
                 if exc.permanent:
                     raise failure from None
                 delay = self.backoff(attempt)
@@ -358,13 +363,20 @@ class HttpClient:
                 delay = retry_after if retry_after is not None else self.backoff(attempt)
             if attempt >= self.max_retries:
                 raise failure
-            log.info("%s: retrying %s %s in %.2fs after: %s", self.provider, method,
-                     _short(url), delay, self.redact(failure.message))
+            log.info(
+                "%s: retrying %s %s in %.2fs after: %s",
+                self.provider,
+                method,
+                _short(url),
+                delay,
+                self.redact(failure.message),
+            )
             self._sleep_before_retry(delay, failure)
             attempt += 1
 
-    def _send(self, method: str, url: str, *, stream: bool, send_auth: bool,
-              **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, *, stream: bool, send_auth: bool, **kwargs: Any
+    ) -> requests.Response:
         """One request through the guard, following redirects of GET/HEAD by hand.
 
         Each hop's URL is checked and gets the credentials only if the guard says so; a
@@ -376,19 +388,29 @@ class HttpClient:
             self.guard.check_url(url)
             headers = {**(self.auth_headers if send_auth else {}), **extra}
             headers = self.guard.strip_credentials(headers, url, self.auth_headers)
-            response = self.session.request(method, url, headers=headers, stream=True,
-                                            timeout=self._timeout(), allow_redirects=False,
-                                            **kwargs)
-            if response.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD") \
-                    or not response.headers.get("Location"):
+            response = self.session.request(
+                method,
+                url,
+                headers=headers,
+                stream=True,
+                timeout=self._timeout(),
+                allow_redirects=False,
+                **kwargs,
+            )
+            if (
+                response.status_code not in REDIRECT_STATUSES
+                or method not in ("GET", "HEAD")
+                or not response.headers.get("Location")
+            ):
                 if not stream:
                     self._read_body(response, self.max_response_bytes)
                 return response
             location = response.headers["Location"]
             response.close()
             if hops >= MAX_REDIRECTS:
-                raise ProviderError(f"more than {MAX_REDIRECTS} redirects from "
-                                    f"{short_url(url)}", permanent=True)
+                raise ProviderError(
+                    f"more than {MAX_REDIRECTS} redirects from {short_url(url)}", permanent=True
+                )
             url = urljoin(url, location)
             kwargs.pop("params", None)  # the Location is the whole next URL
             hops += 1
@@ -397,11 +419,14 @@ class HttpClient:
     def _raise_if_cut(self) -> None:
         """A transfer the deadline watchdog cut off is a timeout, not a network failure."""
         if self.guard.cut:
-            raise GenerationTimeout(f"{self.provider}: the {self.deadline.budget_s:g}s deadline "
-                                    "passed while the provider was still answering")
+            raise GenerationTimeout(
+                f"{self.provider}: the {self.deadline.budget_s:g}s deadline "
+                "passed while the provider was still answering"
+            )
 
-    def _read_body(self, response: requests.Response, limit: int, *,
-                   truncate: bool = False) -> None:
+    def _read_body(
+        self, response: requests.Response, limit: int, *, truncate: bool = False
+    ) -> None:
         """Read `response`'s body into `response.content`, at most `limit` decoded bytes:
         past it, cut (`truncate`, for error bodies) or a permanent `ProviderError`."""
         chunks: list[bytes] = []
@@ -416,7 +441,9 @@ class HttpClient:
                         break
                     raise ProviderError(
                         f"answer from {short_url(response.url)} is over the {limit} byte "
-                        "limit (decoded)", permanent=True)
+                        "limit (decoded)",
+                        permanent=True,
+                    )
                 self.deadline.check(f"reading the answer from {short_url(response.url)}")
         except requests.exceptions.RequestException:
             if not (truncate and chunks):
@@ -453,8 +480,13 @@ class HttpClient:
         """
         allowed = tuple(allowed_types)
         response = self.request(
-            "GET", url, headers=dict(headers or {}), stream=True,
-            ok=(200, *EXPIRED_URL_STATUSES), use_hook=False, send_auth=send_auth,
+            "GET",
+            url,
+            headers=dict(headers or {}),
+            stream=True,
+            ok=(200, *EXPIRED_URL_STATUSES),
+            use_hook=False,
+            send_auth=send_auth,
         )
         if response.status_code in EXPIRED_URL_STATUSES:
             self._read_body(response, MAX_ERROR_BODY, truncate=True)
@@ -517,10 +549,12 @@ class HttpClient:
         `check` returns None while the job is pending and raises a GeneratorError on failure.
         """
         opts = self.config.options
-        interval = as_float(interval_s if interval_s is not None
-                            else opts.get("poll_interval_s", 1.0))
-        cap = as_float(max_interval_s if max_interval_s is not None
-                       else opts.get("poll_max_interval_s", 5.0))
+        interval = as_float(
+            interval_s if interval_s is not None else opts.get("poll_interval_s", 1.0)
+        )
+        cap = as_float(
+            max_interval_s if max_interval_s is not None else opts.get("poll_max_interval_s", 5.0)
+        )
         polls = 0
         self.deadline.check(f"polling {what}")
         while True:

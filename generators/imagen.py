@@ -43,14 +43,17 @@ class ImagenGenerator(GoogleGenerator):
             used["seed"] = None
             note(mapped, "seed", request.seed, None)
         path = str(self.opt("path", "/models/{model}:predict")).format(model=self.model)
-        payload = http.post_json(self.base_url + path,
-                                 {"instances": [{"prompt": request.prompt}], "parameters": params},
-                                 ok=(200,))
+        payload = http.post_json(
+            self.base_url + path,
+            {"instances": [{"prompt": request.prompt}], "parameters": params},
+            ok=(200,),
+        )
         predictions = [p for p in payload.get("predictions") or [] if isinstance(p, dict)]
         images = [p for p in predictions if p.get("bytesBase64Encoded")]
         if not images:
-            reasons = [str(p.get("raiFilteredReason")) for p in predictions
-                       if p.get("raiFilteredReason")]
+            reasons = [
+                str(p.get("raiFilteredReason")) for p in predictions if p.get("raiFilteredReason")
+            ]
             why = "; ".join(reasons) or "all samples filtered (empty predictions)"
             raise ModerationRefused(f"{self.kind}: {why}")
         data = decode_b64(images[0]["bytesBase64Encoded"], self.kind)

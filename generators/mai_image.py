@@ -23,8 +23,7 @@ MAX_RATIO = MAX_PIXELS / MIN_SIDE**2
 
 def mai_dims(w: int, h: int) -> tuple[int, int]:
     """Nearest (w, h) with both sides ≥ 768 and w·h ≤ 1,048,576, keeping the aspect ratio."""
-    return fit_dims(w, h, multiple=8, min_side=MIN_SIDE, max_pixels=MAX_PIXELS,
-                    max_ratio=MAX_RATIO)
+    return fit_dims(w, h, multiple=8, min_side=MIN_SIDE, max_pixels=MAX_PIXELS, max_ratio=MAX_RATIO)
 
 
 class MAIImageGenerator(RemoteGenerator):
@@ -51,8 +50,12 @@ class MAIImageGenerator(RemoteGenerator):
         note(mapped, "size", requested_label(request), size_str(w, h))
         note(mapped, "seed", request.seed, None)
         deployment = str(self.opt("deployment") or self.model)
-        body: dict[str, Any] = {"model": deployment, "prompt": request.prompt,
-                                "width": w, "height": h}
+        body: dict[str, Any] = {
+            "model": deployment,
+            "prompt": request.prompt,
+            "width": w,
+            "height": h,
+        }
         used: dict[str, Any] = {"model": deployment, "seed": None}
         url = self.base_url + str(self.opt("path", "/mai/v1/images/generations"))
         payload = json_body(http.request("POST", url, json=body), self.kind)

@@ -47,10 +47,20 @@ Resolver = Callable[[str, int], list[str]]
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 # Header names that carry a credential in some provider's scheme; never sent off-origin.
-CREDENTIAL_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "x-key", "x-api-key", "api-key",
-    "x-goog-api-key", "ocp-apim-subscription-key", "x-auth-token", "x-access-token",
-})
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-key",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "ocp-apim-subscription-key",
+        "x-auth-token",
+        "x-access-token",
+    }
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MIN_SECRET_LEN = 6
 REDACTED = "[redacted]"
@@ -58,8 +68,10 @@ REDACTED = "[redacted]"
 # literal, and a port. Anything else (a backslash, a percent sign, non-ASCII letters, "@") is
 # read differently by urllib.parse, which the guard uses, and by urllib3, which connects: the
 # guard would check (and hand the key to) one host while the request went to another.
-_AUTHORITY = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?"
-                        r"|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]*)?")
+_AUTHORITY = re.compile(
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?"
+    r"|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]*)?"
+)
 # Control characters: urllib.parse silently drops tabs and newlines that urllib3 keeps.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -117,17 +129,31 @@ def public_address(address: str) -> bool:
             return False
         if ip.is_site_local:  # fec0::/10: deprecated, but still private wherever it is used
             return False
-    return bool(ip.is_global and not (ip.is_multicast or ip.is_private or ip.is_loopback
-                                      or ip.is_link_local or ip.is_reserved
-                                      or ip.is_unspecified))
+    return bool(
+        ip.is_global
+        and not (
+            ip.is_multicast
+            or ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_reserved
+            or ip.is_unspecified
+        )
+    )
 
 
 class FetchGuard:
     """Decides, for one provider, which URLs may be fetched and which get its credentials."""
 
-    def __init__(self, base_url: str, *, credential_domains: Iterable[str] = (),
-                 private_origins: Iterable[str] = (), resolver: Resolver | None = None,
-                 address_allowed: Callable[[str], bool] = public_address) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credential_domains: Iterable[str] = (),
+        private_origins: Iterable[str] = (),
+        resolver: Resolver | None = None,
+        address_allowed: Callable[[str], bool] = public_address,
+    ) -> None:
         """`private_origins`: further origins an operator configured as in-house (e.g. the
         object store a self-hosted server links to); they may be private but never get the
         credentials. `resolver` and `address_allowed` are seams for tests (a stub DNS, a second
@@ -171,26 +197,32 @@ class FetchGuard:
         if self.is_base(origin):
             return True
         return origin.scheme == "https" and any(
-            origin.host == d or origin.host.endswith("." + d) for d in self.credential_domains)
+            origin.host == d or origin.host.endswith("." + d) for d in self.credential_domains
+        )
 
     def check_url(self, url: str) -> Origin:
         """Raise `UnsafeURL` unless `url` may be fetched; returns its origin."""
         parts = _split(url)
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS:
-            raise UnsafeURL(f"refused to fetch a {scheme or 'scheme-less'} URL "
-                            f"({short_url(url)}): only http and https are allowed")
+            raise UnsafeURL(
+                f"refused to fetch a {scheme or 'scheme-less'} URL "
+                f"({short_url(url)}): only http and https are allowed"
+            )
         if _CONTROL.search(url.strip()):
-            raise UnsafeURL(f"refused to fetch a URL with control characters in it: "
-                            f"{short_url(url)!r}")
+            raise UnsafeURL(
+                f"refused to fetch a URL with control characters in it: {short_url(url)!r}"
+            )
         origin = Origin.of(url)
         if not origin.host:
             raise UnsafeURL(f"refused to fetch a URL without a host: {short_url(url)}")
         if parts.username is not None or parts.password is not None:
             raise UnsafeURL(f"refused to fetch a URL with user credentials in it: {origin}")
         if not _plain_url(url):
-            raise UnsafeURL(f"refused to fetch a URL whose host is not a plain ASCII name or "
-                            f"address (use the punycode form): {short_url(url)!r}")
+            raise UnsafeURL(
+                f"refused to fetch a URL whose host is not a plain ASCII name or "
+                f"address (use the punycode form): {short_url(url)!r}"
+            )
         if self.may_be_private(origin):
             return origin
         self.public_addresses(origin.host, origin.port)
@@ -213,12 +245,15 @@ class FetchGuard:
             raise ProviderError(f"could not resolve {host}: no addresses")
         private = [a for a in addresses if not self.address_allowed(a)]
         if private:
-            raise UnsafeURL(f"refused to fetch from {host}: it resolves to a non-public "
-                            f"address ({', '.join(private[:3])})")
+            raise UnsafeURL(
+                f"refused to fetch from {host}: it resolves to a non-public "
+                f"address ({', '.join(private[:3])})"
+            )
         return addresses
 
-    def strip_credentials(self, headers: Mapping[str, str], url: str,
-                          extra_names: Iterable[str] = ()) -> dict[str, str]:
+    def strip_credentials(
+        self, headers: Mapping[str, str], url: str, extra_names: Iterable[str] = ()
+    ) -> dict[str, str]:
         """`headers` without any credential unless `url` may receive the provider's key."""
         if self.gets_credentials(url):
             return dict(headers)
@@ -250,8 +285,11 @@ class _GuardedConnectionMixin:
         for address in addresses:
             try:
                 sock = u3connection.create_connection(
-                    (address, self.port), self.timeout, source_address=self.source_address,
-                    socket_options=self.socket_options)
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
             except TimeoutError as exc:
                 raise ConnectTimeoutError(
                     self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
@@ -262,12 +300,14 @@ class _GuardedConnectionMixin:
             peer = str(sock.getpeername()[0])
             if not self.guard.address_allowed(peer):
                 sock.close()
-                raise UnsafeURL(f"refused to talk to {self.host}: connected to a non-public "
-                                f"address ({peer})")
+                raise UnsafeURL(
+                    f"refused to talk to {self.host}: connected to a non-public address ({peer})"
+                )
             return self.guard.opened(sock)
         raise NewConnectionError(
             self,  # type: ignore[arg-type]  # this mixin is only ever mixed into HTTPConnection
-            f"Failed to establish a new connection: {last}")
+            f"Failed to establish a new connection: {last}",
+        )
 
 
 class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
@@ -289,17 +329,19 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         guard = self.guard
         http_conn = type("GuardedHTTPConnection", (_GuardedHTTPConnection,), {"guard": guard})
-        https_conn = type("GuardedHTTPSConnection", (_GuardedHTTPSConnection,),
-                          {"guard": guard})
+        https_conn = type("GuardedHTTPSConnection", (_GuardedHTTPSConnection,), {"guard": guard})
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,),
-                          {"ConnectionCls": https_conn}),
+            "https": type(
+                "GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+            ),
         }
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        raise UnsafeURL("provider fetches do not go through proxies (the guard checks the "
-                        "address it connects to)")
+        raise UnsafeURL(
+            "provider fetches do not go through proxies (the guard checks the "
+            "address it connects to)"
+        )
 
 
 def _split(url: str) -> SplitResult:
@@ -319,9 +361,10 @@ def _plain_url(url: str) -> bool:
 
 # ---------------------------------------------------------------------- error texts
 _HEADER_VALUE = re.compile(
-    r"(?i)\b(" + "|".join(re.escape(n) for n in sorted(CREDENTIAL_HEADERS, key=len,
-                                                        reverse=True))
-    + r")(\\?[\"']?\s*[:=]\s*\\?[\"']?)((?:bearer|basic|key|token)\s+)?[^\s\"',;}\\]+")
+    r"(?i)\b("
+    + "|".join(re.escape(n) for n in sorted(CREDENTIAL_HEADERS, key=len, reverse=True))
+    + r")(\\?[\"']?\s*[:=]\s*\\?[\"']?)((?:bearer|basic|key|token)\s+)?[^\s\"',;}\\]+"
+)
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -334,7 +377,7 @@ def encoded_forms(secret: str) -> set[str]:
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + raw).decode()
         whole_groups = (shift + len(raw)) // 3
-        fragment = encoded[4 if shift else 0:whole_groups * 4].rstrip("=")
+        fragment = encoded[4 if shift else 0 : whole_groups * 4].rstrip("=")
         if len(fragment) >= 8:
             forms |= {fragment, fragment.replace("+", "-").replace("/", "_")}
     return forms
@@ -345,8 +388,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     forms = {f for s in secrets if s and len(s) >= MIN_SECRET_LEN for f in encoded_forms(s)}
     for secret in sorted(forms, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _HEADER_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{REDACTED}",
-                             text)
+    text = _HEADER_VALUE.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{REDACTED}", text
+    )
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 

@@ -32,13 +32,32 @@ GPT_IMAGE_SIZES = [(1024, 1024), (1536, 1024), (1024, 1536)]
 DALLE3_SIZES = [(1024, 1024), (1792, 1024), (1024, 1792)]
 DALLE2_SIZES = [(256, 256), (512, 512), (1024, 1024)]
 
-GPT_IMAGE_QUALITY = {"low": "low", "medium": "medium", "standard": "medium", "high": "high",
-                     "hd": "high", "auto": "auto"}
-DALLE3_QUALITY = {"low": "standard", "medium": "standard", "standard": "standard",
-                  "high": "hd", "hd": "hd", "auto": "standard"}
+GPT_IMAGE_QUALITY = {
+    "low": "low",
+    "medium": "medium",
+    "standard": "medium",
+    "high": "high",
+    "hd": "high",
+    "auto": "auto",
+}
+DALLE3_QUALITY = {
+    "low": "standard",
+    "medium": "standard",
+    "standard": "standard",
+    "high": "hd",
+    "hd": "hd",
+    "auto": "standard",
+}
 
-MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter",
-                              "contentfilter", "responsibleaipolicyviolation"})
+MODERATION_CODES = frozenset(
+    {
+        "moderation_blocked",
+        "content_policy_violation",
+        "content_filter",
+        "contentfilter",
+        "responsibleaipolicyviolation",
+    }
+)
 
 
 def openai_error_hook(provider: str, response: requests.Response) -> GeneratorError | None:
@@ -86,14 +105,16 @@ class OpenAIImagesGenerator(RemoteGenerator):
         configured = size_list(self.opt("sizes"))
         if configured:
             return configured
-        return {"dall-e-3": DALLE3_SIZES, "dall-e-2": DALLE2_SIZES}.get(self.family(),
-                                                                       GPT_IMAGE_SIZES)
+        return {"dall-e-3": DALLE3_SIZES, "dall-e-2": DALLE2_SIZES}.get(
+            self.family(), GPT_IMAGE_SIZES
+        )
 
     def send_model(self) -> bool:
         return True
 
-    def build_body(self, request: GenerationRequest,
-                   mapped: dict[str, dict[str, object]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_body(
+        self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The JSON body and the `used` dict (what we asked the provider for)."""
         family = self.family()
         body: dict[str, Any] = {"prompt": request.prompt, "n": 1}
@@ -136,14 +157,23 @@ class OpenAIImagesGenerator(RemoteGenerator):
     def params(self) -> dict[str, str] | None:
         return None
 
-    def parse_images(self, payload: Any, http: HttpClient, used: dict[str, Any],
-                     mapped: dict[str, dict[str, object]]) -> GenerationResult:
+    def parse_images(
+        self,
+        payload: Any,
+        http: HttpClient,
+        used: dict[str, Any],
+        mapped: dict[str, dict[str, object]],
+    ) -> GenerationResult:
         return parse_openai_images(self, payload, http, used, mapped)
 
 
-def parse_openai_images(gen: RemoteGenerator, payload: Any, http: HttpClient,
-                        used: dict[str, Any], mapped: dict[str, dict[str, object]]
-                        ) -> GenerationResult:
+def parse_openai_images(
+    gen: RemoteGenerator,
+    payload: Any,
+    http: HttpClient,
+    used: dict[str, Any],
+    mapped: dict[str, dict[str, object]],
+) -> GenerationResult:
     """Read `data[0]` (b64_json or url) and token usage from an OpenAI-format images response."""
     kind = gen.kind
     items = payload.get("data") if isinstance(payload, dict) else None

@@ -57,8 +57,12 @@ class OpenAIVideoGenerator(RemoteGenerator):
         mapped: dict[str, dict[str, object]] = {}
         w, h = pick_size(request, self.sizes(), mapped)
         seconds = int(pick_seconds(request, SORA2_SECONDS, 4.0, mapped))
-        fields = {"model": self.model, "prompt": request.prompt, "seconds": str(seconds),
-                  "size": f"{w}x{h}"}
+        fields = {
+            "model": self.model,
+            "prompt": request.prompt,
+            "seconds": str(seconds),
+            "size": f"{w}x{h}",
+        }
         if request.fps:
             mapped["fps"] = {"requested": request.fps, "used": None}
         mapped["seed"] = {"requested": request.seed, "used": None}
@@ -82,19 +86,29 @@ class OpenAIVideoGenerator(RemoteGenerator):
             return None
 
         done = http.poll(check, what=f"video {video_id}")
-        content = http.download(f"{url}/{video_id}/content?variant=video",
-                                max_bytes=self.max_bytes("video"),
-                                allowed_types=("video/", "application/octet-stream"),
-                                send_auth=True)
+        content = http.download(
+            f"{url}/{video_id}/content?variant=video",
+            max_bytes=self.max_bytes("video"),
+            allowed_types=("video/", "application/octet-stream"),
+            send_auth=True,
+        )
         ctype = check_video(content.data, self.kind)
         cost = None
         if self.opt("cost_per_second") is not None:
             cost = float(self.opt("cost_per_second")) * seconds
         return GenerationResult(
-            content_type=ctype, data=content.data, mapped=mapped, cost=cost,
-            used={"model": done.get("model") or self.model, "width": w, "height": h,
-                  "duration_s": float(done.get("seconds") or seconds), "seed": None,
-                  "job_id": video_id},
+            content_type=ctype,
+            data=content.data,
+            mapped=mapped,
+            cost=cost,
+            used={
+                "model": done.get("model") or self.model,
+                "width": w,
+                "height": h,
+                "duration_s": float(done.get("seconds") or seconds),
+                "seed": None,
+                "job_id": video_id,
+            },
         )
 
     def failure(self, state: dict[str, Any]) -> GeneratorError:

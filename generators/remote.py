@@ -80,16 +80,28 @@ class RemoteGenerator(Generator):
             if not config.options.get(name):
                 problems.append(f"{cls.kind} needs options.{name}")
         problems.extend(cls.check_options(config, partial=partial))
-        for name in ("poll_interval_s", "poll_max_interval_s", "retry_backoff_s",
-                     "slot_wait_s", "max_bytes", "max_response_bytes"):
+        for name in (
+            "poll_interval_s",
+            "poll_max_interval_s",
+            "retry_backoff_s",
+            "slot_wait_s",
+            "max_bytes",
+            "max_response_bytes",
+        ):
             value = config.options.get(name)
             if value is not None and not _is_number(value):
                 problems.append(f"options.{name} must be a number")
         origins = config.options.get("private_origins")
-        if origins is not None and (not isinstance(origins, list) or not all(
-                isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins)):
-            problems.append("options.private_origins must be a list of http(s) URLs (in-house "
-                            "servers the provider's results may link to)")
+        if origins is not None and (
+            not isinstance(origins, list)
+            or not all(
+                isinstance(o, str) and o.startswith(("http://", "https://")) for o in origins
+            )
+        ):
+            problems.append(
+                "options.private_origins must be a list of http(s) URLs (in-house "
+                "servers the provider's results may link to)"
+            )
         if config.timeout_s <= 0 or config.connect_timeout_s <= 0:
             problems.append("timeouts must be positive")
         if config.max_retries < 0:
@@ -148,10 +160,16 @@ class RemoteGenerator(Generator):
             deadline.check(f"{self.kind} could start")
             started = time.monotonic()
             headers = {} if self.opt("no_auth") else self.auth_headers()
-            with HttpClient(self.config, deadline, provider=self.kind, headers=headers,
-                            error_hook=self.error_hook, base_url=self.base_url,
-                            credential_domains=self.own_domains(),
-                            private_origins=self.opt("private_origins") or ()) as http:
+            with HttpClient(
+                self.config,
+                deadline,
+                provider=self.kind,
+                headers=headers,
+                error_hook=self.error_hook,
+                base_url=self.base_url,
+                credential_domains=self.own_domains(),
+                private_origins=self.opt("private_origins") or (),
+            ) as http:
                 try:
                     result = self._generate(request, http)
                 except GeneratorError as exc:
@@ -161,12 +179,16 @@ class RemoteGenerator(Generator):
                     raise
                 except Exception as exc:  # an answer of an unexpected shape: its text may
                     # hold anything the provider put there, our key included
-                    raise ProviderError(http.redact(
-                        f"{self.kind}: unexpected answer ({type(exc).__name__}: {exc})"),
-                        permanent=True) from None
+                    raise ProviderError(
+                        http.redact(
+                            f"{self.kind}: unexpected answer ({type(exc).__name__}: {exc})"
+                        ),
+                        permanent=True,
+                    ) from None
             latency = time.monotonic() - started
-        cost = self.config.cost_per_output if self.config.cost_per_output is not None \
-            else result.cost
+        cost = (
+            self.config.cost_per_output if self.config.cost_per_output is not None else result.cost
+        )
         return dataclasses.replace(result, latency_s=latency, cost=cost)
 
     @abstractmethod
@@ -179,12 +201,14 @@ class RemoteGenerator(Generator):
         return int(self.opt("max_bytes", default))
 
     def download_image(self, http: HttpClient, url: str, **kwargs: Any) -> Downloaded:
-        return http.download(url, max_bytes=self.max_bytes("image"), allowed_types=IMAGE_TYPES,
-                             **kwargs)
+        return http.download(
+            url, max_bytes=self.max_bytes("image"), allowed_types=IMAGE_TYPES, **kwargs
+        )
 
     def download_video(self, http: HttpClient, url: str, **kwargs: Any) -> Downloaded:
-        return http.download(url, max_bytes=self.max_bytes("video"), allowed_types=VIDEO_TYPES,
-                             **kwargs)
+        return http.download(
+            url, max_bytes=self.max_bytes("video"), allowed_types=VIDEO_TYPES, **kwargs
+        )
 
     def usage_cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         """Cost from reported token usage, when per-million token prices are configured."""
@@ -192,8 +216,9 @@ class RemoteGenerator(Generator):
         pout = self.opt("cost_per_million_output_tokens")
         if pin is None and pout is None:
             return None
-        return ((input_tokens or 0) * float(pin or 0) + (output_tokens or 0) * float(pout or 0)) \
-            / 1_000_000
+        return (
+            (input_tokens or 0) * float(pin or 0) + (output_tokens or 0) * float(pout or 0)
+        ) / 1_000_000
 
 
 def decode_b64(data: str, provider: str) -> bytes:
@@ -215,12 +240,13 @@ def image_info(data: bytes, provider: str) -> tuple[str, int, int]:
             fmt = (img.format or "").lower()
             width, height = img.size
     except Image.DecompressionBombError as exc:
-        raise ProviderError(f"{provider}: returned an image over the pixel budget "
-                            f"(ARENA_IMAGE_MAX_PIXELS), refused before decoding: {exc}",
-                            permanent=True) from exc
+        raise ProviderError(
+            f"{provider}: returned an image over the pixel budget "
+            f"(ARENA_IMAGE_MAX_PIXELS), refused before decoding: {exc}",
+            permanent=True,
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ProviderError(f"{provider}: returned bytes are not a readable image: {exc}") \
-            from exc
+        raise ProviderError(f"{provider}: returned bytes are not a readable image: {exc}") from exc
     ctype = {"jpeg": "image/jpeg", "mpo": "image/jpeg"}.get(fmt, f"image/{fmt or 'png'}")
     return ctype, width, height
 

@@ -55,8 +55,9 @@ class ReplicateGenerator(RemoteGenerator):
             problems.append("options.size_param must be aspect_ratio, width_height or none")
         return problems
 
-    def build_input(self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_input(
+        self, request: GenerationRequest, mapped: dict[str, dict[str, object]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         inp: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed}
         used: dict[str, Any] = {"model": self.model, "seed": request.seed}
         mode = self.opt("size_param", "aspect_ratio")
@@ -66,13 +67,18 @@ class ReplicateGenerator(RemoteGenerator):
                 aspect = nearest_aspect(ratio, self.opt("aspect_ratios") or FLUX_ASPECTS)
                 inp["aspect_ratio"] = aspect
                 used["aspect_ratio"] = aspect
-                requested = request.aspect_ratio or aspect_label(request.width or 1,
-                                                                 request.height or 1)
+                requested = request.aspect_ratio or aspect_label(
+                    request.width or 1, request.height or 1
+                )
                 note(mapped, "aspect_ratio", requested, aspect)
         elif mode == "width_height":
             dims = requested_dims(request) or (1024, 1024)
-            w, h = fit_dims(*dims, multiple=int(self.opt("size_multiple", 16)),
-                            min_side=256, max_side=int(self.opt("max_side", 1440)))
+            w, h = fit_dims(
+                *dims,
+                multiple=int(self.opt("size_multiple", 16)),
+                min_side=256,
+                max_side=int(self.opt("max_side", 1440)),
+            )
             inp["width"], inp["height"] = w, h
             note(mapped, "size", requested_label(request), size_str(w, h))
         if request.modality == "image":
@@ -103,8 +109,9 @@ class ReplicateGenerator(RemoteGenerator):
         used["prediction_id"] = pred_id
         if pred.get("status") not in DONE:
             self.raise_if_failed(pred)
-            get_url = (pred.get("urls") or {}).get("get") or \
-                f"{self.base_url}/predictions/{pred_id}"
+            get_url = (pred.get("urls") or {}).get(
+                "get"
+            ) or f"{self.base_url}/predictions/{pred_id}"
 
             def check() -> dict[str, Any] | None:
                 state = http.get_json(get_url)
@@ -128,12 +135,23 @@ class ReplicateGenerator(RemoteGenerator):
             if self.opt("cost_per_second") is not None:
                 cost = float(self.opt("cost_per_second")) * float(predict_time)
         if request.modality == "video":
-            data = decode_b64(output, self.kind) if output.startswith("data:") else \
-                self.download_video(http, output).data
-            return GenerationResult(content_type=check_video(data, self.kind), data=data,
-                                    used=used, mapped=mapped, cost=cost)
-        data = decode_b64(output, self.kind) if output.startswith("data:") else \
-            self.download_image(http, output).data
+            data = (
+                decode_b64(output, self.kind)
+                if output.startswith("data:")
+                else self.download_video(http, output).data
+            )
+            return GenerationResult(
+                content_type=check_video(data, self.kind),
+                data=data,
+                used=used,
+                mapped=mapped,
+                cost=cost,
+            )
+        data = (
+            decode_b64(output, self.kind)
+            if output.startswith("data:")
+            else self.download_image(http, output).data
+        )
         return image_result(data, self.kind, used=used, mapped=mapped, cost=cost)
 
     def raise_if_failed(self, pred: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ DEFAULT_SIDE = 1024
 
 
 def parse_aspect(value: str) -> float:
-    """"16:9" → 1.777…; also accepts "16x9" and a plain float string."""
+    """ "16:9" → 1.777…; also accepts "16x9" and a plain float string."""
     text = value.strip().lower().replace("x", ":").replace("/", ":")
     if ":" in text:
         a, _, b = text.partition(":")
@@ -28,7 +28,7 @@ def parse_aspect(value: str) -> float:
 
 
 def parse_size(value: str) -> tuple[int, int]:
-    """"1536x1024" → (1536, 1024)."""
+    """ "1536x1024" → (1536, 1024)."""
     a, _, b = value.lower().partition("x")
     return int(a), int(b)
 
@@ -56,8 +56,9 @@ def target_ratio(request: GenerationRequest) -> float | None:
     return None
 
 
-def requested_dims(request: GenerationRequest, default_area: int = DEFAULT_SIDE**2
-                   ) -> tuple[int, int] | None:
+def requested_dims(
+    request: GenerationRequest, default_area: int = DEFAULT_SIDE**2
+) -> tuple[int, int] | None:
     """Explicit width/height, or dims of `default_area` pixels at the requested aspect ratio."""
     if request.width and request.height:
         return request.width, request.height

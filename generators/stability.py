@@ -69,16 +69,20 @@ class StabilityGenerator(RemoteGenerator):
         endpoint, sd3_model = self.endpoint()
         seed = request.seed % (MAX_SEED + 1)
         note(mapped, "seed", request.seed, seed)
-        fields: dict[str, Any] = {"prompt": request.prompt, "seed": str(seed),
-                                  "output_format": self.opt("output_format", "png")}
+        fields: dict[str, Any] = {
+            "prompt": request.prompt,
+            "seed": str(seed),
+            "output_format": self.opt("output_format", "png"),
+        }
         used: dict[str, Any] = {"model": sd3_model or endpoint, "seed": seed}
         ratio = target_ratio(request)
         if ratio is not None:
             aspect = nearest_aspect(ratio, ASPECTS)
             fields["aspect_ratio"] = aspect
             used["aspect_ratio"] = aspect
-            requested = request.aspect_ratio or aspect_label(request.width or 1,
-                                                             request.height or 1)
+            requested = request.aspect_ratio or aspect_label(
+                request.width or 1, request.height or 1
+            )
             note(mapped, "aspect_ratio", requested, aspect)
         if sd3_model:
             fields["model"] = sd3_model
@@ -90,8 +94,11 @@ class StabilityGenerator(RemoteGenerator):
         as_json = self.opt("accept", "json") == "json"
         files = {k: (None, str(v)) for k, v in fields.items()}
         response = http.request(
-            "POST", f"{self.base_url}/v2beta/stable-image/generate/{endpoint}", files=files,
-            headers={"Accept": "application/json" if as_json else "image/*"}, ok=(200,),
+            "POST",
+            f"{self.base_url}/v2beta/stable-image/generate/{endpoint}",
+            files=files,
+            headers={"Accept": "application/json" if as_json else "image/*"},
+            ok=(200,),
         )
         if as_json:
             payload = json_body(response, self.kind)

@@ -16,8 +16,9 @@ from generators.sizing import (
 DEFAULT_VIDEO_DIMS = (1280, 720)
 
 
-def pick_size(request: GenerationRequest, choices: list[tuple[int, int]],
-              mapped: dict[str, dict[str, object]]) -> tuple[int, int]:
+def pick_size(
+    request: GenerationRequest, choices: list[tuple[int, int]], mapped: dict[str, dict[str, object]]
+) -> tuple[int, int]:
     """Nearest supported video size (landscape 720p when the request does not say)."""
     dims = requested_dims(request, default_area=1280 * 720) or DEFAULT_VIDEO_DIMS
     size = nearest_size(*dims, choices)
@@ -25,8 +26,12 @@ def pick_size(request: GenerationRequest, choices: list[tuple[int, int]],
     return size
 
 
-def pick_seconds(request: GenerationRequest, choices: list[float], default: float,
-                 mapped: dict[str, dict[str, object]]) -> float:
+def pick_seconds(
+    request: GenerationRequest,
+    choices: list[float],
+    default: float,
+    mapped: dict[str, dict[str, object]],
+) -> float:
     """Nearest supported duration."""
     wanted = request.duration_s if request.duration_s else default
     used = nearest_value(wanted, choices)

@@ -60,8 +60,9 @@ def _keep(outcome: IntArray, both_bad: BothBad) -> npt.NDArray[np.bool_]:
     return np.ones(outcome.shape[0], dtype=bool)
 
 
-def _orient(a: IntArray, b: IntArray, outcome: IntArray,
-            m: int) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
+def _orient(
+    a: IntArray, b: IntArray, outcome: IntArray, m: int
+) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
     """Unordered pair key ``i*m + j`` (i < j), the outcome seen from ``i``, and which cells
     were swapped (as :func:`ratings.counts._orient`, on cells)."""
     swapped = a > b
@@ -73,8 +74,11 @@ def _orient(a: IntArray, b: IntArray, outcome: IntArray,
 
 
 def pair_counts_from_cells(
-    models: Sequence[str], model_a: npt.ArrayLike, model_b: npt.ArrayLike,
-    outcome: npt.ArrayLike, count: npt.ArrayLike,
+    models: Sequence[str],
+    model_a: npt.ArrayLike,
+    model_b: npt.ArrayLike,
+    outcome: npt.ArrayLike,
+    count: npt.ArrayLike,
 ) -> PairCounts:
     """The :class:`~ratings.PairCounts` table of the votes the cells stand for.
 
@@ -159,17 +163,23 @@ def leaderboard_from_cells(
         # rows (``ratings.bootstrap._cells`` reads the table when there are no weights).
         empty = np.zeros(0, dtype=np.int64)
         stub = Battles(names, empty, empty, np.zeros(0, dtype=np.int8), None)
-        boot = bootstrap_bradley_terry(stub, rounds=bootstrap_rounds, seed=seed,
-                                       confidence=confidence, point=fit, counts=counts,
-                                       center=center, workers=workers)
+        boot = bootstrap_bradley_terry(
+            stub,
+            rounds=bootstrap_rounds,
+            seed=seed,
+            confidence=confidence,
+            point=fit,
+            counts=counts,
+            center=center,
+            workers=workers,
+        )
     pred = fit.win_probability()
     low = rating.copy() if boot is None else boot.ci_low
     high = rating.copy() if boot is None else boot.ci_high
     ranks = rank_by_intervals(low, high)
     per = counts.per_model()
     with np.errstate(invalid="ignore", divide="ignore"):
-        win_rate = (per["wins"] + 0.5 * per["ties"]) / (per["wins"] + per["ties"]
-                                                        + per["losses"])
+        win_rate = (per["wins"] + 0.5 * per["ties"]) / (per["wins"] + per["ties"] + per["losses"])
     avg_prob = average_win_rate(pred)
     m = len(names)
     elo_arr = np.full(m, np.nan) if elo is None else np.asarray(elo, dtype=np.float64)
@@ -177,11 +187,18 @@ def leaderboard_from_cells(
     order = sorted(range(m), key=lambda k: (-rating[k], names[k]))
     rows = tuple(
         LeaderboardRow(
-            rank=int(ranks[k]), model=names[k], rating=float(rating[k]),
-            ci_low=float(low[k]), ci_high=float(high[k]), votes=int(per["votes"][k]),
-            wins=int(round(per["wins"][k])), ties=int(round(per["ties"][k])),
-            losses=int(round(per["losses"][k])), win_rate=float(win_rate[k]),
-            avg_win_prob=float(avg_prob[k]), elo=float(elo_arr[k]),
+            rank=int(ranks[k]),
+            model=names[k],
+            rating=float(rating[k]),
+            ci_low=float(low[k]),
+            ci_high=float(high[k]),
+            votes=int(per["votes"][k]),
+            wins=int(round(per["wins"][k])),
+            ties=int(round(per["ties"][k])),
+            losses=int(round(per["losses"][k])),
+            win_rate=float(win_rate[k]),
+            avg_win_prob=float(avg_prob[k]),
+            elo=float(elo_arr[k]),
             style_rating=nan if style is None else float(style.ratings[k]),
             style_ci_low=nan if style is None else float(style.ci_low[k]),
             style_ci_high=nan if style is None else float(style.ci_high[k]),
@@ -189,31 +206,50 @@ def leaderboard_from_cells(
         for k in order
     )
     return Leaderboard(
-        rows=rows, models=names, method="bt", num_battles=int(n[keep].sum()),
-        bootstrap_rounds=bootstrap_rounds, seed=seed, confidence=confidence, anchor=None,
-        center=center, exclude_ties=False, both_bad=both_bad, weighted=False,
-        regularized=fit.regularized, prior_strength=fit.prior_strength,
+        rows=rows,
+        models=names,
+        method="bt",
+        num_battles=int(n[keep].sum()),
+        bootstrap_rounds=bootstrap_rounds,
+        seed=seed,
+        confidence=confidence,
+        anchor=None,
+        center=center,
+        exclude_ties=False,
+        both_bad=both_bad,
+        weighted=False,
+        regularized=fit.regularized,
+        prior_strength=fit.prior_strength,
         regularized_rounds=0 if boot is None else boot.regularized_rounds,
-        battle_counts=battle_count_matrix(counts), win_fraction=win_fraction_matrix(counts),
-        predicted_win=pred, style=style,
+        battle_counts=battle_count_matrix(counts),
+        win_fraction=win_fraction_matrix(counts),
+        predicted_win=pred,
+        style=style,
     )
 
 
-def _style_rows(m: int, a: IntArray, b: IntArray, out: IntArray, n: FloatArray,
-                x: FloatArray) -> _Rows:
+def _style_rows(
+    m: int, a: IntArray, b: IntArray, out: IntArray, n: FloatArray, x: FloatArray
+) -> _Rows:
     """The rows :func:`ratings.style._group` would build from the votes, from cells: pooled
     by (pair, outcome, oriented covariates), in the same (sorted) order."""
     key, o, swapped = _orient(a, b, out, m)
     xo = np.where(swapped[:, None], -x, x)
     o = np.minimum(o, 2)
-    table = np.column_stack([key.astype(np.float64), o.astype(np.float64),
-                             np.ones(key.shape[0]), xo])
+    table = np.column_stack(
+        [key.astype(np.float64), o.astype(np.float64), np.ones(key.shape[0]), xo]
+    )
     uniq, inverse = np.unique(table, axis=0, return_inverse=True)
     pooled = np.bincount(inverse.reshape(-1), weights=n, minlength=uniq.shape[0])
     k = uniq[:, 0].astype(np.int64)
-    return _Rows(pi=k // m, pj=k % m, x=np.ascontiguousarray(uniq[:, 3:]),
-                 outcome=uniq[:, 1].astype(np.int64), battles=np.rint(pooled),
-                 weight=uniq[:, 2].copy())
+    return _Rows(
+        pi=k // m,
+        pj=k % m,
+        x=np.ascontiguousarray(uniq[:, 3:]),
+        outcome=uniq[:, 1].astype(np.int64),
+        battles=np.rint(pooled),
+        weight=uniq[:, 2].copy(),
+    )
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -224,8 +260,15 @@ def _sigmoid(z: FloatArray) -> FloatArray:
     return np.reciprocal(e, out=e)
 
 
-def _information(m: int, pi: IntArray, pj: IntArray, x: FloatArray, c: FloatArray,
-                 prior: float, params: FloatArray) -> FloatArray:
+def _information(
+    m: int,
+    pi: IntArray,
+    pj: IntArray,
+    x: FloatArray,
+    c: FloatArray,
+    prior: float,
+    params: FloatArray,
+) -> FloatArray:
     """The matrix ``ratings.style._newton`` solves with (negative Hessian, plus the gauge or
     the prior), for weights ``c = n p (1 - p)`` per (pair, covariates) row."""
     d = x.shape[1]
@@ -270,31 +313,40 @@ class _StyleGroups:
         n_groups, n_rows, d = groups.shape[0], ginv.shape[0], gx.shape[1]
         yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
         to_i = sparse.csr_matrix((yi, (ginv, np.arange(n_rows))), shape=(n_groups, n_rows))
-        to_j = sparse.csr_matrix((1.0 - yi, (ginv, np.arange(n_rows))),
-                                 shape=(n_groups, n_rows))
+        to_j = sparse.csr_matrix((1.0 - yi, (ginv, np.arange(n_rows))), shape=(n_groups, n_rows))
         g_idx = np.arange(n_groups)
         design = sparse.csr_matrix(
-            (np.concatenate([np.ones(n_groups), -np.ones(n_groups), gx.T.reshape(-1)]),
-             (np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
-              np.concatenate([gi, gj, np.repeat(m + np.arange(d), n_groups)]))),
-            shape=(n_groups, m + d))
+            (
+                np.concatenate([np.ones(n_groups), -np.ones(n_groups), gx.T.reshape(-1)]),
+                (
+                    np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
+                    np.concatenate([gi, gj, np.repeat(m + np.arange(d), n_groups)]),
+                ),
+            ),
+            shape=(n_groups, m + d),
+        )
         w0 = np.asarray(to_i @ rows.count) + np.asarray(to_j @ rows.count)
         p0 = _sigmoid(design @ params)
         h = _information(m, gi, gj, gx, w0 * p0 * (1 - p0), prior, params)
-        return cls(design, design.T.tocsr(), to_i, to_j,
-                   np.asarray(np.linalg.pinv(h, hermitian=True), dtype=np.float64))
+        return cls(
+            design,
+            design.T.tocsr(),
+            to_i,
+            to_j,
+            np.asarray(np.linalg.pinv(h, hermitian=True), dtype=np.float64),
+        )
 
 
-def _group_rows(m: int, rows: _Rows) -> tuple[IntArray, IntArray, FloatArray, FloatArray,
-                                               FloatArray]:
+def _group_rows(
+    m: int, rows: _Rows
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
     """(i, j, covariates, wins of i, wins of j) per (pair, covariates) group, ties half."""
     gkey = np.column_stack([(rows.pi * m + rows.pj).astype(np.float64), rows.x])
     groups, ginv = np.unique(gkey, axis=0, return_inverse=True)
     ginv = ginv.reshape(-1)
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
     wi = np.asarray(np.bincount(ginv, rows.count * yi, groups.shape[0]), dtype=np.float64)
-    wj = np.asarray(np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0]),
-                    dtype=np.float64)
+    wj = np.asarray(np.bincount(ginv, rows.count * (1.0 - yi), groups.shape[0]), dtype=np.float64)
     gk = groups[:, 0].astype(np.int64)
     return gk // m, gk % m, np.ascontiguousarray(groups[:, 1:], dtype=np.float64), wi, wj
 
@@ -310,10 +362,15 @@ def _grouped_newton(
     d = gx.shape[1]
     g_idx = np.arange(gi.shape[0])
     design = sparse.csr_matrix(
-        (np.concatenate([np.ones(gi.shape[0]), -np.ones(gi.shape[0]), gx.T.reshape(-1)]),
-         (np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
-          np.concatenate([gi, gj, np.repeat(m + np.arange(d), gi.shape[0])]))),
-        shape=(gi.shape[0], m + d))
+        (
+            np.concatenate([np.ones(gi.shape[0]), -np.ones(gi.shape[0]), gx.T.reshape(-1)]),
+            (
+                np.concatenate([g_idx, g_idx, np.tile(g_idx, d)]),
+                np.concatenate([gi, gj, np.repeat(m + np.arange(d), gi.shape[0])]),
+            ),
+        ),
+        shape=(gi.shape[0], m + d),
+    )
     total = wi + wj
 
     def loglik(p: FloatArray) -> float:
@@ -357,8 +414,13 @@ def _grouped_newton(
 
 
 def _batched_style_rounds(
-    m: int, groups: _StyleGroups, draws: FloatArray, params: FloatArray, prior: float,
-    tol: float = 1e-7, max_iter: int = 40,
+    m: int,
+    groups: _StyleGroups,
+    draws: FloatArray,
+    params: FloatArray,
+    prior: float,
+    tol: float = 1e-7,
+    max_iter: int = 40,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Fit many bootstrap rounds at once; ``draws`` is (rounds, rows) of resampled counts.
 
@@ -450,9 +512,18 @@ def style_from_cells(
     sd = np.sqrt(np.maximum((n @ (x - mean) ** 2) / total, 0.0))
     varies = sd > 0
     requested = col_names
-    notices = [StyleNotice(c, "no_variation", (
-        f"{c!r} was dropped: it takes one value in every rated vote, so it carries no "
-        "information.")) for c, v in zip(col_names, varies, strict=True) if not v]
+    notices = [
+        StyleNotice(
+            c,
+            "no_variation",
+            (
+                f"{c!r} was dropped: it takes one value in every rated vote, so it carries no "
+                "information."
+            ),
+        )
+        for c, v in zip(col_names, varies, strict=True)
+        if not v
+    ]
     x, sd = x[:, varies] / sd[varies], sd[varies]
     col_names = tuple(c for c, v in zip(col_names, varies, strict=True) if v)
     rows = _style_rows(m, a, b, out, n, x)
@@ -471,20 +542,39 @@ def style_from_cells(
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
         if d:
-            notices.append(StyleNotice(None, "separation", (
-                "The covariates (almost) separate wins from losses, so the plain maximum "
-                "likelihood does not exist; a weak prior keeps the coefficients finite, and "
-                "they are shrunk towards zero.")))
+            notices.append(
+                StyleNotice(
+                    None,
+                    "separation",
+                    (
+                        "The covariates (almost) separate wins from losses, so the plain maximum "
+                        "likelihood does not exist; a weak prior keeps the coefficients finite, "
+                        "and they are shrunk towards zero."
+                    ),
+                )
+            )
     identified = d > 0 and conv
     if not d:
         dropped_all = ", ".join(repr(c) for c in requested) or "none was given"
-        notices.append(StyleNotice(None, "not_identified", (
-            "Style control is not identified: no covariate can be told apart from the "
-            f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
-            "them as style-controlled.")))
+        notices.append(
+            StyleNotice(
+                None,
+                "not_identified",
+                (
+                    "Style control is not identified: no covariate can be told apart from the "
+                    f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
+                    "them as style-controlled."
+                ),
+            )
+        )
     elif not conv:
-        notices.append(StyleNotice(None, "not_converged", (
-            "Style control is not identified: the fit with covariates did not converge.")))
+        notices.append(
+            StyleNotice(
+                None,
+                "not_converged",
+                ("Style control is not identified: the fit with covariates did not converge."),
+            )
+        )
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
     samples = None
@@ -498,24 +588,48 @@ def style_from_cells(
         for start in range(0, bootstrap_rounds, chunk):
             size = min(chunk, bootstrap_rounds - start)
             if sequential_draws:  # one multinomial per round, as the per-vote fit draws
-                draws = np.stack([rng.multinomial(n_votes, pvals) * rows.weight
-                                  for _ in range(size)])
+                draws = np.stack(
+                    [rng.multinomial(n_votes, pvals) * rows.weight for _ in range(size)]
+                )
             else:
                 draws = multinomial_rows(rng, n_votes, pvals, size) * rows.weight
             fitted, settled = _batched_style_rounds(m, groups, draws, params, prior_used)
             for r in np.flatnonzero(~settled):
                 fitted[r] = _newton(m, rows, draws[r], prior_used, params)[0]
-            samples[start:start + size] = fitted
-    lo, hi, clo, chi = _intervals(samples, m, d, scale=scale, base=base, center=center,
-                                  anchor_idx=None, anchor_value=center, confidence=confidence)
+            samples[start : start + size] = fitted
+    lo, hi, clo, chi = _intervals(
+        samples,
+        m,
+        d,
+        scale=scale,
+        base=base,
+        center=center,
+        anchor_idx=None,
+        anchor_value=center,
+        confidence=confidence,
+    )
     return StyleResult(
-        models=names_t, ratings=ratings, coefficients=params[m:] * to_points,
-        covariate_names=col_names, standardized=True, log_likelihood=ll, iterations=iters,
-        converged=conv, regularized=prior_used > 0, prior_strength=prior_used,
-        rows=int(rows.count.shape[0]), ci_low=lo, ci_high=hi, coef_ci_low=clo,
-        coef_ci_high=chi, bootstrap_rounds=bootstrap_rounds, identified=identified,
-        notices=tuple(notices), requested_covariates=requested,
+        models=names_t,
+        ratings=ratings,
+        coefficients=params[m:] * to_points,
+        covariate_names=col_names,
+        standardized=True,
+        log_likelihood=ll,
+        iterations=iters,
+        converged=conv,
+        regularized=prior_used > 0,
+        prior_strength=prior_used,
+        rows=int(rows.count.shape[0]),
+        ci_low=lo,
+        ci_high=hi,
+        coef_ci_low=clo,
+        coef_ci_high=chi,
+        bootstrap_rounds=bootstrap_rounds,
+        identified=identified,
+        notices=tuple(notices),
+        requested_covariates=requested,
         dropped=tuple(c for c in requested if c not in col_names),
-        within_model_share=check.within_model_share, condition_number=check.condition_number,
+        within_model_share=check.within_model_share,
+        condition_number=check.condition_number,
         design_rank=check.design_rank,
     )

@@ -96,8 +96,14 @@ def render(board: Leaderboard, fmt: str, provisional: Sequence[ProvisionalRow] =
     if fmt == "json":
         out = board.to_dict()
         out["provisional"] = [
-            {"model": r.model, "votes": r.votes, "wins": r.wins, "ties": r.ties,
-             "losses": r.losses, "win_rate": r.win_rate}
+            {
+                "model": r.model,
+                "votes": r.votes,
+                "wins": r.wins,
+                "ties": r.ties,
+                "losses": r.losses,
+                "win_rate": r.win_rate,
+            }
             for r in provisional
         ]
         return json.dumps(out, indent=2)
@@ -115,8 +121,15 @@ def render(board: Leaderboard, fmt: str, provisional: Sequence[ProvisionalRow] =
         for r in board.rows
     ]
     body += [
-        ["provisional", r.model, "", "", "", str(r.votes),
-         "" if r.win_rate is None else _fmt(r.win_rate, 3)]
+        [
+            "provisional",
+            r.model,
+            "",
+            "",
+            "",
+            str(r.votes),
+            "" if r.win_rate is None else _fmt(r.win_rate, 3),
+        ]
         for r in provisional
     ]
     if fmt == "csv":
@@ -176,13 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _ranked_only(battles: Battles,
-                 args: argparse.Namespace) -> tuple[Battles, list[ProvisionalRow]]:
+def _ranked_only(
+    battles: Battles, args: argparse.Namespace
+) -> tuple[Battles, list[ProvisionalRow]]:
     """The tie rule first (the threshold counts rated votes), then the provisional split."""
     keep = keep_mask(battles.winner, exclude_ties=args.exclude_ties, both_bad=args.both_bad)
     weights = None if battles.weights is None else battles.weights[keep]
-    rated = Battles(battles.models, battles.model_a[keep], battles.model_b[keep],
-                    battles.winner[keep], weights)
+    rated = Battles(
+        battles.models, battles.model_a[keep], battles.model_b[keep], battles.winner[keep], weights
+    )
     ranked, provisional = split_provisional(rated, min_votes=args.min_votes)
     if not len(ranked):
         raise NoBattlesError(f"no model has {args.min_votes} votes yet: every model is provisional")

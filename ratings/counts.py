@@ -64,8 +64,15 @@ class PairCounts:
         losses = np.bincount(self.pair_i, self.wins_j, m) + np.bincount(self.pair_j, self.wins_i, m)
         ties = np.bincount(self.pair_i, t, m) + np.bincount(self.pair_j, t, m)
         votes = np.bincount(self.pair_i, self.votes, m) + np.bincount(self.pair_j, self.votes, m)
-        return {name: np.asarray(total, dtype=np.float64) for name, total in
-                (("wins", wins), ("losses", losses), ("ties", ties), ("votes", votes))}
+        return {
+            name: np.asarray(total, dtype=np.float64)
+            for name, total in (
+                ("wins", wins),
+                ("losses", losses),
+                ("ties", ties),
+                ("votes", votes),
+            )
+        }
 
 
 @dataclass(frozen=True, eq=False)

@@ -120,8 +120,9 @@ def online_elo(
         if np.any(a == b):
             raise RatingsError("a model cannot play itself")
     return np.asarray(
-        replay_in_place(start.tolist(), a.tolist(), b.tolist(), sa.tolist(),
-                        k=k, scale=scale, base=base),
+        replay_in_place(
+            start.tolist(), a.tolist(), b.tolist(), sa.tolist(), k=k, scale=scale, base=base
+        ),
         dtype=np.float64,
     )
 
@@ -195,8 +196,9 @@ def elo_update(
     (A won), 0.5 (tie) or 0."""
     if not 0.0 <= score_a <= 1.0:
         raise RatingsError(f"score_a must be within [0, 1], got {score_a}")
-    ra, rb = replay_in_place([float(rating_a), float(rating_b)], [0], [1], [float(score_a)],
-                             k=k, scale=scale, base=base)
+    ra, rb = replay_in_place(
+        [float(rating_a), float(rating_b)], [0], [1], [float(score_a)], k=k, scale=scale, base=base
+    )
     return ra, rb
 
 

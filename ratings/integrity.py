@@ -35,8 +35,9 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return Proportion(successes, trials, p, max(0.0, float(centre - half)),
-                      min(1.0, float(centre + half)))
+    return Proportion(
+        successes, trials, p, max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    )
 
 
 def side_bias_p_value(left_picks: int, decisive: int) -> float:

@@ -44,8 +44,14 @@ class ProvisionalRow:
         return (self.wins + 0.5 * self.ties) / self.votes if self.votes else None
 
 
-def provisional_mask(num_models: int, model_a: npt.ArrayLike, model_b: npt.ArrayLike,
-                     count: npt.ArrayLike | None = None, *, min_votes: int) -> BoolArray:
+def provisional_mask(
+    num_models: int,
+    model_a: npt.ArrayLike,
+    model_b: npt.ArrayLike,
+    count: npt.ArrayLike | None = None,
+    *,
+    min_votes: int,
+) -> BoolArray:
     """True for each model with fewer than ``min_votes`` votes (``count`` votes per row,
     default one), zero-vote models included."""
     a = np.asarray(model_a, dtype=np.int64)
@@ -56,9 +62,14 @@ def provisional_mask(num_models: int, model_a: npt.ArrayLike, model_b: npt.Array
     return mask
 
 
-def provisional_rows(models: Sequence[str], model_a: npt.ArrayLike, model_b: npt.ArrayLike,
-                     outcome: npt.ArrayLike, count: npt.ArrayLike | None,
-                     which: BoolArray) -> list[ProvisionalRow]:
+def provisional_rows(
+    models: Sequence[str],
+    model_a: npt.ArrayLike,
+    model_b: npt.ArrayLike,
+    outcome: npt.ArrayLike,
+    count: npt.ArrayLike | None,
+    which: BoolArray,
+) -> list[ProvisionalRow]:
     """Counts of the models in ``which`` (outcomes as :class:`~ratings.Winner`: 0 a wins,
     1 b wins, 2 tie, 3 both bad), most votes first, then by name."""
     a = np.asarray(model_a, dtype=np.int64)
@@ -74,26 +85,37 @@ def provisional_rows(models: Sequence[str], model_a: npt.ArrayLike, model_b: npt
     wins = per(a, out == 0) + per(b, out == 1)
     losses = per(a, out == 1) + per(b, out == 0)
     ties = per(a, out >= 2) + per(b, out >= 2)
-    rows = [ProvisionalRow(models[k], int(round(wins[k] + ties[k] + losses[k])),
-                           int(round(wins[k])), int(round(ties[k])), int(round(losses[k])))
-            for k in np.flatnonzero(which)]
+    rows = [
+        ProvisionalRow(
+            models[k],
+            int(round(wins[k] + ties[k] + losses[k])),
+            int(round(wins[k])),
+            int(round(ties[k])),
+            int(round(losses[k])),
+        )
+        for k in np.flatnonzero(which)
+    ]
     return sorted(rows, key=lambda r: (-r.votes, r.model))
 
 
-def split_provisional(battles: Battles, *,
-                      min_votes: int) -> tuple[Battles, list[ProvisionalRow]]:
+def split_provisional(battles: Battles, *, min_votes: int) -> tuple[Battles, list[ProvisionalRow]]:
     """The battles between ranked models only (their ``models`` reduced to those ranked) and
     the provisional models' rows. ``battles`` should already be filtered by the tie rule."""
-    which = provisional_mask(battles.num_models, battles.model_a, battles.model_b,
-                             min_votes=min_votes)
-    rows = provisional_rows(battles.models, battles.model_a, battles.model_b,
-                            battles.winner, None, which)
+    which = provisional_mask(
+        battles.num_models, battles.model_a, battles.model_b, min_votes=min_votes
+    )
+    rows = provisional_rows(
+        battles.models, battles.model_a, battles.model_b, battles.winner, None, which
+    )
     ranked = np.flatnonzero(~which)
     new_index = np.full(battles.num_models, -1, dtype=np.int64)
     new_index[ranked] = np.arange(ranked.shape[0])
     keep = ~which[battles.model_a] & ~which[battles.model_b]
-    kept = Battles(tuple(battles.models[k] for k in ranked),
-                   new_index[battles.model_a[keep]], new_index[battles.model_b[keep]],
-                   battles.winner[keep],
-                   None if battles.weights is None else battles.weights[keep])
+    kept = Battles(
+        tuple(battles.models[k] for k in ranked),
+        new_index[battles.model_a[keep]],
+        new_index[battles.model_b[keep]],
+        battles.winner[keep],
+        None if battles.weights is None else battles.weights[keep],
+    )
     return kept, rows

@@ -80,8 +80,11 @@ def elo_replay(
     a = np.asarray(model_a, dtype=np.int64).reshape(-1)
     b = np.asarray(model_b, dtype=np.int64).reshape(-1)
     out = np.asarray(outcome, dtype=np.int64).reshape(-1)
-    g = (np.full(a.shape[0], -1, dtype=np.int64) if group is None
-         else np.asarray(group, dtype=np.int64).reshape(-1))
+    g = (
+        np.full(a.shape[0], -1, dtype=np.int64)
+        if group is None
+        else np.asarray(group, dtype=np.int64).reshape(-1)
+    )
     if not (a.shape == b.shape == out.shape == g.shape):
         raise ValueError("model_a, model_b, outcome and group must have the same length")
     m = int(num_models)
@@ -101,13 +104,21 @@ def elo_replay(
         flat = start.reshape(-1).tolist()
     score = score_of_winner(out)
     has_group = g >= 0
-    replay_in_place(flat, a[new].tolist(), b[new].tolist(), score[new].tolist(), k=k,
-                    scale=scale, base=base)
+    replay_in_place(
+        flat, a[new].tolist(), b[new].tolist(), score[new].tolist(), k=k, scale=scale, base=base
+    )
     # The category boards are disjoint sequences in one flat table: offset the indices.
     sel = has_group & new
     offs = (g[sel] + 1) * m
-    replay_in_place(flat, (offs + a[sel]).tolist(), (offs + b[sel]).tolist(),
-                    score[sel].tolist(), k=k, scale=scale, base=base)
+    replay_in_place(
+        flat,
+        (offs + a[sel]).tolist(),
+        (offs + b[sel]).tolist(),
+        score[sel].tolist(),
+        k=k,
+        scale=scale,
+        base=base,
+    )
     ratings = np.asarray(flat, dtype=np.float64).reshape(boards, m)
     win_a = (out == Winner.A).astype(np.int64)
     win_b = (out == Winner.B).astype(np.int64)

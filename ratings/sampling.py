@@ -72,8 +72,11 @@ class PairSampling:
     def model_share(self) -> FloatArray:
         """Probability that each model takes part in the next battle."""
         m = self.num_models
-        return np.asarray(np.bincount(self.pair_i, self.probability, m)
-                          + np.bincount(self.pair_j, self.probability, m), dtype=np.float64)
+        return np.asarray(
+            np.bincount(self.pair_i, self.probability, m)
+            + np.bincount(self.pair_j, self.probability, m),
+            dtype=np.float64,
+        )
 
     def matrix(self) -> FloatArray:
         """Symmetric ``(m, m)`` matrix of pair probabilities (each pair once per triangle)."""

@@ -230,15 +230,29 @@ def _identifiability(
     for k in range(d):
         name = names[k]
         if total[k] <= 0:
-            notices.append(StyleNotice(name, "no_variation", (
-                f"{name!r} was dropped: it never differs between the two sides of a battle, "
-                "so it carries no information.")))
+            notices.append(
+                StyleNotice(
+                    name,
+                    "no_variation",
+                    (
+                        f"{name!r} was dropped: it never differs between the two sides of a "
+                        "battle, so it carries no information."
+                    ),
+                )
+            )
             continue
         if share[k] < min_within_share:
-            notices.append(StyleNotice(name, "within_model", (
-                f"{name!r} was dropped: it is (almost) constant within each model (only "
-                f"{100 * share[k]:.2g} % of its variation is within models), so its effect "
-                "cannot be told apart from the models' own ratings.")))
+            notices.append(
+                StyleNotice(
+                    name,
+                    "within_model",
+                    (
+                        f"{name!r} was dropped: it is (almost) constant within each model (only "
+                        f"{100 * share[k]:.2g} % of its variation is within models), so its effect "
+                        "cannot be told apart from the models' own ratings."
+                    ),
+                )
+            )
             continue
         if kept:
             # the part of this covariate's within-model variation the kept ones do not explain
@@ -254,11 +268,18 @@ def _identifiability(
                 others = [names[kept[j]] for j in np.argsort(-corr) if corr[j] > 0.1] or [
                     names[kept[int(np.argmax(corr))]]
                 ]
-                notices.append(StyleNotice(name, "collinear", (
-                    f"{name!r} was dropped: beyond what the models explain, it is (almost) "
-                    f"a linear combination of {', '.join(repr(o) for o in others)} "
-                    f"({100 * (1 - unique):.3g} % shared), so their effects cannot be told "
-                    "apart; the kept covariate carries the joint effect.")))
+                notices.append(
+                    StyleNotice(
+                        name,
+                        "collinear",
+                        (
+                            f"{name!r} was dropped: beyond what the models explain, it is (almost) "
+                            f"a linear combination of {', '.join(repr(o) for o in others)} "
+                            f"({100 * (1 - unique):.3g} % shared), so their effects cannot be told "
+                            "apart; the kept covariate carries the joint effect."
+                        ),
+                    )
+                )
                 continue
         kept.append(k)
     cond = float("nan")
@@ -396,10 +417,12 @@ def _prior_needed(m: int, rows: _Rows) -> float:
     """0 when the comparison graph of ``rows`` is strongly connected (the plain MLE exists),
     else the weak :data:`ratings.bt.DEFAULT_PRIOR`."""
     yi = np.where(rows.outcome == 0, 1.0, np.where(rows.outcome == 1, 0.0, 0.5))
-    wi = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m),
-                    dtype=np.float64).reshape(m, m)
-    wj = np.asarray(np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m),
-                    dtype=np.float64).reshape(m, m)
+    wi = np.asarray(
+        np.bincount(rows.pi * m + rows.pj, rows.count * yi, m * m), dtype=np.float64
+    ).reshape(m, m)
+    wj = np.asarray(
+        np.bincount(rows.pi * m + rows.pj, rows.count * (1 - yi), m * m), dtype=np.float64
+    ).reshape(m, m)
     pi, pj = np.nonzero((wi + wj) > 0)
     return 0.0 if is_strongly_connected(m, pi, pj, wi[pi, pj], wj[pi, pj]) else DEFAULT_PRIOR
 
@@ -504,20 +527,39 @@ def fit_bradley_terry_with_covariates(
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
         if d:
-            notices.append(StyleNotice(None, "separation", (
-                "The covariates (almost) separate wins from losses, so the plain maximum "
-                "likelihood does not exist; a weak prior keeps the coefficients finite, and "
-                "they are shrunk towards zero.")))
+            notices.append(
+                StyleNotice(
+                    None,
+                    "separation",
+                    (
+                        "The covariates (almost) separate wins from losses, so the plain maximum "
+                        "likelihood does not exist; a weak prior keeps the coefficients finite, "
+                        "and they are shrunk towards zero."
+                    ),
+                )
+            )
     identified = d > 0 and conv
     if not d:
         dropped_all = ", ".join(repr(n) for n in requested) or "none was given"
-        notices.append(StyleNotice(None, "not_identified", (
-            "Style control is not identified: no covariate can be told apart from the "
-            f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
-            "them as style-controlled.")))
+        notices.append(
+            StyleNotice(
+                None,
+                "not_identified",
+                (
+                    "Style control is not identified: no covariate can be told apart from the "
+                    f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
+                    "them as style-controlled."
+                ),
+            )
+        )
     elif not conv:
-        notices.append(StyleNotice(None, "not_converged", (
-            "Style control is not identified: the fit with covariates did not converge.")))
+        notices.append(
+            StyleNotice(
+                None,
+                "not_converged",
+                ("Style control is not identified: the fit with covariates did not converge."),
+            )
+        )
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, anchor_idx, anchor_value)
     samples = None
@@ -528,9 +570,17 @@ def fit_bradley_terry_with_covariates(
         for k in range(bootstrap_rounds):
             cnt = rng.multinomial(len(battles), pvals) * rows.weight
             samples[k] = _newton(m, rows, cnt, prior_used, params)[0]
-    lo, hi, clo, chi = _intervals(samples, m, d, scale=scale, base=base, center=center,
-                                  anchor_idx=anchor_idx, anchor_value=anchor_value,
-                                  confidence=confidence)
+    lo, hi, clo, chi = _intervals(
+        samples,
+        m,
+        d,
+        scale=scale,
+        base=base,
+        center=center,
+        anchor_idx=anchor_idx,
+        anchor_value=anchor_value,
+        confidence=confidence,
+    )
     return StyleResult(
         models=battles.models,
         ratings=ratings,

@@ -29,8 +29,9 @@ def improbable_choices_p_value_from_sums(observed: float, mean: float, variance:
     return float(stats.norm.cdf(z))
 
 
-def side_bias_p_values(left_picks: npt.ArrayLike,
-                       decisive: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def side_bias_p_values(
+    left_picks: npt.ArrayLike, decisive: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
     """:func:`ratings.integrity.side_bias_p_value` for many voters at once: for p = 1/2 the
     binomial is symmetric, so the two-sided exact p-value is twice the smaller tail (equal to
     ``scipy.stats.binomtest`` up to round-off)."""

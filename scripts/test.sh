@@ -11,8 +11,9 @@ if [ -z "${DATABASE_URL:-}" ] && pg_isready -h 127.0.0.1 -q 2>/dev/null; then
 fi
 export ARENA_TEST_REDIS_URL=${ARENA_TEST_REDIS_URL:-redis://127.0.0.1:6379/14}
 unset REDIS_URL CELERY_BROKER_URL
-echo "== ruff"
+echo "== ruff (lint and format)"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== import layers (lint-imports, pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports
 echo "== mypy (pyproject.toml [tool.mypy])"

@@ -21,8 +21,12 @@ def _isolated_media(settings: Any, tmp_path: Any) -> None:
     settings.ARENA_TASKS_INLINE = True
     settings.ARENA_MIN_VOTE_SECONDS = 0.0  # tests vote at once; the rule has its own tests
     settings.ARENA_POW_BITS = 0  # proof of work has its own tests (tests/arena/test_pow.py)
-    for name in ("BATTLES_PER_VOTER", "BATTLES_PER_ADDRESS", "VOTES_PER_VOTER",
-                 "VOTES_PER_ADDRESS"):
+    for name in (
+        "BATTLES_PER_VOTER",
+        "BATTLES_PER_ADDRESS",
+        "VOTES_PER_VOTER",
+        "VOTES_PER_ADDRESS",
+    ):
         setattr(settings, f"ARENA_RATE_{name}", 0)  # rate limits have their own tests
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
@@ -57,13 +61,20 @@ class VoterClient:
     def get(self, path: str) -> Any:
         return self.client.get(path)
 
-    def post(self, path: str, data: Any = None, *, raw: str | None = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def post(
+        self,
+        path: str,
+        data: Any = None,
+        *,
+        raw: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         import json
 
         body = raw if raw is not None else json.dumps(data if data is not None else {})
-        return self.client.post(path, body, content_type="application/json",
-                                headers=self._headers(headers))
+        return self.client.post(
+            path, body, content_type="application/json", headers=self._headers(headers)
+        )
 
 
 @pytest.fixture
@@ -117,8 +128,6 @@ def postgres_database() -> Iterator[str]:
     yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -37,9 +37,16 @@ class LiveArena:
     settings (DEBUG off, hashed static files) except HTTPS, which a test cannot terminate.
     """
 
-    def __init__(self, workdir: Path, *, database_url: str = "", redis_url: str = "",
-                 provider_options: dict[str, object] | None = None,
-                 extra_env: dict[str, str] | None = None, server: str = "daphne") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str = "",
+        redis_url: str = "",
+        provider_options: dict[str, object] | None = None,
+        extra_env: dict[str, str] | None = None,
+        server: str = "daphne",
+    ) -> None:
         if server not in ("daphne", "prod"):
             raise ValueError(f"unknown server {server!r}")
         if server == "prod" and not (database_url and redis_url):
@@ -52,19 +59,47 @@ class LiveArena:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-        env = {k: v for k, v in os.environ.items()
-               if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
-                            "ARENA_TASKS_INLINE", "DJANGO_SETTINGS_MODULE"}}
-        env.update({"ARENA_VAR_DIR": str(workdir), "DEBUG": "1", "PYTHONUNBUFFERED": "1",
-                    "DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_MIN_VOTE_SECONDS": "0",
-                    "ARENA_POW_BITS": "0"})  # a test that wants it passes extra_env
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in {
+                "DATABASE_URL",
+                "REDIS_URL",
+                "CELERY_BROKER_URL",
+                "ARENA_TASKS_INLINE",
+                "DJANGO_SETTINGS_MODULE",
+            }
+        }
+        env.update(
+            {
+                "ARENA_VAR_DIR": str(workdir),
+                "DEBUG": "1",
+                "PYTHONUNBUFFERED": "1",
+                "DJANGO_SETTINGS_MODULE": "arena.settings",
+                "ARENA_MIN_VOTE_SECONDS": "0",
+                "ARENA_POW_BITS": "0",
+            }
+        )  # a test that wants it passes extra_env
         if server == "prod":
-            env.update({"DEBUG": "0", "SECRET_KEY": PROD_SECRET, "SECURE_SSL_REDIRECT": "0",
-                        "SECURE_COOKIES": "0", "HOST": "127.0.0.1", "PORT": str(self.port),
-                        "WEB_WORKERS": "2", "WORKER_CONCURRENCY": "2",
-                        "REMOTE_CONCURRENCY": "4", "ARENA_HTTP_THREADS": "4",
-                        "DB_POOL_MAX": "6", "DB_POOL_MIN": "1", "STOP_TIMEOUT_S": "10",
-                        "VENV_BIN": str(BIN)})
+            env.update(
+                {
+                    "DEBUG": "0",
+                    "SECRET_KEY": PROD_SECRET,
+                    "SECURE_SSL_REDIRECT": "0",
+                    "SECURE_COOKIES": "0",
+                    "HOST": "127.0.0.1",
+                    "PORT": str(self.port),
+                    "WEB_WORKERS": "2",
+                    "WORKER_CONCURRENCY": "2",
+                    "REMOTE_CONCURRENCY": "4",
+                    "ARENA_HTTP_THREADS": "4",
+                    "DB_POOL_MAX": "6",
+                    "DB_POOL_MIN": "1",
+                    "STOP_TIMEOUT_S": "10",
+                    "VENV_BIN": str(BIN),
+                }
+            )
         env.update(extra_env or {})
         if database_url:
             env["DATABASE_URL"] = database_url
@@ -75,32 +110,58 @@ class LiveArena:
         self.env = env
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(BIN / "python"), "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append((name, proc))
 
     def start(self) -> LiveArena:
         self.manage("migrate", "--noinput", "-v0")
         self.manage("load_demo")
         if self.provider_options:
-            self.manage("shell", "-c", (
-                "from arena.battles.models import Provider; "
-                f"Provider.objects.update(options={self.provider_options!r})"))
+            self.manage(
+                "shell",
+                "-c",
+                (
+                    "from arena.battles.models import Provider; "
+                    f"Provider.objects.update(options={self.provider_options!r})"
+                ),
+            )
         if self.server == "prod":
             self._spawn("prod", ["bash", str(ROOT / "scripts" / "prod.sh")])
         else:
             if self.redis_url:
                 self.start_worker()
-            self._spawn("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-                                "arena.asgi:application"])
+            self._spawn(
+                "web",
+                [
+                    str(BIN / "daphne"),
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "arena.asgi:application",
+                ],
+            )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -113,9 +174,25 @@ class LiveArena:
         raise RuntimeError("web server did not start:\n" + logs)
 
     def start_worker(self, name: str = "worker") -> None:
-        self._spawn(name, [str(BIN / "celery"), "-A", "arena", "worker", "-Q", "default,remote",
-                           "-c", "2", "-l", "INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
-                           "--without-gossip", "--without-mingle"])
+        self._spawn(
+            name,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "arena",
+                "worker",
+                "-Q",
+                "default,remote",
+                "-c",
+                "2",
+                "-l",
+                "INFO",
+                "-n",
+                f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
 
     def logs(self) -> str:
         return "\n".join(
@@ -163,12 +240,15 @@ class Voter:
     def socket(self, path: str) -> websocket.WebSocket:
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
         return websocket.create_connection(
-            self.arena.base.replace("http", "ws") + path, cookie=cookie,
-            origin=self.arena.base, timeout=60,
+            self.arena.base.replace("http", "ws") + path,
+            cookie=cookie,
+            origin=self.arena.base,
+            timeout=60,
         )
 
-    def follow_until(self, ws: websocket.WebSocket, statuses: set[str],
-                     timeout: float = 60) -> list[dict[str, Any]]:
+    def follow_until(
+        self, ws: websocket.WebSocket, statuses: set[str], timeout: float = 60
+    ) -> list[dict[str, Any]]:
         """Collect pushed states until one has a wanted status."""
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout

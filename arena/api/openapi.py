@@ -18,10 +18,13 @@ _RETRY_AFTER = {
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 
 
-def _json(schema: dict[str, object], description: str,
-          headers: dict[str, object] | None = None) -> dict[str, object]:
+def _json(
+    schema: dict[str, object], description: str, headers: dict[str, object] | None = None
+) -> dict[str, object]:
     response: dict[str, object] = {
-        "description": description, "content": {"application/json": {"schema": schema}}}
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
     if headers:
         response["headers"] = headers
     return response
@@ -34,14 +37,16 @@ def _error_text(status: int) -> str:
 
 def _errors(*codes: int) -> dict[str, object]:
     return {
-        str(code): _json(_ERROR, _error_text(code),
-                         headers=_RETRY_AFTER if code in (429, 503) else None)
+        str(code): _json(
+            _ERROR, _error_text(code), headers=_RETRY_AFTER if code in (429, 503) else None
+        )
         for code in codes
     }
 
 
-def _object(properties: dict[str, object], *, required: list[str] | None = None,
-            **extra: object) -> dict[str, object]:
+def _object(
+    properties: dict[str, object], *, required: list[str] | None = None, **extra: object
+) -> dict[str, object]:
     schema: dict[str, object] = {"type": "object", "properties": properties}
     if required is not None:
         schema["required"] = required
@@ -50,26 +55,36 @@ def _object(properties: dict[str, object], *, required: list[str] | None = None,
 
 
 _MODEL = _object(
-    {"name": {"type": "string"}, "organization": {"type": "string"},
-     "demo": {"type": "boolean", "description": "A CPU demo contender, not a real model."}},
+    {
+        "name": {"type": "string"},
+        "organization": {"type": "string"},
+        "demo": {"type": "boolean", "description": "A CPU demo contender, not a real model."},
+    },
     required=["name", "organization", "demo"],
 )
 
 _ROW = _object(
     {
-        "rank": {"type": ["integer", "null"], "minimum": 1,
-                 "description": "1 + the number of models whose interval lies wholly above "
-                                "this one's; null for a provisional model."},
-        "provisional": {"type": "boolean",
-                        "description": "Fewer counted votes than the arena's minimum: votes "
-                                       "and win rate only, no rating, interval or rank, and "
-                                       "its votes stay out of the fit."},
+        "rank": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "description": "1 + the number of models whose interval lies wholly above "
+            "this one's; null for a provisional model.",
+        },
+        "provisional": {
+            "type": "boolean",
+            "description": "Fewer counted votes than the arena's minimum: votes "
+            "and win rate only, no rating, interval or rank, and "
+            "its votes stay out of the fit.",
+        },
         "retired": {"type": "boolean", "description": "No longer drawn; its votes count."},
         "model": {"type": "string"},
         "organization": {"type": "string"},
         "demo": {"type": "boolean"},
-        "rating": {**_NUMBER_OR_NULL,
-                   "description": "Bradley-Terry rating (Elo scale); null before any vote."},
+        "rating": {
+            **_NUMBER_OR_NULL,
+            "description": "Bradley-Terry rating (Elo scale); null before any vote.",
+        },
         "ci_low": {**_NUMBER_OR_NULL, "description": "Bootstrap confidence interval, low end."},
         "ci_high": {**_NUMBER_OR_NULL, "description": "Bootstrap confidence interval, high end."},
         "elo": {**_NUMBER_OR_NULL, "description": "Online Elo, for comparison."},
@@ -78,24 +93,51 @@ _ROW = _object(
         "losses": {"type": "integer", "minimum": 0},
         "ties": {"type": "integer", "minimum": 0},
         "win_rate": _NUMBER_OR_NULL,
-        "style_rating": {**_NUMBER_OR_NULL,
-                         "description": "Style-controlled rating; present only when style "
-                                        "control is identified."},
-        "style_ci_low": _NUMBER_OR_NULL, "style_ci_high": _NUMBER_OR_NULL,
-        "ipw_rating": {**_NUMBER_OR_NULL,
-                       "description": "Inverse-probability-weighted rating (ARENA_IPW)."},
-        "ipw_ci_low": _NUMBER_OR_NULL, "ipw_ci_high": _NUMBER_OR_NULL,
+        "style_rating": {
+            **_NUMBER_OR_NULL,
+            "description": "Style-controlled rating; present only when style "
+            "control is identified.",
+        },
+        "style_ci_low": _NUMBER_OR_NULL,
+        "style_ci_high": _NUMBER_OR_NULL,
+        "ipw_rating": {
+            **_NUMBER_OR_NULL,
+            "description": "Inverse-probability-weighted rating (ARENA_IPW).",
+        },
+        "ipw_ci_low": _NUMBER_OR_NULL,
+        "ipw_ci_high": _NUMBER_OR_NULL,
     },
-    required=["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
-              "votes", "wins", "losses", "ties", "win_rate"],
+    required=[
+        "rank",
+        "model",
+        "organization",
+        "demo",
+        "rating",
+        "ci_low",
+        "ci_high",
+        "elo",
+        "votes",
+        "wins",
+        "losses",
+        "ties",
+        "win_rate",
+    ],
 )
 
-_SLUG = {"name": "slug", "in": "path", "required": True,
-         "description": "The arena's slug (GET /api/arenas lists them).",
-         "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
-         "example": "text-to-image"}
-_BATTLE_ID = {"name": "id", "in": "path", "required": True,
-              "schema": {"type": "string", "format": "uuid"}}
+_SLUG = {
+    "name": "slug",
+    "in": "path",
+    "required": True,
+    "description": "The arena's slug (GET /api/arenas lists them).",
+    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    "example": "text-to-image",
+}
+_BATTLE_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 
 OPENAPI: dict[str, object] = {
     "openapi": "3.1.0",
@@ -106,7 +148,7 @@ OPENAPI: dict[str, object] = {
             "Pairwise model-evaluation arena. Unsafe methods need Django's CSRF token: GET "
             "/api/arenas sets the `csrftoken` cookie; send its value in `X-CSRFToken`. The "
             "anonymous voter is the session cookie. No field names a model before the vote. "
-            "Every error is JSON `{\"error\": {\"code\", \"message\"}}` with a message meant "
+            'Every error is JSON `{"error": {"code", "message"}}` with a message meant '
             "for a person; a method an endpoint does not accept gets 405 with `Allow`. A "
             "request body with a field the endpoint does not know is a 400 that names it."
         ),
@@ -146,24 +188,28 @@ OPENAPI: dict[str, object] = {
                             "schema": {
                                 "type": "object",
                                 "properties": {
-                                    "prompt": {"type": "string", "minLength": 1,
-                                               "maxLength": 2000},
+                                    "prompt": {"type": "string", "minLength": 1, "maxLength": 2000},
                                     "random_prompt": {"type": "boolean"},
                                     "params": {"$ref": "#/components/schemas/BattleParams"},
                                 },
                                 "additionalProperties": False,
                                 "anyOf": [
                                     {"required": ["prompt"]},
-                                    {"required": ["random_prompt"],
-                                     "properties": {"random_prompt": {"const": True}}},
+                                    {
+                                        "required": ["random_prompt"],
+                                        "properties": {"random_prompt": {"const": True}},
+                                    },
                                 ],
                             },
                             "examples": {
                                 "typed": {"value": {"prompt": "a red fox in the snow"}},
                                 "random": {"value": {"random_prompt": True}},
-                                "with_params": {"value": {
-                                    "prompt": "a red fox in the snow",
-                                    "params": {"aspect_ratio": "16:9"}}},
+                                "with_params": {
+                                    "value": {
+                                        "prompt": "a red fox in the snow",
+                                        "params": {"aspect_ratio": "16:9"},
+                                    }
+                                },
                             },
                         }
                     },
@@ -172,10 +218,14 @@ OPENAPI: dict[str, object] = {
                     "201": {
                         **_json({"$ref": "#/components/schemas/Battle"}, "Battle created"),
                         "links": {
-                            "GetBattle": {"operationId": "getBattle",
-                                          "parameters": {"id": "$response.body#/id"}},
-                            "CastVote": {"operationId": "castVote",
-                                         "parameters": {"id": "$response.body#/id"}},
+                            "GetBattle": {
+                                "operationId": "getBattle",
+                                "parameters": {"id": "$response.body#/id"},
+                            },
+                            "CastVote": {
+                                "operationId": "castVote",
+                                "parameters": {"id": "$response.body#/id"},
+                            },
                         },
                     },
                     **_errors(400, 403, 404, 413, 415, 429, 503),
@@ -188,21 +238,30 @@ OPENAPI: dict[str, object] = {
                 "summary": "The arena's latest leaderboard (overall or one prompt category)",
                 "parameters": [
                     {"$ref": "#/components/parameters/Slug"},
-                    {"name": "category", "in": "query", "required": False,
-                     "description": "One of the board's `categories`; empty or absent: all.",
-                     "schema": {"type": "string"}},
-                    {"name": "format", "in": "query", "required": False,
-                     "description": "json (the whole board) or csv (its table: rank, model, "
-                                    "organization, demo, rating, ci_low, ci_high, elo, "
-                                    "style_rating, votes, win_rate).",
-                     "schema": {"enum": ["json", "csv"], "default": "json"}},
+                    {
+                        "name": "category",
+                        "in": "query",
+                        "required": False,
+                        "description": "One of the board's `categories`; empty or absent: all.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "description": "json (the whole board) or csv (its table: rank, model, "
+                        "organization, demo, rating, ci_low, ci_high, elo, "
+                        "style_rating, votes, win_rate).",
+                        "schema": {"enum": ["json", "csv"], "default": "json"},
+                    },
                 ],
                 "responses": {
                     "200": {
                         "description": "Leaderboard",
                         "content": {
                             "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Leaderboard"}},
+                                "schema": {"$ref": "#/components/schemas/Leaderboard"}
+                            },
                             "text/csv": {"schema": {"type": "string"}},
                         },
                     },
@@ -216,9 +275,10 @@ OPENAPI: dict[str, object] = {
                 "summary": "The arena's enabled models (who they are; never a battle's sides)",
                 "parameters": [{"$ref": "#/components/parameters/Slug"}],
                 "responses": {
-                    "200": _json({"type": "array",
-                                  "items": {"$ref": "#/components/schemas/ArenaModel"}},
-                                 "Models, by name"),
+                    "200": _json(
+                        {"type": "array", "items": {"$ref": "#/components/schemas/ArenaModel"}},
+                        "Models, by name",
+                    ),
                     **_errors(404),
                 },
             }
@@ -239,8 +299,12 @@ OPENAPI: dict[str, object] = {
                 ),
                 "parameters": [
                     {"$ref": "#/components/parameters/Slug"},
-                    {"name": "format", "in": "query", "required": False,
-                     "schema": {"enum": ["jsonl", "csv"], "default": "jsonl"}},
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["jsonl", "csv"], "default": "jsonl"},
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -277,12 +341,16 @@ OPENAPI: dict[str, object] = {
                 "summary": "Vote, then learn which models they were",
                 "parameters": [
                     {"$ref": "#/components/parameters/BattleId"},
-                    {"name": "Idempotency-Key", "in": "header", "required": False,
-                     "schema": {"type": "string", "maxLength": 100},
-                     "description": (
-                         "Retrying with the same key never stores a second vote: the first "
-                         "answer comes back with `replayed: true`. No control characters."
-                     )},
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 100},
+                        "description": (
+                            "Retrying with the same key never stores a second vote: the first "
+                            "answer comes back with `replayed: true`. No control characters."
+                        ),
+                    },
                 ],
                 "requestBody": {
                     "required": True,
@@ -311,8 +379,15 @@ OPENAPI: dict[str, object] = {
                                 "left": _MODEL,
                                 "right": _MODEL,
                             },
-                            required=["battle", "choice", "replayed", "counted",
-                                      "not_counted_reason", "left", "right"],
+                            required=[
+                                "battle",
+                                "choice",
+                                "replayed",
+                                "counted",
+                                "not_counted_reason",
+                                "left",
+                                "right",
+                            ],
                         ),
                         "Vote stored; both models revealed",
                     ),
@@ -332,8 +407,9 @@ OPENAPI: dict[str, object] = {
                 "parameters": [{"$ref": "#/components/parameters/BattleId"}],
                 "responses": {
                     "201": _json({"$ref": "#/components/schemas/Share"}, "Share link created"),
-                    "200": _json({"$ref": "#/components/schemas/Share"},
-                                 "Already shared: the same link"),
+                    "200": _json(
+                        {"$ref": "#/components/schemas/Share"}, "Already shared: the same link"
+                    ),
                     **_errors(400, 403, 404, 409, 413, 415, 503),
                 },
             },
@@ -358,14 +434,20 @@ OPENAPI: dict[str, object] = {
                     "decimal n equals `challenge`, and POST it here."
                 ),
                 "responses": {
-                    "200": _json(_object(
-                        {"verified": {"type": "boolean"},
-                         "algorithm": {"enum": ["SHA-256"]},
-                         "challenge": {"type": "string"},
-                         "maxnumber": {"type": "integer", "minimum": 1},
-                         "salt": {"type": "string"},
-                         "signature": {"type": "string"}},
-                        required=["verified"]), "Verified, or a challenge to solve"),
+                    "200": _json(
+                        _object(
+                            {
+                                "verified": {"type": "boolean"},
+                                "algorithm": {"enum": ["SHA-256"]},
+                                "challenge": {"type": "string"},
+                                "maxnumber": {"type": "integer", "minimum": 1},
+                                "salt": {"type": "string"},
+                                "signature": {"type": "string"},
+                            },
+                            required=["verified"],
+                        ),
+                        "Verified, or a challenge to solve",
+                    ),
                     **_errors(503),
                 },
             },
@@ -374,18 +456,26 @@ OPENAPI: dict[str, object] = {
                 "summary": "Send the solution; this session's voter id is then verified",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _object(
-                        {"algorithm": {"enum": ["SHA-256"]},
-                         "challenge": {"type": "string"},
-                         "number": {"type": "integer", "minimum": 0},
-                         "salt": {"type": "string"},
-                         "signature": {"type": "string"}},
-                        required=["algorithm", "challenge", "number", "salt", "signature"],
-                        additionalProperties=False)}},
+                    "content": {
+                        "application/json": {
+                            "schema": _object(
+                                {
+                                    "algorithm": {"enum": ["SHA-256"]},
+                                    "challenge": {"type": "string"},
+                                    "number": {"type": "integer", "minimum": 0},
+                                    "salt": {"type": "string"},
+                                    "signature": {"type": "string"},
+                                },
+                                required=["algorithm", "challenge", "number", "salt", "signature"],
+                                additionalProperties=False,
+                            )
+                        }
+                    },
                 },
                 "responses": {
-                    "200": _json(_object({"verified": {"const": True}}, required=["verified"]),
-                                 "Verified"),
+                    "200": _json(
+                        _object({"verified": {"const": True}}, required=["verified"]), "Verified"
+                    ),
                     **_errors(400, 403, 409, 413, 415, 503),
                 },
             },
@@ -395,37 +485,59 @@ OPENAPI: dict[str, object] = {
         "parameters": {"Slug": _SLUG, "BattleId": _BATTLE_ID},
         "schemas": {
             "Error": _object(
-                {"error": _object({"code": {"enum": [str(code) for code in ErrorCode]},
-                                   "message": {"type": "string", "minLength": 1}},
-                                  required=["code", "message"])},
+                {
+                    "error": _object(
+                        {
+                            "code": {"enum": [str(code) for code in ErrorCode]},
+                            "message": {"type": "string", "minLength": 1},
+                        },
+                        required=["code", "message"],
+                    )
+                },
                 required=["error"],
             ),
             "Arena": _object(
-                {"slug": {"type": "string"}, "title": {"type": "string"},
-                 "modality": {"enum": ["image", "video", "text"]},
-                 "params": _object(
-                     {"aspect_ratio": {"type": "array", "items": {"type": "string"}},
-                      "resolution": {"type": "array", "items": {"type": "string"}},
-                      "duration_s": {"type": "array", "items": {"type": "number"}}},
-                     additionalProperties=False,
-                     description="What a voter may choose per battle (first value: the "
-                                 "default); empty when the arena offers no choice.")},
+                {
+                    "slug": {"type": "string"},
+                    "title": {"type": "string"},
+                    "modality": {"enum": ["image", "video", "text"]},
+                    "params": _object(
+                        {
+                            "aspect_ratio": {"type": "array", "items": {"type": "string"}},
+                            "resolution": {"type": "array", "items": {"type": "string"}},
+                            "duration_s": {"type": "array", "items": {"type": "number"}},
+                        },
+                        additionalProperties=False,
+                        description="What a voter may choose per battle (first value: the "
+                        "default); empty when the arena offers no choice.",
+                    ),
+                },
                 required=["slug", "title", "modality", "params"],
             ),
             "ArenaModel": _object(
-                {"id": {"type": "integer", "minimum": 1,
-                        "description": "Its page: /arena/{slug}/models/{id}/"},
-                 "name": {"type": "string"}, "organization": {"type": "string"},
-                 "license": {"type": "string"},
-                 "link": {"type": "string", "description": "Its home page; empty if none."},
-                 "demo": {"type": "boolean",
-                          "description": "A CPU demo contender, not a real model."}},
+                {
+                    "id": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Its page: /arena/{slug}/models/{id}/",
+                    },
+                    "name": {"type": "string"},
+                    "organization": {"type": "string"},
+                    "license": {"type": "string"},
+                    "link": {"type": "string", "description": "Its home page; empty if none."},
+                    "demo": {
+                        "type": "boolean",
+                        "description": "A CPU demo contender, not a real model.",
+                    },
+                },
                 required=["id", "name", "organization", "license", "link", "demo"],
             ),
             "BattleParams": _object(
-                {"aspect_ratio": {"type": "string", "examples": ["16:9"]},
-                 "resolution": {"type": "string", "examples": ["720p"]},
-                 "duration_s": {"type": "number", "examples": [4]}},
+                {
+                    "aspect_ratio": {"type": "string", "examples": ["16:9"]},
+                    "resolution": {"type": "string", "examples": ["720p"]},
+                    "duration_s": {"type": "number", "examples": [4]},
+                },
                 additionalProperties=False,
                 description="Generation parameters, among those the arena offers.",
             ),
@@ -436,16 +548,23 @@ OPENAPI: dict[str, object] = {
                     "status": {"enum": ["pending", "generating", "ready", "failed"]},
                     "url": {"type": ["string", "null"]},
                     "content_type": {"type": ["string", "null"]},
-                    "poster": {"type": ["string", "null"],
-                               "description": "Videos: the first frame (WebP), shown before "
-                                              "the clip has loaded."},
+                    "poster": {
+                        "type": ["string", "null"],
+                        "description": "Videos: the first frame (WebP), shown before "
+                        "the clip has loaded.",
+                    },
                     "text": {"type": ["string", "null"]},
                 },
                 required=["side", "label", "status", "url", "content_type", "poster", "text"],
             ),
             "Share": _object(
-                {"url": {"type": "string", "pattern": "^/s/[-_A-Za-z0-9]+$",
-                         "description": "The public page's path on this site."}},
+                {
+                    "url": {
+                        "type": "string",
+                        "pattern": "^/s/[-_A-Za-z0-9]+$",
+                        "description": "The public page's path on this site.",
+                    }
+                },
                 required=["url"],
             ),
             "Battle": _object(
@@ -453,80 +572,128 @@ OPENAPI: dict[str, object] = {
                     "id": {"type": "string", "format": "uuid"},
                     "arena": {"type": "string"},
                     "modality": {"enum": ["image", "video", "text"]},
-                    "status": {"enum": ["pending", "generating", "ready", "voted", "failed",
-                                        "abandoned"]},
+                    "status": {
+                        "enum": ["pending", "generating", "ready", "voted", "failed", "abandoned"]
+                    },
                     "prompt": {"type": "string"},
                     "params": {"$ref": "#/components/schemas/BattleParams"},
-                    "outputs": {"type": "array",
-                                "items": {"$ref": "#/components/schemas/Output"}},
+                    "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
-                    "vote": {"oneOf": [
-                        {"type": "null"},
-                        _object({"choice": {"enum": ["left", "right", "tie", "both_bad"]},
-                                 "counted": {"type": "boolean"},
-                                 "not_counted_reason": {"type": ["string", "null"]}},
-                                required=["choice", "counted", "not_counted_reason"]),
-                    ]},
-                    "reveal": {"oneOf": [
-                        {"type": "null"},
-                        _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
-                    ]},
+                    "vote": {
+                        "oneOf": [
+                            {"type": "null"},
+                            _object(
+                                {
+                                    "choice": {"enum": ["left", "right", "tie", "both_bad"]},
+                                    "counted": {"type": "boolean"},
+                                    "not_counted_reason": {"type": ["string", "null"]},
+                                },
+                                required=["choice", "counted", "not_counted_reason"],
+                            ),
+                        ]
+                    },
+                    "reveal": {
+                        "oneOf": [
+                            {"type": "null"},
+                            _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
+                        ]
+                    },
                 },
-                required=["id", "arena", "modality", "status", "prompt", "params", "outputs",
-                          "failure", "vote", "reveal"],
+                required=[
+                    "id",
+                    "arena",
+                    "modality",
+                    "status",
+                    "prompt",
+                    "params",
+                    "outputs",
+                    "failure",
+                    "vote",
+                    "reveal",
+                ],
             ),
             "Leaderboard": _object(
                 {
                     "arena": {"type": "string"},
                     "title": {"type": "string"},
-                    "method": {"enum": ["elo", "bt"],
-                               "description": "bt: a stored snapshot; elo: live Elo before "
-                                              "the first snapshot."},
+                    "method": {
+                        "enum": ["elo", "bt"],
+                        "description": "bt: a stored snapshot; elo: live Elo before "
+                        "the first snapshot.",
+                    },
                     "category": {"type": "string", "description": "Empty: all prompts."},
                     "categories": {"type": "array", "items": {"type": "string"}},
                     "votes": {"type": "integer", "minimum": 0},
                     "computed_at": {"type": ["string", "null"]},
                     "rows": {"type": "array", "items": _ROW},
-                    "matrices": _object({
-                        "models": {"type": "array", "items": {"type": "string"}},
-                        "battle_counts": {"type": "array",
-                                          "items": {"type": "array",
-                                                    "items": {"type": "number"}}},
-                        "win_fraction": {"type": "array",
-                                         "items": {"type": "array", "items": _NUMBER_OR_NULL}},
-                        "predicted_win": {"type": "array",
-                                          "items": {"type": "array",
-                                                    "items": _NUMBER_OR_NULL}},
-                    }),
+                    "matrices": _object(
+                        {
+                            "models": {"type": "array", "items": {"type": "string"}},
+                            "battle_counts": {
+                                "type": "array",
+                                "items": {"type": "array", "items": {"type": "number"}},
+                            },
+                            "win_fraction": {
+                                "type": "array",
+                                "items": {"type": "array", "items": _NUMBER_OR_NULL},
+                            },
+                            "predicted_win": {
+                                "type": "array",
+                                "items": {"type": "array", "items": _NUMBER_OR_NULL},
+                            },
+                        }
+                    ),
                     "excluded": {
                         "type": "object",
                         "description": "Stored votes that do not count, by reason.",
                         "additionalProperties": _object(
-                            {"count": {"type": "integer", "minimum": 0},
-                             "why": {"type": "string"}},
-                            required=["count", "why"]),
+                            {"count": {"type": "integer", "minimum": 0}, "why": {"type": "string"}},
+                            required=["count", "why"],
+                        ),
                     },
                     "position_bias": _object(
-                        {"left_wins": {"type": "integer", "minimum": 0},
-                         "decisive_votes": {"type": "integer", "minimum": 0},
-                         "left_win_rate": _NUMBER_OR_NULL,
-                         "ci_low": _NUMBER_OR_NULL, "ci_high": _NUMBER_OR_NULL},
+                        {
+                            "left_wins": {"type": "integer", "minimum": 0},
+                            "decisive_votes": {"type": "integer", "minimum": 0},
+                            "left_win_rate": _NUMBER_OR_NULL,
+                            "ci_low": _NUMBER_OR_NULL,
+                            "ci_high": _NUMBER_OR_NULL,
+                        },
                         description="How often the left side wins decisive votes (empty "
-                                    "before the first snapshot).",
+                        "before the first snapshot).",
                     ),
-                    "params": {"type": "object",
-                               "description": "How the snapshot was fitted; `recipe` is the "
-                                              "`python -m ratings` command that recomputes "
-                                              "the board from the vote export."},
-                    "changes": {"type": "array", "description": "What moved the board, "
-                                "newest first.",
-                                "items": _object({"at": {"type": "string"},
-                                                  "kind": {"type": "string"},
-                                                  "text": {"type": "string"}},
-                                                 required=["at", "kind", "text"])},
+                    "params": {
+                        "type": "object",
+                        "description": "How the snapshot was fitted; `recipe` is the "
+                        "`python -m ratings` command that recomputes "
+                        "the board from the vote export.",
+                    },
+                    "changes": {
+                        "type": "array",
+                        "description": "What moved the board, newest first.",
+                        "items": _object(
+                            {
+                                "at": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "text": {"type": "string"},
+                            },
+                            required=["at", "kind", "text"],
+                        ),
+                    },
                 },
-                required=["arena", "title", "method", "category", "categories", "votes",
-                          "computed_at", "rows", "matrices", "excluded", "position_bias"],
+                required=[
+                    "arena",
+                    "title",
+                    "method",
+                    "category",
+                    "categories",
+                    "votes",
+                    "computed_at",
+                    "rows",
+                    "matrices",
+                    "excluded",
+                    "position_bias",
+                ],
             ),
         },
     },

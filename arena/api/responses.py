@@ -27,11 +27,11 @@ class UnsupportedMediaType(ArenaError):
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
-def error_response(code: ErrorCode, message: str,
-                   headers: dict[str, str] | None = None) -> JsonResponse:
+def error_response(
+    code: ErrorCode, message: str, headers: dict[str, str] | None = None
+) -> JsonResponse:
     """``{"error": {"code", "message"}}`` with the code's status (arena.battles.errors)."""
-    response = JsonResponse({"error": {"code": str(code), "message": message}},
-                            status=code.status)
+    response = JsonResponse({"error": {"code": str(code), "message": message}}, status=code.status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -68,7 +68,8 @@ def json_body(request: HttpRequest, *, fields: Iterable[str]) -> dict[str, Any]:
             f"Unknown field{'s' if len(unknown) > 1 else ''} in the request body: "
             f"{', '.join(_quoted(name) for name in unknown[:10])}"
             f"{' and more' if len(unknown) > 10 else ''}. This endpoint accepts "
-            f"{', '.join(known) if known else 'no fields'}.")
+            f"{', '.join(known) if known else 'no fields'}."
+        )
     return data
 
 
@@ -78,8 +79,9 @@ def _quoted(name: str, limit: int = 40) -> str:
     return repr(text)
 
 
-def allow_methods(*methods: str) -> Callable[[Callable[..., HttpResponseBase]],
-                                             Callable[..., HttpResponseBase]]:
+def allow_methods(
+    *methods: str,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Like Django's require_http_methods, but the 405 says what to do, in JSON."""
 
     def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -127,8 +129,10 @@ def api_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
             )
         except DatabaseError:
             logger.exception("database error")
-            return error_response(ErrorCode.DATABASE_ERROR,
-                                  "The request could not be stored; please retry.",
-                                  headers={"Retry-After": "2"})
+            return error_response(
+                ErrorCode.DATABASE_ERROR,
+                "The request could not be stored; please retry.",
+                headers={"Retry-After": "2"},
+            )
 
     return wrapper

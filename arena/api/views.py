@@ -36,8 +36,12 @@ from arena.votes.services import vote_cast
 @api_view
 def arenas_list(request: HttpRequest) -> JsonResponse:
     arenas = [
-        {"slug": a.slug, "title": a.title, "modality": a.modality,
-         "params": arena_params_public(a.params)}
+        {
+            "slug": a.slug,
+            "title": a.title,
+            "modality": a.modality,
+            "params": arena_params_public(a.params),
+        }
         for a in selectors.arenas_list()
     ]
     return JsonResponse(arenas, safe=False)
@@ -48,8 +52,10 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
 def arena_models(request: HttpRequest, slug: str) -> JsonResponse:
     """The arena's enabled models: who they are, never which side of a battle they were."""
     arena = selectors.arena_get(slug=slug)
-    return JsonResponse([selectors.contender_listing(c)
-                         for c in selectors.arena_contenders(arena=arena)], safe=False)
+    return JsonResponse(
+        [selectors.contender_listing(c) for c in selectors.arena_contenders(arena=arena)],
+        safe=False,
+    )
 
 
 @allow_methods("POST")
@@ -80,7 +86,8 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
 def battle_detail(request: HttpRequest, battle_id: str) -> JsonResponse:
     """The voter's own battle; anyone else's is a 404, like a battle that does not exist."""
     battle = selectors.battle_get_owned(
-        battle_id=battle_id, voter_id=voter_id_from_session(request.session, create=False))
+        battle_id=battle_id, voter_id=voter_id_from_session(request.session, create=False)
+    )
     response = JsonResponse(selectors.battle_state(battle))
     patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["Cookie"])
@@ -174,8 +181,13 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             return HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
         return JsonResponse(board)
 
-    return cached_leaderboard_response(request, arena=arena, category=category,
-                                       kind="json" if fmt == "json" else "csv", render=encode)
+    return cached_leaderboard_response(
+        request,
+        arena=arena,
+        category=category,
+        kind="json" if fmt == "json" else "csv",
+        render=encode,
+    )
 
 
 @allow_methods("GET")
@@ -184,11 +196,13 @@ def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
     arena = selectors.arena_get(slug=slug)
     fmt = request.GET.get("format", "jsonl")
     if fmt == "jsonl":
-        response = StreamingHttpResponse(votes_export_jsonl(arena=arena),
-                                         content_type="application/x-ndjson")
+        response = StreamingHttpResponse(
+            votes_export_jsonl(arena=arena), content_type="application/x-ndjson"
+        )
     elif fmt == "csv":
-        response = StreamingHttpResponse(votes_export_csv(arena=arena),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            votes_export_csv(arena=arena), content_type="text/csv; charset=utf-8"
+        )
     else:
         raise InvalidInput("format must be jsonl or csv.")
     response["Content-Disposition"] = f'attachment; filename="{arena.slug}-votes.{fmt}"'
@@ -201,9 +215,11 @@ def openapi(request: HttpRequest) -> JsonResponse:
 
 
 # The reference page runs only the vendored Swagger UI and our own loader (no inline script).
-API_DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-                "frame-ancestors 'none'")
+API_DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 @allow_methods("GET")

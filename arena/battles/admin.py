@@ -37,28 +37,52 @@ from generators.options import option_specs, options_problems
 
 def options_help(kind: str | None) -> str:
     """Each kind's options as small tables (name, type, default, help); the chosen kind open."""
-    parts = ['Options of the chosen kind (a JSON object); unknown keys are refused.']
+    parts = ["Options of the chosen kind (a JSON object); unknown keys are refused."]
     for value, label in ProviderKind.choices:
         specs = option_specs(value)
         rows = format_html_join(
-            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((spec.name, spec.type.replace("|", " or "),
-              "–" if spec.default is None else json.dumps(spec.default), spec.help)
-             for spec in specs))
-        parts.append(format_html(
-            '<details class="kind-options" data-kind="{}"{}><summary>{} ({} option{})'
-            "</summary><table><tr><th>Name</th><th>Type</th><th>Default</th><th>What it does"
-            "</th></tr>{}</table></details>",
-            value, mark_safe(" open") if value == kind else "", label, len(specs),  # noqa: S308
-            "" if len(specs) == 1 else "s", rows))
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    spec.name,
+                    spec.type.replace("|", " or "),
+                    "–" if spec.default is None else json.dumps(spec.default),
+                    spec.help,
+                )
+                for spec in specs
+            ),
+        )
+        parts.append(
+            format_html(
+                '<details class="kind-options" data-kind="{}"{}><summary>{} ({} option{})'
+                "</summary><table><tr><th>Name</th><th>Type</th><th>Default</th><th>What it does"
+                "</th></tr>{}</table></details>",
+                value,
+                mark_safe(" open") if value == kind else "",
+                label,
+                len(specs),  # noqa: S308
+                "" if len(specs) == 1 else "s",
+                rows,
+            )
+        )
     return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - built with format_html
 
 
 class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
-        fields = ["name", "kind", "base_url", "api_key_env", "timeout_s", "max_concurrency",
-                  "cost_per_output", "options", "enabled"]
+        fields = [
+            "name",
+            "kind",
+            "base_url",
+            "api_key_env",
+            "timeout_s",
+            "max_concurrency",
+            "cost_per_output",
+            "options",
+            "enabled",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,15 +138,26 @@ class ContenderForm(forms.ModelForm):
 
     class Meta:
         model = Contender
-        fields = ["name", "organization", "provider", "model_id", "parameters", "arenas",
-                  "enabled", "sampling_weight", "license", "link"]
+        fields = [
+            "name",
+            "organization",
+            "provider",
+            "model_id",
+            "parameters",
+            "arenas",
+            "enabled",
+            "sampling_weight",
+            "license",
+            "link",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         provider = self.instance.provider if self.instance.provider_id else None
         self.fields["parameters"].help_text = mark_safe(  # noqa: S308 - format_html inside
             "Override the provider's options for this model (same keys). "
-            + options_help(provider.kind if provider else None))
+            + options_help(provider.kind if provider else None)
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -135,8 +170,11 @@ class ContenderForm(forms.ModelForm):
             if unknown:
                 self.add_error("parameters", unknown)
                 return data
-            probe = Contender(provider=provider, model_id=str(data.get("model_id") or ""),
-                              parameters=data.get("parameters") or {})
+            probe = Contender(
+                provider=provider,
+                model_id=str(data.get("model_id") or ""),
+                parameters=data.get("parameters") or {},
+            )
             try:
                 config = provider_config(probe)
             except BadConfiguration as exc:
@@ -190,8 +228,17 @@ class PausedFilter(admin.SimpleListFilter):
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
     form = ContenderForm
-    list_display = ["name", "organization", "provider", "model_id", "enabled", "in_play",
-                    "sampling_weight", "added_at", "test_link"]
+    list_display = [
+        "name",
+        "organization",
+        "provider",
+        "model_id",
+        "enabled",
+        "in_play",
+        "sampling_weight",
+        "added_at",
+        "test_link",
+    ]
     list_filter = ["enabled", "provider__kind", "arenas", PausedFilter]
     readonly_fields = ["paused_at", "paused_reason", "failure_streak"]
     search_fields = ["name", "organization", "model_id"]
@@ -200,10 +247,16 @@ class ContenderAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[Any]:
         own = [
-            path("<int:pk>/test-generate/", self.admin_site.admin_view(self.test_generate_view),
-                 name="battles_contender_test_generate"),
-            path("costs/", self.admin_site.admin_view(self.costs_view),
-                 name="battles_contender_costs"),
+            path(
+                "<int:pk>/test-generate/",
+                self.admin_site.admin_view(self.test_generate_view),
+                name="battles_contender_test_generate",
+            ),
+            path(
+                "costs/",
+                self.admin_site.admin_view(self.costs_view),
+                name="battles_contender_costs",
+            ),
         ]
         return own + super().get_urls()
 
@@ -213,8 +266,11 @@ class ContenderAdmin(admin.ModelAdmin):
         if not obj.enabled:
             return "disabled"
         if obj.paused_at:
-            return format_html('<span title="{}" style="color:#ba2121">paused: {}</span>',
-                               obj.paused_reason, obj.paused_reason[:90])
+            return format_html(
+                '<span title="{}" style="color:#ba2121">paused: {}</span>',
+                obj.paused_reason,
+                obj.paused_reason[:90],
+            )
         return "in play"
 
     @admin.display(description="Test")
@@ -228,14 +284,17 @@ class ContenderAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, contender):
             raise PermissionDenied
         form = TestGenerateForm(request.POST or None)
-        context: dict[str, Any] = {**self.admin_site.each_context(request), "form": form,
-                                   "contender": contender, "opts": self.model._meta,
-                                   "title": f"Test generate: {contender.name}"}
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "contender": contender,
+            "opts": self.model._meta,
+            "title": f"Test generate: {contender.name}",
+        }
         was_paused = contender.paused_at is not None
         if request.method == "POST" and form.is_valid():
             try:
-                check, image = contender_test_generate(contender=contender,
-                                                       **form.cleaned_data)
+                check, image = contender_test_generate(contender=contender, **form.cleaned_data)
             except ArenaError as exc:
                 form.add_error("prompt", exc.message)
             else:
@@ -251,16 +310,22 @@ class ContenderAdmin(admin.ModelAdmin):
         totals: dict[str, Decimal] = {}
         for row in rows:
             totals[row["contender__name"]] = totals.get(row["contender__name"], Decimal(0)) + (
-                row["cost"] or Decimal(0))
-        context = {**self.admin_site.each_context(request), "rows": rows,
-                   "totals": sorted(totals.items()), "opts": self.model._meta,
-                   "title": "Generation cost per contender and day (last 30 days)"}
+                row["cost"] or Decimal(0)
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "rows": rows,
+            "totals": sorted(totals.items()),
+            "opts": self.model._meta,
+            "title": "Generation cost per contender and day (last 30 days)",
+        }
         return TemplateResponse(request, "admin/battles/contender/costs.html", context)
 
 
 class TestGenerateForm(forms.Form):
-    prompt = forms.CharField(initial="a lighthouse on a cliff at sunset, oil painting",
-                             max_length=2000)
+    prompt = forms.CharField(
+        initial="a lighthouse on a cliff at sunset, oil painting", max_length=2000
+    )
     width = forms.IntegerField(initial=512, min_value=64, max_value=4096)
     height = forms.IntegerField(initial=512, min_value=64, max_value=4096)
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
@@ -291,8 +356,19 @@ class OutputInline(admin.TabularInline):
 class BattleAdmin(admin.ModelAdmin):
     list_display = ["id", "arena", "left", "right", "status", "created_at"]
     list_filter = ["status", "arena"]
-    readonly_fields = ["id", "arena", "prompt", "left", "right", "voter_id", "seed",
-                       "sampling_probability", "created_at", "ready_at", "finished_at"]
+    readonly_fields = [
+        "id",
+        "arena",
+        "prompt",
+        "left",
+        "right",
+        "voter_id",
+        "seed",
+        "sampling_probability",
+        "created_at",
+        "ready_at",
+        "finished_at",
+    ]
     inlines = [OutputInline]
 
 
@@ -300,5 +376,14 @@ class BattleAdmin(admin.ModelAdmin):
 class ProviderCheckAdmin(admin.ModelAdmin):
     list_display = ["contender", "ok", "latency_s", "cost", "error_code", "created_at"]
     list_filter = ["ok", "contender__provider"]
-    readonly_fields = ["contender", "ok", "prompt", "latency_s", "cost", "error_code", "error",
-                       "params_used", "created_at"]
+    readonly_fields = [
+        "contender",
+        "ok",
+        "prompt",
+        "latency_s",
+        "cost",
+        "error_code",
+        "error",
+        "params_used",
+        "created_at",
+    ]

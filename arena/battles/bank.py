@@ -42,15 +42,23 @@ def prompt_bank_load(*, modality: str | None = None) -> int:
     added = 0
     for mod in [modality] if modality else list(Modality.values):
         shipped = bank_read(mod)
-        have = set(Prompt.objects.filter(source=Prompt.Source.BANK, modality=mod)
-                   .values_list("text_hash", flat=True))
+        have = set(
+            Prompt.objects.filter(source=Prompt.Source.BANK, modality=mod).values_list(
+                "text_hash", flat=True
+            )
+        )
         new: dict[str, Prompt] = {}
         for item in shipped:
             digest = prompt_hash(item.text)
             if digest not in have and digest not in new:
-                new[digest] = Prompt(text=item.text, text_hash=digest, category=item.category,
-                                     source=Prompt.Source.BANK, modality=mod,
-                                     language="en")
+                new[digest] = Prompt(
+                    text=item.text,
+                    text_hash=digest,
+                    category=item.category,
+                    source=Prompt.Source.BANK,
+                    modality=mod,
+                    language="en",
+                )
         Prompt.objects.bulk_create(new.values(), batch_size=500)
         added += len(new)
     return added

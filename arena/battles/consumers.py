@@ -38,8 +38,9 @@ class _CountedConsumer(JsonWebsocketConsumer):
             self.close(code=CLOSE_NOT_FOUND)
             return
         slot = scope_address_hash(self.scope) or "no-address"
-        if not connection_acquire(key=slot, limit=settings.ARENA_WS_MAX_PER_ADDRESS,
-                                  ttl_s=settings.ARENA_WS_COUNT_TTL_S):
+        if not connection_acquire(
+            key=slot, limit=settings.ARENA_WS_MAX_PER_ADDRESS, ttl_s=settings.ARENA_WS_COUNT_TTL_S
+        ):
             self.close(code=CLOSE_TOO_MANY)
             return
         self.slot, self.group = slot, group
@@ -67,7 +68,8 @@ class BattleConsumer(_CountedConsumer):
         voter_id = voter_id_from_session(self.scope.get("session"), create=False)
         try:  # another voter's battle reads exactly like a missing one
             battle = selectors.battle_get_owned(
-                battle_id=self.scope["url_route"]["kwargs"]["battle_id"], voter_id=voter_id)
+                battle_id=self.scope["url_route"]["kwargs"]["battle_id"], voter_id=voter_id
+            )
         except NotFound:
             return ""
         self.battle_id = battle.pk

@@ -18,7 +18,6 @@ DEMO_CONTENDERS = [
 ]
 
 
-
 @transaction.atomic
 def demo_load() -> Arena:
     """Create or refresh the demo arena and its contenders (idempotent).
@@ -56,8 +55,7 @@ def demo_load() -> Arena:
 
 def database_is_fresh() -> bool:
     """Nothing registered yet: no arena, provider or contender (the operator has not begun)."""
-    return not (Arena.objects.exists() or Provider.objects.exists()
-                or Contender.objects.exists())
+    return not (Arena.objects.exists() or Provider.objects.exists() or Contender.objects.exists())
 
 
 def demo_counts(arena: Arena) -> tuple[int, int]:

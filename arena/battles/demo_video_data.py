@@ -30,7 +30,7 @@ def demo_video_load(*, provider: Provider) -> Arena:
         defaults={
             "title": "Text to Video",
             "description": "Two anonymous video models animate the same prompt. Pick the "
-                           "better clip.",
+            "better clip.",
             "modality": Modality.VIDEO,
             "width": 854,
             "height": 480,
@@ -41,9 +41,13 @@ def demo_video_load(*, provider: Provider) -> Arena:
     for name, org, style in DEMO_VIDEO_CONTENDERS:
         contender, _ = Contender.objects.get_or_create(
             name=name,
-            defaults={"organization": org, "provider": provider,
-                      "model_id": f"demo-video-{style}", "parameters": {"style": style},
-                      "license": "demo material"},
+            defaults={
+                "organization": org,
+                "provider": provider,
+                "model_id": f"demo-video-{style}",
+                "parameters": {"style": style},
+                "license": "demo material",
+            },
         )
         contender.arenas.add(arena)
     prompt_bank_load(modality=Modality.VIDEO)  # the shipped video prompts

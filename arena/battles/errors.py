@@ -59,26 +59,35 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.CSRF_FAILED: ErrorSpec(403, "missing or wrong CSRF token"),
     ErrorCode.FORBIDDEN: ErrorSpec(403, "not allowed for this voter"),
     ErrorCode.NOT_FOUND: ErrorSpec(
-        404, "no such arena, category or endpoint, or no battle of yours with this id "
-             "(another voter's battle reads exactly like a missing one)"),
+        404,
+        "no such arena, category or endpoint, or no battle of yours with this id "
+        "(another voter's battle reads exactly like a missing one)",
+    ),
     ErrorCode.METHOD_NOT_ALLOWED: ErrorSpec(405, "the endpoint does not take this method"),
     ErrorCode.CONFLICT: ErrorSpec(
-        409, "already voted, or the battle is not ready or failed (share: not voted yet)"),
+        409, "already voted, or the battle is not ready or failed (share: not voted yet)"
+    ),
     ErrorCode.PAYLOAD_TOO_LARGE: ErrorSpec(413, "the body is larger than the server accepts"),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: ErrorSpec(
-        415, "the body is not JSON (send Content-Type: application/json)"),
+        415, "the body is not JSON (send Content-Type: application/json)"
+    ),
     ErrorCode.PROOF_OF_WORK_REQUIRED: ErrorSpec(
-        428, "a new voter must first solve the proof-of-work challenge of /api/challenge; "
-             "the message says how. Nothing was stored: send the same vote again after "
-             "solving"),
+        428,
+        "a new voter must first solve the proof-of-work challenge of /api/challenge; "
+        "the message says how. Nothing was stored: send the same vote again after "
+        "solving",
+    ),
     ErrorCode.RATE_LIMITED: ErrorSpec(
-        429, "too many requests from this voter or network; wait Retry-After seconds"),
+        429, "too many requests from this voter or network; wait Retry-After seconds"
+    ),
     ErrorCode.SERVER_ERROR: ErrorSpec(500, "an unexpected error (logged)"),
     ErrorCode.UNAVAILABLE: ErrorSpec(503, "temporarily unavailable (no models, no queue)"),
     ErrorCode.MODERATION_UNAVAILABLE: ErrorSpec(
-        503, "the moderation service did not answer; retry"),
+        503, "the moderation service did not answer; retry"
+    ),
     ErrorCode.DATABASE_UNAVAILABLE: ErrorSpec(
-        503, "the database is briefly unavailable; nothing was stored; retry"),
+        503, "the database is briefly unavailable; nothing was stored; retry"
+    ),
     ErrorCode.DATABASE_ERROR: ErrorSpec(503, "the request could not be stored; retry"),
 }
 

@@ -98,12 +98,12 @@ def _claim(output_id: int) -> Output | None:
         if battle.status == BattleStatus.PENDING:
             battle.status = BattleStatus.GENERATING
             battle.save(update_fields=["status"])
-    return (
-        Output.objects.select_related(
-            "battle__arena", "battle__prompt", "battle__left__provider",
-            "battle__right__provider",
-        ).get(pk=output_id)
-    )
+    return Output.objects.select_related(
+        "battle__arena",
+        "battle__prompt",
+        "battle__left__provider",
+        "battle__right__provider",
+    ).get(pk=output_id)
 
 
 def _deadline_s(battle: Battle) -> float:
@@ -126,8 +126,9 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output.finished_at = timezone.now()
         output.save()
         generation_finished.send(sender=Output, output=output, outcome=failed_code)
-        if contender_output_finished(contender_id=output.contender_id,
-                                     error_code=failed_code, error=output.error):
+        if contender_output_finished(
+            contender_id=output.contender_id, error_code=failed_code, error=output.error
+        ):
             logger.warning("contender %s paused after repeated failures", output.contender_id)
         if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
             if failed_code:
@@ -146,8 +147,11 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
 
 
 def _public_state(battle_id: object) -> dict[str, object]:
-    battle = (Battle.objects.select_related("arena", "prompt", "left", "right")
-              .prefetch_related("outputs").get(pk=battle_id))
+    battle = (
+        Battle.objects.select_related("arena", "prompt", "left", "right")
+        .prefetch_related("outputs")
+        .get(pk=battle_id)
+    )
     return battle_state(battle)
 
 
@@ -157,17 +161,25 @@ def battle_output_form(battle: Battle) -> OutputForm:
     arena = battle.arena
     video = arena.modality == Modality.VIDEO
     return output_form(
-        params=battle.params or {}, width=arena.width, height=arena.height,
+        params=battle.params or {},
+        width=arena.width,
+        height=arena.height,
         duration_s=(arena.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS) if video else None,
-        max_side=settings.ARENA_OUTPUT_MAX_SIDE, even=video)
+        max_side=settings.ARENA_OUTPUT_MAX_SIDE,
+        even=video,
+    )
 
 
 def output_video_target(battle: Battle) -> VideoTarget:
     """The one form (size, fps, duration) every video of this battle is delivered in."""
     form = battle_output_form(battle)
-    return video_target(width=form.width, height=form.height, fps=settings.ARENA_VIDEO_FPS,
-                        duration_s=form.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS,
-                        max_side=settings.ARENA_OUTPUT_MAX_SIDE)
+    return video_target(
+        width=form.width,
+        height=form.height,
+        fps=settings.ARENA_VIDEO_FPS,
+        duration_s=form.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS,
+        max_side=settings.ARENA_OUTPUT_MAX_SIDE,
+    )
 
 
 def _image_limits() -> ImageLimits:
@@ -175,11 +187,13 @@ def _image_limits() -> ImageLimits:
 
 
 def _video_limits() -> VideoLimits:
-    return VideoLimits(max_seconds=settings.ARENA_VIDEO_MAX_SECONDS,
-                       max_side=settings.ARENA_VIDEO_MAX_SIDE,
-                       max_pixels=settings.ARENA_VIDEO_MAX_PIXELS,
-                       max_frames=settings.ARENA_VIDEO_MAX_FRAMES,
-                       timeout_s=settings.ARENA_VIDEO_TIMEOUT_S)
+    return VideoLimits(
+        max_seconds=settings.ARENA_VIDEO_MAX_SECONDS,
+        max_side=settings.ARENA_VIDEO_MAX_SIDE,
+        max_pixels=settings.ARENA_VIDEO_MAX_PIXELS,
+        max_frames=settings.ARENA_VIDEO_MAX_FRAMES,
+        timeout_s=settings.ARENA_VIDEO_TIMEOUT_S,
+    )
 
 
 def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
@@ -195,24 +209,36 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
     if arena.modality == Modality.IMAGE:
         form = battle_output_form(battle)
         width, height = form.width, form.height
-        clean = image_normalise(result.data, width=width, height=height,
-                                limits=_image_limits(),
-                                bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL)
+        clean = image_normalise(
+            result.data,
+            width=width,
+            height=height,
+            limits=_image_limits(),
+            bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL,
+        )
     else:
         if not result.content_type.startswith("video/"):
             raise MediaError(f"expected a video, got {result.content_type}")
-        clean = video_normalise(result.data, target=output_video_target(battle),
-                                limits=_video_limits())
-    name = default_storage.save(f"outputs/{output.token}.{clean.extension}",
-                                ContentFile(clean.data))
-    stored: dict[str, object] = {"file": name, "content_type": clean.content_type,
-                                 "width": clean.width, "height": clean.height,
-                                 "received": clean.source}
+        clean = video_normalise(
+            result.data, target=output_video_target(battle), limits=_video_limits()
+        )
+    name = default_storage.save(
+        f"outputs/{output.token}.{clean.extension}", ContentFile(clean.data)
+    )
+    stored: dict[str, object] = {
+        "file": name,
+        "content_type": clean.content_type,
+        "width": clean.width,
+        "height": clean.height,
+        "received": clean.source,
+    }
     if clean.content_type.startswith("video/"):
-        poster = video_poster(clean.data, width=clean.width, height=clean.height,
-                              limits=_video_limits())
-        stored["poster"] = default_storage.save(f"outputs/{output.token}.poster.webp",
-                                                ContentFile(poster.data))
+        poster = video_poster(
+            clean.data, width=clean.width, height=clean.height, limits=_video_limits()
+        )
+        stored["poster"] = default_storage.save(
+            f"outputs/{output.token}.poster.webp", ContentFile(poster.data)
+        )
     return stored
 
 
@@ -245,19 +271,28 @@ def output_generate(*, output_id: int) -> None:
         stored = _store_file(output, result)
     except GeneratorError as exc:
         logger.warning("output %s (%s) failed: %s", output_id, contender.name, exc.message)
-        _finish(output_id, failed_code=exc.code,
-                fields={"error_code": exc.code, "error": exc.message[:5000]})
+        _finish(
+            output_id,
+            failed_code=exc.code,
+            fields={"error_code": exc.code, "error": exc.message[:5000]},
+        )
         return
     except MediaError as exc:
-        _finish(output_id, failed_code=FailureCode.BAD_OUTPUT,
-                fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]})
+        _finish(
+            output_id,
+            failed_code=FailureCode.BAD_OUTPUT,
+            fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]},
+        )
         return
     received = stored.pop("received", None)
     delivered = {"width": form.width, "height": form.height, "aspect_ratio": form.aspect_ratio}
     if video:
         delivered.update(fps=video.fps, duration_s=video.duration_s)
-    used: dict[str, object] = {**result.used, "battle_params": battle.params or {},
-                               "delivered": delivered}
+    used: dict[str, object] = {
+        **result.used,
+        "battle_params": battle.params or {},
+        "delivered": delivered,
+    }
     if received:
         used["received"] = received
     _finish(
@@ -275,41 +310,72 @@ def output_generate(*, output_id: int) -> None:
 
 def output_fail_unexpected(*, output_id: int, message: str) -> None:
     """Last resort for a task that crashed: fail honestly rather than hang."""
-    _finish(output_id, failed_code=FailureCode.PROVIDER_ERROR,
-            fields={"error_code": FailureCode.CRASH, "error": message[:5000]})
+    _finish(
+        output_id,
+        failed_code=FailureCode.PROVIDER_ERROR,
+        fields={"error_code": FailureCode.CRASH, "error": message[:5000]},
+    )
 
 
 def contender_test_generate(
-    *, contender: Contender, prompt: str, width: int = 512, height: int = 512, seed: int = 0,
+    *,
+    contender: Contender,
+    prompt: str,
+    width: int = 512,
+    height: int = 512,
+    seed: int = 0,
     deadline_s: float = 120.0,
 ) -> tuple[ProviderCheck, bytes]:
     """Run one generation for an operator and record it; returns the cleaned image (or b"")."""
     modality = contender.arenas.values_list("modality", flat=True).first() or Modality.IMAGE
-    request = GenerationRequest(prompt=prompt_clean(prompt), modality=modality,  # type: ignore[arg-type]
-                                seed=seed, width=width, height=height, deadline_s=deadline_s)
+    request = GenerationRequest(
+        prompt=prompt_clean(prompt),
+        modality=modality,  # type: ignore[arg-type]
+        seed=seed,
+        width=width,
+        height=height,
+        deadline_s=deadline_s,
+    )
     started = time.perf_counter()
     image = b""
     try:
         result = get_generator(provider_config(contender)).generate(request)
         if modality == Modality.IMAGE:
             size = target_size(width, height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
-            image = image_normalise(result.data, width=size[0], height=size[1],
-                                    limits=_image_limits(),
-                                    bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL).data
+            image = image_normalise(
+                result.data,
+                width=size[0],
+                height=size[1],
+                limits=_image_limits(),
+                bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL,
+            ).data
     except GeneratorError as exc:
         check = ProviderCheck.objects.create(
-            contender=contender, ok=False, prompt=request.prompt, error_code=exc.code,
-            error=exc.message[:5000], latency_s=time.perf_counter() - started)
+            contender=contender,
+            ok=False,
+            prompt=request.prompt,
+            error_code=exc.code,
+            error=exc.message[:5000],
+            latency_s=time.perf_counter() - started,
+        )
         return check, b""
     except MediaError as exc:
         check = ProviderCheck.objects.create(
-            contender=contender, ok=False, prompt=request.prompt, error_code=FailureCode.BAD_OUTPUT,
-            error=str(exc)[:5000], latency_s=time.perf_counter() - started)
+            contender=contender,
+            ok=False,
+            prompt=request.prompt,
+            error_code=FailureCode.BAD_OUTPUT,
+            error=str(exc)[:5000],
+            latency_s=time.perf_counter() - started,
+        )
         return check, b""
     contender_resume(contender=contender)  # a working provider again: back in the sampler
     check = ProviderCheck.objects.create(
-        contender=contender, ok=True, prompt=request.prompt,
+        contender=contender,
+        ok=True,
+        prompt=request.prompt,
         latency_s=result.latency_s or (time.perf_counter() - started),
         cost=Decimal(str(result.cost)) if result.cost is not None else None,
-        params_used={**result.used, "mapped": result.mapped})
+        params_used={**result.used, "mapped": result.mapped},
+    )
     return check, image

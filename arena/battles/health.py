@@ -15,8 +15,9 @@ from arena.battles.models import Contender
 NOT_THE_PROVIDERS_FAULT = frozenset({"moderation", "cancelled"})
 
 
-def contender_output_finished(*, contender_id: int | None, error_code: str = "",
-                              error: str = "") -> bool:
+def contender_output_finished(
+    *, contender_id: int | None, error_code: str = "", error: str = ""
+) -> bool:
     """Count one finished output; returns True when this failure paused the contender.
 
     A success resets the streak (one UPDATE only when there was a streak). Called inside the
@@ -33,14 +34,20 @@ def contender_output_finished(*, contender_id: int | None, error_code: str = "",
     streak = Contender.objects.values_list("failure_streak", flat=True).get(pk=contender_id)
     if not limit or streak < limit:
         return False
-    reason = (f"Paused automatically: {streak} failed outputs in a row; the last one: "
-              f"{error_code}: {error}")[:300]
-    return bool(Contender.objects.filter(pk=contender_id, paused_at__isnull=True).update(
-        paused_at=timezone.now(), paused_reason=reason))
+    reason = (
+        f"Paused automatically: {streak} failed outputs in a row; the last one: "
+        f"{error_code}: {error}"
+    )[:300]
+    return bool(
+        Contender.objects.filter(pk=contender_id, paused_at__isnull=True).update(
+            paused_at=timezone.now(), paused_reason=reason
+        )
+    )
 
 
 def contender_resume(*, contender: Contender) -> None:
     """A working provider again (an operator's test generate succeeded): back in the sampler."""
-    Contender.objects.filter(pk=contender.pk).update(paused_at=None, paused_reason="",
-                                                     failure_streak=0)
+    Contender.objects.filter(pk=contender.pk).update(
+        paused_at=None, paused_reason="", failure_streak=0
+    )
     contender.paused_at, contender.paused_reason, contender.failure_streak = None, "", 0

@@ -139,8 +139,10 @@ def _open(raw: bytes) -> Image.Image:
             "(EPS/PostScript, TIFF, BMP, ...) are never opened"
         ) from exc
     except Image.DecompressionBombError as exc:
-        raise MediaError("image is over the decoding budget (ARENA_IMAGE_MAX_PIXELS); refused "
-                         f"before decoding: {exc}") from exc
+        raise MediaError(
+            "image is over the decoding budget (ARENA_IMAGE_MAX_PIXELS); refused "
+            f"before decoding: {exc}"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"not a decodable image: {exc}") from exc
 
@@ -175,8 +177,14 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits | None = None,
-                    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL) -> CleanImage:
+def image_normalise(
+    raw: bytes,
+    *,
+    width: int,
+    height: int,
+    limits: ImageLimits | None = None,
+    bytes_per_pixel: float = IMAGE_BYTES_PER_PIXEL,
+) -> CleanImage:
     """Decode under limits; cover-crop to exactly `width`×`height`; RGB; WebP at one quality.
 
     Animated images keep their first frame; EXIF orientation is applied first. The result
@@ -197,15 +205,22 @@ def image_normalise(raw: bytes, *, width: int, height: int, limits: ImageLimits 
         raise
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise MediaError(f"not a decodable image: {exc}") from exc
-    fitted = ImageOps.fit(flat, (width, height), method=Image.Resampling.LANCZOS,
-                          centering=(0.5, 0.5))
+    fitted = ImageOps.fit(
+        flat, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5)
+    )
     clean = Image.frombytes("RGB", fitted.size, fitted.tobytes())  # a fresh image: pixels only
     budget = image_byte_budget(width, height, bytes_per_pixel=bytes_per_pixel)
-    data = webp_padded(webp_within_budget(clean, budget=budget), width=width, height=height,
-                       size=budget)
-    return CleanImage(data, "image/webp", "webp", width, height,
-                      source={"format": fmt, "width": src_w, "height": src_h,
-                              "animated": animated})
+    data = webp_padded(
+        webp_within_budget(clean, budget=budget), width=width, height=height, size=budget
+    )
+    return CleanImage(
+        data,
+        "image/webp",
+        "webp",
+        width,
+        height,
+        source={"format": fmt, "width": src_w, "height": src_h, "animated": animated},
+    )
 
 
 def image_byte_budget(width: int, height: int, *, bytes_per_pixel: float) -> int:
@@ -219,8 +234,13 @@ def webp_padded(data: bytes, *, width: int, height: int, size: int) -> bytes:
     exactly `size` bytes long; unchanged when it does not fit (it is already over `size`)."""
     if data[:4] != b"RIFF" or data[8:16] != b"WEBPVP8 ":
         raise ValueError("expected a simple lossy WebP")
-    vp8x = (b"VP8X" + (10).to_bytes(4, "little") + bytes(4)
-            + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
+    vp8x = (
+        b"VP8X"
+        + (10).to_bytes(4, "little")
+        + bytes(4)
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
     body = b"WEBP" + vp8x + data[12:]
     filler = size - 8 - len(body) - 8  # payload of the filler chunk
     if filler < 0 or size % 2:
@@ -325,18 +345,28 @@ def parse_ffmpeg_banner(banner: str) -> VideoInfo:
     size = _SIZE.search(stream.group(1))
     if size is None:
         raise MediaError(f"the video does not declare its size: {stream.group(0)[:200]}")
-    rates = {unit: float(value) * (1000 if k else 1)
-             for value, k, unit in _RATE.findall(stream.group(1))}
+    rates = {
+        unit: float(value) * (1000 if k else 1) for value, k, unit in _RATE.findall(stream.group(1))
+    }
     fps = rates.get("fps") or rates.get("tbr")
     found = _DURATION.search(banner)
-    duration = (int(found.group(1)) * 3600 + int(found.group(2)) * 60 + float(found.group(3))
-                if found else None)
+    duration = (
+        int(found.group(1)) * 3600 + int(found.group(2)) * 60 + float(found.group(3))
+        if found
+        else None
+    )
     return VideoInfo(int(size.group(1)), int(size.group(2)), fps, duration)
 
 
 def _input_guard(limits: VideoLimits) -> list[str]:
-    return ["-format_whitelist", VIDEO_DEMUXERS, "-protocol_whitelist", "file",
-            "-max_pixels", str(limits.max_pixels)]
+    return [
+        "-format_whitelist",
+        VIDEO_DEMUXERS,
+        "-protocol_whitelist",
+        "file",
+        "-max_pixels",
+        str(limits.max_pixels),
+    ]
 
 
 def video_probe(path: Path, *, limits: VideoLimits) -> VideoInfo:
@@ -344,28 +374,30 @@ def video_probe(path: Path, *, limits: VideoLimits) -> VideoInfo:
     try:
         done = subprocess.run(
             [_ffmpeg(), "-hide_banner", "-nostdin", *_input_guard(limits), "-i", str(path)],
-            capture_output=True, timeout=min(limits.timeout_s, 20.0),
+            capture_output=True,
+            timeout=min(limits.timeout_s, 20.0),
         )
     except subprocess.TimeoutExpired as exc:
         raise MediaError("probing the video took too long; refused") from exc
     banner = done.stderr.decode(errors="replace")
     if "Error opening input" in banner or "Invalid data found" in banner:
-        raise MediaError(
-            f"not an MP4/MOV or WebM/Matroska video: {banner.strip()[-300:]}")
+        raise MediaError(f"not an MP4/MOV or WebM/Matroska video: {banner.strip()[-300:]}")
     info = parse_ffmpeg_banner(banner)
     problems = []
     if max(info.width, info.height) > limits.max_side:
         problems.append(f"{info.width}×{info.height} has a side over {limits.max_side} px")
     if info.width * info.height > limits.max_pixels:
-        problems.append(f"{info.width}×{info.height} is over {limits.max_pixels:,} pixels "
-                        "a frame")
+        problems.append(f"{info.width}×{info.height} is over {limits.max_pixels:,} pixels a frame")
     if info.duration_s is not None and info.duration_s > limits.max_seconds:
         problems.append(f"it lasts {info.duration_s:,.1f} s (limit {limits.max_seconds:g} s)")
     if info.frames is not None and info.frames > limits.max_frames:
         problems.append(f"it declares {info.frames:,.0f} frames (limit {limits.max_frames:,})")
     if problems:
-        raise MediaError("video refused before decoding: " + "; ".join(problems)
-                         + " (ARENA_VIDEO_MAX_* settings)")
+        raise MediaError(
+            "video refused before decoding: "
+            + "; ".join(problems)
+            + " (ARENA_VIDEO_MAX_* settings)"
+        )
     return info
 
 
@@ -375,8 +407,9 @@ def video_bitrate_kbps(width: int, height: int) -> int:
     return next(rate for limit, rate in VIDEO_BITRATE_LADDER if pixels <= limit)
 
 
-def video_normalise(raw: bytes, *, target: VideoTarget,
-                    limits: VideoLimits | None = None) -> CleanImage:
+def video_normalise(
+    raw: bytes, *, target: VideoTarget, limits: VideoLimits | None = None
+) -> CleanImage:
     """Probe, then decode at most the target duration and re-encode in the battle's one form:
     H.264 High, yuv420p, `target` size (scaled to cover, centre-cropped), `target.fps`,
     exactly `target.frames` frames (last frame held if the source is short), constant
@@ -386,46 +419,102 @@ def video_normalise(raw: bytes, *, target: VideoTarget,
     if w % 2 or h % 2:
         raise ValueError(f"a video target needs even sides (yuv420p), got {w}×{h}")
     kbps = video_bitrate_kbps(w, h)
-    filters = ",".join([
-        f"fps={target.fps}",
-        f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos",
-        f"crop={w}:{h}",
-        "setsar=1",
-        f"tpad=stop_mode=clone:stop_duration={target.duration_s:g}",
-        "format=yuv420p",
-    ])
+    filters = ",".join(
+        [
+            f"fps={target.fps}",
+            f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos",
+            f"crop={w}:{h}",
+            "setsar=1",
+            f"tpad=stop_mode=clone:stop_duration={target.duration_s:g}",
+            "format=yuv420p",
+        ]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp, "in"), Path(tmp, "out.mp4")
         source.write_bytes(raw)
         info = video_probe(source, limits=limits)
         command = [
-            _ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", *_input_guard(limits),
-            "-t", f"{target.duration_s:g}", "-i", str(source),
-            "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-            "-vf", filters, "-frames:v", str(target.frames), "-r", str(target.fps),
-            "-c:v", VIDEO_CODEC, "-preset", VIDEO_PRESET, "-profile:v", "high",
-            "-g", str(2 * target.fps), "-b:v", f"{kbps}k", "-minrate", f"{kbps}k",
-            "-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k",
-            "-x264-params", "nal-hrd=cbr:force-cfr=1",
-            "-movflags", "+faststart", "-metadata", "encoder=",
-            "-fflags", "+bitexact", "-flags:v", "+bitexact", str(out),
+            _ffmpeg(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            *_input_guard(limits),
+            "-t",
+            f"{target.duration_s:g}",
+            "-i",
+            str(source),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-map_metadata",
+            "-1",
+            "-map_chapters",
+            "-1",
+            "-vf",
+            filters,
+            "-frames:v",
+            str(target.frames),
+            "-r",
+            str(target.fps),
+            "-c:v",
+            VIDEO_CODEC,
+            "-preset",
+            VIDEO_PRESET,
+            "-profile:v",
+            "high",
+            "-g",
+            str(2 * target.fps),
+            "-b:v",
+            f"{kbps}k",
+            "-minrate",
+            f"{kbps}k",
+            "-maxrate",
+            f"{kbps}k",
+            "-bufsize",
+            f"{kbps}k",
+            "-x264-params",
+            "nal-hrd=cbr:force-cfr=1",
+            "-movflags",
+            "+faststart",
+            "-metadata",
+            "encoder=",
+            "-fflags",
+            "+bitexact",
+            "-flags:v",
+            "+bitexact",
+            str(out),
         ]
         try:
             done = subprocess.run(command, capture_output=True, timeout=limits.timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise MediaError(f"re-encoding the video took over {limits.timeout_s:g} s; "
-                             "refused") from exc
+            raise MediaError(
+                f"re-encoding the video took over {limits.timeout_s:g} s; refused"
+            ) from exc
         if done.returncode or not out.exists():
             detail = done.stderr.decode(errors="replace")[-300:]
             raise MediaError(f"not a decodable video: {detail}")
         data = out.read_bytes()
-    return CleanImage(data, "video/mp4", "mp4", w, h, source={
-        "width": info.width, "height": info.height, "fps": info.fps,
-        "duration_s": info.duration_s})
+    return CleanImage(
+        data,
+        "video/mp4",
+        "mp4",
+        w,
+        h,
+        source={
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "duration_s": info.duration_s,
+        },
+    )
 
 
-def video_poster(data: bytes, *, width: int, height: int,
-                 limits: VideoLimits | None = None) -> CleanImage:
+def video_poster(
+    data: bytes, *, width: int, height: int, limits: VideoLimits | None = None
+) -> CleanImage:
     """The first frame of a normalised clip as the battle's one image form (WebP padded to
     the size's byte budget), shown by the player before the clip has loaded. Made from the
     delivered file, never from the provider's, so both sides' posters differ only in pixels."""
@@ -435,10 +524,28 @@ def video_poster(data: bytes, *, width: int, height: int,
         source.write_bytes(data)
         try:
             done = subprocess.run(
-                [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", *_input_guard(limits),
-                 "-i", str(source), "-map", "0:v:0", "-frames:v", "1", "-f", "image2pipe",
-                 "-c:v", "png", "-"],
-                capture_output=True, timeout=min(limits.timeout_s, 30.0))
+                [
+                    _ffmpeg(),
+                    "-hide_banner",
+                    "-nostdin",
+                    "-v",
+                    "error",
+                    *_input_guard(limits),
+                    "-i",
+                    str(source),
+                    "-map",
+                    "0:v:0",
+                    "-frames:v",
+                    "1",
+                    "-f",
+                    "image2pipe",
+                    "-c:v",
+                    "png",
+                    "-",
+                ],
+                capture_output=True,
+                timeout=min(limits.timeout_s, 30.0),
+            )
         except subprocess.TimeoutExpired as exc:
             raise MediaError("extracting the poster frame took too long") from exc
     if done.returncode or not done.stdout:
@@ -446,8 +553,9 @@ def video_poster(data: bytes, *, width: int, height: int,
     return image_normalise(done.stdout, width=width, height=height)
 
 
-def video_target(*, width: int, height: int, fps: int, duration_s: float,
-                 max_side: int) -> VideoTarget:
+def video_target(
+    *, width: int, height: int, fps: int, duration_s: float, max_side: int
+) -> VideoTarget:
     """The battle's video form: requested size (even, capped), fps and duration."""
     if not (math.isfinite(duration_s) and duration_s > 0) or fps < 1:
         raise ValueError(f"a video needs a positive duration and fps, got {duration_s}, {fps}")

@@ -42,24 +42,29 @@ class Arena(models.Model):
     height = models.PositiveIntegerField(default=512)
     duration_s = models.FloatField(null=True, blank=True, help_text="Video arenas only.")
     params = models.JSONField(
-        default=dict, blank=True,
-        help_text='What voters may choose per battle, first value the default; e.g. video: '
-                  '{"aspect_ratio": ["16:9", "9:16", "1:1"], "resolution": ["480p", "720p"], '
-                  '"duration_s": [4, 8]}; images: {"aspect_ratio": ["1:1", "16:9"]}. Empty: '
-                  "every battle uses the width, height and duration above.",
+        default=dict,
+        blank=True,
+        help_text="What voters may choose per battle, first value the default; e.g. video: "
+        '{"aspect_ratio": ["16:9", "9:16", "1:1"], "resolution": ["480p", "720p"], '
+        '"duration_s": [4, 8]}; images: {"aspect_ratio": ["1:1", "16:9"]}. Empty: '
+        "every battle uses the width, height and duration above.",
     )
     generation_timeout_s = models.PositiveIntegerField(
         default=180, help_text="A side not ready after this long fails the battle."
     )
     is_active = models.BooleanField(default=True)
     min_votes_to_rank = models.PositiveIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="A model with fewer counted votes is provisional (no rank, no interval, out "
-                  "of the fit); empty: ARENA_MIN_VOTES_TO_RANK.")
+        "of the fit); empty: ARENA_MIN_VOTES_TO_RANK.",
+    )
     style_control = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Also fit ratings controlled for generation time, resolution and aspect "
-                  "ratio; empty: ARENA_STYLE_CONTROL.")
+        "ratio; empty: ARENA_STYLE_CONTROL.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,7 +98,8 @@ class Arena(models.Model):
 # One member per kind of generators.base.REGISTRY (adding a kind is one generators module plus
 # its registry line; the admin's choices follow). ``ProviderKind.DEMO == "demo"``.
 ProviderKind = models.TextChoices(  # type: ignore[misc]  # the functional Enum API
-    "ProviderKind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()])
+    "ProviderKind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()]
+)
 
 
 class Provider(models.Model):
@@ -136,11 +142,15 @@ class Contender(models.Model):
     link = models.URLField(blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
     failure_streak = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Outputs failed in a row (a success resets it).")
+        default=0, editable=False, help_text="Outputs failed in a row (a success resets it)."
+    )
     paused_at = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Set when the provider failed ARENA_PAUSE_AFTER_FAILURES outputs in a row: "
-                  "the sampler skips it until a \"Test generate\" succeeds.")
+        'the sampler skips it until a "Test generate" succeeds.',
+    )
     paused_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
@@ -219,18 +229,25 @@ class Battle(models.Model):
     )
     failure_reason = models.CharField(max_length=300, blank=True)
     params = models.JSONField(
-        default=dict, blank=True, editable=False,
+        default=dict,
+        blank=True,
+        editable=False,
         help_text="The generation parameters chosen for this battle (the same for both sides).",
     )
     share_token = models.CharField(
-        max_length=64, null=True, blank=True, unique=True, editable=False,
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
         help_text="Set when the voter chose to share the voted battle: /s/<token> is public.",
     )
     shared_at = models.DateTimeField(null=True, blank=True, editable=False)
     prompt_publishable = models.BooleanField(
-        default=False, editable=False,
+        default=False,
+        editable=False,
         help_text="The page warned that prompts may be published when this battle was made "
-                  "(ARENA_EXPORT_PROMPTS was on): only then may the export carry its prompt.",
+        "(ARENA_EXPORT_PROMPTS was on): only then may the export carry its prompt.",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     ready_at = models.DateTimeField(null=True, blank=True)
@@ -272,7 +289,10 @@ class Output(models.Model):
     battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="outputs")
     side = models.CharField(max_length=5, choices=Side.choices)
     contender = models.ForeignKey(
-        Contender, on_delete=models.PROTECT, related_name="outputs", null=True,
+        Contender,
+        on_delete=models.PROTECT,
+        related_name="outputs",
+        null=True,
         help_text="Who made it (kept per output for provider health and cost reports).",
     )
     created_at = models.DateTimeField(auto_now_add=True, null=True)
@@ -281,8 +301,11 @@ class Output(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
     file = models.FileField(upload_to="outputs/", blank=True)
-    poster = models.FileField(upload_to="outputs/", blank=True,
-                              help_text="Videos: the first frame, shown before the clip loads.")
+    poster = models.FileField(
+        upload_to="outputs/",
+        blank=True,
+        help_text="Videos: the first frame, shown before the clip loads.",
+    )
     content_type = models.CharField(max_length=64, blank=True)
     text = models.TextField(blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)

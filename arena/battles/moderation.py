@@ -40,8 +40,9 @@ class ModerationUnavailable(PromptRefused):
 
 @lru_cache(maxsize=8)
 def _blocklist_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    canonical = sorted({prompt_canonical(t) for t in terms if t.strip()} - {""}, key=len,
-                       reverse=True)
+    canonical = sorted(
+        {prompt_canonical(t) for t in terms if t.strip()} - {""}, key=len, reverse=True
+    )
     if not canonical:
         return None
     return re.compile(r"\b(" + "|".join(re.escape(t) for t in canonical) + r")\b")
@@ -68,8 +69,9 @@ def prompt_moderate(text: str) -> None:
     if key:
         headers["Authorization"] = f"Bearer {key}"
     try:
-        response = requests.post(url, json={"input": text}, headers=headers, timeout=(3, 10),
-                                 allow_redirects=False)
+        response = requests.post(
+            url, json={"input": text}, headers=headers, timeout=(3, 10), allow_redirects=False
+        )
         if response.status_code != 200:
             raise ValueError(f"HTTP {response.status_code}")
         flagged = response.json()["results"][0]["flagged"]

@@ -31,26 +31,25 @@ ParamValue = str | int | float
 
 
 def aspect_parse(value: str) -> tuple[int, int]:
-    """"16:9" → (16, 9), reduced ("32:18" → (16, 9)); ValueError if it is no aspect ratio."""
+    """ "16:9" → (16, 9), reduced ("32:18" → (16, 9)); ValueError if it is no aspect ratio."""
     found = _ASPECT.fullmatch(value) if isinstance(value, str) else None
     if found is None:
-        raise ValueError(f"{value!r} is not an aspect ratio like \"16:9\"")
+        raise ValueError(f'{value!r} is not an aspect ratio like "16:9"')
     w, h = int(found.group(1)), int(found.group(2))
     g = math.gcd(w, h)
     return w // g, h // g
 
 
 def resolution_parse(value: str) -> int:
-    """"720p" → 720: the short side of the frame in pixels."""
+    """ "720p" → 720: the short side of the frame in pixels."""
     found = _RESOLUTION.fullmatch(value) if isinstance(value, str) else None
     if found is None:
-        raise ValueError(f"{value!r} is not a resolution like \"720p\"")
+        raise ValueError(f'{value!r} is not a resolution like "720p"')
     return int(found.group(1))
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(
-        value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _value_problem(name: str, value: object) -> str | None:
@@ -62,12 +61,15 @@ def _value_problem(name: str, value: object) -> str | None:
         elif name == "resolution":
             side = resolution_parse(value)  # type: ignore[arg-type]
             if not MIN_SHORT_SIDE <= side <= MAX_SHORT_SIDE:
-                return (f"resolution {value!r} must be between {MIN_SHORT_SIDE}p and "
-                        f"{MAX_SHORT_SIDE}p")
+                return (
+                    f"resolution {value!r} must be between {MIN_SHORT_SIDE}p and {MAX_SHORT_SIDE}p"
+                )
         elif name == "duration_s":
             if not _is_number(value) or not 0 < float(value) <= MAX_DURATION_S:  # type: ignore[arg-type]
-                return (f"duration_s {value!r} must be a number of seconds above 0 and at most "
-                        f"{MAX_DURATION_S:g}")
+                return (
+                    f"duration_s {value!r} must be a number of seconds above 0 and at most "
+                    f"{MAX_DURATION_S:g}"
+                )
     except ValueError as exc:
         return str(exc)
     return None
@@ -98,8 +100,9 @@ def arena_params_problems(params: object, *, modality: str) -> list[str]:
     return problems
 
 
-def arena_params_public(params: Mapping[str, list[ParamValue]] | None
-                        ) -> dict[str, list[ParamValue]]:
+def arena_params_public(
+    params: Mapping[str, list[ParamValue]] | None,
+) -> dict[str, list[ParamValue]]:
     """The arena's offered parameters in one fixed order (the database may reorder keys)."""
     params = params or {}
     return {name: list(params[name]) for name in PARAM_NAMES if name in params}
@@ -111,8 +114,9 @@ def _same(offered: object, chosen: object) -> bool:
     return _is_number(chosen) and float(offered) == float(chosen)  # type: ignore[arg-type]
 
 
-def battle_params_resolve(*, offered: Mapping[str, list[ParamValue]],
-                          requested: object) -> dict[str, ParamValue]:
+def battle_params_resolve(
+    *, offered: Mapping[str, list[ParamValue]], requested: object
+) -> dict[str, ParamValue]:
     """The battle's parameters: each offered one as the voter chose it, else its default (the
     first offered value). Anything the arena does not offer is a 400 that lists what it does."""
     if requested is None:
@@ -122,8 +126,7 @@ def battle_params_resolve(*, offered: Mapping[str, list[ParamValue]],
     unknown = [name for name in requested if name not in offered]
     if unknown:
         names = ", ".join(repr(str(n)[:40]) for n in unknown[:10])
-        what = (f"it offers {', '.join(offered)}" if offered
-                else "it offers no parameters")
+        what = f"it offers {', '.join(offered)}" if offered else "it offers no parameters"
         raise InvalidInput(f"This arena does not offer the parameter {names}; {what}.")
     chosen: dict[str, ParamValue] = {}
     for name, choices in offered.items():
@@ -150,8 +153,15 @@ class OutputForm:
     aspect_ratio: str  # exact, reduced: "9:16"
 
 
-def output_form(*, params: Mapping[str, object], width: int, height: int,
-                duration_s: float | None, max_side: int, even: bool) -> OutputForm:
+def output_form(
+    *,
+    params: Mapping[str, object],
+    width: int,
+    height: int,
+    duration_s: float | None,
+    max_side: int,
+    even: bool,
+) -> OutputForm:
     """Frame size and duration from the battle's parameters, else the arena's fixed ones.
 
     The size has exactly the chosen aspect ratio: both sides are a whole multiple of the
@@ -178,5 +188,9 @@ def output_form(*, params: Mapping[str, object], width: int, height: int,
             k = top
         w, h = a * k, b * k
     duration = params.get("duration_s", duration_s)
-    return OutputForm(w, h, float(duration) if duration is not None else None,  # type: ignore[arg-type]
-                      f"{w // math.gcd(w, h)}:{h // math.gcd(w, h)}")
+    return OutputForm(
+        w,
+        h,
+        float(duration) if duration is not None else None,  # type: ignore[arg-type]
+        f"{w // math.gcd(w, h)}:{h // math.gcd(w, h)}",
+    )

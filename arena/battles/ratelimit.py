@@ -69,15 +69,23 @@ def rate_limits_hit(limits: Sequence[Limit]) -> None:
         return
     now = time.time()
     windows = [int(now // lim.window_s) for lim in active]
-    keys = [(f"rl:{lim.scope}:{lim.key}:{window}", lim.window_s + 5)
-            for lim, window in zip(active, windows, strict=True)]
+    keys = [
+        (f"rl:{lim.scope}:{lim.key}:{window}", lim.window_s + 5)
+        for lim, window in zip(active, windows, strict=True)
+    ]
     cache = caches["default"]
     try:
-        counts = (_counts_redis(cache, keys) if isinstance(cache, RedisCache)
-                  else _counts_generic(cache, keys))
+        counts = (
+            _counts_redis(cache, keys)
+            if isinstance(cache, RedisCache)
+            else _counts_generic(cache, keys)
+        )
     except Exception as exc:
-        logger.warning("rate limiter unavailable (%s); letting %s through", exc,
-                       ", ".join(lim.scope for lim in active))
+        logger.warning(
+            "rate limiter unavailable (%s); letting %s through",
+            exc,
+            ", ".join(lim.scope for lim in active),
+        )
         return
     for lim, window, count in zip(active, windows, counts, strict=True):
         if count > lim.limit:
@@ -106,8 +114,11 @@ def connection_acquire(*, key: str, limit: int, ttl_s: int) -> bool:
     cache = caches["default"]
     cache_key = f"ws:{key}"
     try:
-        count = (_counts_redis(cache, [(cache_key, ttl_s)])[0] if isinstance(cache, RedisCache)
-                 else _counts_generic(cache, [(cache_key, ttl_s)])[0])
+        count = (
+            _counts_redis(cache, [(cache_key, ttl_s)])[0]
+            if isinstance(cache, RedisCache)
+            else _counts_generic(cache, [(cache_key, ttl_s)])[0]
+        )
     except Exception as exc:
         logger.warning("connection counter unavailable (%s); letting a WebSocket in", exc)
         return True

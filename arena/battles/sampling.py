@@ -31,8 +31,9 @@ _CACHE: OrderedDict[tuple[Any, ...], PairSampling] = OrderedDict()
 _CACHE_SIZE = 64
 
 
-def pair_probabilities(*, names: Sequence[str], weights: Sequence[float],
-                       state: dict[str, Any] | None) -> PairSampling:
+def pair_probabilities(
+    *, names: Sequence[str], weights: Sequence[float], state: dict[str, Any] | None
+) -> PairSampling:
     """Draw probabilities over the pairs of ``names`` (operator ``weights``; 0 excludes a
     model) from a refresh's sampler state (None before the first refresh: all models
     unknown, so every pair is equally informative)."""
@@ -56,29 +57,41 @@ def pair_probabilities(*, names: Sequence[str], weights: Sequence[float],
     rating = np.array([known[name][1] if name in known else mean for name in names])
     covariance = fisher_covariance(rating, games, ties=ties)
     return adaptive_pair_probabilities(
-        rating, covariance, top=settings.ARENA_SAMPLING_TOP, weights=list(weights),
+        rating,
+        covariance,
+        top=settings.ARENA_SAMPLING_TOP,
+        weights=list(weights),
         uniform_mix=settings.ARENA_SAMPLING_UNIFORM_MIX,
-        max_model_share=settings.ARENA_SAMPLING_MAX_MODEL_SHARE)
+        max_model_share=settings.ARENA_SAMPLING_MAX_MODEL_SHARE,
+    )
 
 
-def arena_pair_probabilities(*, arena_id: int, names: Sequence[str],
-                             weights: Sequence[float]) -> PairSampling:
+def arena_pair_probabilities(
+    *, arena_id: int, names: Sequence[str], weights: Sequence[float]
+) -> PairSampling:
     """:func:`pair_probabilities` from the arena's newest overall snapshot, cached per
     snapshot: a battle costs one indexed query, not a fit."""
     latest: object = None
     load: Callable[[], object] = lambda: None  # noqa: E731
     for _, answer in sampler_state.send(sender=None, arena_id=arena_id):
         latest, load = answer
-    key = (arena_id, latest, tuple(names), tuple(float(w) for w in weights),
-           settings.ARENA_SAMPLING_TOP, settings.ARENA_SAMPLING_UNIFORM_MIX,
-           settings.ARENA_SAMPLING_MAX_MODEL_SHARE)
+    key = (
+        arena_id,
+        latest,
+        tuple(names),
+        tuple(float(w) for w in weights),
+        settings.ARENA_SAMPLING_TOP,
+        settings.ARENA_SAMPLING_UNIFORM_MIX,
+        settings.ARENA_SAMPLING_MAX_MODEL_SHARE,
+    )
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
     state = load() if latest is not None else None
-    sampling = pair_probabilities(names=names, weights=weights,
-                                  state=state if isinstance(state, dict) else None)
+    sampling = pair_probabilities(
+        names=names, weights=weights, state=state if isinstance(state, dict) else None
+    )
     _CACHE[key] = sampling
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -82,8 +82,12 @@ def battle_get_shared(*, token: str) -> Battle:
     missing."""
     battle = None
     if token := token_or_empty(token):
-        battle = _battles().select_related("vote").filter(
-            share_token=token, status=BattleStatus.VOTED).first()
+        battle = (
+            _battles()
+            .select_related("vote")
+            .filter(share_token=token, status=BattleStatus.VOTED)
+            .first()
+        )
     if battle is None:
         raise NotFound("There is no such shared battle (the link may have been revoked).")
     return battle
@@ -93,8 +97,12 @@ def output_get_owned(*, token: str, voter_id: str, staff: bool = False) -> Outpu
     """A ready output file for the voter who owns its battle (or staff); else missing."""
     output = None
     if token := token_or_empty(token):
-        output = (Output.objects.select_related("battle")
-                  .filter(token=token, status=OutputStatus.READY).exclude(file="").first())
+        output = (
+            Output.objects.select_related("battle")
+            .filter(token=token, status=OutputStatus.READY)
+            .exclude(file="")
+            .first()
+        )
     if output is None or not (staff or (voter_id and output.battle.voter_id == voter_id)):
         raise NotFound("No such output.")
     return output
@@ -104,9 +112,16 @@ def output_get_shared(*, share_token: str, side: str) -> Output:
     """One side's file of a shared battle, reachable through the share token only."""
     output = None
     if (share_token := token_or_empty(share_token)) and side in Side.values:
-        output = (Output.objects.filter(
-            battle__share_token=share_token, battle__status=BattleStatus.VOTED, side=side,
-            status=OutputStatus.READY).exclude(file="").first())
+        output = (
+            Output.objects.filter(
+                battle__share_token=share_token,
+                battle__status=BattleStatus.VOTED,
+                side=side,
+                status=OutputStatus.READY,
+            )
+            .exclude(file="")
+            .first()
+        )
     if output is None:
         raise NotFound("No such output.")
     return output
@@ -122,18 +137,24 @@ def output_poster_url(output: Output) -> str:
 
 def arena_contenders(*, arena: Arena) -> list[Contender]:
     """The models an arena's battles are drawn from now (enabled, with an enabled provider)."""
-    return list(Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
-                .select_related("provider").order_by("name"))
+    return list(
+        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True)
+        .select_related("provider")
+        .order_by("name")
+    )
 
 
 def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:
     """One model that plays (or played) in the arena; anything else is a 404."""
     contender = None
-    if isinstance(contender_id, int) or (isinstance(contender_id, str)
-                                         and contender_id.isdigit()
-                                         and len(contender_id) < 12):
-        contender = (Contender.objects.filter(arenas=arena, pk=int(contender_id))
-                     .select_related("provider").first())
+    if isinstance(contender_id, int) or (
+        isinstance(contender_id, str) and contender_id.isdigit() and len(contender_id) < 12
+    ):
+        contender = (
+            Contender.objects.filter(arenas=arena, pk=int(contender_id))
+            .select_related("provider")
+            .first()
+        )
     if contender is None:
         raise NotFound("There is no such model in this arena.")
     return contender
@@ -141,9 +162,14 @@ def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:
 
 def contender_listing(contender: Contender) -> dict[str, object]:
     """A model as GET /api/arenas/{slug}/models lists it (public facts only)."""
-    return {"id": contender.pk, "name": contender.name,
-            "organization": contender.organization, "license": contender.license,
-            "link": contender.link, "demo": contender.is_demo}
+    return {
+        "id": contender.pk,
+        "name": contender.name,
+        "organization": contender.organization,
+        "license": contender.license,
+        "link": contender.link,
+        "demo": contender.is_demo,
+    }
 
 
 def contender_public(contender: Contender) -> dict[str, object]:
@@ -202,8 +228,15 @@ def battle_state(battle: Battle) -> dict[str, object]:
         vote = getattr(battle, "vote", None)
         # Only the battle's own voter reads this state (API, page, WebSocket): whether the vote
         # counted, and why not, is for them alone (the share page never says).
-        state["vote"] = {"choice": vote.choice, "counted": vote.is_valid,
-                         "not_counted_reason": _voter_reason(vote.invalid_reason)} if vote else None
+        state["vote"] = (
+            {
+                "choice": vote.choice,
+                "counted": vote.is_valid,
+                "not_counted_reason": _voter_reason(vote.invalid_reason),
+            }
+            if vote
+            else None
+        )
         state["reveal"] = {
             "left": contender_public(battle.left),
             "right": contender_public(battle.right),
@@ -231,18 +264,27 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
     finished = Output.objects.filter(
         contender__isnull=False, status__in=[OutputStatus.READY, OutputStatus.FAILED]
     ).exclude(error_code=FailureCode.CANCELLED)  # skipped because the other side failed
-    last = dict(finished.filter(status=OutputStatus.READY)
-                .values_list("contender__provider").annotate(at=Max("finished_at")))
-    recent = (finished.filter(finished_at__gte=since).values("contender__provider")
-              .annotate(total=Count("id"), failed=Count("id", filter=Q(
-                  status=OutputStatus.FAILED))))
-    health: dict[int, dict[str, object]] = {pid: {"last_success": at, "total": 0, "failed": 0,
-                                                  "error_rate": None}
-                                            for pid, at in last.items()}
+    last = dict(
+        finished.filter(status=OutputStatus.READY)
+        .values_list("contender__provider")
+        .annotate(at=Max("finished_at"))
+    )
+    recent = (
+        finished.filter(finished_at__gte=since)
+        .values("contender__provider")
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(status=OutputStatus.FAILED)))
+    )
+    health: dict[int, dict[str, object]] = {
+        pid: {"last_success": at, "total": 0, "failed": 0, "error_rate": None}
+        for pid, at in last.items()
+    }
     for row in recent:
         entry = health.setdefault(row["contender__provider"], {"last_success": None})
-        entry.update(total=row["total"], failed=row["failed"],
-                     error_rate=row["failed"] / row["total"] if row["total"] else None)
+        entry.update(
+            total=row["total"],
+            failed=row["failed"],
+            error_rate=row["failed"] / row["total"] if row["total"] else None,
+        )
     return health
 
 

@@ -66,8 +66,9 @@ def prompt_random(*, arena: Arena, rng: random.Random, voter_id: str = "") -> Pr
     count = fresh.count()
     if count == 0:
         if bank.exists():
-            raise InvalidInput("You have used every prompt of this arena's bank: please type "
-                               "your own.")
+            raise InvalidInput(
+                "You have used every prompt of this arena's bank: please type your own."
+            )
         raise InvalidInput("This arena has no prompt bank yet: please type a prompt.")
     return fresh.order_by("pk")[rng.randrange(count)]
 
@@ -91,11 +92,20 @@ def battle_create(
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     window = settings.ARENA_RATE_WINDOW_S
-    rate_limit_hit(scope="battle-voter", key=voter_id, limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
-                   window_s=window, what="new battles")
-    rate_limit_hit(scope="battle-address", key=voter_address,
-                   limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS, window_s=window,
-                   what="new battles from your network")
+    rate_limit_hit(
+        scope="battle-voter",
+        key=voter_id,
+        limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
+        window_s=window,
+        what="new battles",
+    )
+    rate_limit_hit(
+        scope="battle-address",
+        key=voter_address,
+        limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
+        window_s=window,
+        what="new battles from your network",
+    )
     chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
     if random_prompt:
         prompt = prompt_random(arena=arena, rng=rng, voter_id=voter_id)
@@ -104,15 +114,18 @@ def battle_create(
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
     contenders = list(
-        Contender.objects.filter(arenas=arena, enabled=True, provider__enabled=True,
-                                 paused_at__isnull=True)
+        Contender.objects.filter(
+            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
+        )
         .select_related("provider")
         .order_by("pk")
     )
     try:
         sampling = arena_pair_probabilities(
-            arena_id=arena.pk, names=[c.name for c in contenders],
-            weights=[c.sampling_weight for c in contenders])
+            arena_id=arena.pk,
+            names=[c.name for c in contenders],
+            weights=[c.sampling_weight for c in contenders],
+        )
         left_i, right_i, probability = pair_draw(sampling, rng)
     except ValueError:
         raise Unavailable(
@@ -132,11 +145,14 @@ def battle_create(
             sampling_probability=probability,
             params=chosen,
             # What the voter was told now decides, not the setting at export time.
-            prompt_publishable=(settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None
-                                else prompt_publishable),
+            prompt_publishable=(
+                settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None else prompt_publishable
+            ),
         )
-        outputs = [Output.objects.create(battle=battle, side=side,
-                                         contender=battle.contender_on(side)) for side in Side]
+        outputs = [
+            Output.objects.create(battle=battle, side=side, contender=battle.contender_on(side))
+            for side in Side
+        ]
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(
@@ -155,8 +171,9 @@ def _enqueue_or_fail(output: Output, provider_kind: str) -> None:
     except Exception:
         logger.exception("could not queue output %s", output.pk)
         with transaction.atomic():
-            battle = Battle.objects.select_for_update().select_related("arena").get(
-                pk=output.battle_id)
+            battle = (
+                Battle.objects.select_for_update().select_related("arena").get(pk=output.battle_id)
+            )
             if battle.status in (BattleStatus.PENDING, BattleStatus.GENERATING):
                 battle_fail(battle, side=None, code=FailureCode.QUEUE_UNAVAILABLE)
                 transaction.on_commit(lambda: battle_state_announce(battle_id=battle.pk))
@@ -165,8 +182,10 @@ def _enqueue_or_fail(output: Output, provider_kind: str) -> None:
 def battle_fail(battle: Battle, *, side: str | None, code: str) -> None:
     """Fail the battle with a reason a voter can read; the caller holds the battle's lock."""
     reason = PUBLIC_FAILURE.get(code, "the model's provider had an error")
-    noun = "a video" if battle.arena.modality == Modality.VIDEO else (
-        "a text" if battle.arena.modality == Modality.TEXT else "an image"
+    noun = (
+        "a video"
+        if battle.arena.modality == Modality.VIDEO
+        else ("a text" if battle.arena.modality == Modality.TEXT else "an image")
     )
     who = f"Model {SIDE_LABELS[Side(side)]}" if side else "A model"
     battle.status = BattleStatus.FAILED
@@ -175,8 +194,11 @@ def battle_fail(battle: Battle, *, side: str | None, code: str) -> None:
     battle.save(update_fields=["status", "failure_reason", "finished_at"])
     # A side that never started will not be generated now: say so instead of leaving it pending.
     battle.outputs.filter(status=OutputStatus.PENDING).update(
-        status=OutputStatus.FAILED, error_code=FailureCode.CANCELLED,
-        finished_at=battle.finished_at, error="not generated: the battle had already failed")
+        status=OutputStatus.FAILED,
+        error_code=FailureCode.CANCELLED,
+        finished_at=battle.finished_at,
+        error="not generated: the battle had already failed",
+    )
 
 
 def battle_state_announce(*, battle_id: object) -> None:
@@ -200,9 +222,12 @@ def battles_fail_stale(*, now: object = None) -> int:
                 continue
             late = locked.outputs.exclude(status=OutputStatus.READY)
             side = late.values_list("side", flat=True).first()
-            late.update(status=OutputStatus.FAILED, error_code=FailureCode.TIMEOUT,
-                        error="no result before the arena's generation timeout",
-                        finished_at=timezone.now())
+            late.update(
+                status=OutputStatus.FAILED,
+                error_code=FailureCode.TIMEOUT,
+                error="no result before the arena's generation timeout",
+                finished_at=timezone.now(),
+            )
             battle_fail(locked, side=side, code=FailureCode.TIMEOUT)
             transaction.on_commit(lambda b=locked.pk: battle_state_announce(battle_id=b))
         failed += 1

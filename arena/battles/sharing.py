@@ -96,19 +96,27 @@ def battle_shared_view(battle: Battle) -> dict[str, object]:
     outputs = []
     for output in sorted(battle.outputs.all(), key=lambda o: o.side != Side.LEFT):
         ready = output.status == OutputStatus.READY
-        outputs.append({
-            "side": output.side,
-            "label": SIDE_LABELS[Side(output.side)],
-            "url": (reverse("share-output", kwargs={"token": token, "side": output.side})
-                    if ready and output.file else None),
-            "content_type": output.content_type if ready else None,
-            "text": output.text if ready and output.text else None,
-            "model": contender_public(battle.contender_on(output.side)),
-        })
+        outputs.append(
+            {
+                "side": output.side,
+                "label": SIDE_LABELS[Side(output.side)],
+                "url": (
+                    reverse("share-output", kwargs={"token": token, "side": output.side})
+                    if ready and output.file
+                    else None
+                ),
+                "content_type": output.content_type if ready else None,
+                "text": output.text if ready and output.text else None,
+                "model": contender_public(battle.contender_on(output.side)),
+            }
+        )
     vote = getattr(battle, "vote", None)
     return {
-        "arena": {"slug": battle.arena.slug, "title": battle.arena.title,
-                  "modality": battle.arena.modality},
+        "arena": {
+            "slug": battle.arena.slug,
+            "title": battle.arena.title,
+            "modality": battle.arena.modality,
+        },
         "prompt": battle.prompt.text,
         "outputs": outputs,
         "choice": vote.choice if vote else None,

@@ -28,9 +28,16 @@ import re
 import unicodedata
 
 # Default-ignorable characters outside category Cf that render as nothing.
-_INVISIBLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180D),
-                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0),
-                     (0xE0100, 0xE01EF))
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180D),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
 
 
 def _invisible(ch: str) -> bool:
@@ -58,8 +65,9 @@ def confusables_map() -> dict[str, str]:
     for char, homoglyphs in confusables_data.items():
         if len(char) != 1 or char.isascii():
             continue
-        candidates = [h["c"] for h in homoglyphs
-                      if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()]
+        candidates = [
+            h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()
+        ]
         chosen = _pick(candidates)
         if chosen:
             table[char] = chosen
@@ -67,14 +75,24 @@ def confusables_map() -> dict[str, str]:
 
 
 # Unicode names of Latin letters in disguise that the confusables data does not list.
-_LATIN_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?"
-                         r"LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .+)?")
+_LATIN_NAME = re.compile(
+    r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?"
+    r"LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .+)?"
+)
 _MARKS = frozenset({"Mn", "Me"})
 # Where such letters live: Latin-1 to Latin Extended-B and IPA, phonetic extensions (small
 # capitals), Latin Extended Additional/C/D/E/F/G, enclosed alphanumeric supplement.
-_LATIN_BLOCKS = ((0x80, 0x2AF), (0x1D00, 0x1DBF), (0x1E00, 0x1EFF), (0x2C60, 0x2C7F),
-                 (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x10780, 0x107BF), (0x1DF00, 0x1DFFF),
-                 (0x1F100, 0x1F1FF))
+_LATIN_BLOCKS = (
+    (0x80, 0x2AF),
+    (0x1D00, 0x1DBF),
+    (0x1E00, 0x1EFF),
+    (0x2C60, 0x2C7F),
+    (0xA720, 0xA7FF),
+    (0xAB30, 0xAB6F),
+    (0x10780, 0x107BF),
+    (0x1DF00, 0x1DFFF),
+    (0x1F100, 0x1F1FF),
+)
 
 
 @functools.cache

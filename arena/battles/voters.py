@@ -80,18 +80,26 @@ def _address_hash(address: str) -> str:
 def client_address_hash(request: Any) -> str:
     """A keyed hash of the client's address identity (never the IP); "" when none is usable."""
     meta: Mapping[str, str] = request.META
-    return _address_hash(client_address(
-        remote_addr=meta.get("REMOTE_ADDR", "") or "",
-        forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", "") or "",
-        trusted_proxies=settings.ARENA_TRUSTED_PROXIES,
-    ))
+    return _address_hash(
+        client_address(
+            remote_addr=meta.get("REMOTE_ADDR", "") or "",
+            forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", "") or "",
+            trusted_proxies=settings.ARENA_TRUSTED_PROXIES,
+        )
+    )
 
 
 def scope_address_hash(scope: Mapping[str, Any]) -> str:
     """The same hash for an ASGI (WebSocket) connection."""
     client = scope.get("client") or ("", 0)
     headers: Iterable[tuple[bytes, bytes]] = scope.get("headers") or []
-    forwarded = ",".join(value.decode("latin-1") for name, value in headers
-                         if name.lower() == b"x-forwarded-for")
-    return _address_hash(client_address(remote_addr=str(client[0] or ""), forwarded_for=forwarded,
-                                        trusted_proxies=settings.ARENA_TRUSTED_PROXIES))
+    forwarded = ",".join(
+        value.decode("latin-1") for name, value in headers if name.lower() == b"x-forwarded-for"
+    )
+    return _address_hash(
+        client_address(
+            remote_addr=str(client[0] or ""),
+            forwarded_for=forwarded,
+            trusted_proxies=settings.ARENA_TRUSTED_PROXIES,
+        )
+    )

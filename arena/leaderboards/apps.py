@@ -26,16 +26,22 @@ def _refresh_after_vote(sender: Any, arena_id: int, **_: Any) -> None:
     leaderboard_refresh_request(arena_id=arena_id)
 
 
-def _sampler_state(sender: Any, arena_id: int,
-                   **_: Any) -> tuple[int | None, Callable[[], object]]:
+def _sampler_state(sender: Any, arena_id: int, **_: Any) -> tuple[int | None, Callable[[], object]]:
     """The newest overall snapshot's id, and how to read the sampler state it stored."""
     from arena.leaderboards.models import LeaderboardSnapshot
 
-    latest = (LeaderboardSnapshot.objects.filter(arena_id=arena_id, category="")
-              .order_by("-computed_at").values_list("pk", flat=True).first())
+    latest = (
+        LeaderboardSnapshot.objects.filter(arena_id=arena_id, category="")
+        .order_by("-computed_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
     def load() -> object:
-        return (LeaderboardSnapshot.objects.filter(pk=latest)
-                .values_list("matrices__sampler", flat=True).first())
+        return (
+            LeaderboardSnapshot.objects.filter(pk=latest)
+            .values_list("matrices__sampler", flat=True)
+            .first()
+        )
 
     return latest, load

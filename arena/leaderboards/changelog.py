@@ -24,8 +24,9 @@ def _models(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(r["model"]): r for r in rows}
 
 
-def board_changes(*, previous: LeaderboardSnapshot | None, board: Mapping[str, Any],
-                  excluded: Mapping[str, int]) -> list[LeaderboardChange]:
+def board_changes(
+    *, previous: LeaderboardSnapshot | None, board: Mapping[str, Any], excluded: Mapping[str, int]
+) -> list[LeaderboardChange]:
     """The changes between the previous overall board and this one (unsaved)."""
     now = _models(board["rows"])
     params = board["params"]
@@ -36,52 +37,87 @@ def board_changes(*, previous: LeaderboardSnapshot | None, board: Mapping[str, A
 
     if previous is None:
         ranked = sum(1 for r in now.values() if not r.get("provisional"))
-        add(ChangeKind.METHOD, f"First board: {len(now)} models, {ranked} ranked; "
-            f"recipe: {params.get('recipe', '')}", params={
-                k: params.get(k) for k in METHOD_PARAMS})
+        add(
+            ChangeKind.METHOD,
+            f"First board: {len(now)} models, {ranked} ranked; recipe: {params.get('recipe', '')}",
+            params={k: params.get(k) for k in METHOD_PARAMS},
+        )
         for reason, n in sorted(excluded.items()):
-            add(ChangeKind.VOTES_EXCLUDED, f"{n} votes not counted: "
-                f"{dict(InvalidReason.choices).get(reason, reason)}", reason=reason, count=n)
+            add(
+                ChangeKind.VOTES_EXCLUDED,
+                f"{n} votes not counted: {dict(InvalidReason.choices).get(reason, reason)}",
+                reason=reason,
+                count=n,
+            )
         return changes
     before = _models(previous.rows)
     for model in sorted(set(now) - set(before)):
         row = now[model]
         state = "provisional" if row.get("provisional") else "ranked"
-        add(ChangeKind.MODEL_ADDED, f"{model} added ({state}, {row.get('votes', 0)} votes)",
-            model=model)
+        add(
+            ChangeKind.MODEL_ADDED,
+            f"{model} added ({state}, {row.get('votes', 0)} votes)",
+            model=model,
+        )
     for model in sorted(set(now) & set(before)):
         was, row = before[model], now[model]
         if was.get("provisional", was.get("rating") is None) and not row.get("provisional"):
-            add(ChangeKind.MODEL_RANKED, f"{model} ranked: {row.get('votes')} counted votes "
-                f"reach the minimum of {params.get('min_votes_to_rank')}", model=model)
+            add(
+                ChangeKind.MODEL_RANKED,
+                f"{model} ranked: {row.get('votes')} counted votes "
+                f"reach the minimum of {params.get('min_votes_to_rank')}",
+                model=model,
+            )
         if row.get("retired") and not was.get("retired"):
-            add(ChangeKind.MODEL_RETIRED, f"{model} retired: no longer drawn; its "
-                f"{row.get('votes')} votes still count", model=model)
+            add(
+                ChangeKind.MODEL_RETIRED,
+                f"{model} retired: no longer drawn; its {row.get('votes')} votes still count",
+                model=model,
+            )
     for model in sorted(set(before) - set(now)):
-        add(ChangeKind.MODEL_RETIRED, f"{model} retired (it had no counted votes here)",
-            model=model)
+        add(
+            ChangeKind.MODEL_RETIRED, f"{model} retired (it had no counted votes here)", model=model
+        )
     labels = dict(InvalidReason.choices)
     for reason, n in sorted(excluded.items()):
         grown = n - int(previous.excluded.get(reason, 0))
         if grown > 0:
-            add(ChangeKind.VOTES_EXCLUDED, f"{grown} more votes not counted: "
-                f"{labels.get(reason, reason)} ({n} in all)", reason=reason, count=grown)
+            add(
+                ChangeKind.VOTES_EXCLUDED,
+                f"{grown} more votes not counted: {labels.get(reason, reason)} ({n} in all)",
+                reason=reason,
+                count=grown,
+            )
     old_params = previous.params or {}
     if "min_votes_to_rank" not in old_params:  # a board from before provisional models
-        add(ChangeKind.METHOD, "Method: models with fewer than "
+        add(
+            ChangeKind.METHOD,
+            "Method: models with fewer than "
             f"{params.get('min_votes_to_rank')} counted votes are provisional (no rating, "
             "interval or rank; their votes leave the fit); ratings to two decimals; recipe: "
-            f"{params.get('recipe', '')}", param="min_votes_to_rank",
-            after=params.get("min_votes_to_rank"))
+            f"{params.get('recipe', '')}",
+            param="min_votes_to_rank",
+            after=params.get("min_votes_to_rank"),
+        )
     for key, label in METHOD_PARAMS.items():
         if key in old_params and old_params.get(key) != params.get(key):
-            add(ChangeKind.METHOD, f"Method: {label} {old_params.get(key)} → {params.get(key)}",
-                param=key, before=old_params.get(key), after=params.get(key))
+            add(
+                ChangeKind.METHOD,
+                f"Method: {label} {old_params.get(key)} → {params.get(key)}",
+                param=key,
+                before=old_params.get(key),
+                after=params.get(key),
+            )
     return changes
 
 
-def changelog_record(*, arena: Arena, previous: LeaderboardSnapshot | None,
-                     board: Mapping[str, Any], excluded: Mapping[str, int]) -> None:
+def changelog_record(
+    *,
+    arena: Arena,
+    previous: LeaderboardSnapshot | None,
+    board: Mapping[str, Any],
+    excluded: Mapping[str, int],
+) -> None:
     """Store what changed (inside the refresh's transaction)."""
     changes = board_changes(previous=previous, board=board, excluded=excluded)
     for change in changes:
@@ -91,6 +127,9 @@ def changelog_record(*, arena: Arena, previous: LeaderboardSnapshot | None,
 
 def changes_latest(*, arena: Arena, limit: int) -> list[dict[str, object]]:
     """The newest entries, newest first, for the page and the API."""
-    return [{"at": at.isoformat(), "kind": kind, "text": text} for at, kind, text in
-            LeaderboardChange.objects.filter(arena=arena).order_by("-at", "-pk")
-            .values_list("at", "kind", "text")[:limit]]
+    return [
+        {"at": at.isoformat(), "kind": kind, "text": text}
+        for at, kind, text in LeaderboardChange.objects.filter(arena=arena)
+        .order_by("-at", "-pk")
+        .values_list("at", "kind", "text")[:limit]
+    ]

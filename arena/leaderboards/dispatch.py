@@ -16,8 +16,7 @@ def refresh_schedule(*, arena_id: int, countdown: float) -> None:
     elif settings.ARENA_EMBEDDED_TASKS:
         from arena.battles.dispatch import run_in_thread
 
-        timer = threading.Timer(countdown, run_in_thread,
-                                args=(leaderboard_refresh_task, arena_id))
+        timer = threading.Timer(countdown, run_in_thread, args=(leaderboard_refresh_task, arena_id))
         timer.daemon = True
         timer.start()
     else:

@@ -41,17 +41,33 @@ def battle_pseudonym(battle_id: object) -> str:
 
 def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
     with_prompts = settings.ARENA_EXPORT_PROMPTS
-    fields = ["battle_id", "battle__left__name", "battle__right__name", "choice", "created_at",
-              "voter_id", "battle__prompt__category"]
+    fields = [
+        "battle_id",
+        "battle__left__name",
+        "battle__right__name",
+        "choice",
+        "created_at",
+        "voter_id",
+        "battle__prompt__category",
+    ]
     if with_prompts:
         fields += ["battle__prompt__text", "battle__prompt_publishable"]
-    votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
-             .values_list(*fields))
+    votes = (
+        Vote.objects.filter(battle__arena=arena, is_valid=True)
+        .order_by("created_at", "pk")
+        .values_list(*fields)
+    )
     for values in votes.iterator(chunk_size=2000):
         battle_id, left, right, choice, at, voter_id, category = values[:7]
-        row = {"battle_id": battle_pseudonym(battle_id), "model_a": left, "model_b": right,
-               "winner": WINNER_OF_CHOICE[Choice(choice)], "timestamp": at.isoformat(),
-               "voter": voter_pseudonym(voter_id), "category": category or ""}
+        row = {
+            "battle_id": battle_pseudonym(battle_id),
+            "model_a": left,
+            "model_b": right,
+            "winner": WINNER_OF_CHOICE[Choice(choice)],
+            "timestamp": at.isoformat(),
+            "voter": voter_pseudonym(voter_id),
+            "category": category or "",
+        }
         if with_prompts:
             # Only battles made while the pages warned that prompts may be published: turning
             # the setting on never publishes what voters typed under the privacy promise.
@@ -90,8 +106,20 @@ def votes_export_csv(*, arena: Arena) -> Iterator[str]:
 
 
 # The leaderboard table as a download: what the page's table shows, one row per model.
-BOARD_COLUMNS = ["rank", "model", "organization", "demo", "rating", "ci_low", "ci_high", "elo",
-                 "style_rating", "votes", "win_rate", "provisional"]
+BOARD_COLUMNS = [
+    "rank",
+    "model",
+    "organization",
+    "demo",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "elo",
+    "style_rating",
+    "votes",
+    "win_rate",
+    "provisional",
+]
 
 
 def leaderboard_csv(board: dict[str, object]) -> str:

@@ -28,13 +28,16 @@ STYLE_EXPLANATION = (
     "left-minus-right differences as extra terms, whose coefficients absorb their effect. "
     "A difference that is constant within each model (one provider always returns one size) "
     "cannot be told apart from the model itself, so it is dropped with a notice, and "
-    "style-controlled ratings appear only when at least one difference is identified.")
+    "style-controlled ratings appear only when at least one difference is identified."
+)
 
 
 def recipe(*, bootstrap_rounds: int, min_votes: int, both_bad: str) -> str:
     """The command that recomputes the main board from the public export."""
-    command = (f"python -m ratings votes.jsonl --bootstrap {bootstrap_rounds} --seed 0 "
-               f"--min-votes {min_votes}")
+    command = (
+        f"python -m ratings votes.jsonl --bootstrap {bootstrap_rounds} --seed 0 "
+        f"--min-votes {min_votes}"
+    )
     return command + (" --both-bad exclude" if both_bad == "exclude" else "")
 
 
@@ -52,21 +55,38 @@ class RankedCells:
     provisional: list[ProvisionalRow]
 
 
-def ranked_cells(names: Sequence[str], left: IntArray, right: IntArray, outcome: IntArray,
-                 count: IntArray, *, min_votes: int, both_bad: str) -> RankedCells:
+def ranked_cells(
+    names: Sequence[str],
+    left: IntArray,
+    right: IntArray,
+    outcome: IntArray,
+    count: IntArray,
+    *,
+    min_votes: int,
+    both_bad: str,
+) -> RankedCells:
     """Split a board's cells (``left``/``right`` index ``names``) by the provisional rule of
     :mod:`ratings.provisional`, after the tie rule, as ``python -m ratings --min-votes``."""
     rated = (count > 0) & ((outcome != 3) if both_bad == "exclude" else True)
     m = len(names)
     which = provisional_mask(m, left[rated], right[rated], count[rated], min_votes=min_votes)
-    rows = provisional_rows(list(names), left[rated], right[rated], outcome[rated],
-                            count[rated], which)
+    rows = provisional_rows(
+        list(names), left[rated], right[rated], outcome[rated], count[rated], which
+    )
     positions = np.flatnonzero(~which).astype(np.int64)
     new_index = np.full(m, -1, dtype=np.int64)
     new_index[positions] = np.arange(positions.shape[0])
     keep = rated & ~which[left] & ~which[right]
-    return RankedCells(tuple(names[k] for k in positions), positions, new_index[left[keep]],
-                       new_index[right[keep]], outcome[keep], count[keep], keep, rows)
+    return RankedCells(
+        tuple(names[k] for k in positions),
+        positions,
+        new_index[left[keep]],
+        new_index[right[keep]],
+        outcome[keep],
+        count[keep],
+        keep,
+        rows,
+    )
 
 
 def finite(value: float, digits: int = 2) -> float | None:
@@ -94,47 +114,71 @@ def style_section(style: StyleResult) -> dict[str, object]:
     }
 
 
-def ipw_section(ranked: RankedCells, probability: FloatArray | None, *, both_bad: str,
-                bootstrap_rounds: int) -> tuple[dict[str, object], dict[str, tuple[
-                    float | None, float | None, float | None]]]:
+def ipw_section(
+    ranked: RankedCells, probability: FloatArray | None, *, both_bad: str, bootstrap_rounds: int
+) -> tuple[dict[str, object], dict[str, tuple[float | None, float | None, float | None]]]:
     """The inverse-probability-weighted fit of the ranked models, on the votes whose draw
     probability is stored; the others are left out and counted, with a notice (never a
     silent switch to the unweighted fit). Returns the section and ``{model: (rating, low,
     high)}``."""
     total = int(ranked.count.sum())
     if probability is None:
-        return {"votes_weighted": 0, "votes_without_probability": total,
-                "notice": "No draw probability was read."}, {}
+        return {
+            "votes_weighted": 0,
+            "votes_without_probability": total,
+            "notice": "No draw probability was read.",
+        }, {}
     p = probability[ranked.keep]
     known = np.isfinite(p) & (p > 0)
     missing = int(ranked.count[~known].sum())
     notice = None
     if missing:
-        notice = (f"{missing} of {total} counted votes have no stored draw probability (cast "
-                  "before the sampler recorded it) and are left out of the weighted ratings; "
-                  "the main board counts them.")
-    section: dict[str, object] = {"votes_weighted": total - missing,
-                                  "votes_without_probability": missing, "notice": notice}
+        notice = (
+            f"{missing} of {total} counted votes have no stored draw probability (cast "
+            "before the sampler recorded it) and are left out of the weighted ratings; "
+            "the main board counts them."
+        )
+    section: dict[str, object] = {
+        "votes_weighted": total - missing,
+        "votes_without_probability": missing,
+        "notice": notice,
+    }
     n = ranked.count[known]
     if not n.sum():
         return section, {}
     battles = battles_from_arrays(
-        ranked.names, np.repeat(ranked.left[known], n), np.repeat(ranked.right[known], n),
-        np.repeat(ranked.outcome[known], n), weights=np.repeat(1.0 / p[known], n),
-        both_bad=both_bad)  # type: ignore[arg-type]
+        ranked.names,
+        np.repeat(ranked.left[known], n),
+        np.repeat(ranked.right[known], n),
+        np.repeat(ranked.outcome[known], n),
+        weights=np.repeat(1.0 / p[known], n),
+        both_bad=both_bad,
+    )  # type: ignore[arg-type]
     try:
-        lb = compute_leaderboard(battles, method="bt", bootstrap_rounds=bootstrap_rounds, seed=0,
-                                 both_bad=both_bad,  # type: ignore[arg-type]
-                                 online_elo=False)
+        lb = compute_leaderboard(
+            battles,
+            method="bt",
+            bootstrap_rounds=bootstrap_rounds,
+            seed=0,
+            both_bad=both_bad,  # type: ignore[arg-type]
+            online_elo=False,
+        )
     except NoBattlesError:
         return section, {}
     section["regularized"] = lb.regularized
-    return section, {r.model: (finite(r.rating), finite(r.ci_low), finite(r.ci_high))
-                     for r in lb.rows}
+    return section, {
+        r.model: (finite(r.rating), finite(r.ci_low), finite(r.ci_high)) for r in lb.rows
+    }
 
 
-def sampler_state(names: Sequence[str], left: IntArray, right: IntArray, outcome: IntArray,
-                  count: IntArray, ratings: dict[str, float]) -> dict[str, object]:
+def sampler_state(
+    names: Sequence[str],
+    left: IntArray,
+    right: IntArray,
+    outcome: IntArray,
+    count: IntArray,
+    ratings: dict[str, float],
+) -> dict[str, object]:
     """What the adaptive sampler needs from a refresh (:mod:`arena.battles.pairing`): every
     model with counted votes, its rating (provisional ones: the mean, their few games give
     them a wide variance) and the games and ties between each pair."""

@@ -54,8 +54,9 @@ def _advisory_lock(arena_id: int) -> Iterator[bool]:
     session = psycopg.connect(**params, autocommit=True)
     held = False
     try:
-        row = session.execute("SELECT pg_try_advisory_lock(%s, %s)",
-                              (LOCK_CLASS, int(arena_id))).fetchone()
+        row = session.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, int(arena_id))
+        ).fetchone()
         held = bool(row and row[0])
         yield held
     finally:

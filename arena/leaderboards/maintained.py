@@ -66,10 +66,11 @@ WHERE v.is_valid {where}
 """
 
 _PAIR_KEY = "arena_id, category, left_id, right_id, choice, probability"
-_STYLE_KEY = ("arena_id, left_id, right_id, choice, probability, bin_latency, bin_pixels, "
-              "bin_aspect")
-_STYLE_VALUES = ("votes, sum_latency, sum_pixels, sum_aspect, min_latency, max_latency, "
-                 "min_pixels, max_pixels, min_aspect, max_aspect")
+_STYLE_KEY = "arena_id, left_id, right_id, choice, probability, bin_latency, bin_pixels, bin_aspect"
+_STYLE_VALUES = (
+    "votes, sum_latency, sum_pixels, sum_aspect, min_latency, max_latency, "
+    "min_pixels, max_pixels, min_aspect, max_aspect"
+)
 
 
 def _pair_upsert(source: str) -> str:
@@ -87,10 +88,16 @@ def _style_upsert(source: str) -> str:
         return f"{column} = CASE WHEN c.votes <= 0 THEN EXCLUDED.{column} ELSE {merged} END"
 
     merges = ", ".join(
-        [fresh_or(f"sum_{k}", f"c.sum_{k} + EXCLUDED.sum_{k}") for k in
-         ("latency", "pixels", "aspect")]
-        + [fresh_or(f"{f}_{k}", f"{g}(c.{f}_{k}, EXCLUDED.{f}_{k})") for k in
-           ("latency", "pixels", "aspect") for f, g in (("min", "least"), ("max", "greatest"))])
+        [
+            fresh_or(f"sum_{k}", f"c.sum_{k} + EXCLUDED.sum_{k}")
+            for k in ("latency", "pixels", "aspect")
+        ]
+        + [
+            fresh_or(f"{f}_{k}", f"{g}(c.{f}_{k}, EXCLUDED.{f}_{k})")
+            for k in ("latency", "pixels", "aspect")
+            for f, g in (("min", "least"), ("max", "greatest"))
+        ]
+    )
     return f"""
 INSERT INTO leaderboards_stylecell AS c ({_STYLE_KEY}, {_STYLE_VALUES})
 SELECT arena_id, left_id, right_id, choice, p, bl, bp, ba, sum(sign), sum(sign * x_lat),
@@ -102,46 +109,67 @@ ON CONFLICT ({_STYLE_KEY}) DO UPDATE SET votes = c.votes + EXCLUDED.votes, {merg
 """
 
 
-def _contribution(votes: str, *, sign: int, prompts: str = "battles_prompt",
-                  where: str = "") -> str:
+def _contribution(
+    votes: str, *, sign: int, prompts: str = "battles_prompt", where: str = ""
+) -> str:
     return _CONTRIBUTION.format(votes=votes, prompts=prompts, sign=sign, where=where)
 
 
-_CHANGED = ("(SELECT {side}.* FROM old_votes o JOIN new_votes n ON n.id = o.id "
-            "WHERE (o.is_valid, o.choice, o.battle_id) IS DISTINCT FROM "
-            "(n.is_valid, n.choice, n.battle_id))")
-_VOTES_CHANGED = (_contribution(_CHANGED.format(side="o"), sign=-1) + " UNION ALL "
-                  + _contribution(_CHANGED.format(side="n"), sign=1))
-_PROMPT_VOTES = ("(SELECT v.* FROM votes_vote v JOIN battles_battle b ON b.id = v.battle_id "
-                 "JOIN old_prompts op ON op.id = b.prompt_id JOIN new_prompts np "
-                 "ON np.id = op.id WHERE op.category IS DISTINCT FROM np.category)")
-_PROMPTS_CHANGED = (_contribution(_PROMPT_VOTES, sign=-1, prompts="old_prompts") + " UNION ALL "
-                    + _contribution(_PROMPT_VOTES, sign=1, prompts="new_prompts"))
+_CHANGED = (
+    "(SELECT {side}.* FROM old_votes o JOIN new_votes n ON n.id = o.id "
+    "WHERE (o.is_valid, o.choice, o.battle_id) IS DISTINCT FROM "
+    "(n.is_valid, n.choice, n.battle_id))"
+)
+_VOTES_CHANGED = (
+    _contribution(_CHANGED.format(side="o"), sign=-1)
+    + " UNION ALL "
+    + _contribution(_CHANGED.format(side="n"), sign=1)
+)
+_PROMPT_VOTES = (
+    "(SELECT v.* FROM votes_vote v JOIN battles_battle b ON b.id = v.battle_id "
+    "JOIN old_prompts op ON op.id = b.prompt_id JOIN new_prompts np "
+    "ON np.id = op.id WHERE op.category IS DISTINCT FROM np.category)"
+)
+_PROMPTS_CHANGED = (
+    _contribution(_PROMPT_VOTES, sign=-1, prompts="old_prompts")
+    + " UNION ALL "
+    + _contribution(_PROMPT_VOTES, sign=1, prompts="new_prompts")
+)
 
 
 def _function(name: str, body: str) -> str:
-    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
-            f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$;\n")
+    return (
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+        f"BEGIN\n{body}\nRETURN NULL;\nEND\n$fn$;\n"
+    )
 
 
-INSTALL_SQL = "".join([
-    _function("arena_cells_votes_inserted",
-              _pair_upsert(_contribution("new_votes", sign=1))
-              + _style_upsert(_contribution("new_votes", sign=1))),
-    _function("arena_cells_votes_deleted",
-              _pair_upsert(_contribution("old_votes", sign=-1))
-              + _style_upsert(_contribution("old_votes", sign=-1))),
-    _function("arena_cells_votes_updated",
-              _pair_upsert(_VOTES_CHANGED) + _style_upsert(_VOTES_CHANGED)),
-    _function("arena_cells_prompts_updated", _pair_upsert(_PROMPTS_CHANGED)),
-    _function("arena_cells_arena_resized",
-              "PERFORM arena_cells_recount_style(NEW.id);"),
-    """
+INSTALL_SQL = "".join(
+    [
+        _function(
+            "arena_cells_votes_inserted",
+            _pair_upsert(_contribution("new_votes", sign=1))
+            + _style_upsert(_contribution("new_votes", sign=1)),
+        ),
+        _function(
+            "arena_cells_votes_deleted",
+            _pair_upsert(_contribution("old_votes", sign=-1))
+            + _style_upsert(_contribution("old_votes", sign=-1)),
+        ),
+        _function(
+            "arena_cells_votes_updated",
+            _pair_upsert(_VOTES_CHANGED) + _style_upsert(_VOTES_CHANGED),
+        ),
+        _function("arena_cells_prompts_updated", _pair_upsert(_PROMPTS_CHANGED)),
+        _function("arena_cells_arena_resized", "PERFORM arena_cells_recount_style(NEW.id);"),
+        """
 CREATE OR REPLACE FUNCTION arena_cells_recount_style(arena bigint) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
 DELETE FROM leaderboards_stylecell WHERE arena_id = arena;
-""" + _style_upsert(_contribution("votes_vote", sign=1, where="AND b.arena_id = arena")) + """
+"""
+        + _style_upsert(_contribution("votes_vote", sign=1, where="AND b.arena_id = arena"))
+        + """
 END
 $fn$;
 DROP TRIGGER IF EXISTS arena_cells_votes_inserted ON votes_vote;
@@ -165,7 +193,9 @@ CREATE TRIGGER arena_cells_arena_resized AFTER UPDATE OF width, height ON battle
     FOR EACH ROW WHEN (OLD.width IS DISTINCT FROM NEW.width
                        OR OLD.height IS DISTINCT FROM NEW.height)
     EXECUTE FUNCTION arena_cells_arena_resized();
-"""])
+""",
+    ]
+)
 
 UNINSTALL_SQL = """
 DROP TRIGGER IF EXISTS arena_cells_votes_inserted ON votes_vote;
@@ -189,8 +219,10 @@ def maintained() -> bool:
 
 
 def _bins_wanted() -> tuple[list[float], float]:
-    return ([float(e) for e in sorted(settings.ARENA_STYLE_LATENCY_EDGES_S)],
-            float(settings.ARENA_STYLE_SIZE_STEP))
+    return (
+        [float(e) for e in sorted(settings.ARENA_STYLE_LATENCY_EDGES_S)],
+        float(settings.ARENA_STYLE_SIZE_STEP),
+    )
 
 
 def cells_rebuild(arena_ids: Sequence[int] | None = None) -> None:
@@ -202,20 +234,24 @@ def cells_rebuild(arena_ids: Sequence[int] | None = None) -> None:
     source = _contribution("votes_vote", sign=1, where=where)
     arenas = None if arena_ids is None else [int(a) for a in arena_ids]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE leaderboards_paircell, leaderboards_stylecell, "
-                       "leaderboards_cellbins IN EXCLUSIVE MODE")
+        cursor.execute(
+            "LOCK TABLE leaderboards_paircell, leaderboards_stylecell, "
+            "leaderboards_cellbins IN EXCLUSIVE MODE"
+        )
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             "INSERT INTO leaderboards_cellbins (id, latency_edges, size_step) "
             "VALUES (1, %s::jsonb, %s) ON CONFLICT (id) DO UPDATE SET "
             "latency_edges = EXCLUDED.latency_edges, size_step = EXCLUDED.size_step",
-            [_json(edges), step])
+            [_json(edges), step],
+        )
         scope = "" if arenas is None else " WHERE arena_id = ANY(%(arenas)s)"
         params = None if arenas is None else {"arenas": arenas}
         cursor.execute("DELETE FROM leaderboards_paircell" + scope, params)
         cursor.execute("DELETE FROM leaderboards_stylecell" + scope, params)
-        cursor.execute(f"""
+        cursor.execute(
+            f"""
 CREATE TEMP TABLE arena_cells_recount ON COMMIT DROP AS
 SELECT GROUPING(category) AS by_style, arena_id, category, left_id, right_id, choice, p,
        bl, bp, ba, count(*) AS n, sum(x_lat) AS s_lat, sum(x_pix) AS s_pix,
@@ -224,7 +260,9 @@ SELECT GROUPING(category) AS by_style, arena_id, category, left_id, right_id, ch
 FROM ({source}) d
 GROUP BY GROUPING SETS ((arena_id, category, left_id, right_id, choice, p),
                         (arena_id, left_id, right_id, choice, p, bl, bp, ba))
-""", params)
+""",
+            params,
+        )
         cursor.execute(f"""
 INSERT INTO leaderboards_paircell ({_PAIR_KEY}, votes)
 SELECT arena_id, category, left_id, right_id, choice, p, n FROM arena_cells_recount

@@ -66,8 +66,9 @@ class PairCell(models.Model):
 
     # No database constraint: checking one would lock the arena row (FOR KEY SHARE) inside
     # every vote's transaction; arenas with votes cannot be deleted anyway (PROTECT).
-    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="+",
-                              db_index=False, db_constraint=False)
+    arena = models.ForeignKey(
+        Arena, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     category = models.CharField(max_length=60, blank=True)
     left_id = models.BigIntegerField()
     right_id = models.BigIntegerField()
@@ -76,9 +77,12 @@ class PairCell(models.Model):
     votes = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(
-            fields=["arena", "category", "left_id", "right_id", "choice", "probability"],
-            name="paircell_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arena", "category", "left_id", "right_id", "choice", "probability"],
+                name="paircell_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.left_id}-{self.right_id} {self.choice} [{self.category}]: {self.votes}"
@@ -91,8 +95,9 @@ class StyleCell(models.Model):
 
     # No database constraint: checking one would lock the arena row (FOR KEY SHARE) inside
     # every vote's transaction; arenas with votes cannot be deleted anyway (PROTECT).
-    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="+",
-                              db_index=False, db_constraint=False)
+    arena = models.ForeignKey(
+        Arena, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     left_id = models.BigIntegerField()
     right_id = models.BigIntegerField()
     choice = models.CharField(max_length=10)
@@ -112,14 +117,27 @@ class StyleCell(models.Model):
     max_aspect = models.FloatField(default=0.0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(
-            fields=["arena", "left_id", "right_id", "choice", "probability", "bin_latency",
-                    "bin_pixels", "bin_aspect"],
-            name="stylecell_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "arena",
+                    "left_id",
+                    "right_id",
+                    "choice",
+                    "probability",
+                    "bin_latency",
+                    "bin_pixels",
+                    "bin_aspect",
+                ],
+                name="stylecell_key",
+            )
+        ]
 
     def __str__(self) -> str:
-        return (f"{self.left_id}-{self.right_id} {self.choice} bins ({self.bin_latency}, "
-                f"{self.bin_pixels}, {self.bin_aspect}): {self.votes}")
+        return (
+            f"{self.left_id}-{self.right_id} {self.choice} bins ({self.bin_latency}, "
+            f"{self.bin_pixels}, {self.bin_aspect}): {self.votes}"
+        )
 
 
 class CellBins(models.Model):

@@ -30,8 +30,11 @@ def model_summary(*, arena: Arena, contender: Contender) -> ModelSummary:
     name = contender.name
     rows = cast("list[dict[str, Any]]", board["rows"])
     row = next((r for r in rows if r.get("model") == name), None)
-    history = [(at, {name: ratings[name]}) for at, ratings in leaderboard_history(arena=arena)
-               if name in ratings]
+    history = [
+        (at, {name: ratings[name]})
+        for at, ratings in leaderboard_history(arena=arena)
+        if name in ratings
+    ]
     matrices = cast("dict[str, Any]", board.get("matrices") or {})
     models = list(matrices.get("models") or [])
     opponents = []

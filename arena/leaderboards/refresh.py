@@ -76,14 +76,20 @@ class Board:
     both_bad: str = "tie"
     ipw: dict[str, object] | None = None  # the weighted fit's notice and counts (ARENA_IPW)
     ipw_rows: dict[str, tuple[float | None, float | None, float | None]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     sampler: dict[str, object] | None = None  # what the adaptive sampler reads (overall board)
 
 
 def _position_bias(left: int, decisive: int) -> dict[str, object]:
     result = wilson_interval(left, decisive)
-    return {"left_wins": left, "decisive_votes": decisive, "left_win_rate": result.estimate,
-            "ci_low": result.ci_low, "ci_high": result.ci_high}
+    return {
+        "left_wins": left,
+        "decisive_votes": decisive,
+        "left_win_rate": result.estimate,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+    }
 
 
 def _clean(matrix: list[list[float]]) -> list[list[float | None]]:
@@ -94,8 +100,9 @@ def _elo(elo: dict[str, float], model: str) -> float:
     return round(elo.get(model, 1000.0), 2)
 
 
-def board_dict(board: Board, *, names: Sequence[str],
-               contenders: dict[str, Contender]) -> dict[str, object]:
+def board_dict(
+    board: Board, *, names: Sequence[str], contenders: dict[str, Contender]
+) -> dict[str, object]:
     """A board in the stored snapshot's shape: ranked rows (ratings and bounds to two
     decimals), then the provisional models (``rank`` None, no rating or interval)."""
     elo = dict(zip(names, board.elo.tolist(), strict=True))
@@ -106,58 +113,109 @@ def board_dict(board: Board, *, names: Sequence[str],
         for row in lb.rows:
             contender = contenders.get(row.model)
             ipw = board.ipw_rows.get(row.model)
-            rows.append({
-                "rank": row.rank, "provisional": False, "model": row.model,
-                "organization": contender.organization if contender else "",
-                "demo": contender.is_demo if contender else False, "retired": contender is None,
-                "rating": finite(row.rating), "ci_low": finite(row.ci_low),
-                "ci_high": finite(row.ci_high), "elo": _elo(elo, row.model),
-                "votes": row.votes, "wins": row.wins, "ties": row.ties, "losses": row.losses,
-                "win_rate": round(row.win_rate, 4) if row.votes else None,
-                **({"style_rating": finite(row.style_rating),
-                    "style_ci_low": finite(row.style_ci_low),
-                    "style_ci_high": finite(row.style_ci_high)} if style_shown else {}),
-                **({"ipw_rating": ipw[0], "ipw_ci_low": ipw[1], "ipw_ci_high": ipw[2]}
-                   if ipw else {}),
-            })
+            rows.append(
+                {
+                    "rank": row.rank,
+                    "provisional": False,
+                    "model": row.model,
+                    "organization": contender.organization if contender else "",
+                    "demo": contender.is_demo if contender else False,
+                    "retired": contender is None,
+                    "rating": finite(row.rating),
+                    "ci_low": finite(row.ci_low),
+                    "ci_high": finite(row.ci_high),
+                    "elo": _elo(elo, row.model),
+                    "votes": row.votes,
+                    "wins": row.wins,
+                    "ties": row.ties,
+                    "losses": row.losses,
+                    "win_rate": round(row.win_rate, 4) if row.votes else None,
+                    **(
+                        {
+                            "style_rating": finite(row.style_rating),
+                            "style_ci_low": finite(row.style_ci_low),
+                            "style_ci_high": finite(row.style_ci_high),
+                        }
+                        if style_shown
+                        else {}
+                    ),
+                    **(
+                        {"ipw_rating": ipw[0], "ipw_ci_low": ipw[1], "ipw_ci_high": ipw[2]}
+                        if ipw
+                        else {}
+                    ),
+                }
+            )
         matrices: dict[str, object] = {
-            "models": list(lb.models), "battle_counts": lb.battle_counts.tolist(),
+            "models": list(lb.models),
+            "battle_counts": lb.battle_counts.tolist(),
             "win_fraction": _clean(lb.win_fraction.tolist()),
-            "predicted_win": _clean(lb.predicted_win.tolist())}
+            "predicted_win": _clean(lb.predicted_win.tolist()),
+        }
         if lb.style is not None:
             matrices["style"] = style_section(lb.style)
         params: dict[str, object] = {
-            "bootstrap_rounds": lb.bootstrap_rounds, "seed": lb.seed,
-            "confidence": lb.confidence, "center": lb.center, "regularized": lb.regularized,
-            "prior_strength": lb.prior_strength, "weighted": lb.weighted,
-            "both_bad": lb.both_bad}
+            "bootstrap_rounds": lb.bootstrap_rounds,
+            "seed": lb.seed,
+            "confidence": lb.confidence,
+            "center": lb.center,
+            "regularized": lb.regularized,
+            "prior_strength": lb.prior_strength,
+            "weighted": lb.weighted,
+            "both_bad": lb.both_bad,
+        }
     else:
         matrices, params = {}, {"bootstrap_rounds": settings.ARENA_BOOTSTRAP_ROUNDS}
-    params.update({
-        "min_votes_to_rank": board.min_votes, "style_control": lb is not None and lb.style
-        is not None, "ipw": board.ipw is not None,
-        "recipe": recipe(bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
-                         min_votes=board.min_votes, both_bad=board.both_bad)})
+    params.update(
+        {
+            "min_votes_to_rank": board.min_votes,
+            "style_control": lb is not None and lb.style is not None,
+            "ipw": board.ipw is not None,
+            "recipe": recipe(
+                bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
+                min_votes=board.min_votes,
+                both_bad=board.both_bad,
+            ),
+        }
+    )
     if board.ipw is not None:
         matrices["ipw"] = board.ipw
     if board.sampler is not None:
         matrices["sampler"] = board.sampler
     for p in board.ranked.provisional if board.ranked is not None else []:
         contender = contenders.get(p.model)
-        rows.append({
-            "rank": None, "provisional": True, "model": p.model,
-            "organization": contender.organization if contender else "",
-            "demo": contender.is_demo if contender else False, "retired": contender is None,
-            "rating": None, "ci_low": None, "ci_high": None, "elo": _elo(elo, p.model),
-            "votes": p.votes, "wins": p.wins, "ties": p.ties, "losses": p.losses,
-            "win_rate": None if p.win_rate is None else round(p.win_rate, 4)})
-    return {"category": board.category, "rows": rows, "matrices": matrices, "params": params,
-            "votes": board.votes, "position_bias": _position_bias(board.left_wins,
-                                                                  board.decisive)}
+        rows.append(
+            {
+                "rank": None,
+                "provisional": True,
+                "model": p.model,
+                "organization": contender.organization if contender else "",
+                "demo": contender.is_demo if contender else False,
+                "retired": contender is None,
+                "rating": None,
+                "ci_low": None,
+                "ci_high": None,
+                "elo": _elo(elo, p.model),
+                "votes": p.votes,
+                "wins": p.wins,
+                "ties": p.ties,
+                "losses": p.losses,
+                "win_rate": None if p.win_rate is None else round(p.win_rate, 4),
+            }
+        )
+    return {
+        "category": board.category,
+        "rows": rows,
+        "matrices": matrices,
+        "params": params,
+        "votes": board.votes,
+        "position_bias": _position_bias(board.left_wins, board.decisive),
+    }
 
 
-def _style(cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str,
-           seed: int) -> StyleResult | None:
+def _style(
+    cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str, seed: int
+) -> StyleResult | None:
     """The style-controlled fit of the ranked models (the main fit's), with its
     identifiability notices; None without votes between ranked models."""
     assert cells.x is not None
@@ -169,16 +227,29 @@ def _style(cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str
         return None
     try:
         return style_from_cells(
-            ranked.names, a[both], b[both], cells.outcome[both], cells.count[both],
-            cells.x[both], names=list(STYLE_COVARIATES), both_bad=both_bad,  # type: ignore[arg-type]
-            bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS, seed=seed)
+            ranked.names,
+            a[both],
+            b[both],
+            cells.outcome[both],
+            cells.count[both],
+            cells.x[both],
+            names=list(STYLE_COVARIATES),
+            both_bad=both_bad,  # type: ignore[arg-type]
+            bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS,
+            seed=seed,
+        )
     except NoBattlesError:
         return None
 
 
-def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: dict[str, float],
-                   since: datetime | None = None,
-                   review: bool = False) -> tuple[list[Board], list[str], dict[int, str]]:
+def compute_boards(
+    *,
+    arena: Arena,
+    contenders: dict[str, Contender],
+    phases: dict[str, float],
+    since: datetime | None = None,
+    review: bool = False,
+) -> tuple[list[Board], list[str], dict[int, str]]:
     """Fit every board of the arena from aggregates; store the live Elo on the way.
 
     With ``review``, the voters active since ``since`` are reviewed first, from the same vote
@@ -203,11 +274,16 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
         elif flagged:
             columns = counted_vote_columns(arena=arena, categories=categories)
         if flagged:  # their votes left the cells with them (one read of O(cells) rows)
-            counts, style_cells = cells_fetch(arena=arena, categories=categories,
-                                              style=arena.style_control_on, ipw=ipw)
+            counts, style_cells = cells_fetch(
+                arena=arena, categories=categories, style=arena.style_control_on, ipw=ipw
+            )
         t = lap("voter_review", t)
-    ids = (set(counts.left.tolist()) | set(counts.right.tolist())
-           | set(np.unique(columns.left).tolist()) | set(np.unique(columns.right).tolist()))
+    ids = (
+        set(counts.left.tolist())
+        | set(counts.right.tolist())
+        | set(np.unique(columns.left).tolist())
+        | set(np.unique(columns.right).tolist())
+    )
     id_names = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
     id_names.update({c.pk: c.name for c in contenders.values()})
     names = sorted(set(id_names.values()))
@@ -215,16 +291,29 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
-    table = elo_resume(arena=arena, columns=columns, model_a=lookup[columns.left],
-                       model_b=lookup[columns.right], names=names, categories=categories,
-                       phases=phases)
+    table = elo_resume(
+        arena=arena,
+        columns=columns,
+        model_a=lookup[columns.left],
+        model_b=lookup[columns.right],
+        names=names,
+        categories=categories,
+        phases=phases,
+    )
     del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
     both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
     min_votes = arena.rank_min_votes
-    overall = ranked_cells(names, lookup[counts.left], lookup[counts.right], counts.outcome,
-                           counts.count, min_votes=min_votes, both_bad=both_bad)
+    overall = ranked_cells(
+        names,
+        lookup[counts.left],
+        lookup[counts.right],
+        counts.outcome,
+        counts.count,
+        min_votes=min_votes,
+        both_bad=both_bad,
+    )
     style = None
     if style_cells is not None:
         style = _style(style_cells, lookup, overall, both_bad=both_bad, seed=0)
@@ -234,10 +323,20 @@ def compute_boards(*, arena: Arena, contenders: dict[str, Contender], phases: di
         cells = counts if g < 0 else counts.select(counts.group == g)
         if g >= 0 and not cells.count.sum():
             continue  # a category without counted votes in this arena has no board
-        boards.append(_fit_board(
-            cells, lookup, names, category=category, both_bad=both_bad,
-            elo=table.ratings[g + 1], style=style if g < 0 else None, min_votes=min_votes,
-            ipw=ipw and g < 0, ranked=overall if g < 0 else None))
+        boards.append(
+            _fit_board(
+                cells,
+                lookup,
+                names,
+                category=category,
+                both_bad=both_bad,
+                elo=table.ratings[g + 1],
+                style=style if g < 0 else None,
+                min_votes=min_votes,
+                ipw=ipw and g < 0,
+                ranked=overall if g < 0 else None,
+            )
+        )
     lap("bt_fits", t)
     return boards, names, id_names
 
@@ -255,8 +354,9 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def votes_and_cells(*, arena: Arena, categories: Sequence[str],
-                    ipw: bool) -> tuple[VoteColumns, Cells, Cells | None]:
+def votes_and_cells(
+    *, arena: Arena, categories: Sequence[str], ipw: bool
+) -> tuple[VoteColumns, Cells, Cells | None]:
     """The counted votes as columns (for the order-dependent online Elo and the voter review)
     and the vote cells (for every fit), from one snapshot.
 
@@ -270,70 +370,124 @@ def votes_and_cells(*, arena: Arena, categories: Sequence[str],
         maintained.cells_rebuild()
     with _one_snapshot():
         columns = counted_vote_columns(arena=arena, categories=categories)
-        counts, style_cells = cells_fetch(arena=arena, categories=categories, style=style,
-                                          ipw=ipw)
+        counts, style_cells = cells_fetch(arena=arena, categories=categories, style=style, ipw=ipw)
     votes = int(columns.left.shape[0])
-    if kept and (int(counts.count.sum()) != votes or (
-            style_cells is not None and int(style_cells.count.sum()) != votes)):
-        logger.warning("vote cells of %s disagree with its %d counted votes: recounting",
-                       arena.slug, votes)
+    if kept and (
+        int(counts.count.sum()) != votes
+        or (style_cells is not None and int(style_cells.count.sum()) != votes)
+    ):
+        logger.warning(
+            "vote cells of %s disagree with its %d counted votes: recounting", arena.slug, votes
+        )
         maintained.cells_rebuild([arena.pk])
         with _one_snapshot():
             columns = counted_vote_columns(arena=arena, categories=categories)
-            counts, style_cells = cells_fetch(arena=arena, categories=categories,
-                                              style=style, ipw=ipw)
+            counts, style_cells = cells_fetch(
+                arena=arena, categories=categories, style=style, ipw=ipw
+            )
     return columns, counts, style_cells
 
 
 def _hashes_of(voter_ids: list[str]) -> list[int]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT hashtextextended(v, 0) FROM unnest(%s::text[]) AS v",
-                       [voter_ids])
+        cursor.execute("SELECT hashtextextended(v, 0) FROM unnest(%s::text[]) AS v", [voter_ids])
         return [row[0] for row in cursor.fetchall()]
 
 
-def _overall_by_contender(table: EloTable, id_names: dict[int, str],
-                          position: dict[str, int]) -> dict[int, tuple[float, int, int, int, int]]:
+def _overall_by_contender(
+    table: EloTable, id_names: dict[int, str], position: dict[str, int]
+) -> dict[int, tuple[float, int, int, int, int]]:
     """Overall Elo standings keyed by contender id (what the live board stores)."""
-    return {pk: (float(table.ratings[0, k]), int(table.votes[0, k]), int(table.wins[0, k]),
-                 int(table.losses[0, k]), int(table.ties[0, k]))
-            for pk, name in id_names.items() for k in [position[name]]}
+    return {
+        pk: (
+            float(table.ratings[0, k]),
+            int(table.votes[0, k]),
+            int(table.wins[0, k]),
+            int(table.losses[0, k]),
+            int(table.ties[0, k]),
+        )
+        for pk, name in id_names.items()
+        for k in [position[name]]
+    }
 
 
-def _fit_board(cells: Cells, lookup: IntArray, names: Sequence[str], *, category: str,
-               both_bad: str, elo: npt.NDArray[np.float64], style: StyleResult | None,
-               min_votes: int, ipw: bool, ranked: RankedCells | None = None) -> Board:
+def _fit_board(
+    cells: Cells,
+    lookup: IntArray,
+    names: Sequence[str],
+    *,
+    category: str,
+    both_bad: str,
+    elo: npt.NDArray[np.float64],
+    style: StyleResult | None,
+    min_votes: int,
+    ipw: bool,
+    ranked: RankedCells | None = None,
+) -> Board:
     """One board: the provisional models split off, the ranked ones fitted (the same fit as
     ``python -m ratings --min-votes``), and with ``ipw`` the weighted fit beside it."""
     votes = int(cells.count.sum())
     left_wins = int(cells.count[cells.outcome == 0].sum())
     decisive = left_wins + int(cells.count[cells.outcome == 1].sum())
     if ranked is None:
-        ranked = ranked_cells(names, lookup[cells.left], lookup[cells.right], cells.outcome,
-                              cells.count, min_votes=min_votes, both_bad=both_bad)
+        ranked = ranked_cells(
+            names,
+            lookup[cells.left],
+            lookup[cells.right],
+            cells.outcome,
+            cells.count,
+            min_votes=min_votes,
+            both_bad=both_bad,
+        )
     lb = None
     if ranked.names:
         try:
             lb = leaderboard_from_cells(
-                ranked.names, ranked.left, ranked.right, ranked.outcome, ranked.count,
-                bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS, seed=0,
+                ranked.names,
+                ranked.left,
+                ranked.right,
+                ranked.outcome,
+                ranked.count,
+                bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS,
+                seed=0,
                 both_bad=both_bad,  # type: ignore[arg-type]
-                elo=elo[ranked.positions], style=style)
+                elo=elo[ranked.positions],
+                style=style,
+            )
         except NoBattlesError:
             lb = None
     ipw_info, ipw_rows = None, {}
     if ipw and lb is not None:
-        ipw_info, ipw_rows = ipw_section(ranked, cells.probability, both_bad=both_bad,
-                                         bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS)
+        ipw_info, ipw_rows = ipw_section(
+            ranked,
+            cells.probability,
+            both_bad=both_bad,
+            bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS,
+        )
     sampler = None
     if not category:
-        sampler = sampler_state(names, lookup[cells.left], lookup[cells.right], cells.outcome,
-                                cells.count, {} if lb is None else
-                                {r.model: r.rating for r in lb.rows})
-    return Board(category=category, leaderboard=lb, votes=votes, left_wins=left_wins,
-                 decisive=decisive, elo=elo, ranked=ranked, min_votes=min_votes,
-                 both_bad=both_bad, ipw=ipw_info,
-                 ipw_rows=ipw_rows, sampler=sampler)
+        sampler = sampler_state(
+            names,
+            lookup[cells.left],
+            lookup[cells.right],
+            cells.outcome,
+            cells.count,
+            {} if lb is None else {r.model: r.rating for r in lb.rows},
+        )
+    return Board(
+        category=category,
+        leaderboard=lb,
+        votes=votes,
+        left_wins=left_wins,
+        decisive=decisive,
+        elo=elo,
+        ranked=ranked,
+        min_votes=min_votes,
+        both_bad=both_bad,
+        ipw=ipw_info,
+        ipw_rows=ipw_rows,
+        sampler=sampler,
+    )
 
 
 @metrics.refresh_timed  # arena_leaderboard_refresh_seconds
@@ -344,35 +498,53 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     started = time.perf_counter()
     phases: dict[str, float] = {}
     last = LeaderboardSnapshot.objects.filter(arena=arena).aggregate(at=Max("computed_at"))["at"]
-    previous = (LeaderboardSnapshot.objects.filter(arena=arena, category="")
-                .order_by("-computed_at").only("rows", "params", "excluded").first())
-    contenders = {c.name: c for c in Contender.objects.filter(arenas=arena, enabled=True)
-                  .select_related("provider")}
-    boards, names, _ = compute_boards(arena=arena, contenders=contenders, phases=phases,
-                                      since=last, review=True)
+    previous = (
+        LeaderboardSnapshot.objects.filter(arena=arena, category="")
+        .order_by("-computed_at")
+        .only("rows", "params", "excluded")
+        .first()
+    )
+    contenders = {
+        c.name: c
+        for c in Contender.objects.filter(arenas=arena, enabled=True).select_related("provider")
+    }
+    boards, names, _ = compute_boards(
+        arena=arena, contenders=contenders, phases=phases, since=last, review=True
+    )
     excluded = dict(
         Vote.objects.filter(battle__arena=arena, is_valid=False)
-        .values_list("invalid_reason").annotate(n=Count("id")).order_by()
+        .values_list("invalid_reason")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     dicts = [board_dict(b, names=names, contenders=contenders) for b in boards]
     seconds = time.perf_counter() - started
     phases["total_before_write"] = round(seconds, 3)
     dicts[0]["params"]["phases"] = phases  # type: ignore[index]
     with transaction.atomic():
-        snapshots = LeaderboardSnapshot.objects.bulk_create([
-            LeaderboardSnapshot(
-                arena=arena, category=board["category"], method="bt", votes=board["votes"],
-                rows=board["rows"], matrices=board["matrices"], params=board["params"],
-                excluded=excluded if board["category"] == "" else {},
-                position_bias=board["position_bias"], seconds=seconds,
-            )
-            for board in dicts
-        ])
+        snapshots = LeaderboardSnapshot.objects.bulk_create(
+            [
+                LeaderboardSnapshot(
+                    arena=arena,
+                    category=board["category"],
+                    method="bt",
+                    votes=board["votes"],
+                    rows=board["rows"],
+                    matrices=board["matrices"],
+                    params=board["params"],
+                    excluded=excluded if board["category"] == "" else {},
+                    position_bias=board["position_bias"],
+                    seconds=seconds,
+                )
+                for board in dicts
+            ]
+        )
         snapshots_prune(arena=arena)
         changelog_record(arena=arena, previous=previous, board=dicts[0], excluded=excluded)
         slug = arena.slug
         categories = [str(b["category"]) for b in dicts]
-        transaction.on_commit(lambda: events.leaderboard_push(
-            slug, {"arena": slug, "categories": categories}))
+        transaction.on_commit(
+            lambda: events.leaderboard_push(slug, {"arena": slug, "categories": categories})
+        )
     logger.info("refreshed %s in %.2f s: %s", arena.slug, time.perf_counter() - started, phases)
     return snapshots

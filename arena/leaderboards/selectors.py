@@ -13,14 +13,21 @@ from arena.votes.selectors import leaderboard_get as live_elo_board
 
 def leaderboard_categories(*, arena: Arena) -> list[str]:
     return sorted(
-        c for c in LeaderboardSnapshot.objects.filter(arena=arena).order_by()
-        .values_list("category", flat=True).distinct() if c
+        c
+        for c in LeaderboardSnapshot.objects.filter(arena=arena)
+        .order_by()
+        .values_list("category", flat=True)
+        .distinct()
+        if c
     )
 
 
 def snapshot_latest(*, arena: Arena, category: str = "") -> LeaderboardSnapshot | None:
-    return (LeaderboardSnapshot.objects.filter(arena=arena, category=category)
-            .order_by("-computed_at").first())
+    return (
+        LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+        .order_by("-computed_at")
+        .first()
+    )
 
 
 def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]:
@@ -29,13 +36,26 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]
     if snapshot is None:
         board = live_elo_board(arena=arena)
         for row in board["rows"]:  # type: ignore[union-attr]
-            row.update({"ci_low": None, "ci_high": None, "elo": row["rating"],
-                        "provisional": row["votes"] < arena.rank_min_votes})
+            row.update(
+                {
+                    "ci_low": None,
+                    "ci_high": None,
+                    "elo": row["rating"],
+                    "provisional": row["votes"] < arena.rank_min_votes,
+                }
+            )
             if row["provisional"]:  # no rank without evidence, even on the live Elo board
                 row["rank"] = None
         board.update({"changes": []})
-        board.update({"category": category, "excluded": {}, "position_bias": {},
-                      "categories": leaderboard_categories(arena=arena), "matrices": {}})
+        board.update(
+            {
+                "category": category,
+                "excluded": {},
+                "position_bias": {},
+                "categories": leaderboard_categories(arena=arena),
+                "matrices": {},
+            }
+        )
         return board
     labels = dict(InvalidReason.choices)
     return {
@@ -48,18 +68,26 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]
         "computed_at": snapshot.computed_at.isoformat(),
         "rows": snapshot.rows,
         "matrices": snapshot.matrices,
-        "excluded": {reason: {"count": n, "why": labels.get(reason, reason)}
-                     for reason, n in snapshot.excluded.items()},
+        "excluded": {
+            reason: {"count": n, "why": labels.get(reason, reason)}
+            for reason, n in snapshot.excluded.items()
+        },
         "position_bias": snapshot.position_bias,
         "params": snapshot.params,
         "changes": changes_latest(arena=arena, limit=settings.ARENA_CHANGELOG_SHOWN),
     }
 
 
-def leaderboard_history(*, arena: Arena, category: str = "",
-                        limit: int = 200) -> list[tuple[str, dict[str, float]]]:
+def leaderboard_history(
+    *, arena: Arena, category: str = "", limit: int = 200
+) -> list[tuple[str, dict[str, float]]]:
     """(time, {model: rating}) of past snapshots, oldest first, for the rating-over-time plot."""
-    snapshots = list(LeaderboardSnapshot.objects.filter(arena=arena, category=category)
-                     .order_by("-computed_at").values_list("computed_at", "rows")[:limit])
-    return [(at.isoformat(), {r["model"]: r["rating"] for r in rows if r["rating"] is not None})
-            for at, rows in reversed(snapshots)]
+    snapshots = list(
+        LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+        .order_by("-computed_at")
+        .values_list("computed_at", "rows")[:limit]
+    )
+    return [
+        (at.isoformat(), {r["model"]: r["rating"] for r in rows if r["rating"] is not None})
+        for at, rows in reversed(snapshots)
+    ]

@@ -19,11 +19,17 @@ from arena.leaderboards.refresh import leaderboard_compute
 from arena.votes.models import OUTCOME_OF_CHOICE
 from ratings.outcomes import WINNER_STRINGS, Winner
 
-__all__ = ["WINNER_OF_CHOICE", "leaderboard_compute", "leaderboard_refresh",
-           "leaderboard_refresh_request", "snapshots_prune"]
+__all__ = [
+    "WINNER_OF_CHOICE",
+    "leaderboard_compute",
+    "leaderboard_refresh",
+    "leaderboard_refresh_request",
+    "snapshots_prune",
+]
 
-WINNER_OF_CHOICE = {choice: WINNER_STRINGS[Winner(code)]
-                    for choice, code in OUTCOME_OF_CHOICE.items()}
+WINNER_OF_CHOICE = {
+    choice: WINNER_STRINGS[Winner(code)] for choice, code in OUTCOME_OF_CHOICE.items()
+}
 """A vote's choice as the LMSYS winner string (the export's and the oracle's spelling)."""
 
 logger = logging.getLogger(__name__)
@@ -63,10 +69,17 @@ def leaderboard_refresh(*, arena_id: int) -> bool:
 def snapshots_prune(*, arena: Arena) -> None:
     """Keep the newest snapshots per board and one per day before that (for the history)."""
     keep = settings.ARENA_SNAPSHOTS_KEEP
-    for category in (LeaderboardSnapshot.objects.filter(arena=arena).order_by()
-                     .values_list("category", flat=True).distinct()):
-        old = list(LeaderboardSnapshot.objects.filter(arena=arena, category=category)
-                   .order_by("-computed_at").values_list("pk", "computed_at")[keep:])
+    for category in (
+        LeaderboardSnapshot.objects.filter(arena=arena)
+        .order_by()
+        .values_list("category", flat=True)
+        .distinct()
+    ):
+        old = list(
+            LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+            .order_by("-computed_at")
+            .values_list("pk", "computed_at")[keep:]
+        )
         seen_days: set[datetime] = set()
         doomed = []
         for pk, at in old:

@@ -37,8 +37,12 @@ class Generation:
 
 def leaderboard_generation(*, arena: Arena) -> Generation | None:
     """The arena's newest snapshot (None before the first refresh)."""
-    row = (LeaderboardSnapshot.objects.filter(arena=arena).order_by("-pk")
-           .values_list("pk", "computed_at").first())
+    row = (
+        LeaderboardSnapshot.objects.filter(arena=arena)
+        .order_by("-pk")
+        .values_list("pk", "computed_at")
+        .first()
+    )
     return None if row is None else Generation(*row)
 
 
@@ -66,7 +70,11 @@ def _local_put(tag: str, entry: tuple[str, bytes]) -> None:
 
 
 def cached_leaderboard_response(
-    request: HttpRequest, *, arena: Arena, category: str, kind: str,
+    request: HttpRequest,
+    *,
+    arena: Arena,
+    category: str,
+    kind: str,
     render: Callable[[], HttpResponse],
 ) -> HttpResponse:
     """``render()``'s response for this snapshot generation, rendered at most once per

@@ -16,7 +16,7 @@ class OpsConfig(AppConfig):
         from arena.votes.models import Vote
 
         post_save.connect(metrics.on_vote_saved, sender=Vote, dispatch_uid="ops-vote-metric")
-        post_save.connect(metrics.on_battle_saved, sender=Battle,
-                          dispatch_uid="ops-battle-metric")
-        generation_finished.connect(metrics.on_generation_finished,
-                                    dispatch_uid="ops-generation-metric")
+        post_save.connect(metrics.on_battle_saved, sender=Battle, dispatch_uid="ops-battle-metric")
+        generation_finished.connect(
+            metrics.on_generation_finished, dispatch_uid="ops-generation-metric"
+        )

@@ -42,8 +42,9 @@ class _Response:
         self.iterator: Iterator[bytes] | None = None
         self.closer: Callable[[], None] | None = None
 
-    def start_response(self, status: str, headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Callable[[bytes], None]:
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
         self.status = int(status.split(" ", 1)[0])
         self.headers = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in headers]
         return self._write_unsupported
@@ -144,8 +145,13 @@ class WsgiHttp:
         response, chunk, more = await loop.run_in_executor(self.executor, self._call, environ)
         streamed = more  # closed already by _call unless there is more to pull
         try:
-            await send({"type": "http.response.start", "status": response.status,
-                        "headers": response.headers})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": response.headers,
+                }
+            )
             await send({"type": "http.response.body", "body": chunk, "more_body": more})
             while more:
                 chunk, more = await loop.run_in_executor(self.executor, response.pull)
@@ -156,8 +162,13 @@ class WsgiHttp:
 
 
 async def _plain(send: Send, status: int, text: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
     await send({"type": "http.response.body", "body": text})
 
 
@@ -170,8 +181,9 @@ def _build() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     wsgi = get_wsgi_application()
     from arena.asgi import application as channels_app  # WebSockets, with the session
 
-    http = WsgiHttp(wsgi, threads=settings.ARENA_HTTP_THREADS,
-                    max_body=settings.ARENA_HTTP_MAX_BODY_BYTES)
+    http = WsgiHttp(
+        wsgi, threads=settings.ARENA_HTTP_THREADS, max_body=settings.ARENA_HTTP_MAX_BODY_BYTES
+    )
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

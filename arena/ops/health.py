@@ -49,8 +49,9 @@ def _redis(url: str) -> redis.Redis:
         client = _clients.get(url)
         if client is None:
             timeout = settings.ARENA_HEALTH_TIMEOUT_S
-            client = redis.Redis.from_url(url, socket_timeout=timeout,
-                                          socket_connect_timeout=timeout)
+            client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
             _clients[url] = client
         return client
 
@@ -61,8 +62,10 @@ def heartbeat_key() -> str:
 
 def _queue_keys(queue: str) -> list[str]:
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    return [f"{prefix}{queue}" if step == 0 else f"{prefix}{queue}{PRIORITY_SEP}{step}"
-            for step in PRIORITY_STEPS]
+    return [
+        f"{prefix}{queue}" if step == 0 else f"{prefix}{queue}{PRIORITY_SEP}{step}"
+        for step in PRIORITY_STEPS
+    ]
 
 
 def _broker_is_redis() -> bool:
@@ -142,7 +145,7 @@ def queue_depths() -> dict[str, int] | None:
     except Exception:
         return None
     steps = len(PRIORITY_STEPS)
-    return {queue: int(sum(counts[i * steps:(i + 1) * steps])) for i, queue in enumerate(QUEUES)}
+    return {queue: int(sum(counts[i * steps : (i + 1) * steps])) for i, queue in enumerate(QUEUES)}
 
 
 def workers_live() -> dict[str, int] | None:
@@ -193,18 +196,24 @@ def _check_workers_and_queues() -> dict[str, dict[str, Any]]:
     if beats:
         workers["last_heartbeat_s"] = round(now - max(e["at"] for e in beats.values()), 1)
     if missing:
-        workers["error"] = ("no Celery worker consuming " + ", ".join(missing) +
-                            " has written a heartbeat recently")
+        workers["error"] = (
+            "no Celery worker consuming " + ", ".join(missing) + " has written a heartbeat recently"
+        )
     depths = queue_depths()
     if depths is None:
-        return {"workers": workers,
-                "queues": {"status": DOWN if _broker_is_redis() else "unknown",
-                           "error": "the broker's queues could not be read"}}
+        return {
+            "workers": workers,
+            "queues": {
+                "status": DOWN if _broker_is_redis() else "unknown",
+                "error": "the broker's queues could not be read",
+            },
+        }
     stuck = [q for q, n in depths.items() if n and not live.get(q)]
     queues: dict[str, Any] = {"status": DOWN if stuck else OK, "depth": depths}
     if stuck:
-        queues["error"] = "tasks are waiting on a queue no live worker consumes: " + \
-            ", ".join(stuck)
+        queues["error"] = "tasks are waiting on a queue no live worker consumes: " + ", ".join(
+            stuck
+        )
     return {"workers": workers, "queues": queues}
 
 
@@ -217,6 +226,7 @@ def _timed(check: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
             result = {"status": DOWN, "error": type(exc).__name__}
         result.setdefault("ms", round((time.perf_counter() - started) * 1000, 1))
         return result
+
     return run
 
 

@@ -35,8 +35,11 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-VOTES = Counter("arena_votes", "Votes stored, by arena and whether they count for the ratings.",
-                ["arena", "counted"])
+VOTES = Counter(
+    "arena_votes",
+    "Votes stored, by arena and whether they count for the ratings.",
+    ["arena", "counted"],
+)
 BATTLES = Counter("arena_battles", "Battles created, by arena.", ["arena"])
 GENERATION = Histogram(
     "arena_generation_seconds",
@@ -71,16 +74,28 @@ def _cached(kind: str, key: object, load: Callable[[], str]) -> str:
 def _arena_slug(arena_id: int) -> str:
     from arena.battles.models import Arena
 
-    return _cached("arena", arena_id, lambda: str(
-        Arena.objects.filter(pk=arena_id).values_list("slug", flat=True).first() or arena_id))
+    return _cached(
+        "arena",
+        arena_id,
+        lambda: str(
+            Arena.objects.filter(pk=arena_id).values_list("slug", flat=True).first() or arena_id
+        ),
+    )
 
 
 def _provider_kind(contender_id: int) -> str:
     from arena.battles.models import Contender
 
-    return _cached("kind", contender_id, lambda: str(
-        Contender.objects.filter(pk=contender_id).values_list("provider__kind", flat=True)
-        .first() or "unknown"))
+    return _cached(
+        "kind",
+        contender_id,
+        lambda: str(
+            Contender.objects.filter(pk=contender_id)
+            .values_list("provider__kind", flat=True)
+            .first()
+            or "unknown"
+        ),
+    )
 
 
 def _safely(fn: Callable[[], None]) -> None:
@@ -93,6 +108,7 @@ def _safely(fn: Callable[[], None]) -> None:
 
 def vote_recorded(*, arena_id: int, counted: bool) -> None:
     """Count a stored vote once its transaction commits (at once outside a transaction)."""
+
     def inc() -> None:
         VOTES.labels(arena=_arena_slug(arena_id), counted="yes" if counted else "no").inc()
 
@@ -101,8 +117,9 @@ def vote_recorded(*, arena_id: int, counted: bool) -> None:
 
 def battle_created(*, arena_id: int) -> None:
     """Count a created battle once its transaction commits."""
-    transaction.on_commit(lambda: _safely(
-        lambda: BATTLES.labels(arena=_arena_slug(arena_id)).inc()))
+    transaction.on_commit(
+        lambda: _safely(lambda: BATTLES.labels(arena=_arena_slug(arena_id)).inc())
+    )
 
 
 def generation_finished(*, output: Any, outcome: str) -> None:
@@ -110,18 +127,21 @@ def generation_finished(*, output: Any, outcome: str) -> None:
 
     `output` is the Output just saved as ready or failed (started_at, finished_at, contender_id).
     """
+
     def observe() -> None:
         started, finished = output.started_at, output.finished_at
         if started is None or finished is None:
             return
-        GENERATION.labels(kind=_provider_kind(output.contender_id), outcome=outcome or "ok") \
-            .observe(max(0.0, (finished - started).total_seconds()))
+        GENERATION.labels(
+            kind=_provider_kind(output.contender_id), outcome=outcome or "ok"
+        ).observe(max(0.0, (finished - started).total_seconds()))
 
     transaction.on_commit(lambda: _safely(observe))
 
 
 def refresh_timed(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorate the leaderboard recompute (called with `arena=`) to time it."""
+
     @functools.wraps(fn)
     def timed(*args: P.args, **kwargs: P.kwargs) -> R:
         arena = kwargs.get("arena")
@@ -174,16 +194,19 @@ class _ScrapeTime:
 
         depths = queue_depths()
         if depths is not None:
-            depth = GaugeMetricFamily("arena_queue_depth",
-                                      "Tasks waiting in each Celery queue.", labels=["queue"])
+            depth = GaugeMetricFamily(
+                "arena_queue_depth", "Tasks waiting in each Celery queue.", labels=["queue"]
+            )
             for queue, count in depths.items():
                 depth.add_metric([queue], count)
             yield depth
         live = workers_live()
         if live is not None:
             workers = GaugeMetricFamily(
-                "arena_workers_live", "Celery workers with a fresh heartbeat, per queue.",
-                labels=["queue"])
+                "arena_workers_live",
+                "Celery workers with a fresh heartbeat, per queue.",
+                labels=["queue"],
+            )
             for queue, count in live.items():
                 workers.add_metric([queue], count)
             yield workers

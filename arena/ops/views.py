@@ -50,5 +50,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
         return HttpResponse(
             b"Metrics are only served to addresses in ARENA_METRICS_ALLOWED or with the "
-            b"ARENA_METRICS_TOKEN bearer token.\n", status=403, content_type="text/plain")
+            b"ARENA_METRICS_TOKEN bearer token.\n",
+            status=403,
+            content_type="text/plain",
+        )
     return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)

@@ -36,8 +36,9 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def ranged_file_response(handle: BinaryIO, *, size: int, content_type: str,
-                         range_header: str) -> HttpResponseBase:
+def ranged_file_response(
+    handle: BinaryIO, *, size: int, content_type: str, range_header: str
+) -> HttpResponseBase:
     """The whole file (200) or the asked part (206), always saying `Accept-Ranges: bytes`."""
     try:
         part = byte_range(range_header, size)

@@ -12,6 +12,5 @@ urlpatterns = [
     path("o/<str:token>/poster", views.output_file, {"poster": True}, name="output-poster"),
     path("o/<str:token>", views.output_file, name="output-file"),
     path("s/<str:token>", views.share_page, name="share"),
-    re_path(r"^s/(?P<token>[^/]+)/(?P<side>left|right)$", views.share_output,
-            name="share-output"),
+    re_path(r"^s/(?P<token>[^/]+)/(?P<side>left|right)$", views.share_output, name="share-output"),
 ]

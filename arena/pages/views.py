@@ -63,10 +63,16 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404(exc.message) from exc
         if battle.arena_id != arena.pk:
             raise Http404("There is no such battle.")
-    response = render(request, "battle.html", {
-        "arena": arena, "export_prompts": settings.ARENA_EXPORT_PROMPTS,
-        # when the sweeper gives up on a side: past it the page calls the battle expired
-        "expires_after_s": int(arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S)})
+    response = render(
+        request,
+        "battle.html",
+        {
+            "arena": arena,
+            "export_prompts": settings.ARENA_EXPORT_PROMPTS,
+            # when the sweeper gives up on a side: past it the page calls the battle expired
+            "expires_after_s": int(arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S),
+        },
+    )
     patch_cache_control(response, private=True, no_cache=True)
     return response
 
@@ -91,8 +97,12 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
         model_ids = dict(arena.contenders.values_list("name", "pk"))  # rows link to model pages
-        board = {**board, "rows": [{**row, "model_id": model_ids.get(str(row["model"]))}
-                                   for row in board["rows"]]}  # type: ignore[attr-defined]
+        board = {
+            **board,
+            "rows": [
+                {**row, "model_id": model_ids.get(str(row["model"]))} for row in board["rows"]
+            ],
+        }  # type: ignore[attr-defined]
         matrices = board.get("matrices") or {}
         context = {
             "arena": arena,
@@ -100,29 +110,52 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             "category": category,
             "categories": categories,
             "ratings_chart": mark_safe(charts.ratings_interval_svg(board["rows"])),  # noqa: S308
-            "win_chart": mark_safe(charts.heatmap_svg(  # noqa: S308 - escaped inside
-                matrices.get("models", []), matrices.get("win_fraction", []),
-                title="Win fraction of row model against column model", percent=True)),
-            "count_chart": mark_safe(charts.heatmap_svg(  # noqa: S308
-                matrices.get("models", []), matrices.get("battle_counts", []),
-                title="Battles between each pair", percent=False)),
-            "history_chart": mark_safe(charts.history_svg(  # noqa: S308
-                leaderboard_history(arena=arena, category=category),
-                charts.model_colours([str(r["model"]) for r in board["rows"]]))),
+            "win_chart": mark_safe(
+                charts.heatmap_svg(  # noqa: S308 - escaped inside
+                    matrices.get("models", []),
+                    matrices.get("win_fraction", []),
+                    title="Win fraction of row model against column model",
+                    percent=True,
+                )
+            ),
+            "count_chart": mark_safe(
+                charts.heatmap_svg(  # noqa: S308
+                    matrices.get("models", []),
+                    matrices.get("battle_counts", []),
+                    title="Battles between each pair",
+                    percent=False,
+                )
+            ),
+            "history_chart": mark_safe(
+                charts.history_svg(  # noqa: S308
+                    leaderboard_history(arena=arena, category=category),
+                    charts.model_colours([str(r["model"]) for r in board["rows"]]),
+                )
+            ),
         }
         style = matrices.get("style") or {}
-        context["style_rows"] = list(zip(style.get("covariates", []),
-                                         style.get("coefficients", []),
-                                         style.get("coef_ci_low", []),
-                                         style.get("coef_ci_high", []), strict=False))
+        context["style_rows"] = list(
+            zip(
+                style.get("covariates", []),
+                style.get("coefficients", []),
+                style.get("coef_ci_low", []),
+                style.get("coef_ci_high", []),
+                strict=False,
+            )
+        )
         context["ranked_rows"] = [r for r in board["rows"] if not r.get("provisional")]
         context["provisional_rows"] = [r for r in board["rows"] if r.get("provisional")]
         context["export_prompts"] = settings.ARENA_EXPORT_PROMPTS
         template = "_leaderboard_body.html" if fragment else "leaderboard.html"
         return render(request, template, context)
 
-    return cached_leaderboard_response(request, arena=arena, category=category,
-                                       kind="fragment" if fragment else "page", render=draw)
+    return cached_leaderboard_response(
+        request,
+        arena=arena,
+        category=category,
+        kind="fragment" if fragment else "page",
+        render=draw,
+    )
 
 
 @require_GET
@@ -136,35 +169,51 @@ def arena_model(request: HttpRequest, slug: str, contender_id: int) -> HttpRespo
     except NotFound as exc:
         raise Http404(exc.message) from exc
     summary = model_summary(arena=arena, contender=contender)
-    history = mark_safe(charts.history_svg(  # noqa: S308 - escaped inside
-        summary.history, charts.model_colours([contender.name])))
-    return render(request, "model.html", {"arena": arena, "summary": summary,
-                                          "model": selectors.contender_listing(contender),
-                                          "history_chart": history})
+    history = mark_safe(
+        charts.history_svg(  # noqa: S308 - escaped inside
+            summary.history, charts.model_colours([contender.name])
+        )
+    )
+    return render(
+        request,
+        "model.html",
+        {
+            "arena": arena,
+            "summary": summary,
+            "model": selectors.contender_listing(contender),
+            "history_chart": history,
+        },
+    )
 
 
-def leaderboard_download(request: HttpRequest, *, arena, category: str,  # type: ignore[no-untyped-def]
-                         fmt: str) -> HttpResponse:
+def leaderboard_download(
+    request: HttpRequest,
+    *,
+    arena,
+    category: str,  # type: ignore[no-untyped-def]
+    fmt: str,
+) -> HttpResponse:
     """?format=csv or ?format=json: the board as a file, cached per snapshot like the page."""
     from arena.leaderboards.serving import cached_leaderboard_response
 
     if fmt not in ("csv", "json"):
-        return HttpResponseBadRequest("format must be csv or json.",
-                                      content_type="text/plain; charset=utf-8")
+        return HttpResponseBadRequest(
+            "format must be csv or json.", content_type="text/plain; charset=utf-8"
+        )
 
     def encode() -> HttpResponse:
         if category and category not in leaderboard_categories(arena=arena):
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
         if fmt == "csv":
-            response = HttpResponse(leaderboard_csv(board),
-                                    content_type="text/csv; charset=utf-8")
+            response = HttpResponse(leaderboard_csv(board), content_type="text/csv; charset=utf-8")
         else:
             response = JsonResponse(board)
         return response
 
-    response = cached_leaderboard_response(request, arena=arena, category=category,
-                                           kind=f"download-{fmt}", render=encode)
+    response = cached_leaderboard_response(
+        request, arena=arena, category=category, kind=f"download-{fmt}", render=encode
+    )
     name = "-".join(filter(None, [arena.slug, "leaderboard", slugify(category)]))
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -172,20 +221,25 @@ def leaderboard_download(request: HttpRequest, *, arena, category: str,  # type:
 
 # Defence in depth where hostile text meets strangers: the share page shows a voter's prompt to
 # anyone and needs no script at all; an output file opened on its own runs nothing either.
-SHARE_PAGE_CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-                  "form-action 'self'; frame-ancestors 'none'")
+SHARE_PAGE_CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 OUTPUT_FILE_CSP = "default-src 'none'; sandbox"
 
 
-def _file_response(request: HttpRequest, output: Output, *, cache_control: str,
-                   poster: bool = False) -> HttpResponseBase:
+def _file_response(
+    request: HttpRequest, output: Output, *, cache_control: str, poster: bool = False
+) -> HttpResponseBase:
     """The file (or a video's poster frame), or the byte range a video player asks for when
     it seeks (ranges.py)."""
     name = output.poster.name if poster else output.file.name
     response = ranged_file_response(
-        default_storage.open(name, "rb"), size=default_storage.size(name),
+        default_storage.open(name, "rb"),
+        size=default_storage.size(name),
         content_type="image/webp" if poster else output.content_type,
-        range_header=request.headers.get("Range", ""))
+        range_header=request.headers.get("Range", ""),
+    )
     response["Cache-Control"] = cache_control
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = OUTPUT_FILE_CSP
@@ -200,15 +254,16 @@ def output_file(request: HttpRequest, token: str, poster: bool = False) -> HttpR
     staff = bool(user and user.is_active and user.is_staff)
     try:
         output = selectors.output_get_owned(
-            token=token, voter_id=voter_id_from_session(request.session, create=False),
-            staff=staff)
+            token=token, voter_id=voter_id_from_session(request.session, create=False), staff=staff
+        )
     except NotFound as exc:
         raise Http404(exc.message) from exc
     if poster and not output.poster:
         raise Http404("No such output.")
     # Private: never kept by a shared cache; keyed by the cookie that proves ownership.
-    response = _file_response(request, output,
-                              cache_control="private, max-age=86400, immutable", poster=poster)
+    response = _file_response(
+        request, output, cache_control="private, max-age=86400, immutable", poster=poster
+    )
     patch_vary_headers(response, ["Cookie"])
     return response
 

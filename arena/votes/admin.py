@@ -9,8 +9,14 @@ from arena.votes.models import EloRating, Vote
 class VoteAdmin(admin.ModelAdmin):
     list_display = ["battle", "choice", "voter_id", "is_valid", "seconds_to_vote", "created_at"]
     list_filter = ["choice", "is_valid"]
-    readonly_fields = ["battle", "choice", "voter_id", "idempotency_key", "seconds_to_vote",
-                       "created_at"]
+    readonly_fields = [
+        "battle",
+        "choice",
+        "voter_id",
+        "idempotency_key",
+        "seconds_to_vote",
+        "created_at",
+    ]
 
 
 @admin.register(EloRating)

@@ -70,8 +70,13 @@ class IssuedChallenge:
     signature: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"algorithm": self.algorithm, "challenge": self.challenge,
-                "maxnumber": self.maxnumber, "salt": self.salt, "signature": self.signature}
+        return {
+            "algorithm": self.algorithm,
+            "challenge": self.challenge,
+            "maxnumber": self.maxnumber,
+            "salt": self.salt,
+            "signature": self.signature,
+        }
 
 
 def challenge_issue() -> IssuedChallenge:
@@ -79,10 +84,14 @@ def challenge_issue() -> IssuedChallenge:
     expires = datetime.now(UTC) + timedelta(seconds=settings.ARENA_POW_EXPIRES_S)
     # altcha's overloads spell its optional arguments (salt, number, params) as required
     issued = create_challenge_v1(  # type: ignore[call-overload]
-        algorithm=ALGORITHM, max_number=2 ** settings.ARENA_POW_BITS, hmac_key=_hmac_key(),
-        expires=expires)
-    return IssuedChallenge(ALGORITHM, issued.challenge, issued.max_number, issued.salt,
-                           issued.signature)
+        algorithm=ALGORITHM,
+        max_number=2**settings.ARENA_POW_BITS,
+        hmac_key=_hmac_key(),
+        expires=expires,
+    )
+    return IssuedChallenge(
+        ALGORITHM, issued.challenge, issued.max_number, issued.salt, issued.signature
+    )
 
 
 # What POST /api/challenge accepts: the fields of an ALTCHA v1 solution.
@@ -96,11 +105,12 @@ def _solution_parse(body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             raise InvalidInput(
                 f"Send the solved challenge as JSON with {', '.join(fields)}; "
-                f"'{name}' is missing or not {'an integer' if kind is int else 'text'}.")
+                f"'{name}' is missing or not {'an integer' if kind is int else 'text'}."
+            )
     if body["algorithm"] != ALGORITHM:
         raise InvalidInput(f"algorithm must be {ALGORITHM}.")
     too_long = any(len(body[name]) > 200 for name in fields if name != "number")
-    if too_long or not 0 <= body["number"] <= 2 ** 32:
+    if too_long or not 0 <= body["number"] <= 2**32:
         raise InvalidInput("That is not a solution of a challenge from this site.")
     return {name: body[name] for name in fields}
 
@@ -114,7 +124,8 @@ def challenge_solve(*, session: Any, voter_id: str, body: dict[str, Any]) -> Non
     payload = _solution_parse(body)
     # the payload is the checked JSON object; altcha's overloads want its own TypedDict
     ok, error = verify_solution_v1(  # type: ignore[call-overload]
-        payload, _hmac_key(), check_expires=True)
+        payload, _hmac_key(), check_expires=True
+    )
     if not ok:
         if error and "expired" in error:
             raise InvalidInput(f"This challenge has expired: GET {ENDPOINT} for a new one.")
@@ -124,11 +135,13 @@ def challenge_solve(*, session: Any, voter_id: str, body: dict[str, Any]) -> Non
     try:
         with transaction.atomic():
             SolvedChallenge.objects.filter(expires_at__lt=timezone.now()).delete()
-            SolvedChallenge.objects.create(challenge=payload["challenge"], voter_id=voter_id,
-                                           expires_at=expires_at)
+            SolvedChallenge.objects.create(
+                challenge=payload["challenge"], voter_id=voter_id, expires_at=expires_at
+            )
     except IntegrityError:
         first = SolvedChallenge.objects.filter(challenge=payload["challenge"]).first()
         if first is None or first.voter_id != voter_id:
-            raise Conflict(f"This challenge was already solved and used: GET {ENDPOINT} for a "
-                           "new one.") from None
+            raise Conflict(
+                f"This challenge was already solved and used: GET {ENDPOINT} for a new one."
+            ) from None
     session[SESSION_KEY] = voter_id

@@ -24,13 +24,17 @@ from ratings.voters import (
 logger = logging.getLogger(__name__)
 
 
-def voter_assess(*, voter_id: str, arena: Arena,
-                 ratings: dict[int, float]) -> tuple[str, dict[str, object]] | None:
+def voter_assess(
+    *, voter_id: str, arena: Arena, ratings: dict[int, float]
+) -> tuple[str, dict[str, object]] | None:
     """Return (reason, details) when the voter's decisive votes fail a test, else None."""
     decisive = list(
-        Vote.objects.filter(voter_id=voter_id, battle__arena=arena, is_valid=True,
-                            choice__in=[Choice.LEFT, Choice.RIGHT])
-        .values_list("choice", "battle__left_id", "battle__right_id")
+        Vote.objects.filter(
+            voter_id=voter_id,
+            battle__arena=arena,
+            is_valid=True,
+            choice__in=[Choice.LEFT, Choice.RIGHT],
+        ).values_list("choice", "battle__left_id", "battle__right_id")
     )
     if len(decisive) < settings.ARENA_FLAG_MIN_VOTES:
         return None
@@ -38,21 +42,26 @@ def voter_assess(*, voter_id: str, arena: Arena,
     left = sum(1 for choice, _, _ in decisive if choice == Choice.LEFT)
     side_p = side_bias_p_value(left, len(decisive))
     if side_p < threshold:
-        return ("always picks the same side",
-                {"decisive_votes": len(decisive), "left": left, "p_value": side_p})
+        return (
+            "always picks the same side",
+            {"decisive_votes": len(decisive), "left": left, "p_value": side_p},
+        )
     p_chosen = []
     for choice, left_id, right_id in decisive:
         p_left = elo_expected(ratings.get(left_id, 1000.0), ratings.get(right_id, 1000.0))
         p_chosen.append(p_left if choice == Choice.LEFT else 1.0 - p_left)
     choice_p = improbable_choices_p_value(p_chosen)
     if choice_p < threshold:
-        return ("choices improbable under the current ratings",
-                {"decisive_votes": len(decisive), "p_value": choice_p})
+        return (
+            "choices improbable under the current ratings",
+            {"decisive_votes": len(decisive), "p_value": choice_p},
+        )
     return None
 
 
-def voters_review(*, arena: Arena, since: datetime | None,
-                  columns: VoteColumns | None = None) -> list[str]:
+def voters_review(
+    *, arena: Arena, since: datetime | None, columns: VoteColumns | None = None
+) -> list[str]:
     """Assess voters who voted since `since` and flag the suspicious ones (the caller then
     recomputes the standings without their votes).
 
@@ -77,14 +86,16 @@ def voters_review(*, arena: Arena, since: datetime | None,
     return flagged
 
 
-def _assess_one_by_one(*, arena: Arena, since: datetime | None,
-                       ratings: dict[int, float]) -> dict[str, tuple[str, dict[str, object]]]:
+def _assess_one_by_one(
+    *, arena: Arena, since: datetime | None, ratings: dict[int, float]
+) -> dict[str, tuple[str, dict[str, object]]]:
     recent = Vote.objects.filter(battle__arena=arena, is_valid=True)
     if since is not None:
         recent = recent.filter(created_at__gte=since)
     voter_ids = set(recent.values_list("voter_id", flat=True))
-    voter_ids -= set(FlaggedVoter.objects.filter(voter_id__in=voter_ids)
-                     .values_list("voter_id", flat=True))
+    voter_ids -= set(
+        FlaggedVoter.objects.filter(voter_id__in=voter_ids).values_list("voter_id", flat=True)
+    )
     verdicts = {}
     for voter_id in voter_ids:
         verdict = voter_assess(voter_id=voter_id, arena=arena, ratings=ratings)
@@ -93,8 +104,9 @@ def _assess_one_by_one(*, arena: Arena, since: datetime | None,
     return verdicts
 
 
-def _assess_columns(*, columns: VoteColumns, since: datetime | None,
-                    ratings: dict[int, float]) -> dict[int, tuple[str, dict[str, object]]]:
+def _assess_columns(
+    *, columns: VoteColumns, since: datetime | None, ratings: dict[int, float]
+) -> dict[int, tuple[str, dict[str, object]]]:
     """The same two tests as `voter_assess`, for every voter active since `since`, from
     per-voter counters (`ratings.voters.voter_counters`); keyed by voter hash."""
     decisive = columns.outcome <= 1
@@ -109,7 +121,8 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
     # Counters for every voter (one sort of the votes); then keep those active since `since`
     # (a few, looked up in the sorted codes: no membership test over every vote).
     codes, n, left_picks, observed, mean, variance = voter_counters(
-        columns.voter[decisive], p_left, columns.outcome[decisive] == 0)
+        columns.voter[decisive], p_left, columns.outcome[decisive] == 0
+    )
     if since is not None:
         recent = np.unique(columns.voter[columns.created >= VoteColumns.micros(since)])
         at = np.searchsorted(codes, recent)
@@ -132,14 +145,17 @@ def _assess_columns(*, columns: VoteColumns, since: datetime | None,
                 side_p_of[key] = side_bias_p_value(*key)
             side_p = side_p_of[key]
         if side_p < threshold:
-            verdicts[int(codes[k])] = ("always picks the same side",
-                                       {"decisive_votes": key[1], "left": key[0],
-                                        "p_value": side_p})
+            verdicts[int(codes[k])] = (
+                "always picks the same side",
+                {"decisive_votes": key[1], "left": key[0], "p_value": side_p},
+            )
             continue
         choice_p = improbable_choices_p_value_from_sums(observed[k], mean[k], variance[k])
         if choice_p < threshold:
-            verdicts[int(codes[k])] = ("choices improbable under the current ratings",
-                                       {"decisive_votes": key[1], "p_value": choice_p})
+            verdicts[int(codes[k])] = (
+                "choices improbable under the current ratings",
+                {"decisive_votes": key[1], "p_value": choice_p},
+            )
     return verdicts
 
 
@@ -147,16 +163,24 @@ def _voter_ids(*, arena: Arena, hashes: list[int]) -> dict[int, str]:
     """Voter ids of the given hashes (one query, only when someone is to be flagged)."""
     if not hashes:
         return {}
-    rows = (Vote.objects.filter(battle__arena=arena, is_valid=True).annotate(h=voter_hash())
-            .filter(h__in=hashes).order_by().values_list("h", "voter_id").distinct())
+    rows = (
+        Vote.objects.filter(battle__arena=arena, is_valid=True)
+        .annotate(h=voter_hash())
+        .filter(h__in=hashes)
+        .order_by()
+        .values_list("h", "voter_id")
+        .distinct()
+    )
     return dict(rows)
 
 
 @transaction.atomic
 def voter_flag(*, voter_id: str, reason: str, details: dict[str, object]) -> None:
     """Flag a voter: their votes stay stored, marked as not counted, with the reason."""
-    FlaggedVoter.objects.get_or_create(voter_id=voter_id,
-                                       defaults={"reason": reason, "details": details})
+    FlaggedVoter.objects.get_or_create(
+        voter_id=voter_id, defaults={"reason": reason, "details": details}
+    )
     Vote.objects.filter(voter_id=voter_id, is_valid=True).update(
-        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER)
+        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+    )
     logger.info("flagged voter %s: %s %s", voter_id, reason, details)

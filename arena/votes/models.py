@@ -34,8 +34,10 @@ class InvalidReason(models.TextChoices):
     REPEATED_PROMPT = "repeated_prompt", "The voter already voted on the same prompt"
     FLAGGED_VOTER = "flagged_voter", "The voter was flagged by the abuse detector"
     NO_ADDRESS = "no_address", "Sent without a usable network address"
-    ADDRESS_BUDGET = "address_budget", (
-        "Over the daily budget of counted votes from one network address")
+    ADDRESS_BUDGET = (
+        "address_budget",
+        ("Over the daily budget of counted votes from one network address"),
+    )
 
 
 # What the voter is told (only the voter: the share page and the export never say) when a
@@ -43,10 +45,10 @@ class InvalidReason(models.TextChoices):
 VOTER_REASON = {
     InvalidReason.IDENTITY_LEAKED: "an output showed a model's name, so the vote was not blind",
     InvalidReason.TOO_FAST: "it came too soon after both outputs were shown; take a moment to "
-                            "look at both",
+    "look at both",
     InvalidReason.DAILY_CAP: "you have reached today's limit of counted votes",
     InvalidReason.REPEATED_PROMPT: "you already voted on this prompt in this arena; try a new "
-                                   "prompt",
+    "prompt",
     InvalidReason.FLAGGED_VOTER: "votes from this browser are held back by the abuse checks",
     InvalidReason.NO_ADDRESS: "your network address could not be read",
     InvalidReason.ADDRESS_BUDGET: "your network has reached today's limit of counted votes",
@@ -76,10 +78,16 @@ class Vote(models.Model):
         indexes = [
             # The vote path counts a voter's and an address's counted votes of the last day:
             # only counted votes are indexed, so an address far over its budget stays cheap.
-            models.Index(fields=["voter_id", "created_at"], condition=models.Q(is_valid=True),
-                         name="vote_counted_by_voter"),
-            models.Index(fields=["voter_address", "created_at"],
-                         condition=models.Q(is_valid=True), name="vote_counted_by_address"),
+            models.Index(
+                fields=["voter_id", "created_at"],
+                condition=models.Q(is_valid=True),
+                name="vote_counted_by_voter",
+            ),
+            models.Index(
+                fields=["voter_address", "created_at"],
+                condition=models.Q(is_valid=True),
+                name="vote_counted_by_address",
+            ),
         ]
 
     def __str__(self) -> str:

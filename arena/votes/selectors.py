@@ -13,9 +13,7 @@ def leaderboard_get(*, arena: Arena) -> dict[str, object]:
     contenders = list(
         Contender.objects.filter(arenas=arena, enabled=True).select_related("provider")
     )
-    ratings = {
-        row.contender_id: row for row in EloRating.objects.filter(arena=arena)
-    }
+    ratings = {row.contender_id: row for row in EloRating.objects.filter(arena=arena)}
     rows = []
     for contender in contenders:
         row = ratings.get(contender.pk) or EloRating(arena=arena, contender=contender)

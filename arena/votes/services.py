@@ -78,9 +78,17 @@ def elo_standings(
         b.append(keys.setdefault(right, len(keys)))
         out.append(OUTCOME_OF_CHOICE[choice])
     table = elo_replay(a, b, out, num_models=len(keys), both_bad_counts=both_bad_counts)
-    return {key: Standing(float(table.ratings[0, k]), int(table.votes[0, k]),
-                          int(table.wins[0, k]), int(table.losses[0, k]), int(table.ties[0, k]))
-            for key, k in keys.items() if table.votes[0, k]}
+    return {
+        key: Standing(
+            float(table.ratings[0, k]),
+            int(table.votes[0, k]),
+            int(table.wins[0, k]),
+            int(table.losses[0, k]),
+            int(table.ties[0, k]),
+        )
+        for key, k in keys.items()
+        if table.votes[0, k]
+    }
 
 
 @transaction.atomic
@@ -89,33 +97,57 @@ def elo_store(*, arena: Arena, standings: dict[int, tuple[float, int, int, int, 
     contenders without counted votes go back to the start (two statements in all)."""
     played = {pk: row for pk, row in standings.items() if row[1]}
     EloRating.objects.bulk_create(
-        [EloRating(arena=arena, contender_id=pk, rating=rating, votes=votes, wins=wins,
-                   losses=losses, ties=ties)
-         for pk, (rating, votes, wins, losses, ties) in played.items()],
-        update_conflicts=True, unique_fields=["arena", "contender"],
-        update_fields=["rating", "votes", "wins", "losses", "ties", "updated_at"])
+        [
+            EloRating(
+                arena=arena,
+                contender_id=pk,
+                rating=rating,
+                votes=votes,
+                wins=wins,
+                losses=losses,
+                ties=ties,
+            )
+            for pk, (rating, votes, wins, losses, ties) in played.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["arena", "contender"],
+        update_fields=["rating", "votes", "wins", "losses", "ties", "updated_at"],
+    )
     EloRating.objects.filter(arena=arena).exclude(contender_id__in=list(played)).update(
-        rating=1000.0, votes=0, wins=0, losses=0, ties=0)
+        rating=1000.0, votes=0, wins=0, losses=0, ties=0
+    )
 
 
 def elo_rebuild(*, arena: Arena) -> dict[Hashable, Standing]:
     """Recompute and store the arena's live Elo from its counted votes, in order (the
     leaderboard refresh does the same from numpy columns)."""
-    votes = (Vote.objects.filter(battle__arena=arena, is_valid=True).order_by("created_at", "pk")
-             .values_list("battle__left_id", "battle__right_id", "choice"))
-    standings = elo_standings(votes.iterator(chunk_size=5000),
-                              both_bad_counts=arena.both_bad_counts_as_tie)
-    elo_store(arena=arena, standings={
-        int(pk): (s.rating, s.votes, s.wins, s.losses, s.ties)  # type: ignore[call-overload]
-        for pk, s in standings.items()})
+    votes = (
+        Vote.objects.filter(battle__arena=arena, is_valid=True)
+        .order_by("created_at", "pk")
+        .values_list("battle__left_id", "battle__right_id", "choice")
+    )
+    standings = elo_standings(
+        votes.iterator(chunk_size=5000), both_bad_counts=arena.both_bad_counts_as_tie
+    )
+    elo_store(
+        arena=arena,
+        standings={
+            int(pk): (s.rating, s.votes, s.wins, s.losses, s.ties)  # type: ignore[call-overload]
+            for pk, s in standings.items()
+        },
+    )
     return standings
 
 
 def _names_of(battle: Battle) -> list[str]:
     names = []
     for contender in (battle.left, battle.right):
-        names += [contender.name, contender.organization, contender.provider.name,
-                  contender.model_id]
+        names += [
+            contender.name,
+            contender.organization,
+            contender.provider.name,
+            contender.model_id,
+        ]
     return [n.casefold() for n in names if n and len(n) >= 3]
 
 
@@ -156,8 +188,12 @@ def _history_sql(voter_id: str, voter_address: str) -> tuple[list[str], list[Any
 
 def _history_from(values: Sequence[Any]) -> VoterHistory:
     flagged, same_prompt, voter_today, address_today = values
-    return VoterHistory(flagged=bool(flagged), same_prompt=bool(same_prompt),
-                        voter_today=int(voter_today), address_today=int(address_today))
+    return VoterHistory(
+        flagged=bool(flagged),
+        same_prompt=bool(same_prompt),
+        voter_today=int(voter_today),
+        address_today=int(address_today),
+    )
 
 
 def _history_read(*, battle: Battle, voter_id: str, voter_address: str) -> VoterHistory:
@@ -165,8 +201,9 @@ def _history_read(*, battle: Battle, voter_id: str, voter_address: str) -> Voter
     table = connection.ops.quote_name(Battle._meta.db_table)
     key = Battle._meta.pk.get_db_prep_value(battle.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(history)} FROM {table} WHERE {table}.id = %s",
-                       [*params, key])
+        cursor.execute(
+            f"SELECT {', '.join(history)} FROM {table} WHERE {table}.id = %s", [*params, key]
+        )
         row = cursor.fetchone()
     return _history_from(row) if row is not None else VoterHistory()
 
@@ -191,8 +228,7 @@ class _LockStatement:
 
     sql: str
     # per model: its attribute names, and (column index, expression, converters) to apply
-    loads: tuple[tuple[type[Model], tuple[str, ...], tuple[tuple[int, Any, list[Any]], ...]],
-                 ...]
+    loads: tuple[tuple[type[Model], tuple[str, ...], tuple[tuple[int, Any, list[Any]], ...]], ...]
 
 
 _lock_statements: dict[str, _LockStatement] = {}
@@ -226,29 +262,30 @@ def _lock_statement() -> _LockStatement:
     battle, arena = quote(Battle._meta.db_table), quote(Arena._meta.db_table)
     contender, provider = quote(Contender._meta.db_table), quote(Provider._meta.db_table)
     history, _ = _history_sql("", "")
-    lock = (f" FOR UPDATE OF {battle}" if connection.features.has_select_for_update_of
-            else "")
-    sql = (f"SELECT {', '.join(columns + history)} FROM {battle} "
-           f"JOIN {arena} va ON va.id = {battle}.arena_id "
-           f"JOIN {contender} vl ON vl.id = {battle}.left_id "
-           f"JOIN {provider} vlp ON vlp.id = vl.provider_id "
-           f"JOIN {contender} vr ON vr.id = {battle}.right_id "
-           f"JOIN {provider} vrp ON vrp.id = vr.provider_id "
-           f"WHERE {battle}.id = %s{lock}")
+    lock = f" FOR UPDATE OF {battle}" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {', '.join(columns + history)} FROM {battle} "
+        f"JOIN {arena} va ON va.id = {battle}.arena_id "
+        f"JOIN {contender} vl ON vl.id = {battle}.left_id "
+        f"JOIN {provider} vlp ON vlp.id = vl.provider_id "
+        f"JOIN {contender} vr ON vr.id = {battle}.right_id "
+        f"JOIN {provider} vrp ON vrp.id = vr.provider_id "
+        f"WHERE {battle}.id = %s{lock}"
+    )
     built = _LockStatement(sql, tuple(loads))
     _lock_statements[vendor] = built
     return built
 
 
-def _battle_lock(*, battle_id: object, voter_id: str,
-                 voter_address: str) -> tuple[Battle, VoterHistory] | None:
+def _battle_lock(
+    *, battle_id: object, voter_id: str, voter_address: str
+) -> tuple[Battle, VoterHistory] | None:
     """Lock the battle row (only it) and read, in the same statement, its arena, both
     contenders with their providers and every quality rule's history; None if no such battle.
     """
     statement = _lock_statement()
     try:
-        key = Battle._meta.pk.get_db_prep_value(
-            Battle._meta.pk.to_python(battle_id), connection)
+        key = Battle._meta.pk.get_db_prep_value(Battle._meta.pk.to_python(battle_id), connection)
     except ValidationError:
         return None
     _, params = _history_sql(voter_id, voter_address)
@@ -264,7 +301,7 @@ def _battle_lock(*, battle_id: object, voter_id: str,
     objects: list[Model] = []  # in _LOCK_COLUMNS' order; from_db is typed as returning Model
     start = 0
     for model, names, _ in statement.loads:
-        objects.append(model.from_db(connection.alias, names, values[start:start + len(names)]))
+        objects.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
         start += len(names)
     battle = cast(Battle, objects[0])
     arena = cast(Arena, objects[1])
@@ -287,15 +324,22 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
         return built
     quote = connection.ops.quote_name
     vote_fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
-    returning = (f" RETURNING {quote(_column(Vote._meta.pk))}"
-                 if connection.features.can_return_columns_from_insert else "")
-    insert = (f"INSERT INTO {quote(Vote._meta.db_table)} "
-              f"({', '.join(quote(_column(f)) for f in vote_fields)}) "
-              f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}")
+    returning = (
+        f" RETURNING {quote(_column(Vote._meta.pk))}"
+        if connection.features.can_return_columns_from_insert
+        else ""
+    )
+    insert = (
+        f"INSERT INTO {quote(Vote._meta.db_table)} "
+        f"({', '.join(quote(_column(f)) for f in vote_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}"
+    )
     battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
     table = quote(Battle._meta.db_table)
-    update = (f"UPDATE {table} SET {', '.join(f'{quote(_column(f))} = %s' for f in battle_fields)} "
-              f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s")
+    update = (
+        f"UPDATE {table} SET {', '.join(f'{quote(_column(f))} = %s' for f in battle_fields)} "
+        f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s"
+    )
     built = (insert, vote_fields, update, battle_fields)
     _store_built[vendor] = built
     return built
@@ -309,24 +353,47 @@ def _vote_store(*, vote: Vote, battle: Battle) -> None:
     post_save signals that Model.save would (the metrics count votes there)."""
     insert, vote_fields, update, battle_fields = _store_statements()
     with prepared_cursor() as cursor:
-        cursor.execute(insert, [f.get_db_prep_save(getattr(vote, f.attname), connection)
-                                for f in vote_fields])
-        vote.pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
-                   else cursor.lastrowid)
-        cursor.execute(update, [
-            *(f.get_db_prep_save(getattr(battle, f.attname), connection) for f in battle_fields),
-            Battle._meta.pk.get_db_prep_value(battle.pk, connection)])
+        cursor.execute(
+            insert, [f.get_db_prep_save(getattr(vote, f.attname), connection) for f in vote_fields]
+        )
+        vote.pk = (
+            cursor.fetchone()[0]
+            if connection.features.can_return_columns_from_insert
+            else cursor.lastrowid
+        )
+        cursor.execute(
+            update,
+            [
+                *(
+                    f.get_db_prep_save(getattr(battle, f.attname), connection)
+                    for f in battle_fields
+                ),
+                Battle._meta.pk.get_db_prep_value(battle.pk, connection),
+            ],
+        )
     using = connection.alias
     vote._state.adding, vote._state.db = False, using
-    post_save.send(sender=Vote, instance=vote, created=True, update_fields=None, raw=False,
-                   using=using)
-    post_save.send(sender=Battle, instance=battle, created=False,
-                   update_fields=frozenset(_VOTE_UPDATE), raw=False, using=using)
+    post_save.send(
+        sender=Vote, instance=vote, created=True, update_fields=None, raw=False, using=using
+    )
+    post_save.send(
+        sender=Battle,
+        instance=battle,
+        created=False,
+        update_fields=frozenset(_VOTE_UPDATE),
+        raw=False,
+        using=using,
+    )
 
 
-def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float | None,
-                        voter_address: str | None = None,
-                        history: VoterHistory | None = None) -> str:
+def vote_invalid_reason(
+    *,
+    battle: Battle,
+    voter_id: str,
+    seconds_to_vote: float | None,
+    voter_address: str | None = None,
+    history: VoterHistory | None = None,
+) -> str:
     """Why this vote must not count ("" when it counts). Checked inside the vote's transaction.
 
     `voter_address` is the keyed hash of the client's address: "" when the request had no
@@ -334,8 +401,7 @@ def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float
     Without `history` it is read here (one statement).
     """
     if history is None:
-        history = _history_read(battle=battle, voter_id=voter_id,
-                                voter_address=voter_address or "")
+        history = _history_read(battle=battle, voter_id=voter_id, voter_address=voter_address or "")
     if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
         names = _names_of(battle)
         for text in battle.outputs.values_list("text", flat=True):
@@ -358,8 +424,13 @@ def vote_invalid_reason(*, battle: Battle, voter_id: str, seconds_to_vote: float
 
 
 def vote_cast(
-    *, battle_id: object, voter_id: str, choice: object, idempotency_key: str = "",
-    voter_address: str | None = None, proof_of_work: bool = True,
+    *,
+    battle_id: object,
+    voter_id: str,
+    choice: object,
+    idempotency_key: str = "",
+    voter_address: str | None = None,
+    proof_of_work: bool = True,
 ) -> CastVote:
     """Store the vote in one short transaction that locks only its battle; names are revealed
     only after. The ratings follow in the background (`vote_stored` is sent on commit; the
@@ -380,25 +451,40 @@ def vote_cast(
     if not proof_of_work and pow_required():
         raise ProofOfWorkRequired(how_to_solve())
     window = settings.ARENA_RATE_WINDOW_S
-    rate_limits_hit([
-        Limit(scope="vote-voter", key=voter_id, limit=settings.ARENA_RATE_VOTES_PER_VOTER,
-              window_s=window, what="votes"),
-        Limit(scope="vote-address", key=voter_address or "",
-              limit=settings.ARENA_RATE_VOTES_PER_ADDRESS, window_s=window,
-              what="votes from your network"),
-    ])
+    rate_limits_hit(
+        [
+            Limit(
+                scope="vote-voter",
+                key=voter_id,
+                limit=settings.ARENA_RATE_VOTES_PER_VOTER,
+                window_s=window,
+                what="votes",
+            ),
+            Limit(
+                scope="vote-address",
+                key=voter_address or "",
+                limit=settings.ARENA_RATE_VOTES_PER_ADDRESS,
+                window_s=window,
+                what="votes from your network",
+            ),
+        ]
+    )
     try:
         with transaction.atomic():
-            locked = _battle_lock(battle_id=battle_id, voter_id=voter_id,
-                                  voter_address=voter_address or "")
+            locked = _battle_lock(
+                battle_id=battle_id, voter_id=voter_id, voter_address=voter_address or ""
+            )
             battle, history = locked if locked is not None else (None, VoterHistory())
             if battle is None or not voter_id or battle.voter_id != voter_id:
                 # another voter's battle reads exactly like a missing one (privacy)
                 raise NotFound("There is no such battle.")
             if battle.status == BattleStatus.VOTED:
                 existing = Vote.objects.filter(battle=battle).first()
-                if existing is not None and idempotency_key and (
-                        existing.idempotency_key == idempotency_key):
+                if (
+                    existing is not None
+                    and idempotency_key
+                    and (existing.idempotency_key == idempotency_key)
+                ):
                     return CastVote(existing, battle, replayed=True)
                 raise Conflict("You have already voted on this battle.")
             if battle.status == BattleStatus.FAILED:
@@ -407,13 +493,24 @@ def vote_cast(
                 raise Conflict("Please wait until both outputs are shown before voting.")
             now = timezone.now()
             seconds = (now - battle.ready_at).total_seconds() if battle.ready_at else None
-            reason = vote_invalid_reason(battle=battle, voter_id=voter_id,
-                                         seconds_to_vote=seconds, voter_address=voter_address,
-                                         history=history)
-            vote = Vote(battle=battle, choice=parsed, voter_id=voter_id,
-                        voter_address=voter_address or "", idempotency_key=idempotency_key,
-                        seconds_to_vote=seconds, is_valid=not reason, invalid_reason=reason,
-                        created_at=now)
+            reason = vote_invalid_reason(
+                battle=battle,
+                voter_id=voter_id,
+                seconds_to_vote=seconds,
+                voter_address=voter_address,
+                history=history,
+            )
+            vote = Vote(
+                battle=battle,
+                choice=parsed,
+                voter_id=voter_id,
+                voter_address=voter_address or "",
+                idempotency_key=idempotency_key,
+                seconds_to_vote=seconds,
+                is_valid=not reason,
+                invalid_reason=reason,
+                created_at=now,
+            )
             battle.status = BattleStatus.VOTED
             battle.finished_at = now
             _vote_store(vote=vote, battle=battle)

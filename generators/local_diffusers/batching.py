@@ -56,8 +56,9 @@ class MicroBatcher:
                 raise ProviderError(f"{self.name}: pipeline was unloaded; retry")
             self._pending.append(job)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name=f"diffusers-batcher-{self.name}")
+                self._thread = threading.Thread(
+                    target=self._loop, daemon=True, name=f"diffusers-batcher-{self.name}"
+                )
                 self._thread.start()
             self._cond.notify_all()
         return job.future
@@ -109,8 +110,10 @@ class MicroBatcher:
             try:
                 outputs = self._run_batch(live)
             except BaseException as exc:  # the thread must survive anything
-                outputs = [ProviderError(f"{self.name}: batch failed: {type(exc).__name__}: "
-                                         f"{exc}") for _ in live]
+                outputs = [
+                    ProviderError(f"{self.name}: batch failed: {type(exc).__name__}: {exc}")
+                    for _ in live
+                ]
             for job, out in zip(live, outputs, strict=True):
                 if isinstance(out, BaseException):
                     job.future.set_exception(out)

@@ -11,6 +11,7 @@ from generators.base import BadConfiguration
 
 log = logging.getLogger(__name__)
 
+
 def import_torch() -> Any:
     """torch, imported on first use only (never in the web process)."""
     try:
@@ -18,7 +19,8 @@ def import_torch() -> Any:
     except ImportError as exc:
         raise BadConfiguration(
             "local_diffusers needs torch and diffusers on the GPU worker: "
-            f"pip install -r requirements-gpu.txt ({exc})") from exc
+            f"pip install -r requirements-gpu.txt ({exc})"
+        ) from exc
     return torch
 
 
@@ -32,7 +34,8 @@ def import_diffusers() -> Any:
     except ImportError as exc:
         raise BadConfiguration(
             "local_diffusers needs diffusers on the GPU worker: "
-            f"pip install -r requirements-gpu.txt ({exc})") from exc
+            f"pip install -r requirements-gpu.txt ({exc})"
+        ) from exc
     # tqdm bars (diffusers' and transformers' loaders) would flood the worker's log.
     diffusers.utils.logging.disable_progress_bar()
     try:

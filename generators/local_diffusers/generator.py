@@ -52,11 +52,12 @@ def encode_mp4(frames: list[Any], fps: int) -> bytes:
         try:
             # PIL frames: export_to_video would rescale float arrays itself. Sizes are
             # multiples of 8, so a macro block of 8 never resizes.
-            export_to_video([Image.fromarray(f) for f in frames], path, fps=fps,
-                            macro_block_size=8)
+            export_to_video([Image.fromarray(f) for f in frames], path, fps=fps, macro_block_size=8)
         except (ImportError, AttributeError) as exc:
-            raise BadConfiguration("local_diffusers: writing MP4 needs imageio and "
-                                   f"imageio-ffmpeg (requirements-gpu.txt): {exc}") from exc
+            raise BadConfiguration(
+                "local_diffusers: writing MP4 needs imageio and "
+                f"imageio-ffmpeg (requirements-gpu.txt): {exc}"
+            ) from exc
         except Exception as exc:
             raise ProviderError(f"local_diffusers: MP4 encoding failed: {exc}") from exc
         return Path(path).read_bytes()
@@ -89,13 +90,13 @@ class LocalDiffusersGenerator(Generator):
     def generate(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()
         if request.modality not in ("image", "video"):
-            raise BadConfiguration(f"local_diffusers makes images or video, not "
-                                   f"{request.modality}")
+            raise BadConfiguration(f"local_diffusers makes images or video, not {request.modality}")
         settings = resolve_settings(self.config.options)
         entry = get_pipeline(settings)
         if request.modality == "video" and not entry.is_video:
-            raise BadConfiguration(f"local_diffusers: {entry.name} at {settings.path} makes "
-                                   "images, not video")
+            raise BadConfiguration(
+                f"local_diffusers: {entry.name} at {settings.path} makes images, not video"
+            )
         video = entry.is_video
         options = settings.options
         mapped: dict[str, dict[str, object]] = {}
@@ -112,8 +113,12 @@ class LocalDiffusersGenerator(Generator):
             kwargs["guidance_scale"] = settings.guidance
         used: dict[str, object] = {
             "model": self.config.model_id or Path(settings.path).name,
-            "pipeline": entry.name, "width": width, "height": height, "seed": request.seed,
-            "dtype": settings.dtype, "device": settings.device,
+            "pipeline": entry.name,
+            "width": width,
+            "height": height,
+            "seed": request.seed,
+            "dtype": settings.dtype,
+            "device": settings.device,
         }
         if settings.steps is not None:
             used["num_inference_steps"] = settings.steps
@@ -132,38 +137,53 @@ class LocalDiffusersGenerator(Generator):
             kwargs["output_type"] = "pil"
         kwargs = {k: v for k, v in kwargs.items() if entry.accepts(k)}
 
-        job = Job(prompt=request.prompt, seed=int(request.seed), kwargs=kwargs,
-                  max_batch=settings.max_batch, window_s=settings.window_s)
+        job = Job(
+            prompt=request.prompt,
+            seed=int(request.seed),
+            kwargs=kwargs,
+            max_batch=settings.max_batch,
+            window_s=settings.window_s,
+        )
         future = entry.batcher.submit(job)
         # The deadline covers queueing and generation, not a first load of the model.
         try:
             out: Output = future.result(timeout=max(0.001, request.deadline_s))
         except TimeoutError:
             future.cancel()
-            raise GenerationTimeout(f"local_diffusers: {entry.name} gave no output within "
-                                    f"{request.deadline_s:g}s") from None
+            raise GenerationTimeout(
+                f"local_diffusers: {entry.name} gave no output within {request.deadline_s:g}s"
+            ) from None
         if out.nsfw:
-            raise ModerationRefused(f"local_diffusers: {entry.name}'s safety checker "
-                                    "flagged the output")
+            raise ModerationRefused(
+                f"local_diffusers: {entry.name}'s safety checker flagged the output"
+            )
         used["batch_size"] = out.batch_size
         if video:
             frames = out.item
             data = encode_mp4(frames, fps)
-            used.update(num_frames=len(frames), fps=fps,
-                        duration_s=round(len(frames) / fps, 3))
+            used.update(num_frames=len(frames), fps=fps, duration_s=round(len(frames) / fps, 3))
             if request.duration_s:
                 note(mapped, "duration_s", request.duration_s, used["duration_s"])
             content_type = "video/mp4"
         else:
             data = encode_png(out.item)
             content_type = "image/png"
-        return GenerationResult(content_type=content_type, data=data, used=used, mapped=mapped,
-                                latency_s=time.perf_counter() - started,
-                                cost=self.config.cost_per_output)
+        return GenerationResult(
+            content_type=content_type,
+            data=data,
+            used=used,
+            mapped=mapped,
+            latency_s=time.perf_counter() - started,
+            cost=self.config.cost_per_output,
+        )
 
     @staticmethod
-    def _size(request: GenerationRequest, entry: LoadedPipeline, options: Mapping[str, object],
-              mapped: dict[str, dict[str, object]]) -> tuple[int, int]:
+    def _size(
+        request: GenerationRequest,
+        entry: LoadedPipeline,
+        options: Mapping[str, object],
+        mapped: dict[str, dict[str, object]],
+    ) -> tuple[int, int]:
         """Requested size (or aspect) scaled into the model's box, in multiples of 8."""
         side = as_int(options.get("default_size") or entry.native_side)
         multiple = as_int(options.get("size_multiple") or 8)

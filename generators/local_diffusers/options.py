@@ -16,8 +16,13 @@ from generators.local_diffusers.device import import_torch
 
 KIND = "local_diffusers"
 DTYPES = ("float16", "bfloat16", "float32")
-_DTYPE_ALIASES = {"fp16": "float16", "half": "float16", "bf16": "bfloat16",
-                  "fp32": "float32", "float": "float32"}
+_DTYPE_ALIASES = {
+    "fp16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "fp32": "float32",
+    "float": "float32",
+}
 _DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 DEFAULT_MAX_BATCH = 4
 DEFAULT_WINDOW_MS = 50.0
@@ -25,17 +30,26 @@ DEFAULT_FPS = 8
 DEFAULT_MAX_SIDE = 2048
 DEFAULT_MAX_FRAMES = 256
 FALLBACK_SIDE = 512
-PATH_HELP = ("local_diffusers needs options.path, a local directory holding a diffusers "
-             "pipeline (model_index.json)")
+PATH_HELP = (
+    "local_diffusers needs options.path, a local directory holding a diffusers "
+    "pipeline (model_index.json)"
+)
 
 _INT_OPTIONS: dict[str, tuple[int, int]] = {  # name -> inclusive bounds
-    "num_inference_steps": (1, 1000), "max_batch": (1, 256), "fps": (1, 240),
-    "num_frames": (1, 10_000), "max_frames": (1, 10_000), "frame_multiple": (1, 1000),
-    "frame_offset": (0, 1000), "default_size": (8, 16_384), "max_side": (8, 16_384),
+    "num_inference_steps": (1, 1000),
+    "max_batch": (1, 256),
+    "fps": (1, 240),
+    "num_frames": (1, 10_000),
+    "max_frames": (1, 10_000),
+    "frame_multiple": (1, 1000),
+    "frame_offset": (0, 1000),
+    "default_size": (8, 16_384),
+    "max_side": (8, 16_384),
     "size_multiple": (1, 1024),
 }
 _FLOAT_OPTIONS: dict[str, tuple[float, float]] = {
-    "guidance_scale": (0.0, 100.0), "batch_window_ms": (0.0, 10_000.0),
+    "guidance_scale": (0.0, 100.0),
+    "batch_window_ms": (0.0, 10_000.0),
 }
 
 
@@ -78,22 +92,34 @@ def check_options(options: Mapping[str, object]) -> list[str]:
     for name, (lo, hi) in _INT_OPTIONS.items():
         value = options.get(name)
         if value is not None and not (_is_int(value) and lo <= value <= hi):
-            problems.append(f"options.{name} must be a whole number from {lo} to {hi}, "
-                            f"not {value!r}")
+            problems.append(
+                f"options.{name} must be a whole number from {lo} to {hi}, not {value!r}"
+            )
     for name, (flo, fhi) in _FLOAT_OPTIONS.items():
         value = options.get(name)
         if value is not None and not (_is_number(value) and flo <= value <= fhi):
-            problems.append(f"options.{name} must be a number from {flo:g} to {fhi:g}, "
-                            f"not {value!r}")
+            problems.append(
+                f"options.{name} must be a number from {flo:g} to {fhi:g}, not {value!r}"
+            )
     extra = options.get("call_kwargs")
     if extra is not None and not isinstance(extra, dict):
         problems.append("options.call_kwargs must be an object of keyword arguments")
     elif isinstance(extra, dict):
-        reserved = {"prompt", "generator", "height", "width", "num_frames", "output_type",
-                    "num_inference_steps", "guidance_scale"} & set(extra)
+        reserved = {
+            "prompt",
+            "generator",
+            "height",
+            "width",
+            "num_frames",
+            "output_type",
+            "num_inference_steps",
+            "guidance_scale",
+        } & set(extra)
         if reserved:
-            problems.append(f"options.call_kwargs may not set {', '.join(sorted(reserved))} "
-                            "(they come from the request or have their own option)")
+            problems.append(
+                f"options.call_kwargs may not set {', '.join(sorted(reserved))} "
+                "(they come from the request or have their own option)"
+            )
     return problems
 
 
@@ -130,12 +156,16 @@ def resolve_settings(options: Mapping[str, object]) -> Settings:
     device = device.strip()
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise BadConfiguration(f"local_diffusers: device {device} asked for, but this "
-                                   "worker's torch sees no CUDA device")
+            raise BadConfiguration(
+                f"local_diffusers: device {device} asked for, but this "
+                "worker's torch sees no CUDA device"
+            )
         index = int(device.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise BadConfiguration(f"local_diffusers: device {device} asked for, but this "
-                                   f"worker has {torch.cuda.device_count()} CUDA device(s)")
+            raise BadConfiguration(
+                f"local_diffusers: device {device} asked for, but this "
+                f"worker has {torch.cuda.device_count()} CUDA device(s)"
+            )
     default_dtype = "float32" if device == "cpu" else "float16"
     dtype = _norm_dtype(options.get("dtype") or default_dtype) or default_dtype
     steps = options.get("num_inference_steps")

@@ -26,6 +26,7 @@ from generators.local_diffusers.options import FALLBACK_SIDE, Settings
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Output:
     """One job's share of a pipeline call, handed back to the caller's thread to encode."""
@@ -46,8 +47,11 @@ def _native_side(pipe: Any) -> int:
                 break
     if isinstance(sample, (list, tuple)):
         sample = sample[0]
-    scale = (getattr(pipe, "vae_scale_factor", None)
-             or getattr(pipe, "vae_scale_factor_spatial", None) or 8)
+    scale = (
+        getattr(pipe, "vae_scale_factor", None)
+        or getattr(pipe, "vae_scale_factor_spatial", None)
+        or 8
+    )
     try:
         return int(sample) * int(scale) if sample else FALLBACK_SIDE
     except (TypeError, ValueError):
@@ -72,16 +76,24 @@ def _load_pipeline(settings: Settings) -> Any:
     torch = import_torch()
     dtype = getattr(torch, settings.dtype)
     # diffusers >= 0.36 renamed torch_dtype to dtype (the old name warns until 1.0).
-    dtype_kw = ("dtype" if hasattr(diffusers.utils.deprecation_utils, "_resolve_dtype")
-                else "torch_dtype")
+    dtype_kw = (
+        "dtype" if hasattr(diffusers.utils.deprecation_utils, "_resolve_dtype") else "torch_dtype"
+    )
     started = time.perf_counter()
     pipe = diffusers.DiffusionPipeline.from_pretrained(
-        settings.path, local_files_only=True, **{dtype_kw: dtype})
+        settings.path, local_files_only=True, **{dtype_kw: dtype}
+    )
     pipe = pipe.to(settings.device)
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)
-    log.info("local_diffusers: loaded %s (%s) as %s on %s in %.1fs", settings.path,
-             type(pipe).__name__, settings.dtype, settings.device, time.perf_counter() - started)
+    log.info(
+        "local_diffusers: loaded %s (%s) as %s on %s in %.1fs",
+        settings.path,
+        type(pipe).__name__,
+        settings.dtype,
+        settings.device,
+        time.perf_counter() - started,
+    )
     return pipe
 
 
@@ -107,29 +119,42 @@ class LoadedPipeline:
         kwargs = dict(jobs[0].kwargs)
         kwargs["prompt"] = [job.prompt for job in jobs]
         # One generator per item: each image depends only on its own seed, not on its batch.
-        kwargs["generator"] = [torch.Generator(self.device).manual_seed(job.seed % 2**64)
-                               for job in jobs]
+        kwargs["generator"] = [
+            torch.Generator(self.device).manual_seed(job.seed % 2**64) for job in jobs
+        ]
         try:
             out = self.pipe(**kwargs)
         except Exception as exc:
             if is_oom(exc):
                 _free_accelerator_memory()
                 if len(jobs) > 1:
-                    log.warning("local_diffusers: OOM on a batch of %d; running them one by one",
-                                len(jobs))
+                    log.warning(
+                        "local_diffusers: OOM on a batch of %d; running them one by one", len(jobs)
+                    )
                     return [self.run_batch([job])[0] for job in jobs]
-                return [ProviderError(f"local_diffusers: out of accelerator memory on "
-                                      f"{self.device} ({self.name}): {exc}", retry_after=5.0)]
+                return [
+                    ProviderError(
+                        f"local_diffusers: out of accelerator memory on "
+                        f"{self.device} ({self.name}): {exc}",
+                        retry_after=5.0,
+                    )
+                ]
             if isinstance(exc, (ValueError, TypeError)):
                 # The pipeline refused its arguments: the same request would fail again.
-                return [BadConfiguration(f"local_diffusers: {self.name} rejected the call: "
-                                         f"{exc}") for _ in jobs]
-            return [ProviderError(f"local_diffusers: {self.name} failed: "
-                                  f"{type(exc).__name__}: {exc}") for _ in jobs]
+                return [
+                    BadConfiguration(f"local_diffusers: {self.name} rejected the call: {exc}")
+                    for _ in jobs
+                ]
+            return [
+                ProviderError(f"local_diffusers: {self.name} failed: {type(exc).__name__}: {exc}")
+                for _ in jobs
+            ]
         items = self._split(out, len(jobs))
         nsfw = getattr(out, "nsfw_content_detected", None) or [False] * len(jobs)
-        return [Output(item=item, batch_size=len(jobs), nsfw=bool(flag))
-                for item, flag in zip(items, nsfw, strict=False)]
+        return [
+            Output(item=item, batch_size=len(jobs), nsfw=bool(flag))
+            for item, flag in zip(items, nsfw, strict=False)
+        ]
 
     def _split(self, out: Any, n: int) -> list[Any]:
         if self.is_video or hasattr(out, "frames"):
@@ -197,15 +222,21 @@ def get_pipeline(settings: Settings) -> LoadedPipeline:
         except Exception as exc:
             if is_oom(exc):
                 _free_accelerator_memory()
-                raise ProviderError(f"local_diffusers: out of accelerator memory loading "
-                                    f"{settings.path} on {settings.device}: {exc}",
-                                    retry_after=30.0) from exc
-            if isinstance(exc, (OSError, ValueError, TypeError, KeyError, AttributeError,
-                                ImportError)):
-                raise BadConfiguration(f"local_diffusers could not load a pipeline from "
-                                       f"{settings.path}: {type(exc).__name__}: {exc}") from exc
-            raise ProviderError(f"local_diffusers: loading {settings.path} failed: "
-                                f"{type(exc).__name__}: {exc}") from exc
+                raise ProviderError(
+                    f"local_diffusers: out of accelerator memory loading "
+                    f"{settings.path} on {settings.device}: {exc}",
+                    retry_after=30.0,
+                ) from exc
+            if isinstance(
+                exc, (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError)
+            ):
+                raise BadConfiguration(
+                    f"local_diffusers could not load a pipeline from "
+                    f"{settings.path}: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise ProviderError(
+                f"local_diffusers: loading {settings.path} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         entry = LoadedPipeline(settings, pipe)
         with _CACHE_LOCK:
             _CACHE[settings.key] = entry

@@ -14,8 +14,12 @@ from ratings import compute_leaderboard
 from ratings.elo import elo_update
 from ratings.errors import NoBattlesError
 
-WINNER_OF_CHOICE = {Choice.LEFT: "model_a", Choice.RIGHT: "model_b", Choice.TIE: "tie",
-                    Choice.BOTH_BAD: "tie (bothbad)"}
+WINNER_OF_CHOICE = {
+    Choice.LEFT: "model_a",
+    Choice.RIGHT: "model_b",
+    Choice.TIE: "tie",
+    Choice.BOTH_BAD: "tie (bothbad)",
+}
 SCORE_LEFT = {Choice.LEFT: 1.0, Choice.RIGHT: 0.0, Choice.TIE: 0.5, Choice.BOTH_BAD: 0.5}
 NAMES = ["latency_diff_s", "log_pixel_ratio", "aspect_error_diff"]
 
@@ -23,8 +27,14 @@ NAMES = ["latency_diff_s", "log_pixel_ratio", "aspect_error_diff"]
 def style_covariates(votes: list[Any]) -> tuple[list[list[float]] | None, list[str]]:
     facts: dict[object, dict[str, tuple[float, float, float]]] = defaultdict(dict)
     outputs = Output.objects.filter(battle_id__in=[v[5] for v in votes]).values_list(
-        "battle_id", "side", "latency_s", "width", "height", "battle__arena__width",
-        "battle__arena__height")
+        "battle_id",
+        "side",
+        "latency_s",
+        "width",
+        "height",
+        "battle__arena__width",
+        "battle__arena__height",
+    )
     for battle_id, side, latency, width, height, want_w, want_h in outputs.iterator():
         pixels = float((width or want_w) * (height or want_h))
         aspect_error = abs(math.log(((width or want_w) / (height or want_h)) / (want_w / want_h)))
@@ -36,8 +46,13 @@ def style_covariates(votes: list[Any]) -> tuple[list[list[float]] | None, list[s
         if left is None or right is None:
             rows.append([0.0, 0.0, 0.0])
             continue
-        rows.append([max(-120.0, min(120.0, left[0] - right[0])),
-                     math.log(left[1] / right[1]), left[2] - right[2]])
+        rows.append(
+            [
+                max(-120.0, min(120.0, left[0] - right[0])),
+                math.log(left[1] / right[1]),
+                left[2] - right[2],
+            ]
+        )
     keep = [k for k in range(3) if len({round(r[k], 9) for r in rows}) > 1]
     if not keep:
         return None, []
@@ -54,14 +69,22 @@ def elo_standings(votes: list[tuple[str, str, str]], *, both_bad_counts: bool) -
     return table
 
 
-def boards(*, arena: Arena, names: list[str], rounds: int,
-           style: bool) -> dict[str, tuple[Any, dict[str, float], int]]:
+def boards(
+    *, arena: Arena, names: list[str], rounds: int, style: bool
+) -> dict[str, tuple[Any, dict[str, float], int]]:
     """{category: (Leaderboard or None, online Elo by model, counted votes)}, "" = all."""
-    votes = list(Vote.objects.filter(battle__arena=arena, is_valid=True)
-                 .order_by("created_at", "pk")
-                 .values_list("battle__left__name", "battle__right__name", "choice",
-                              "battle__prompt__category", "battle__sampling_probability",
-                              "battle_id"))
+    votes = list(
+        Vote.objects.filter(battle__arena=arena, is_valid=True)
+        .order_by("created_at", "pk")
+        .values_list(
+            "battle__left__name",
+            "battle__right__name",
+            "choice",
+            "battle__prompt__category",
+            "battle__sampling_probability",
+            "battle_id",
+        )
+    )
     by_category: dict[str, list[Any]] = defaultdict(list)
     for vote in votes:
         if vote[3]:
@@ -69,16 +92,24 @@ def boards(*, arena: Arena, names: list[str], rounds: int,
     result = {}
     both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
     for category, rows in [("", votes), *sorted(by_category.items())]:
-        covariates, covariate_names = (style_covariates(rows) if style and category == ""
-                                       else (None, []))
+        covariates, covariate_names = (
+            style_covariates(rows) if style and category == "" else (None, [])
+        )
         try:
             board = compute_leaderboard(
-                [(a, b, WINNER_OF_CHOICE[Choice(c)]) for a, b, c, *_ in rows], method="bt",
-                bootstrap_rounds=rounds, seed=0, both_bad=both_bad, models=names,
-                covariates=covariates, covariate_names=covariate_names or None)
+                [(a, b, WINNER_OF_CHOICE[Choice(c)]) for a, b, c, *_ in rows],
+                method="bt",
+                bootstrap_rounds=rounds,
+                seed=0,
+                both_bad=both_bad,
+                models=names,
+                covariates=covariates,
+                covariate_names=covariate_names or None,
+            )
         except NoBattlesError:
             board = None
-        elo = elo_standings([(a, b, c) for a, b, c, *_ in rows],
-                            both_bad_counts=arena.both_bad_counts_as_tie)
+        elo = elo_standings(
+            [(a, b, c) for a, b, c, *_ in rows], both_bad_counts=arena.both_bad_counts_as_tie
+        )
         result[category] = (board, elo, len(rows))
     return result

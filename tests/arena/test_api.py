@@ -14,29 +14,43 @@ from arena.votes.models import Vote
 def names_of_everything() -> list[str]:
     names = []
     for contender in Contender.objects.select_related("provider"):
-        names += [contender.name, contender.organization, contender.provider.name,
-                  contender.model_id]
+        names += [
+            contender.name,
+            contender.organization,
+            contender.provider.name,
+            contender.model_id,
+        ]
     return names
 
 
-def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any,
-                                                                voter: Any) -> None:
+def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any, voter: Any) -> None:
     response = voter.get("/api/arenas")
     assert response.status_code == 200
     assert response.json() == [
-        {"slug": "text-to-image", "title": "Text to Image", "modality": "image",
-         "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]}},
-        {"slug": "text-to-video", "title": "Text to Video", "modality": "video",
-         "params": {"aspect_ratio": ["16:9", "9:16", "1:1"], "resolution": ["480p", "720p"],
-                    "duration_s": [4, 8]}},
+        {
+            "slug": "text-to-image",
+            "title": "Text to Image",
+            "modality": "image",
+            "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]},
+        },
+        {
+            "slug": "text-to-video",
+            "title": "Text to Video",
+            "modality": "video",
+            "params": {
+                "aspect_ratio": ["16:9", "9:16", "1:1"],
+                "resolution": ["480p", "720p"],
+                "duration_s": [4, 8],
+            },
+        },
     ]
     assert list(response.json()[1]["params"]) == ["aspect_ratio", "resolution", "duration_s"]
     assert "csrftoken" in voter.client.cookies
 
 
-def test_full_battle_flow_reveals_only_after_the_vote(demo_arena: Any, voter: Any,
-                                                      django_capture_on_commit_callbacks: Any
-                                                      ) -> None:
+def test_full_battle_flow_reveals_only_after_the_vote(
+    demo_arena: Any, voter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         created = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a red fox"})
     assert created.status_code == 201
@@ -62,8 +76,11 @@ def test_full_battle_flow_reveals_only_after_the_vote(demo_arena: Any, voter: An
     result = voted.json()
     assert result["choice"] == "right"
     battle = Battle.objects.get(pk=body["id"])
-    assert result["left"] == {"name": battle.left.name, "organization": battle.left.organization,
-                              "demo": True}
+    assert result["left"] == {
+        "name": battle.left.name,
+        "organization": battle.left.organization,
+        "demo": True,
+    }
     assert result["right"]["name"] == battle.right.name
     after = voter.get(f"/api/battles/{body['id']}").json()
     assert after["status"] == "voted" and after["reveal"]["right"]["name"] == battle.right.name
@@ -99,8 +116,9 @@ def test_random_prompt_battle(demo_arena: Any, voter: Any) -> None:
         ('{"prompt": null}', 400, "text"),
     ],
 )
-def test_bad_battle_requests_get_clear_4xx(demo_arena: Any, voter: Any, raw: str, status: int,
-                                           fragment: str) -> None:
+def test_bad_battle_requests_get_clear_4xx(
+    demo_arena: Any, voter: Any, raw: str, status: int, fragment: str
+) -> None:
     response = voter.post("/api/arenas/text-to-image/battles", raw=raw)
     assert response.status_code == status
     assert fragment in response.json()["error"]["message"]
@@ -126,20 +144,23 @@ def test_bad_vote_choice_is_400_and_not_ready_is_409(demo_arena: Any, voter: Any
 
 
 def test_unsafe_methods_need_the_csrf_token(demo_arena: Any, voter: Any) -> None:
-    response = voter.client.post("/api/arenas/text-to-image/battles", {"prompt": "a"},
-                                 content_type="application/json")
+    response = voter.client.post(
+        "/api/arenas/text-to-image/battles", {"prompt": "a"}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["error"]["message"]
 
 
-def test_another_voter_cannot_vote_on_my_battle(demo_arena: Any, make_voter: Any,
-                                                django_capture_on_commit_callbacks: Any) -> None:
+def test_another_voter_cannot_vote_on_my_battle(
+    demo_arena: Any, make_voter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     me, other = make_voter(), make_voter()
     with django_capture_on_commit_callbacks(execute=True):
         battle = me.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"}).json()
     theirs = other.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"})
-    missing = other.post("/api/battles/00000000-0000-0000-0000-000000000000/vote",
-                         {"choice": "left"})
+    missing = other.post(
+        "/api/battles/00000000-0000-0000-0000-000000000000/vote", {"choice": "left"}
+    )
     assert theirs.status_code == missing.status_code == 404  # existence is not revealed
     assert theirs.json() == missing.json()
     assert me.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 200
@@ -149,9 +170,13 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
     doc = voter.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {
-        "/api/arenas", "/api/arenas/{slug}/battles", "/api/arenas/{slug}/leaderboard",
+        "/api/arenas",
+        "/api/arenas/{slug}/battles",
+        "/api/arenas/{slug}/leaderboard",
         "/api/arenas/{slug}/models",
-        "/api/arenas/{slug}/votes", "/api/battles/{id}", "/api/battles/{id}/vote",
+        "/api/arenas/{slug}/votes",
+        "/api/battles/{id}",
+        "/api/battles/{id}/vote",
         "/api/battles/{id}/share",
         "/api/challenge",
     }
@@ -186,10 +211,18 @@ def test_every_error_code_has_one_status_and_the_openapi_document_lists_them_all
     from arena.votes.challenge import ProofOfWorkRequired
 
     assert set(ERRORS) == set(ErrorCode)
-    for cls in (PayloadTooLarge, UnsupportedMediaType, ModerationUnavailable, PromptRefused,
-                RateLimited, ProofOfWorkRequired, *ArenaError.__subclasses__()):
+    for cls in (
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ModerationUnavailable,
+        PromptRefused,
+        RateLimited,
+        ProofOfWorkRequired,
+        *ArenaError.__subclasses__(),
+    ):
         assert cls.status == ERRORS[cls.code].status, cls
     schema = OPENAPI["components"]["schemas"]["Error"]  # type: ignore[index]
     assert schema["properties"]["error"]["properties"]["code"]["enum"] == [
-        str(code) for code in ErrorCode]
+        str(code) for code in ErrorCode
+    ]
     assert ModerationUnavailable.status == 503 and ProofOfWorkRequired.status == 428

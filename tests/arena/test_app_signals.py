@@ -19,8 +19,12 @@ from arena.votes.models import InvalidReason, voter_reason
 def test_the_pair_draw_reads_the_newest_snapshots_sampler_state(demo_arena: Any) -> None:
     names = ["a", "b", "c"]
     before = arena_pair_probabilities(arena_id=demo_arena.pk, names=names, weights=[1.0] * 3)
-    state = {"models": ["a", "b"], "ratings": [1000.0, 1000.0],
-             "games": [[0, 400], [400, 0]], "ties": [[0, 0], [0, 0]]}
+    state = {
+        "models": ["a", "b"],
+        "ratings": [1000.0, 1000.0],
+        "games": [[0, 400], [400, 0]],
+        "ties": [[0, 0], [0, 0]],
+    }
     snapshot = LeaderboardSnapshot.objects.create(arena=demo_arena, matrices={"sampler": state})
     answers = [answer for _, answer in sampler_state.send(sender=None, arena_id=demo_arena.pk)]
     assert [(version, load()) for version, load in answers] == [(snapshot.pk, state)]

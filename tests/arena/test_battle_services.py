@@ -35,8 +35,9 @@ def test_pair_draw_draws_two_distinct_contenders_with_their_probability() -> Non
         assert left != right and 3 not in (left, right)
         pairs[frozenset((left, right))] += 1
         # the recorded probability is the exact probability of this unordered pair (∝ w_i w_j)
-        expected = {frozenset((0, 1)): 0.4, frozenset((1, 2)): 0.4,
-                    frozenset((0, 2)): 0.2}[frozenset((left, right))]
+        expected = {frozenset((0, 1)): 0.4, frozenset((1, 2)): 0.4, frozenset((0, 2)): 0.2}[
+            frozenset((left, right))
+        ]
         assert p == pytest.approx(expected, abs=1e-9)
     assert pairs[frozenset((0, 2))] / 4000 == pytest.approx(0.2, abs=0.03)
 
@@ -53,10 +54,12 @@ def test_pair_sampling_needs_two_live_contenders() -> None:
         pair_probabilities(names=["a", "b"], weights=[1.0, 0.0], state=None)
 
 
-def test_battle_create_stores_prompt_pair_and_two_pending_outputs(demo_arena: Any,
-                                                                  rng: random.Random) -> None:
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v1",
-                                    prompt_text="  a cat  ", rng=rng)
+def test_battle_create_stores_prompt_pair_and_two_pending_outputs(
+    demo_arena: Any, rng: random.Random
+) -> None:
+    battle = services.battle_create(
+        arena_slug="text-to-image", voter_id="v1", prompt_text="  a cat  ", rng=rng
+    )
     assert battle.prompt.text == "a cat"
     assert battle.prompt.source == Prompt.Source.USER
     assert battle.left_id != battle.right_id
@@ -64,10 +67,12 @@ def test_battle_create_stores_prompt_pair_and_two_pending_outputs(demo_arena: An
     assert 0 < battle.sampling_probability <= 1
 
 
-def test_battle_create_with_random_prompt_uses_the_bank(demo_arena: Any,
-                                                        rng: random.Random) -> None:
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v1",
-                                    random_prompt=True, rng=rng)
+def test_battle_create_with_random_prompt_uses_the_bank(
+    demo_arena: Any, rng: random.Random
+) -> None:
+    battle = services.battle_create(
+        arena_slug="text-to-image", voter_id="v1", random_prompt=True, rng=rng
+    )
     assert battle.prompt.source == Prompt.Source.BANK
 
 
@@ -75,8 +80,7 @@ def test_battle_create_with_random_prompt_uses_the_bank(demo_arena: Any,
     ("prompt", "message"),
     [("", "empty"), ("   \n ", "empty"), ("x" * 10_000, "limit is 2,000"), (42, "text")],
 )
-def test_battle_create_refuses_bad_prompts(demo_arena: Any, prompt: object,
-                                           message: str) -> None:
+def test_battle_create_refuses_bad_prompts(demo_arena: Any, prompt: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text=prompt)
     assert Battle.objects.count() == 0
@@ -96,8 +100,9 @@ def test_battle_create_needs_two_enabled_contenders(demo_arena: Any) -> None:
 def test_battle_create_only_draws_enabled_contenders(demo_arena: Any) -> None:
     Contender.objects.exclude(name__in=["Demo Aurora", "Demo Pixel"]).update(enabled=False)
     for seed in range(10):
-        battle = services.battle_create(arena_slug="text-to-image", voter_id="v",
-                                        prompt_text="a cat", rng=random.Random(seed))
+        battle = services.battle_create(
+            arena_slug="text-to-image", voter_id="v", prompt_text="a cat", rng=random.Random(seed)
+        )
         assert {battle.left.name, battle.right.name} == {"Demo Aurora", "Demo Pixel"}
 
 
@@ -106,8 +111,8 @@ def _webp_chunks(data: bytes) -> list[bytes]:
     search would also hit those letters by chance inside the compressed image data)."""
     names, at = [], 12
     while at + 8 <= len(data):
-        size = int.from_bytes(data[at + 4:at + 8], "little")
-        names.append(data[at:at + 4])
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        names.append(data[at : at + 4])
         at += 8 + size + (size & 1)
     assert at == len(data), "chunk sizes must add up to the file"
     return names
@@ -116,8 +121,9 @@ def _webp_chunks(data: bytes) -> list[bytes]:
 def test_generation_makes_the_battle_ready_with_clean_webp_outputs(
     demo_arena: Any, run_on_commit: Any
 ) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a red fox")
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a red fox"
+    )
     battle = battle_get(battle_id=battle.pk)
     assert battle.status == BattleStatus.READY
     for output in battle.outputs.all():
@@ -130,10 +136,12 @@ def test_generation_makes_the_battle_ready_with_clean_webp_outputs(
         assert output.latency_s is not None and output.latency_s < 5
 
 
-def test_generation_is_idempotent_for_a_redelivered_task(demo_arena: Any,
-                                                         run_on_commit: Any) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a red fox")
+def test_generation_is_idempotent_for_a_redelivered_task(
+    demo_arena: Any, run_on_commit: Any
+) -> None:
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a red fox"
+    )
     output = battle.outputs.first()
     before = Output.objects.get(pk=output.pk)
     generation.output_generate(output_id=output.pk)  # a second delivery of the same task
@@ -142,10 +150,15 @@ def test_generation_is_idempotent_for_a_redelivered_task(demo_arena: Any,
     assert Output.objects.filter(battle=battle).count() == 2
 
 
-def test_a_refused_side_fails_the_battle_with_a_readable_reason(demo_arena: Any,
-                                                                run_on_commit: Any) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="something forbidden")
+def test_a_refused_side_fails_the_battle_with_a_readable_reason(
+    demo_arena: Any, run_on_commit: Any
+) -> None:
+    battle = run_on_commit(
+        services.battle_create,
+        arena_slug="text-to-image",
+        voter_id="v",
+        prompt_text="something forbidden",
+    )
     battle = Battle.objects.get(pk=battle.pk)
     assert battle.status == BattleStatus.FAILED
     assert "could not produce an image" in battle.failure_reason
@@ -158,14 +171,16 @@ def test_a_refused_side_fails_the_battle_with_a_readable_reason(demo_arena: Any,
     assert "demo" not in battle.failure_reason.lower()
 
 
-def test_missing_api_key_environment_variable_fails_cleanly(demo_arena: Any, run_on_commit: Any,
-                                                            monkeypatch: Any) -> None:
+def test_missing_api_key_environment_variable_fails_cleanly(
+    demo_arena: Any, run_on_commit: Any, monkeypatch: Any
+) -> None:
     from arena.battles.models import Provider
 
     Provider.objects.update(api_key_env="ARENA_TEST_MISSING_KEY")
     monkeypatch.delenv("ARENA_TEST_MISSING_KEY", raising=False)
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a cat")
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
     battle = Battle.objects.get(pk=battle.pk)
     assert battle.status == BattleStatus.FAILED
     assert "misconfigured" in battle.failure_reason
@@ -187,12 +202,17 @@ def test_together_policy_hides_a_ready_side_until_both_are_ready(demo_arena: Any
 
 
 def test_state_never_names_a_model_before_the_vote(demo_arena: Any, run_on_commit: Any) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a cat")
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
     text = repr(battle_state(battle_get(battle_id=battle.pk)))
     for contender in Contender.objects.select_related("provider"):
-        for name in (contender.name, contender.organization, contender.provider.name,
-                     contender.model_id):
+        for name in (
+            contender.name,
+            contender.organization,
+            contender.provider.name,
+            contender.model_id,
+        ):
             assert name not in text
 
 
@@ -216,9 +236,17 @@ def test_every_failure_code_a_provider_raises_is_in_the_one_table() -> None:
     from arena.battles.errors import PUBLIC_FAILURE, FailureCode
     from generators.netguard import UnsafeURL
 
-    provider_codes = {cls.code for cls in (base.ModerationRefused, base.RateLimited,
-                                           base.GenerationTimeout, base.BadConfiguration,
-                                           base.ProviderError, UnsafeURL)}
+    provider_codes = {
+        cls.code
+        for cls in (
+            base.ModerationRefused,
+            base.RateLimited,
+            base.GenerationTimeout,
+            base.BadConfiguration,
+            base.ProviderError,
+            UnsafeURL,
+        )
+    }
     assert provider_codes <= set(FailureCode)
     assert set(PUBLIC_FAILURE) <= set(FailureCode)
     assert FailureCode.CANCELLED not in PUBLIC_FAILURE  # never the reason shown for a battle

@@ -24,8 +24,12 @@ def broken(demo_arena: Any, settings: Any) -> Contender:
 
 def _battles_until_paused(run_on_commit: Any, contender: Contender, limit: int = 60) -> int:
     for i in range(limit):
-        run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id=f"v{i}",
-                      prompt_text=f"a red barn number {i}")
+        run_on_commit(
+            services.battle_create,
+            arena_slug="text-to-image",
+            voter_id=f"v{i}",
+            prompt_text=f"a red barn number {i}",
+        )
         contender.refresh_from_db()
         if contender.paused_at:
             return i
@@ -33,21 +37,24 @@ def _battles_until_paused(run_on_commit: Any, contender: Contender, limit: int =
 
 
 def test_a_contender_failing_n_times_in_a_row_is_paused_and_no_longer_drawn(
-        broken: Contender, run_on_commit: Any) -> None:
+    broken: Contender, run_on_commit: Any
+) -> None:
     _battles_until_paused(run_on_commit, broken)
     assert broken.failure_streak == 3
     assert "3 failed outputs in a row" in broken.paused_reason
     assert "bad_configuration" in broken.paused_reason
     before = Battle.objects.count()
     for i in range(40):
-        battle = services.battle_create(arena_slug="text-to-image", voter_id=f"w{i}",
-                                        prompt_text=f"a boat {i}")
+        battle = services.battle_create(
+            arena_slug="text-to-image", voter_id=f"w{i}", prompt_text=f"a boat {i}"
+        )
         assert broken.pk not in (battle.left_id, battle.right_id)
     assert Battle.objects.count() == before + 40
 
 
-def test_a_success_resets_the_streak_and_refusals_do_not_count(demo_arena: Any, settings: Any,
-                                                                run_on_commit: Any) -> None:
+def test_a_success_resets_the_streak_and_refusals_do_not_count(
+    demo_arena: Any, settings: Any, run_on_commit: Any
+) -> None:
     from arena.battles.health import contender_output_finished
 
     settings.ARENA_PAUSE_AFTER_FAILURES = 2
@@ -59,14 +66,16 @@ def test_a_success_resets_the_streak_and_refusals_do_not_count(demo_arena: Any, 
     assert not contender_output_finished(contender_id=contender.pk, error_code="timeout")
     contender.refresh_from_db()
     assert contender.failure_streak == 1 and contender.paused_at is None
-    assert contender_output_finished(contender_id=contender.pk, error_code="provider_error",
-                                     error="HTTP 401: bad key")
+    assert contender_output_finished(
+        contender_id=contender.pk, error_code="provider_error", error="HTTP 401: bad key"
+    )
     contender.refresh_from_db()
     assert contender.paused_at and "HTTP 401" in contender.paused_reason
 
 
 def test_admin_shows_why_and_a_successful_test_generate_resumes(
-        broken: Contender, run_on_commit: Any) -> None:
+    broken: Contender, run_on_commit: Any
+) -> None:
     _battles_until_paused(run_on_commit, broken)
     User.objects.create_superuser("op", "op@example.com", "pw")
     client = Client()
@@ -88,20 +97,23 @@ def test_admin_shows_why_and_a_successful_test_generate_resumes(
     assert broken.paused_at is None and broken.failure_streak == 0 and not broken.paused_reason
     seen = set()
     for i in range(60):
-        battle = services.battle_create(arena_slug="text-to-image", voter_id=f"x{i}",
-                                        prompt_text=f"a kite {i}")
+        battle = services.battle_create(
+            arena_slug="text-to-image", voter_id=f"x{i}", prompt_text=f"a kite {i}"
+        )
         seen |= {battle.left_id, battle.right_id}
     assert broken.pk in seen
 
 
-def test_a_missing_api_key_pauses_the_contender_too(demo_arena: Any, settings: Any,
-                                                    run_on_commit: Any, monkeypatch: Any) -> None:
+def test_a_missing_api_key_pauses_the_contender_too(
+    demo_arena: Any, settings: Any, run_on_commit: Any, monkeypatch: Any
+) -> None:
     from arena.battles.models import Provider
 
     settings.ARENA_PAUSE_AFTER_FAILURES = 2
     monkeypatch.delenv("ARENA_TEST_MISSING_KEY", raising=False)
-    provider = Provider.objects.create(name="Keyless", kind="demo",
-                                       api_key_env="ARENA_TEST_MISSING_KEY")
+    provider = Provider.objects.create(
+        name="Keyless", kind="demo", api_key_env="ARENA_TEST_MISSING_KEY"
+    )
     contender = Contender.objects.get(name="Demo Mosaic")
     Contender.objects.filter(pk=contender.pk).update(provider=provider)
     paused_after = _battles_until_paused(run_on_commit, contender)

@@ -29,26 +29,40 @@ def fake() -> Iterator[tuple[OpenAIImagesFake, FakeProviderServer]]:
 
 
 @pytest.fixture
-def remote(demo_arena: Any, settings: Any, monkeypatch: Any,
-           fake: tuple[OpenAIImagesFake, FakeProviderServer]) -> Contender:
+def remote(
+    demo_arena: Any,
+    settings: Any,
+    monkeypatch: Any,
+    fake: tuple[OpenAIImagesFake, FakeProviderServer],
+) -> Contender:
     """A remote contender over real HTTP, drawn in every battle (one demo opponent left)."""
     settings.ARENA_PAUSE_AFTER_FAILURES = PAUSE_AFTER
     monkeypatch.setenv(KEY_ENV, "test-key")
-    provider = Provider.objects.create(name="Images Cloud", kind="openai_images",
-                                       base_url=fake[1].base_url + "/v1", api_key_env=KEY_ENV,
-                                       options=FAST_OPTIONS, timeout_s=10)
+    provider = Provider.objects.create(
+        name="Images Cloud",
+        kind="openai_images",
+        base_url=fake[1].base_url + "/v1",
+        api_key_env=KEY_ENV,
+        options=FAST_OPTIONS,
+        timeout_s=10,
+    )
     arena = Arena.objects.get(slug="text-to-image")
     Contender.objects.filter(arenas=arena).exclude(name="Demo Static").update(enabled=False)
-    contender = Contender.objects.create(name="Remote Images", provider=provider,
-                                         model_id="gpt-image-1")
+    contender = Contender.objects.create(
+        name="Remote Images", provider=provider, model_id="gpt-image-1"
+    )
     contender.arenas.add(arena)
     return contender
 
 
 def _battle(run_on_commit: Any, contender: Contender, i: int) -> Output:
     """One battle; returns the remote contender's output (it plays in every battle)."""
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
-                           voter_id=f"v{i}", prompt_text=f"a red barn number {i}")
+    battle = run_on_commit(
+        services.battle_create,
+        arena_slug="text-to-image",
+        voter_id=f"v{i}",
+        prompt_text=f"a red barn number {i}",
+    )
     output = Output.objects.get(battle=battle, contender=contender)
     contender.refresh_from_db()
     return output
@@ -62,8 +76,11 @@ def _admin() -> Client:
 
 
 def test_a_rejected_key_401_pauses_after_n_failed_battles_and_the_admin_says_why(
-        remote: Contender, run_on_commit: Any, monkeypatch: Any,
-        fake: tuple[OpenAIImagesFake, FakeProviderServer]) -> None:
+    remote: Contender,
+    run_on_commit: Any,
+    monkeypatch: Any,
+    fake: tuple[OpenAIImagesFake, FakeProviderServer],
+) -> None:
     monkeypatch.setenv(KEY_ENV, "revoked-key")  # the fake accepts only "test-key"
     for i in range(PAUSE_AFTER):
         assert remote.paused_at is None, f"paused after only {i} failures"
@@ -83,14 +100,15 @@ def test_a_rejected_key_401_pauses_after_n_failed_battles_and_the_admin_says_why
     assert "401" in change and f"{PAUSE_AFTER} failed outputs in a row" in change
     Contender.objects.exclude(pk=remote.pk).update(enabled=True)
     for i in range(20):  # out of the sampler: no more requests reach the broken provider
-        battle = services.battle_create(arena_slug="text-to-image", voter_id=f"w{i}",
-                                        prompt_text=f"a boat {i}")
+        battle = services.battle_create(
+            arena_slug="text-to-image", voter_id=f"w{i}", prompt_text=f"a boat {i}"
+        )
         assert remote.pk not in (battle.left_id, battle.right_id)
 
 
 def test_repeated_5xx_pauses_after_n_failed_battles(
-        remote: Contender, run_on_commit: Any,
-        fake: tuple[OpenAIImagesFake, FakeProviderServer]) -> None:
+    remote: Contender, run_on_commit: Any, fake: tuple[OpenAIImagesFake, FakeProviderServer]
+) -> None:
     fake[0].fail_next(500, times=10_000, message="The server had an error")
     for i in range(PAUSE_AFTER):
         assert remote.paused_at is None, f"paused after only {i} failures"
@@ -105,8 +123,8 @@ def test_repeated_5xx_pauses_after_n_failed_battles(
 
 
 def test_a_5xx_streak_broken_by_a_success_does_not_pause(
-        remote: Contender, run_on_commit: Any,
-        fake: tuple[OpenAIImagesFake, FakeProviderServer]) -> None:
+    remote: Contender, run_on_commit: Any, fake: tuple[OpenAIImagesFake, FakeProviderServer]
+) -> None:
     images = fake[0]
     outcomes = []
     for i in range(2 * PAUSE_AFTER + 1):  # fail N-1, succeed once, fail N-1, succeed, ...

@@ -39,8 +39,9 @@ def test_arena_demo_0_starts_without_demo_data(db: None, settings: Any) -> None:
 
 
 def test_load_demo_counts_only_demo_contenders_as_demo(demo_arena: Arena) -> None:
-    provider = Provider.objects.create(name="In-house", kind=ProviderKind.GENERIC_HTTP,
-                                       base_url="http://127.0.0.1:9/")
+    provider = Provider.objects.create(
+        name="In-house", kind=ProviderKind.GENERIC_HTTP, base_url="http://127.0.0.1:9/"
+    )
     mine = Contender.objects.create(name="Our model", provider=provider)
     mine.arenas.add(demo_arena)
     message = _load_demo()
@@ -73,13 +74,15 @@ def test_random_prompts_never_repeat_for_one_voter(demo_arena: Arena) -> None:
     rng = random.Random(5)
     seen = []
     for _ in range(6):
-        battle = services.battle_create(arena_slug="text-to-image", voter_id="v1",
-                                        random_prompt=True, rng=rng)
+        battle = services.battle_create(
+            arena_slug="text-to-image", voter_id="v1", random_prompt=True, rng=rng
+        )
         seen.append(battle.prompt.text_hash)
     assert len(set(seen)) == 6
     with pytest.raises(InvalidInput, match="used every prompt"):
-        services.battle_create(arena_slug="text-to-image", voter_id="v1", random_prompt=True,
-                               rng=rng)
+        services.battle_create(
+            arena_slug="text-to-image", voter_id="v1", random_prompt=True, rng=rng
+        )
     # another voter still draws from the whole bank
     services.battle_create(arena_slug="text-to-image", voter_id="v2", random_prompt=True, rng=rng)
 
@@ -90,8 +93,9 @@ def test_a_prompt_the_voter_typed_is_not_drawn_for_them_either(demo_arena: Arena
     bank.exclude(pk__in=keep).delete()
     typed = Prompt.objects.get(pk=keep[0]).text.upper()  # same prompt, typed differently
     services.battle_create(arena_slug="text-to-image", voter_id="v1", prompt_text=typed)
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v1",
-                                    random_prompt=True, rng=random.Random(1))
+    battle = services.battle_create(
+        arena_slug="text-to-image", voter_id="v1", random_prompt=True, rng=random.Random(1)
+    )
     assert battle.prompt.pk == keep[1]
     with pytest.raises(InvalidInput, match="used every prompt"):
         services.battle_create(arena_slug="text-to-image", voter_id="v1", random_prompt=True)

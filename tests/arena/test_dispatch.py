@@ -27,24 +27,27 @@ def test_with_a_broker_each_side_is_sent_to_its_providers_queue(
 ) -> None:
     settings.ARENA_EMBEDDED_TASKS = False
     sent: list[tuple[tuple[Any, ...], str]] = []
-    monkeypatch.setattr(output_generate_task, "apply_async",
-                        lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr(
+        output_generate_task, "apply_async", lambda args, queue: sent.append((args, queue))
+    )
     Provider.objects.update(kind="local_diffusers", options={"path": "/models/x"})
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a cat")
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
     assert sorted(sent) == sorted(((o.pk,), "gpu") for o in battle.outputs.all())
 
 
-def test_an_unreachable_broker_fails_the_battle_at_once(demo_arena: Any, settings: Any,
-                                                         monkeypatch: Any,
-                                                         run_on_commit: Any) -> None:
+def test_an_unreachable_broker_fails_the_battle_at_once(
+    demo_arena: Any, settings: Any, monkeypatch: Any, run_on_commit: Any
+) -> None:
     settings.ARENA_EMBEDDED_TASKS = False
 
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setattr(output_generate_task, "apply_async", broker_down)
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a cat")
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
     battle.refresh_from_db()
     assert battle.status == "failed" and "queue is unavailable" in battle.failure_reason

@@ -49,8 +49,9 @@ def test_a_resumed_replay_equals_a_full_one(db: None, settings: Any) -> None:
     _, replayed = _refresh(arena)
     assert replayed == Vote.objects.filter(battle__arena=arena, is_valid=True).count()
     _later(add_votes(arena, models, 120, seed=12), days=2)  # votes after the checkpoint
-    counted_new = Vote.objects.filter(battle__arena=arena, is_valid=True,
-                                      created_at__gt=arena.created_at + timedelta(days=1)).count()
+    counted_new = Vote.objects.filter(
+        battle__arena=arena, is_valid=True, created_at__gt=arena.created_at + timedelta(days=1)
+    ).count()
     resumed, replayed = _refresh(arena)
     assert replayed == counted_new  # only the new votes
     _assert_same(resumed, _full(arena))
@@ -64,7 +65,8 @@ def test_a_change_among_replayed_votes_replays_them_all(db: None, settings: Any)
     counted = [v for v in votes if v.is_valid]
     changes = [
         lambda: Vote.objects.filter(pk=counted[10].pk).update(
-            is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER),
+            is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+        ),
         lambda: Vote.objects.filter(pk=counted[20].pk).update(choice=Choice.BOTH_BAD),
         lambda: Vote.objects.filter(pk=counted[30].pk).delete(),
         lambda: _later(add_votes(arena, models, 5, seed=14), days=-3),  # late, earlier times

@@ -19,15 +19,17 @@ def test_livez_answers_without_touching_the_database(client: Any) -> None:
     assert answer.status_code == 200 and answer.content == b"ok\n"
 
 
-def test_embedded_default_is_healthy_and_says_which_parts_are_embedded(db: None,
-                                                                       client: Any) -> None:
+def test_embedded_default_is_healthy_and_says_which_parts_are_embedded(
+    db: None, client: Any
+) -> None:
     answer = client.get("/healthz")
     assert answer.status_code == 200
     body = answer.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert {body["checks"][part]["status"] for part in ("cache", "workers", "queues")} == {
-        "embedded"}
+        "embedded"
+    }
     assert "no-store" in answer["Cache-Control"]
 
 
@@ -40,7 +42,9 @@ def broker_mode(settings: Any, redis_url: str) -> redis.Redis:
     settings.ARENA_EMBEDDED_TASKS = False
     settings.REDIS_KEY_PREFIX = prefix
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
-        **settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"{prefix}:celery:"}
+        **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        "global_keyprefix": f"{prefix}:celery:",
+    }
     settings.ARENA_HEARTBEAT_STALE_S = 30.0
     client = redis.Redis.from_url(redis_url)
     yield client
@@ -52,8 +56,9 @@ def report() -> tuple[bool, dict[str, Any]]:
     return health.health_report()
 
 
-def test_no_worker_heartbeat_is_down_and_a_fresh_one_is_up(db: None,
-                                                           broker_mode: redis.Redis) -> None:
+def test_no_worker_heartbeat_is_down_and_a_fresh_one_is_up(
+    db: None, broker_mode: redis.Redis
+) -> None:
     healthy, body = report()
     assert not healthy and body["checks"]["workers"]["status"] == "down"
     assert "default" in body["checks"]["workers"]["error"]
@@ -73,7 +78,8 @@ def test_a_stale_heartbeat_counts_as_a_dead_worker(db: None, broker_mode: redis.
 
 
 def test_queue_depth_is_read_with_the_broker_prefix_and_priorities(
-        db: None, broker_mode: redis.Redis, settings: Any) -> None:
+    db: None, broker_mode: redis.Redis, settings: Any
+) -> None:
     health.heartbeat_write(hostname="w1@test", queues=["default", "remote"])
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
     broker_mode.rpush(f"{prefix}default", "a", "b")
@@ -85,7 +91,8 @@ def test_queue_depth_is_read_with_the_broker_prefix_and_priorities(
 
 
 def test_tasks_waiting_on_a_queue_nobody_consumes_are_reported(
-        db: None, broker_mode: redis.Redis, settings: Any) -> None:
+    db: None, broker_mode: redis.Redis, settings: Any
+) -> None:
     health.heartbeat_write(hostname="w1@test", queues=["default", "remote"])
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
     broker_mode.rpush(f"{prefix}gpu", "job")
@@ -95,8 +102,9 @@ def test_tasks_waiting_on_a_queue_nobody_consumes_are_reported(
     assert "gpu" in body["checks"]["queues"]["error"]
 
 
-def test_heartbeat_thread_writes_and_clears_its_entry(db: None, broker_mode: redis.Redis,
-                                                      settings: Any) -> None:
+def test_heartbeat_thread_writes_and_clears_its_entry(
+    db: None, broker_mode: redis.Redis, settings: Any
+) -> None:
     settings.ARENA_HEARTBEAT_S = 0.1
     stop = health.worker_heartbeat_start(hostname="t@test", queues=["default"])
     deadline = time.monotonic() + 5
@@ -109,8 +117,9 @@ def test_heartbeat_thread_writes_and_clears_its_entry(db: None, broker_mode: red
         time.sleep(0.05)
 
 
-def test_an_unreachable_redis_is_down_quickly_without_raising(db: None, settings: Any,
-                                                              client: Any) -> None:
+def test_an_unreachable_redis_is_down_quickly_without_raising(
+    db: None, settings: Any, client: Any
+) -> None:
     from tests.live import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there

@@ -41,8 +41,9 @@ from ratings.cli import main as ratings_main
 Size = Callable[[Contender, int, random.Random], tuple[int, int, float]]
 
 
-def make_arena(*, slug: str = "honest", contenders: int = 6,
-               **fields: Any) -> tuple[Arena, list[Contender]]:
+def make_arena(
+    *, slug: str = "honest", contenders: int = 6, **fields: Any
+) -> tuple[Arena, list[Contender]]:
     arena = Arena.objects.create(slug=slug, title=slug, width=512, height=512, **fields)
     provider, _ = Provider.objects.get_or_create(name="honest", kind=ProviderKind.DEMO)
     models = []
@@ -58,10 +59,16 @@ def varied_outputs(contender: Contender, i: int, rng: random.Random) -> tuple[in
     return rng.choice((512, 768)), 512, rng.uniform(0.5, 8.0)
 
 
-def add_votes(arena: Arena, pairs: list[tuple[Contender, Contender]], *, seed: int,
-              strength: dict[int, float] | None = None,
-              probability: Callable[[int], float | None] = lambda i: 0.1,
-              outputs: Size = varied_outputs, start_index: int = 0) -> list[Vote]:
+def add_votes(
+    arena: Arena,
+    pairs: list[tuple[Contender, Contender]],
+    *,
+    seed: int,
+    strength: dict[int, float] | None = None,
+    probability: Callable[[int], float | None] = lambda i: 0.1,
+    outputs: Size = varied_outputs,
+    start_index: int = 0,
+) -> list[Vote]:
     """One counted vote per pair given (in bulk: thousands in a second), outcomes from a
     Bradley–Terry model with ties and some 'both bad'."""
     rng = random.Random(seed)
@@ -72,19 +79,41 @@ def add_votes(arena: Arena, pairs: list[tuple[Contender, Contender]], *, seed: i
         i = start_index + n
         if rng.random() < 0.5:
             left, right = right, left
-        battle = Battle(arena=arena, prompt=prompt, left=left, right=right,
-                        status=BattleStatus.VOTED, voter_id=f"voter-{i % 50}", seed=i,
-                        sampling_probability=probability(i))
+        battle = Battle(
+            arena=arena,
+            prompt=prompt,
+            left=left,
+            right=right,
+            status=BattleStatus.VOTED,
+            voter_id=f"voter-{i % 50}",
+            seed=i,
+            sampling_probability=probability(i),
+        )
         battles.append(battle)
         for side, contender in (("left", left), ("right", right)):
             width, height, latency = outputs(contender, i, rng)
-            outs.append(Output(battle=battle, side=side, contender=contender,
-                               status=OutputStatus.READY, width=width, height=height,
-                               latency_s=latency))
+            outs.append(
+                Output(
+                    battle=battle,
+                    side=side,
+                    contender=contender,
+                    status=OutputStatus.READY,
+                    width=width,
+                    height=height,
+                    latency_s=latency,
+                )
+            )
         gap = strength.get(left.pk, 0.0) - strength.get(right.pk, 0.0)
         u = rng.random()
-        choice = (Choice.BOTH_BAD if u < 0.04 else Choice.TIE if u < 0.15
-                  else Choice.LEFT if rng.random() < 1 / (1 + math.exp(-gap)) else Choice.RIGHT)
+        choice = (
+            Choice.BOTH_BAD
+            if u < 0.04
+            else Choice.TIE
+            if u < 0.15
+            else Choice.LEFT
+            if rng.random() < 1 / (1 + math.exp(-gap))
+            else Choice.RIGHT
+        )
         votes.append(Vote(battle=battle, choice=choice, voter_id=battle.voter_id))
     Battle.objects.bulk_create(battles)
     Output.objects.bulk_create(outs)
@@ -123,8 +152,10 @@ def rounds(settings: Any) -> int:
 
 # --- Ranked only with evidence ----------------------------------------------------------------
 
+
 def test_a_zero_vote_and_a_few_vote_model_are_provisional_and_move_no_one(
-        db: None, rounds: int, voter: Any) -> None:
+    db: None, rounds: int, voter: Any
+) -> None:
     arena, models = make_arena(contenders=7)
     settled, few, silent = models[:5], models[5], models[6]
     strength = {m.pk: 0.4 * k for k, m in enumerate(settled)}
@@ -153,8 +184,9 @@ def test_a_zero_vote_and_a_few_vote_model_are_provisional_and_move_no_one(
     assert b'id="provisional"' in page.content and few.name.encode() in page.content
 
 
-def test_models_are_ranked_once_they_reach_the_arenas_own_minimum(db: None, rounds: int,
-                                                                   settings: Any) -> None:
+def test_models_are_ranked_once_they_reach_the_arenas_own_minimum(
+    db: None, rounds: int, settings: Any
+) -> None:
     settings.ARENA_MIN_VOTES_TO_RANK = 1000
     arena, models = make_arena(contenders=3, min_votes_to_rank=20)
     add_votes(arena, random_pairs(models, 60, seed=3), seed=3)
@@ -166,9 +198,11 @@ def test_models_are_ranked_once_they_reach_the_arenas_own_minimum(db: None, roun
 
 # --- The site equals the recipe ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("both_bad_counts", [True, False])
 def test_the_board_equals_the_stated_command_on_the_public_export(
-        db: None, settings: Any, tmp_path: Path, voter: Any, both_bad_counts: bool) -> None:
+    db: None, settings: Any, tmp_path: Path, voter: Any, both_bad_counts: bool
+) -> None:
     settings.ARENA_BOOTSTRAP_ROUNDS = 1000
     settings.ARENA_STYLE_CONTROL = False
     arena, models = make_arena(contenders=9, both_bad_counts_as_tie=both_bad_counts)
@@ -198,6 +232,7 @@ def test_the_board_equals_the_stated_command_on_the_public_export(
 
 # --- Style control ----------------------------------------------------------------------------
 
+
 def constant_per_model(contender: Contender, i: int, rng: random.Random) -> tuple[int, int, float]:
     """Each model always returns one size after one delay (one provider, one resolution)."""
     sizes = ((512, 512), (1024, 1024), (768, 512), (512, 768))
@@ -211,10 +246,16 @@ def size_per_model(contender: Contender, i: int, rng: random.Random) -> tuple[in
 
 
 def test_style_control_is_not_shown_when_every_covariate_is_constant_per_model(
-        db: None, rounds: int, voter: Any) -> None:
+    db: None, rounds: int, voter: Any
+) -> None:
     arena, models = make_arena(contenders=5, style_control=True)
-    add_votes(arena, random_pairs(models, 1500, seed=6), seed=6, outputs=constant_per_model,
-              strength={m.pk: 0.3 * k for k, m in enumerate(models)})
+    add_votes(
+        arena,
+        random_pairs(models, 1500, seed=6),
+        seed=6,
+        outputs=constant_per_model,
+        strength={m.pk: 0.3 * k for k, m in enumerate(models)},
+    )
     services.leaderboard_compute(arena=arena)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     style = board["matrices"]["style"]
@@ -230,10 +271,16 @@ def test_style_control_is_not_shown_when_every_covariate_is_constant_per_model(
 
 
 def test_a_covariate_constant_per_model_is_dropped_with_a_notice_and_the_rest_kept(
-        db: None, rounds: int, voter: Any) -> None:
+    db: None, rounds: int, voter: Any
+) -> None:
     arena, models = make_arena(contenders=5, style_control=True)
-    add_votes(arena, random_pairs(models, 1500, seed=7), seed=7, outputs=size_per_model,
-              strength={m.pk: 0.3 * k for k, m in enumerate(models)})
+    add_votes(
+        arena,
+        random_pairs(models, 1500, seed=7),
+        seed=7,
+        outputs=size_per_model,
+        strength={m.pk: 0.3 * k for k, m in enumerate(models)},
+    )
     services.leaderboard_compute(arena=arena)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     style = board["matrices"]["style"]
@@ -261,14 +308,20 @@ def test_style_control_is_opt_in_per_arena(db: None, rounds: int, settings: Any)
 
 # --- Inverse-probability weighting ------------------------------------------------------------
 
+
 def test_votes_without_a_draw_probability_leave_the_weighted_board_with_a_count(
-        db: None, rounds: int, settings: Any, voter: Any) -> None:
+    db: None, rounds: int, settings: Any, voter: Any
+) -> None:
     settings.ARENA_IPW = True
     arena, models = make_arena(contenders=4)
     probability = [0.1, 0.2, 0.4]
-    votes = add_votes(arena, random_pairs(models, 900, seed=9), seed=9,
-                      probability=lambda i: None if i % 3 == 0 else probability[i % 3],
-                      strength={m.pk: 0.3 * k for k, m in enumerate(models)})
+    votes = add_votes(
+        arena,
+        random_pairs(models, 900, seed=9),
+        seed=9,
+        probability=lambda i: None if i % 3 == 0 else probability[i % 3],
+        strength={m.pk: 0.3 * k for k, m in enumerate(models)},
+    )
     services.leaderboard_compute(arena=arena)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     ipw = board["matrices"]["ipw"]
@@ -278,11 +331,18 @@ def test_votes_without_a_draw_probability_leave_the_weighted_board_with_a_count(
     names = sorted(m.name for m in models)
     known = [v for v in votes if v.battle.sampling_probability is not None]
     code = {Choice.LEFT: 0, Choice.RIGHT: 1, Choice.TIE: 2, Choice.BOTH_BAD: 3}
-    expected = compute_leaderboard(battles_from_arrays(
-        names, [names.index(v.battle.left.name) for v in known],
-        [names.index(v.battle.right.name) for v in known], [code[v.choice] for v in known],
-        weights=[1 / v.battle.sampling_probability for v in known]),
-        bootstrap_rounds=rounds, seed=0, online_elo=False)
+    expected = compute_leaderboard(
+        battles_from_arrays(
+            names,
+            [names.index(v.battle.left.name) for v in known],
+            [names.index(v.battle.right.name) for v in known],
+            [code[v.choice] for v in known],
+            weights=[1 / v.battle.sampling_probability for v in known],
+        ),
+        bootstrap_rounds=rounds,
+        seed=0,
+        online_elo=False,
+    )
     rows = {r["model"]: r for r in board["rows"]}
     for row in expected.rows:
         assert rows[row.model]["ipw_rating"] == pytest.approx(row.rating, abs=0.006)
@@ -295,12 +355,17 @@ def test_votes_without_a_draw_probability_leave_the_weighted_board_with_a_count(
 
 # --- Adaptive sampling --------------------------------------------------------------------------
 
+
 def settled_state(models: int, games: int) -> dict[str, Any]:
     names = [f"m{k:02d}" for k in range(models)]
     matrix = np.full((models, models), games)
     np.fill_diagonal(matrix, 0)
-    return {"models": names, "ratings": [1300 - 25 * k for k in range(models)],
-            "games": matrix.tolist(), "ties": (matrix // 5).tolist()}
+    return {
+        "models": names,
+        "ratings": [1300 - 25 * k for k in range(models)],
+        "games": matrix.tolist(),
+        "ties": (matrix // 5).tolist(),
+    }
 
 
 def test_the_sampler_favours_a_newcomer_within_floors_and_caps(settings: Any) -> None:
@@ -324,7 +389,8 @@ def test_a_model_with_weight_zero_is_never_drawn() -> None:
 
 
 def test_the_sampler_reads_the_snapshot_once_per_refresh(
-        db: None, rounds: int, django_assert_num_queries: Any) -> None:
+    db: None, rounds: int, django_assert_num_queries: Any
+) -> None:
     arena, models = make_arena(contenders=5)
     add_votes(arena, random_pairs(models, 400, seed=10), seed=10)
     services.leaderboard_compute(arena=arena)
@@ -342,16 +408,19 @@ def test_the_sampler_reads_the_snapshot_once_per_refresh(
 
 # --- Changelog ---------------------------------------------------------------------------------
 
+
 def test_the_changelog_says_what_moved_the_board(db: None, rounds: int, voter: Any) -> None:
     arena, models = make_arena(contenders=4, min_votes_to_rank=30)
     add_votes(arena, random_pairs(models[:3], 300, seed=12), seed=12)
     services.leaderboard_compute(arena=arena)
     assert LeaderboardChange.objects.filter(arena=arena, text__startswith="First board").exists()
     # a newcomer plays, some votes are excluded, a model is retired, the threshold changes
-    votes = add_votes(arena, [(models[3], models[k % 3]) for k in range(40)], seed=13,
-                      start_index=1000)
+    votes = add_votes(
+        arena, [(models[3], models[k % 3]) for k in range(40)], seed=13, start_index=1000
+    )
     Vote.objects.filter(pk__in=[v.pk for v in votes[:5]]).update(
-        is_valid=False, invalid_reason=InvalidReason.TOO_FAST)
+        is_valid=False, invalid_reason=InvalidReason.TOO_FAST
+    )
     Contender.objects.filter(pk=models[0].pk).update(enabled=False)
     newcomer = Contender.objects.create(name="newcomer", provider=models[0].provider)
     newcomer.arenas.add(arena)
@@ -371,23 +440,26 @@ def test_the_changelog_says_what_moved_the_board(db: None, rounds: int, voter: A
     assert ">retired</span>" in page  # its votes still count: it stays on the board, marked
 
 
-def test_a_board_from_before_provisional_models_logs_the_method_change(db: None,
-                                                                        rounds: int) -> None:
+def test_a_board_from_before_provisional_models_logs_the_method_change(
+    db: None, rounds: int
+) -> None:
     from arena.leaderboards.models import LeaderboardSnapshot
 
     arena, models = make_arena(contenders=3)
     add_votes(arena, random_pairs(models, 200, seed=14), seed=14)
     LeaderboardSnapshot.objects.create(  # as an older refresh stored it
-        arena=arena, rows=[{"rank": 1, "model": m.name, "rating": 1000.0} for m in models],
-        params={"bootstrap_rounds": rounds, "both_bad": "tie"})
+        arena=arena,
+        rows=[{"rank": 1, "model": m.name, "rating": 1000.0} for m in models],
+        params={"bootstrap_rounds": rounds, "both_bad": "tie"},
+    )
     services.leaderboard_compute(arena=arena)
     texts = list(LeaderboardChange.objects.filter(arena=arena).values_list("text", flat=True))
     assert len(texts) == 1 and texts[0].startswith(
-        "Method: models with fewer than 30 counted votes are provisional")
+        "Method: models with fewer than 30 counted votes are provisional"
+    )
 
 
-def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None,
-                                                                      rounds: int) -> None:
+def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None, rounds: int) -> None:
     arena, models = make_arena(contenders=3, both_bad_counts_as_tie=False)
     add_votes(arena, random_pairs(models, 12, seed=15), seed=15)
     services.leaderboard_compute(arena=arena)
@@ -396,8 +468,7 @@ def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None,
     assert board["params"]["recipe"].endswith("--min-votes 30 --both-bad exclude")
 
 
-def test_before_the_first_refresh_no_model_without_votes_is_ranked(db: None,
-                                                                   voter: Any) -> None:
+def test_before_the_first_refresh_no_model_without_votes_is_ranked(db: None, voter: Any) -> None:
     arena, models = make_arena(contenders=3)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     assert board["method"] == "elo" and len(board["rows"]) == 3

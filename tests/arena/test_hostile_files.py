@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -44,12 +48,18 @@ def bomb_png(width: int, height: int) -> bytes:
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat)
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", idat)
+        + _chunk(b"IEND", b"")
+    )
 
 
-EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
-       b"newpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n")
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
+    b"newpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
+)
 
 
 def test_the_bomb_png_is_a_real_image_of_the_declared_size(monkeypatch: Any) -> None:
@@ -64,9 +74,7 @@ def test_the_bomb_png_is_a_real_image_of_the_declared_size(monkeypatch: Any) -> 
         assert img.size == (40, 30)
 
 
-def test_an_11000_square_1_bit_png_is_refused_without_allocating_its_pixels(
-    tmp_path: Path
-) -> None:
+def test_an_11000_square_1_bit_png_is_refused_without_allocating_its_pixels(tmp_path: Path) -> None:
     """~735 MB once decoded and converted; refused from its header. Measured in a fresh
     process: its peak resident memory stays near an idle interpreter's."""
     path = tmp_path / "bomb.png"
@@ -83,8 +91,9 @@ def test_an_11000_square_1_bit_png_is_refused_without_allocating_its_pixels(
         "    print('REFUSED', exc)\n"
         "print('PEAK_MB', (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "REFUSED" in done.stdout, done.stdout + done.stderr
     assert "ARENA_IMAGE_MAX_PIXELS" in done.stdout and "before decoding" in done.stdout
     peak = float(done.stdout.split("PEAK_MB")[1])
@@ -93,8 +102,11 @@ def test_an_11000_square_1_bit_png_is_refused_without_allocating_its_pixels(
 
 def test_an_image_between_one_and_two_budgets_is_refused_too() -> None:
     """Pillow only warns up to twice MAX_IMAGE_PIXELS; our budget is a hard one."""
-    with pytest.raises(MediaError, match=r"7000×7000 = 49,000,000 pixels is over the decoding "
-                                         r"budget of 36,000,000"):
+    with pytest.raises(
+        MediaError,
+        match=r"7000×7000 = 49,000,000 pixels is over the decoding "
+        r"budget of 36,000,000",
+    ):
         image_normalise(bomb_png(7000, 7000), width=512, height=512)
     with pytest.raises(MediaError, match="over the decoding budget of 1,000 pixels"):
         image_normalise(bomb_png(40, 30), width=64, height=64, limits=ImageLimits(1000))
@@ -133,9 +145,22 @@ def make_video(tmp_path: Path, name: str, *args: str) -> bytes:
     import imageio_ffmpeg
 
     target = tmp_path / name
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", *args,
-                    "-c:v", "libx264", "-y", str(target)], check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            *args,
+            "-c:v",
+            "libx264",
+            "-y",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return target.read_bytes()
 
 
@@ -143,8 +168,9 @@ TARGET = video_target(width=128, height=128, fps=24, duration_s=2, max_side=1536
 
 
 def test_a_video_declaring_two_hours_is_refused_before_decoding(tmp_path: Path) -> None:
-    raw = make_video(tmp_path, "long.mp4", "-f", "lavfi", "-i", "color=c=black:s=16x16:r=1/600",
-                     "-t", "7200")
+    raw = make_video(
+        tmp_path, "long.mp4", "-f", "lavfi", "-i", "color=c=black:s=16x16:r=1/600", "-t", "7200"
+    )
     assert len(raw) < 10_000
     started = time.perf_counter()
     with pytest.raises(MediaError, match=r"refused before decoding: it lasts 7,200.0 s"):
@@ -153,19 +179,22 @@ def test_a_video_declaring_two_hours_is_refused_before_decoding(tmp_path: Path) 
 
 
 def test_a_video_declaring_a_huge_resolution_is_refused(tmp_path: Path) -> None:
-    raw = make_video(tmp_path, "wide.mp4", "-f", "lavfi", "-i", "color=c=black:s=5000x16:r=4",
-                     "-t", "1")
+    raw = make_video(
+        tmp_path, "wide.mp4", "-f", "lavfi", "-i", "color=c=black:s=5000x16:r=4", "-t", "1"
+    )
     with pytest.raises(MediaError, match=r"5000×16 has a side over 4096 px"):
         video_normalise(raw, target=TARGET)
-    small = make_video(tmp_path, "small.mp4", "-f", "lavfi", "-i", "color=c=black:s=64x64:r=4",
-                       "-t", "1")
+    small = make_video(
+        tmp_path, "small.mp4", "-f", "lavfi", "-i", "color=c=black:s=64x64:r=4", "-t", "1"
+    )
     with pytest.raises(MediaError, match=r"64×64 is over 1,000 pixels a frame"):
         video_normalise(small, target=TARGET, limits=VideoLimits(max_pixels=1000))
 
 
 def test_a_video_declaring_too_many_frames_is_refused(tmp_path: Path) -> None:
-    raw = make_video(tmp_path, "fast.mp4", "-f", "lavfi", "-i", "color=c=black:s=16x16:r=240",
-                     "-t", "2")
+    raw = make_video(
+        tmp_path, "fast.mp4", "-f", "lavfi", "-i", "color=c=black:s=16x16:r=240", "-t", "2"
+    )
     with pytest.raises(MediaError, match=r"declares 480 frames \(limit 100\)"):
         video_normalise(raw, target=TARGET, limits=VideoLimits(max_frames=100))
 
@@ -177,8 +206,10 @@ def test_a_playlist_posing_as_a_video_is_refused_and_fetches_nothing() -> None:
     listener.listen(1)
     listener.setblocking(False)
     port = listener.getsockname()[1]
-    playlist = (f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:{port}/a.ts\n"
-                "#EXT-X-ENDLIST\n").encode()
+    playlist = (
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:{port}/a.ts\n"
+        "#EXT-X-ENDLIST\n"
+    ).encode()
     try:
         with pytest.raises(MediaError, match="not an MP4/MOV or WebM/Matroska video"):
             video_normalise(playlist, target=TARGET)
@@ -198,8 +229,13 @@ class BombFake(OpenAIImagesFake):
     """An OpenAI-protocol provider that answers with a decompression bomb."""
 
     def handle(self, req: Recorded) -> Reply:
-        return Reply(200, {"created": 0, "data": [
-            {"b64_json": base64.b64encode(bomb_png(11000, 11000)).decode()}]})
+        return Reply(
+            200,
+            {
+                "created": 0,
+                "data": [{"b64_json": base64.b64encode(bomb_png(11000, 11000)).decode()}],
+            },
+        )
 
 
 def test_a_provider_returning_a_bomb_fails_its_battle_with_an_operator_message(
@@ -208,15 +244,21 @@ def test_a_provider_returning_a_bomb_fails_its_battle_with_an_operator_message(
     server = start_fake(BombFake())
     try:
         monkeypatch.setenv("ARENA_TEST_FAKE_KEY", "test-key")
-        provider = Provider.objects.create(name="Hostile Cloud", kind="openai_images",
-                                           base_url=server.base_url + "/v1",
-                                           api_key_env="ARENA_TEST_FAKE_KEY",
-                                           options=FAST_OPTIONS, timeout_s=10)
+        provider = Provider.objects.create(
+            name="Hostile Cloud",
+            kind="openai_images",
+            base_url=server.base_url + "/v1",
+            api_key_env="ARENA_TEST_FAKE_KEY",
+            options=FAST_OPTIONS,
+            timeout_s=10,
+        )
         Contender.objects.exclude(name="Demo Aurora").update(enabled=False)
-        Contender.objects.create(name="Bomb Model", provider=provider,
-                                 model_id="gpt-image-1").arenas.add(demo_arena)
-        created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles",
-                                {"prompt": "a red fox"})
+        Contender.objects.create(
+            name="Bomb Model", provider=provider, model_id="gpt-image-1"
+        ).arenas.add(demo_arena)
+        created = run_on_commit(
+            voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a red fox"}
+        )
     finally:
         server.stop()
     battle = Battle.objects.get(pk=created.json()["id"])

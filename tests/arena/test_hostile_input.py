@@ -36,17 +36,36 @@ FIGURES: dict[str, Any] = {"cases": 0, "requests": 0, "server_errors": 0, "by_st
 
 
 def fuzz_settings(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
 
 
 # --- Strategies -------------------------------------------------------------------------------
 PAYLOADS = [
-    "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</textarea><script>",
-    "<svg/onload=alert(1)>", "{{ 7|add:7 }}", "{% debug %}", "&lt;b&gt;&amp;", "\u202e\u2066",
-    "\x00", "\x1b[31m", "'; DROP TABLE battles_prompt; --", "\ufeff", "\r\n\r\n", "%00%ff",
-    "\U0001f98a", "e\u0301", "\ufdd0\uffff",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "</textarea><script>",
+    "<svg/onload=alert(1)>",
+    "{{ 7|add:7 }}",
+    "{% debug %}",
+    "&lt;b&gt;&amp;",
+    "\u202e\u2066",
+    "\x00",
+    "\x1b[31m",
+    "'; DROP TABLE battles_prompt; --",
+    "\ufeff",
+    "\r\n\r\n",
+    "%00%ff",
+    "\U0001f98a",
+    "e\u0301",
+    "\ufdd0\uffff",
 ]
 SURROGATES = st.characters(categories=["Cs"])
 any_text = st.text(st.characters() | SURROGATES, max_size=60)
@@ -56,8 +75,12 @@ hostile_text = st.one_of(
     st.builds(lambda c, n: c * n, st.characters(), st.integers(1990, 2010)),  # near the limit
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(),
-    st.integers(min_value=-(10**400), max_value=10**400), hostile_text,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    hostile_text,
 )
 json_values = st.recursive(
     scalars,
@@ -67,9 +90,14 @@ json_values = st.recursive(
 )
 battle_bodies = st.one_of(
     json_values,
-    st.fixed_dictionaries({}, optional={"prompt": json_values | hostile_text,
-                                        "random_prompt": json_values,
-                                        "extra": json_values}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "prompt": json_values | hostile_text,
+            "random_prompt": json_values,
+            "extra": json_values,
+        },
+    ),
     st.fixed_dictionaries({"prompt": hostile_text}),
 )
 # Bodies a JSON encoder never writes: deep nesting, 5,000-digit numbers, lone surrogates.
@@ -78,9 +106,13 @@ raw_json = st.one_of(
     st.integers(1, 120_000).map(lambda n: '{"prompt":' * n + '"x"' + "}" * n),
     st.integers(4000, 6000).map(lambda n: '{"prompt": ' + "9" * n + "}"),
     st.sampled_from(["1e999999", "-1e999999", "NaN", "Infinity", "-0.0e-99999"]).map(
-        lambda v: f'{{"prompt": {v}, "random_prompt": {v}, "choice": {v}}}'),
-    st.lists(st.sampled_from(["\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", "<", "\\"]),
-             min_size=1, max_size=8).map(lambda parts: '{"prompt": "' + "".join(parts) + '"}'),
+        lambda v: f'{{"prompt": {v}, "random_prompt": {v}, "choice": {v}}}'
+    ),
+    st.lists(
+        st.sampled_from(["\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", "<", "\\"]),
+        min_size=1,
+        max_size=8,
+    ).map(lambda parts: '{"prompt": "' + "".join(parts) + '"}'),
     st.text(max_size=80),
 )
 
@@ -103,7 +135,8 @@ def checked(response: Any, what: str) -> Any:
     assert status < 500, f"{what}: {status} {response.content[:400]!r}"
     if 400 <= status < 500 and response.request["REQUEST_METHOD"] != "HEAD":  # HEAD: no body
         assert response["Content-Type"] == "application/json", (
-            f"{what}: {status} is not JSON: {response['Content-Type']} {response.content[:200]!r}")
+            f"{what}: {status} is not JSON: {response['Content-Type']} {response.content[:200]!r}"
+        )
         body = json.loads(response.content)
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
         code, message = body["error"]["code"], body["error"]["message"]
@@ -131,8 +164,10 @@ def _figures(request: pytest.FixtureRequest) -> Iterator[None]:
     started = time.perf_counter()
     yield
     FIGURES["seconds"] = round(time.perf_counter() - started, 1)
-    line = (f"FUZZ hypothesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
-            f"errors ({FIGURES['requests']} requests, statuses {FIGURES['by_status']})")
+    line = (
+        f"FUZZ hypothesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
+        f"errors ({FIGURES['requests']} requests, statuses {FIGURES['by_status']})"
+    )
     announce(request.config, "fuzz_hypothesis", line, FIGURES)
 
 
@@ -143,17 +178,23 @@ def hostile(voter: Any) -> Any:
     return voter
 
 
-def post(voter: Any, path: str, body: bytes, *, content_type: str = "application/json",
-         headers: dict[str, str] | None = None) -> Any:
-    return voter.client.post(path, body, content_type=content_type,
-                             headers=voter._headers(headers))
+def post(
+    voter: Any,
+    path: str,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Any:
+    return voter.client.post(path, body, content_type=content_type, headers=voter._headers(headers))
 
 
 # --- Properties -------------------------------------------------------------------------------
 @fuzz_settings(150)
 @given(body=battle_bodies, ensure_ascii=st.booleans())
-def test_battle_create_with_any_json_body(demo_arena: Any, hostile: Any, body: Any,
-                                          ensure_ascii: bool) -> None:
+def test_battle_create_with_any_json_body(
+    demo_arena: Any, hostile: Any, body: Any, ensure_ascii: bool
+) -> None:
     FIGURES["cases"] += 1
     counts = Counts()
     raw = encode(body, ensure_ascii)
@@ -177,23 +218,35 @@ def test_battle_create_with_any_json_body(demo_arena: Any, hostile: Any, body: A
 
 @fuzz_settings(100)
 @given(raw=raw_json)
-def test_battle_create_with_bodies_no_encoder_writes(demo_arena: Any, hostile: Any,
-                                                     raw: str) -> None:
+def test_battle_create_with_bodies_no_encoder_writes(
+    demo_arena: Any, hostile: Any, raw: str
+) -> None:
     FIGURES["cases"] += 1
     counts = Counts()
-    response = checked(post(hostile, f"{ARENA}/battles", raw.encode("utf-8", "surrogatepass")),
-                       "create raw")
+    response = checked(
+        post(hostile, f"{ARENA}/battles", raw.encode("utf-8", "surrogatepass")), "create raw"
+    )
     if response.status_code != 201:
         assert counts.unchanged()
 
 
 @fuzz_settings(100)
-@given(body=st.binary(max_size=400),
-       content_type=st.sampled_from(["application/json", "application/json; charset=utf-8",
-                                     "text/plain", "application/octet-stream", ""]),
-       path=st.sampled_from([f"{ARENA}/battles", f"/api/battles/{uuid.uuid4()}/vote"]))
-def test_any_bytes_as_body(demo_arena: Any, hostile: Any, body: bytes, content_type: str,
-                           path: str) -> None:
+@given(
+    body=st.binary(max_size=400),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "text/plain",
+            "application/octet-stream",
+            "",
+        ]
+    ),
+    path=st.sampled_from([f"{ARENA}/battles", f"/api/battles/{uuid.uuid4()}/vote"]),
+)
+def test_any_bytes_as_body(
+    demo_arena: Any, hostile: Any, body: bytes, content_type: str, path: str
+) -> None:
     FIGURES["cases"] += 1
     counts = Counts()
     response = checked(post(hostile, path, body, content_type=content_type), "bytes")
@@ -212,7 +265,9 @@ def ready_battle(voter: Any, n: int) -> str:
 
 CHOICES = st.sampled_from(["left", "right", "tie", "both_bad"])
 IDEMPOTENCY_KEYS = st.one_of(
-    st.none(), st.text(max_size=40), st.text(min_size=95, max_size=120),
+    st.none(),
+    st.text(max_size=40),
+    st.text(min_size=95, max_size=120),
     st.text(st.characters(codec="ascii"), max_size=20),  # C0 controls, DEL
     st.builds(lambda c, n: c * n, st.characters(), st.integers(90, 5000)),
     st.sampled_from(["\x00", "key\x00", " spaced ", "\u00e9t\u00e9", "\U0001f98a" * 30]),
@@ -220,12 +275,19 @@ IDEMPOTENCY_KEYS = st.one_of(
 
 
 @fuzz_settings(120)
-@given(body=st.one_of(st.fixed_dictionaries({"choice": CHOICES}),  # mostly a valid vote,
-                      st.fixed_dictionaries({"choice": CHOICES}),  # so the key is exercised
-                      st.fixed_dictionaries({"choice": json_values}), json_values),
-       key=IDEMPOTENCY_KEYS, data=st.data())
-def test_vote_with_any_choice_and_idempotency_key(demo_arena: Any, hostile: Any, body: Any,
-                                                  key: str | None, data: Any) -> None:
+@given(
+    body=st.one_of(
+        st.fixed_dictionaries({"choice": CHOICES}),  # mostly a valid vote,
+        st.fixed_dictionaries({"choice": CHOICES}),  # so the key is exercised
+        st.fixed_dictionaries({"choice": json_values}),
+        json_values,
+    ),
+    key=IDEMPOTENCY_KEYS,
+    data=st.data(),
+)
+def test_vote_with_any_choice_and_idempotency_key(
+    demo_arena: Any, hostile: Any, body: Any, key: str | None, data: Any
+) -> None:
     FIGURES["cases"] += 1
     battle_id = ready_battle(hostile, FIGURES["cases"])
     headers = {"Idempotency-Key": key} if key is not None else None
@@ -239,8 +301,10 @@ def test_vote_with_any_choice_and_idempotency_key(demo_arena: Any, hostile: Any,
     vote = Vote.objects.get(battle_id=battle_id)
     assert vote.choice == body["choice"] == response.json()["choice"]
     assert vote.idempotency_key == (key or "").strip()
-    again = checked(post(hostile, path, encode({"choice": data.draw(CHOICES)}, True),
-                         headers=headers), "vote again")
+    again = checked(
+        post(hostile, path, encode({"choice": data.draw(CHOICES)}, True), headers=headers),
+        "vote again",
+    )
     if vote.idempotency_key:
         assert again.status_code == 200 and again.json()["replayed"] is True
     else:
@@ -249,23 +313,40 @@ def test_vote_with_any_choice_and_idempotency_key(demo_arena: Any, hostile: Any,
 
 
 PATH_TEMPLATES = [
-    "/api/arenas/{}/battles", "/api/arenas/{}/leaderboard", "/api/arenas/{}/votes",
-    "/api/battles/{}", "/api/battles/{}/vote", "/api/{}", "/api/arenas/{}",
-    "/api/arenas/text-to-image/{}", "/api/battles/{}/vote/{}",
+    "/api/arenas/{}/battles",
+    "/api/arenas/{}/leaderboard",
+    "/api/arenas/{}/votes",
+    "/api/battles/{}",
+    "/api/battles/{}/vote",
+    "/api/{}",
+    "/api/arenas/{}",
+    "/api/arenas/text-to-image/{}",
+    "/api/battles/{}/vote/{}",
 ]
 
 
 @fuzz_settings(150)
-@given(template=st.sampled_from(PATH_TEMPLATES),
-       segment=st.one_of(st.text(max_size=40), st.uuids().map(str),
-                         st.binary(max_size=20).map(lambda b: quote_from_bytes(b, safe="")),
-                         st.sampled_from(["text-to-image", "..", ".", "%2e%2e", "%00", "~"])),
-       quote_it=st.booleans(),
-       method=st.sampled_from(["get", "post", "put", "patch", "delete", "options", "head"]),
-       with_token=st.booleans())
-def test_any_path_segment_and_method(demo_arena: Any, hostile: Any, template: str,
-                                     segment: str, quote_it: bool, method: str,
-                                     with_token: bool) -> None:
+@given(
+    template=st.sampled_from(PATH_TEMPLATES),
+    segment=st.one_of(
+        st.text(max_size=40),
+        st.uuids().map(str),
+        st.binary(max_size=20).map(lambda b: quote_from_bytes(b, safe="")),
+        st.sampled_from(["text-to-image", "..", ".", "%2e%2e", "%00", "~"]),
+    ),
+    quote_it=st.booleans(),
+    method=st.sampled_from(["get", "post", "put", "patch", "delete", "options", "head"]),
+    with_token=st.booleans(),
+)
+def test_any_path_segment_and_method(
+    demo_arena: Any,
+    hostile: Any,
+    template: str,
+    segment: str,
+    quote_it: bool,
+    method: str,
+    with_token: bool,
+) -> None:
     FIGURES["cases"] += 1
     counts = Counts()
     if quote_it:
@@ -274,9 +355,12 @@ def test_any_path_segment_and_method(demo_arena: Any, hostile: Any, template: st
     path = template.replace("{}", segment)
     headers = hostile._headers(None) if with_token else {}
     call = getattr(hostile.client, method)
-    response = checked(call(path, b"{}", content_type="application/json", headers=headers)
-                       if method != "get" and method != "head"
-                       else call(path, headers=headers), f"{method.upper()} {path!r}")
+    response = checked(
+        call(path, b"{}", content_type="application/json", headers=headers)
+        if method != "get" and method != "head"
+        else call(path, headers=headers),
+        f"{method.upper()} {path!r}",
+    )
     if response.status_code >= 400:
         assert counts.unchanged()
 
@@ -290,11 +374,16 @@ def query_values() -> st.SearchStrategy[str]:
 
 
 @fuzz_settings(120)
-@given(endpoint=st.sampled_from(["leaderboard", "votes"]),
-       params=st.lists(st.tuples(st.sampled_from(["category", "format", "fragment", "x"]),
-                                 query_values()), max_size=4))
-def test_any_query_string(demo_arena: Any, hostile: Any, endpoint: str,
-                          params: list[tuple[str, str]]) -> None:
+@given(
+    endpoint=st.sampled_from(["leaderboard", "votes"]),
+    params=st.lists(
+        st.tuples(st.sampled_from(["category", "format", "fragment", "x"]), query_values()),
+        max_size=4,
+    ),
+)
+def test_any_query_string(
+    demo_arena: Any, hostile: Any, endpoint: str, params: list[tuple[str, str]]
+) -> None:
     FIGURES["cases"] += 1
     query = "&".join(f"{name}={value}" for name, value in params)
     response = checked(hostile.get(f"{ARENA}/{endpoint}?{query}"), f"{endpoint}?{query}")
@@ -309,15 +398,22 @@ def test_any_query_string(demo_arena: Any, hostile: Any, endpoint: str,
 
 @fuzz_settings(60)
 @given(token=st.text(max_size=80), key=st.text(max_size=40))
-def test_wrong_csrf_token_is_a_clear_403(demo_arena: Any, hostile: Any, token: str,
-                                         key: str) -> None:
+def test_wrong_csrf_token_is_a_clear_403(
+    demo_arena: Any, hostile: Any, token: str, key: str
+) -> None:
     FIGURES["cases"] += 1
     counts = Counts()
     real = hostile.client.cookies["csrftoken"].value
     headers = {"X-CSRFToken": token, "Idempotency-Key": key}
-    response = checked(hostile.client.post(f"{ARENA}/battles", b'{"prompt": "a fox"}',
-                                           content_type="application/json", headers=headers),
-                       "csrf")
+    response = checked(
+        hostile.client.post(
+            f"{ARENA}/battles",
+            b'{"prompt": "a fox"}',
+            content_type="application/json",
+            headers=headers,
+        ),
+        "csrf",
+    )
     if token != real:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "csrf_failed"
@@ -325,22 +421,24 @@ def test_wrong_csrf_token_is_a_clear_403(demo_arena: Any, hostile: Any, token: s
 
 
 MARKED = [
-    '<script>alert("{m}")</script>', '"><img src=x onerror=alert("{m}")>',
-    "</textarea><script>window.{m}=1</script>", "<svg/onload=alert('{m}')>",
+    '<script>alert("{m}")</script>',
+    '"><img src=x onerror=alert("{m}")>',
+    "</textarea><script>window.{m}=1</script>",
+    "<svg/onload=alert('{m}')>",
 ]
 
 
 @fuzz_settings(40)
-@given(before=st.text(max_size=30), payload=st.sampled_from(MARKED),
-       after=st.text(max_size=30))
-def test_stored_prompt_is_never_served_unescaped(demo_arena: Any, hostile: Any,
-                                                 admin_client: Any, before: str, payload: str,
-                                                 after: str) -> None:
+@given(before=st.text(max_size=30), payload=st.sampled_from(MARKED), after=st.text(max_size=30))
+def test_stored_prompt_is_never_served_unescaped(
+    demo_arena: Any, hostile: Any, admin_client: Any, before: str, payload: str, after: str
+) -> None:
     FIGURES["cases"] += 1
     marker = f"m{uuid.uuid4().hex[:12]}"
     raw = payload.format(m=marker)
-    created = checked(post(hostile, f"{ARENA}/battles", encode({"prompt": before + raw + after},
-                                                                  False)), "create")
+    created = checked(
+        post(hostile, f"{ARENA}/battles", encode({"prompt": before + raw + after}, False)), "create"
+    )
     assert created.status_code == 201
     battle = Battle.objects.select_related("prompt").get(pk=created.json()["id"])
     assert raw in battle.prompt.text  # stored as typed, not escaped
@@ -380,12 +478,26 @@ def test_malformed_json_explains_itself(demo_arena: Any, hostile: Any) -> None:
         response = checked(post(hostile, f"{ARENA}/battles", body), repr(body[:20]))
         assert response.status_code == 400 and words in response.json()["error"]["message"]
     FIGURES["cases"] += 1
-    put = checked(hostile.client.put(f"{ARENA}/battles", b"{}", content_type="application/json",
-                                     headers=hostile._headers(None)), "PUT")
+    put = checked(
+        hostile.client.put(
+            f"{ARENA}/battles",
+            b"{}",
+            content_type="application/json",
+            headers=hostile._headers(None),
+        ),
+        "PUT",
+    )
     assert put.status_code == 405 and put["Allow"] == "POST"
     FIGURES["cases"] += 1
-    key = checked(post(hostile, f"/api/battles/{ready_battle(hostile, 0)}/vote",
-                       b'{"choice": "left"}', headers={"Idempotency-Key": "a\x00b"}), "NUL key")
+    key = checked(
+        post(
+            hostile,
+            f"/api/battles/{ready_battle(hostile, 0)}/vote",
+            b'{"choice": "left"}',
+            headers={"Idempotency-Key": "a\x00b"},
+        ),
+        "NUL key",
+    )
     assert key.status_code == 400 and "control characters" in key.json()["error"]["message"]
 
 
@@ -399,8 +511,10 @@ def test_multipart_body_is_refused_with_415(demo_arena: Any, hostile: Any) -> No
     FIGURES["cases"] += 1
     counts = Counts()
     body = b'--x\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nfox\r\n--x--\r\n'
-    response = checked(post(hostile, f"{ARENA}/battles", body,
-                            content_type="multipart/form-data; boundary=x"), "multipart")
+    response = checked(
+        post(hostile, f"{ARENA}/battles", body, content_type="multipart/form-data; boundary=x"),
+        "multipart",
+    )
     assert response.status_code == 415 and counts.unchanged()
     FIGURES["cases"] += 1
     big = checked(post(hostile, f"{ARENA}/battles", b" " * 3_000_000), "3 MB")

@@ -77,14 +77,21 @@ def test_the_leaderboard_page_and_fragment_escape_names(evil: dict[str, Any]) ->
 
 
 def test_the_leaderboard_charts_escape_names() -> None:
-    rows = [{"model": IMG, "rating": 1010.0, "ci_low": 990.0, "ci_high": 1030.0},
-            {"model": "plain", "rating": 990.0, "ci_low": 970.0, "ci_high": 1010.0}]
+    rows = [
+        {"model": IMG, "rating": 1010.0, "ci_low": 990.0, "ci_high": 1030.0},
+        {"model": "plain", "rating": 990.0, "ci_low": 970.0, "ci_high": 1010.0},
+    ]
     svgs = {
         "ratings": charts.ratings_interval_svg(rows),
-        "heatmap": charts.heatmap_svg([IMG, "plain"], [[None, 0.6], [0.4, None]], title=IMG,
-                                      percent=True),
-        "history": charts.history_svg([("2026-01-01", {IMG: 1000.0, "plain": 1000.0}),
-                                       ("2026-01-02", {IMG: 1010.0, "plain": 990.0})]),
+        "heatmap": charts.heatmap_svg(
+            [IMG, "plain"], [[None, 0.6], [0.4, None]], title=IMG, percent=True
+        ),
+        "history": charts.history_svg(
+            [
+                ("2026-01-01", {IMG: 1000.0, "plain": 1000.0}),
+                ("2026-01-02", {IMG: 1010.0, "plain": 990.0}),
+            ]
+        ),
     }
     for where, svg in svgs.items():
         assert svg, where

@@ -25,8 +25,9 @@ def board(demo_arena: Any, run_on_commit: Any, settings: Any) -> Any:
     return demo_arena
 
 
-@pytest.mark.parametrize("base", ["/arena/text-to-image/leaderboard/",
-                                  "/api/arenas/text-to-image/leaderboard"])
+@pytest.mark.parametrize(
+    "base", ["/arena/text-to-image/leaderboard/", "/api/arenas/text-to-image/leaderboard"]
+)
 def test_format_csv_returns_the_table_as_csv(board: Any, voter: Any, base: str) -> None:
     response = voter.get(base + "?format=csv")
     assert response.status_code == 200
@@ -44,31 +45,34 @@ def test_format_csv_returns_the_table_as_csv(board: Any, voter: Any, base: str) 
 
 def test_the_page_downloads_json_and_per_category_files(board: Any, voter: Any) -> None:
     response = voter.get("/arena/text-to-image/leaderboard/?format=json&category=animals")
-    assert response["Content-Disposition"] == \
-        'attachment; filename="text-to-image-leaderboard-animals.json"'
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="text-to-image-leaderboard-animals.json"'
+    )
     assert response.json()["category"] == "animals" and response.json()["votes"] == 8
     csv_file = voter.get("/arena/text-to-image/leaderboard/?format=csv")
-    assert csv_file["Content-Disposition"] == \
-        'attachment; filename="text-to-image-leaderboard.csv"'
+    assert csv_file["Content-Disposition"] == 'attachment; filename="text-to-image-leaderboard.csv"'
     assert voter.get("/arena/text-to-image/leaderboard/?format=xml").status_code == 400
     assert voter.get("/api/arenas/text-to-image/leaderboard?format=xml").status_code == 400
-    assert voter.get("/arena/text-to-image/leaderboard/?format=csv&category=no").status_code \
-        == 404
+    assert voter.get("/arena/text-to-image/leaderboard/?format=csv&category=no").status_code == 404
 
 
 def test_the_page_links_every_download(board: Any, voter: Any) -> None:
     page = voter.get("/arena/text-to-image/leaderboard/?category=animals").content.decode()
-    for href in ('href="?format=csv&amp;category=animals"',
-                 'href="?format=json&amp;category=animals"',
-                 'href="/api/arenas/text-to-image/votes?format=csv"',
-                 'href="/api/arenas/text-to-image/votes?format=jsonl"', 'href="/api/docs"'):
+    for href in (
+        'href="?format=csv&amp;category=animals"',
+        'href="?format=json&amp;category=animals"',
+        'href="/api/arenas/text-to-image/votes?format=csv"',
+        'href="/api/arenas/text-to-image/votes?format=jsonl"',
+        'href="/api/docs"',
+    ):
         assert href in page
 
 
 def test_a_model_name_cannot_become_a_spreadsheet_formula(board: Any, voter: Any) -> None:
     from arena.battles.models import Contender
 
-    Contender.objects.filter(name="Demo Pixel").update(name="=HYPERLINK(\"x\")")
+    Contender.objects.filter(name="Demo Pixel").update(name='=HYPERLINK("x")')
     lb_services.leaderboard_compute(arena=board)
     text = voter.get("/api/arenas/text-to-image/leaderboard?format=csv").content.decode()
     assert "'=HYPERLINK" in text

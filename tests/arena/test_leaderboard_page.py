@@ -8,17 +8,38 @@ from django.template.loader import render_to_string
 
 def _board(style_rating: float | None, coef: float, *, identified: bool) -> str:
     notices = [] if identified else ["latency is constant within each model: dropped."]
-    board = {"votes": 40, "rows": [
-        {"rank": 1, "model": "M1", "organization": "O", "rating": 1010.0, "ci_low": 990.0,
-         "ci_high": 1030.0, "elo": 1005.0, "style_rating": style_rating, "votes": 40,
-         "win_rate": 0.5}],
-        "matrices": {"style": {"covariates": ["latency"], "identified": identified,
-                               "explanation": "Style control takes out what is not quality.",
-                               "notices": notices}},
-        "excluded": {}, "position_bias": {}, "params": {}}
+    board = {
+        "votes": 40,
+        "rows": [
+            {
+                "rank": 1,
+                "model": "M1",
+                "organization": "O",
+                "rating": 1010.0,
+                "ci_low": 990.0,
+                "ci_high": 1030.0,
+                "elo": 1005.0,
+                "style_rating": style_rating,
+                "votes": 40,
+                "win_rate": 0.5,
+            }
+        ],
+        "matrices": {
+            "style": {
+                "covariates": ["latency"],
+                "identified": identified,
+                "explanation": "Style control takes out what is not quality.",
+                "notices": notices,
+            }
+        },
+        "excluded": {},
+        "position_bias": {},
+        "params": {},
+    }
     rows = [("latency", coef, coef - 5, coef + 5)] if identified else []
-    return render_to_string("_leaderboard_body.html", {"board": board, "style_rows": rows,
-                                                       "ranked_rows": board["rows"]})
+    return render_to_string(
+        "_leaderboard_body.html", {"board": board, "style_rows": rows, "ranked_rows": board["rows"]}
+    )
 
 
 def test_style_column_and_card_are_explained() -> None:

@@ -21,17 +21,34 @@ from arena.votes.models import EloRating, FlaggedVoter, Vote
 from arena.votes.services import elo_rebuild, vote_cast
 from ratings import compute_leaderboard
 
-QUALITY = {"Demo Aurora": 3.0, "Demo Mosaic": 2.0, "Demo Sketch": 1.0, "Demo Pixel": 0.0,
-           "Demo Static": -1.0}
+QUALITY = {
+    "Demo Aurora": 3.0,
+    "Demo Mosaic": 2.0,
+    "Demo Sketch": 1.0,
+    "Demo Pixel": 0.0,
+    "Demo Static": -1.0,
+}
 
 
-def play(run_on_commit: Any, n: int, *, voter: str = "v", rng: random.Random,
-         category: str = "", pick: str = "model") -> list[Battle]:
+def play(
+    run_on_commit: Any,
+    n: int,
+    *,
+    voter: str = "v",
+    rng: random.Random,
+    category: str = "",
+    pick: str = "model",
+) -> list[Battle]:
     """Battles voted by a simulated voter who mostly prefers the better demo model."""
     done = []
     for i in range(n):
-        battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
-                               voter_id=voter, prompt_text=f"{voter} prompt {i}", rng=rng)
+        battle = run_on_commit(
+            services.battle_create,
+            arena_slug="text-to-image",
+            voter_id=voter,
+            prompt_text=f"{voter} prompt {i}",
+            rng=rng,
+        )
         if category:
             Prompt.objects.filter(pk=battle.prompt_id).update(category=category)
         battle = Battle.objects.select_related("left", "right").get(pk=battle.pk)
@@ -58,8 +75,9 @@ def small_images(demo_arena: Any) -> None:
     Arena.objects.update(width=64, height=64)
 
 
-def test_snapshot_ranks_the_better_demo_models_higher(demo_arena: Any, run_on_commit: Any,
-                                                      few_rounds: None) -> None:
+def test_snapshot_ranks_the_better_demo_models_higher(
+    demo_arena: Any, run_on_commit: Any, few_rounds: None
+) -> None:
     rng = random.Random(4)
     play(run_on_commit, 120, rng=rng)
     lb_services.leaderboard_compute(arena=demo_arena)
@@ -81,8 +99,7 @@ def test_snapshot_ranks_the_better_demo_models_higher(demo_arena: Any, run_on_co
         assert style["covariates"] == ["latency_diff_s"]
         assert all(row["style_rating"] is not None for row in board["rows"])
     else:
-        assert style["notices"] and all(row.get("style_rating") is None
-                                        for row in board["rows"])
+        assert style["notices"] and all(row.get("style_rating") is None for row in board["rows"])
 
 
 def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
@@ -95,11 +112,19 @@ def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
     assert exported.status_code == 200
     rows = [json.loads(line) for line in b"".join(exported.streaming_content).splitlines()]
     assert len(rows) == 40
-    assert set(rows[0]) == {"battle_id", "model_a", "model_b", "winner", "timestamp", "voter",
-                            "category"}
+    assert set(rows[0]) == {
+        "battle_id",
+        "model_a",
+        "model_b",
+        "winner",
+        "timestamp",
+        "voter",
+        "category",
+    }
     assert rows[0]["voter"] != "v" and len(rows[0]["voter"]) == 16
-    again = compute_leaderboard([(r["model_a"], r["model_b"], r["winner"]) for r in rows],
-                                bootstrap_rounds=200, seed=0)
+    again = compute_leaderboard(
+        [(r["model_a"], r["model_b"], r["winner"]) for r in rows], bootstrap_rounds=200, seed=0
+    )
     stored = {r["model"]: r for r in leaderboard_latest(arena=demo_arena)["rows"]}
     for row in again.rows:
         assert stored[row.model]["rating"] == pytest.approx(row.rating, abs=0.006)
@@ -107,8 +132,9 @@ def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
         assert stored[row.model]["rank"] == row.rank
 
 
-def test_csv_export_has_the_public_battle_dump_columns(demo_arena: Any, run_on_commit: Any,
-                                                       voter: Any) -> None:
+def test_csv_export_has_the_public_battle_dump_columns(
+    demo_arena: Any, run_on_commit: Any, voter: Any
+) -> None:
     play(run_on_commit, 3, rng=random.Random(1))
     response = voter.get("/api/arenas/text-to-image/votes?format=csv")
     text = b"".join(response.streaming_content).decode()
@@ -117,8 +143,9 @@ def test_csv_export_has_the_public_battle_dump_columns(demo_arena: Any, run_on_c
     assert voter.get("/api/arenas/text-to-image/votes?format=xml").status_code == 400
 
 
-def test_categories_get_their_own_boards(demo_arena: Any, run_on_commit: Any, voter: Any,
-                                         few_rounds: None, settings: Any) -> None:
+def test_categories_get_their_own_boards(
+    demo_arena: Any, run_on_commit: Any, voter: Any, few_rounds: None, settings: Any
+) -> None:
     settings.ARENA_MIN_VOTES_TO_RANK = 1
     rng = random.Random(9)
     play(run_on_commit, 10, voter="a", rng=rng, category="animals")
@@ -133,13 +160,15 @@ def test_categories_get_their_own_boards(demo_arena: Any, run_on_commit: Any, vo
     assert page.status_code == 200 and b"<svg" in page.content
 
 
-def test_a_burst_of_votes_schedules_one_refresh(demo_arena: Any, settings: Any,
-                                                monkeypatch: Any) -> None:
+def test_a_burst_of_votes_schedules_one_refresh(
+    demo_arena: Any, settings: Any, monkeypatch: Any
+) -> None:
     from arena.leaderboards import dispatch
 
     scheduled: list[int] = []
-    monkeypatch.setattr(dispatch, "refresh_schedule",
-                        lambda *, arena_id, countdown: scheduled.append(arena_id))
+    monkeypatch.setattr(
+        dispatch, "refresh_schedule", lambda *, arena_id, countdown: scheduled.append(arena_id)
+    )
     for _ in range(25):
         lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert scheduled == [demo_arena.pk]
@@ -160,20 +189,26 @@ def test_only_one_recompute_runs_at_a_time(demo_arena: Any) -> None:
     assert LeaderboardSnapshot.objects.filter(category="").count() == 1
 
 
-def test_votes_trigger_a_snapshot_after_commit(demo_arena: Any, run_on_commit: Any,
-                                               few_rounds: None) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v",
-                           prompt_text="a cat")
+def test_votes_trigger_a_snapshot_after_commit(
+    demo_arena: Any, run_on_commit: Any, few_rounds: None
+) -> None:
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
     run_on_commit(vote_cast, battle_id=battle.pk, voter_id="v", choice="left")
     snapshot = LeaderboardSnapshot.objects.get(category="")
     assert snapshot.votes == 1
 
 
-def test_leaderboard_page_reads_snapshots_without_fitting(demo_arena: Any, run_on_commit: Any,
-                                                          voter: Any, few_rounds: None,
-                                                          django_assert_max_num_queries: Any,
-                                                          monkeypatch: Any,
-                                                          settings: Any) -> None:
+def test_leaderboard_page_reads_snapshots_without_fitting(
+    demo_arena: Any,
+    run_on_commit: Any,
+    voter: Any,
+    few_rounds: None,
+    django_assert_max_num_queries: Any,
+    monkeypatch: Any,
+    settings: Any,
+) -> None:
     settings.ARENA_MIN_VOTES_TO_RANK = 1
     play(run_on_commit, 20, rng=random.Random(3))
     lb_services.leaderboard_compute(arena=demo_arena)
@@ -216,31 +251,42 @@ def test_always_left_voter_is_flagged_votes_kept_and_elo_recounted(
     assert board["excluded"]["flagged_voter"]["count"] == 25
 
 
-def test_new_and_uncertain_models_are_drawn_more_often(demo_arena: Any, run_on_commit: Any,
-                                                       few_rounds: None, settings: Any) -> None:
+def test_new_and_uncertain_models_are_drawn_more_often(
+    demo_arena: Any, run_on_commit: Any, few_rounds: None, settings: Any
+) -> None:
     from arena.battles.models import Contender, Provider
     from arena.battles.sampling import arena_pair_probabilities
 
     settings.ARENA_MIN_VOTES_TO_RANK = 5
     play(run_on_commit, 60, rng=random.Random(6))
     lb_services.leaderboard_compute(arena=demo_arena)
-    newcomer = Contender.objects.create(name="Demo Newcomer", provider=Provider.objects.get(),
-                                        parameters={"style": "pixel"})
+    newcomer = Contender.objects.create(
+        name="Demo Newcomer", provider=Provider.objects.get(), parameters={"style": "pixel"}
+    )
     newcomer.arenas.add(demo_arena)
     contenders = list(Contender.objects.filter(arenas=demo_arena).order_by("pk"))
     names = [c.name for c in contenders]
-    sampling = arena_pair_probabilities(arena_id=demo_arena.pk, names=names,
-                                        weights=[1.0] * len(names))
+    sampling = arena_pair_probabilities(
+        arena_id=demo_arena.pk, names=names, weights=[1.0] * len(names)
+    )
     share = dict(zip(names, sampling.model_share.tolist(), strict=True))
     # nobody is starved: every pair keeps its uniform floor (caps: test_sampler.py)
     assert share["Demo Newcomer"] > settings.ARENA_SAMPLING_UNIFORM_MIX * 2 / len(names)
     floor = settings.ARENA_SAMPLING_UNIFORM_MIX / (len(names) * (len(names) - 1) / 2)
     assert sampling.probability.min() >= floor - 1e-12
     # the battle records the probability of the pair it drew
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="w",
-                           prompt_text="a fox", rng=random.Random(1))
+    battle = run_on_commit(
+        services.battle_create,
+        arena_slug="text-to-image",
+        voter_id="w",
+        prompt_text="a fox",
+        rng=random.Random(1),
+    )
     battle = Battle.objects.select_related("left", "right").get(pk=battle.pk)
     pair = {names.index(battle.left.name), names.index(battle.right.name)}
-    k = next(k for k in range(sampling.probability.shape[0])
-             if {int(sampling.pair_i[k]), int(sampling.pair_j[k])} == pair)
+    k = next(
+        k
+        for k in range(sampling.probability.shape[0])
+        if {int(sampling.pair_i[k]), int(sampling.pair_j[k])} == pair
+    )
     assert battle.sampling_probability == pytest.approx(float(sampling.probability[k]))

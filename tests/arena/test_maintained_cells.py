@@ -17,23 +17,46 @@ from arena.votes.models import Choice, InvalidReason, Vote
 from arena.votes.services import vote_cast
 from tests.arena.test_refresh_scale import add_votes, make_arena, recount
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
-                                reason="the cells are kept by PostgreSQL triggers")
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the cells are kept by PostgreSQL triggers"
+)
 
 Rows = dict[tuple[object, ...], tuple[float, ...]]
 
 
 def _pairs(arena: Arena) -> dict[tuple[object, ...], int]:
-    return {key[:-1]: key[-1] for key in PairCell.objects.filter(arena=arena, votes__gt=0)
-            .values_list("category", "left_id", "right_id", "choice", "probability", "votes")}
+    return {
+        key[:-1]: key[-1]
+        for key in PairCell.objects.filter(arena=arena, votes__gt=0).values_list(
+            "category", "left_id", "right_id", "choice", "probability", "votes"
+        )
+    }
 
 
 def _styles(arena: Arena) -> Rows:
-    fields = ["left_id", "right_id", "choice", "probability", "bin_latency", "bin_pixels",
-              "bin_aspect", "votes", "sum_latency", "sum_pixels", "sum_aspect", "min_latency",
-              "max_latency", "min_pixels", "max_pixels", "min_aspect", "max_aspect"]
-    return {row[:7]: row[7:] for row in StyleCell.objects.filter(arena=arena, votes__gt=0)
-            .values_list(*fields)}
+    fields = [
+        "left_id",
+        "right_id",
+        "choice",
+        "probability",
+        "bin_latency",
+        "bin_pixels",
+        "bin_aspect",
+        "votes",
+        "sum_latency",
+        "sum_pixels",
+        "sum_aspect",
+        "min_latency",
+        "max_latency",
+        "min_pixels",
+        "max_pixels",
+        "min_aspect",
+        "max_aspect",
+    ]
+    return {
+        row[:7]: row[7:]
+        for row in StyleCell.objects.filter(arena=arena, votes__gt=0).values_list(*fields)
+    }
 
 
 def assert_equal_to_a_recount(arena: Arena) -> None:
@@ -49,17 +72,17 @@ def assert_equal_to_a_recount(arena: Arena) -> None:
         fresh = again[key]
         assert kept[0] == fresh[0], key
         assert kept[1:4] == pytest.approx(fresh[1:4], abs=1e-9), key
-        for low_kept, high_kept, low, high in ((kept[4], kept[5], fresh[4], fresh[5]),
-                                               (kept[6], kept[7], fresh[6], fresh[7]),
-                                               (kept[8], kept[9], fresh[8], fresh[9])):
+        for low_kept, high_kept, low, high in (
+            (kept[4], kept[5], fresh[4], fresh[5]),
+            (kept[6], kept[7], fresh[6], fresh[7]),
+            (kept[8], kept[9], fresh[8], fresh[9]),
+        ):
             assert low_kept <= low <= high <= high_kept, key
     by_key: dict[tuple[object, ...], int] = {}
     for (category, left, right, choice, _), n in pairs.items():
-        by_key[(category, left, right, choice)] = by_key.get(
-            (category, left, right, choice), 0) + n
+        by_key[(category, left, right, choice)] = by_key.get((category, left, right, choice), 0) + n
     names = dict(arena.contenders.values_list("pk", "name"))
-    assert {(c, names[a], names[b], ch): n for (c, a, b, ch), n in by_key.items()} == recount(
-        arena)
+    assert {(c, names[a], names[b], ch): n for (c, a, b, ch), n in by_key.items()} == recount(arena)
 
 
 def test_cells_follow_inserts_exclusions_changes_deletions_and_renames(db: None) -> None:
@@ -68,9 +91,9 @@ def test_cells_follow_inserts_exclusions_changes_deletions_and_renames(db: None)
     votes = add_votes(arena, models, 500, seed=5)
     assert_equal_to_a_recount(arena)
     Vote.objects.filter(pk__in=[v.pk for v in votes[::7]]).update(
-        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER)
-    Vote.objects.filter(pk__in=[v.pk for v in votes[::14]]).update(is_valid=True,
-                                                                    invalid_reason="")
+        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+    )
+    Vote.objects.filter(pk__in=[v.pk for v in votes[::14]]).update(is_valid=True, invalid_reason="")
     Vote.objects.filter(pk__in=[v.pk for v in votes[3::9]]).update(choice=Choice.TIE)
     Vote.objects.filter(pk__in=[v.pk for v in votes[1::11]]).delete()
     Prompt.objects.filter(pk=votes[2].battle.prompt_id).update(category="renamed")
@@ -99,17 +122,31 @@ def test_cells_equal_a_recount_after_concurrent_votes_and_a_flagging() -> None:
     arena, models = make_arena(slug="cells-concurrent")
     prompt = Prompt.objects.create(text="a cat", category="animals")
     now = timezone.now()
-    battles = Battle.objects.bulk_create([
-        Battle(arena=arena, prompt=prompt, left=models[i % 6], right=models[(i + 1) % 6],
-               status=BattleStatus.READY, voter_id=f"v{i % 5}", seed=i, ready_at=now)
-        for i in range(60)])
+    battles = Battle.objects.bulk_create(
+        [
+            Battle(
+                arena=arena,
+                prompt=prompt,
+                left=models[i % 6],
+                right=models[(i + 1) % 6],
+                status=BattleStatus.READY,
+                voter_id=f"v{i % 5}",
+                seed=i,
+                ready_at=now,
+            )
+            for i in range(60)
+        ]
+    )
     errors: list[BaseException] = []
 
     def cast(mine: list[Battle]) -> None:
         try:
             for k, battle in enumerate(mine):
-                vote_cast(battle_id=battle.pk, voter_id=battle.voter_id,
-                          choice=("left", "right", "tie", "both_bad")[k % 4])
+                vote_cast(
+                    battle_id=battle.pk,
+                    voter_id=battle.voter_id,
+                    choice=("left", "right", "tie", "both_bad")[k % 4],
+                )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -120,7 +157,8 @@ def test_cells_equal_a_recount_after_concurrent_votes_and_a_flagging() -> None:
             excluded = 0
             for _ in range(200):  # bulk exclusions racing the votes (cells locked in key order)
                 excluded += Vote.objects.filter(voter_id="v1", is_valid=True).update(
-                    is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER)
+                    is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+                )
                 if excluded >= 6:
                     break
                 time.sleep(0.01)

@@ -51,8 +51,9 @@ def encoded(img: Image.Image, fmt: str, **kwargs: Any) -> bytes:
     return out.getvalue()
 
 
-def halves(size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...],
-           mode: str = "RGB") -> Image.Image:
+def halves(
+    size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...], mode: str = "RGB"
+) -> Image.Image:
     img = Image.new(mode, size, top)
     img.paste(Image.new(mode, (size[0], size[1] // 2), bottom), (0, size[1] // 2))
     return img
@@ -68,10 +69,15 @@ def provider_files() -> dict[str, bytes]:
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100)
     return {
         "png_rgba_1024": encoded(rgba, "PNG"),
-        "jpeg_512x768_exif": encoded(halves((512, 768), (200, 40, 40), (40, 40, 200)), "JPEG",
-                                     quality=95, exif=exif.tobytes()),
-        "webp_alpha_1536x640": encoded(halves((1536, 640), (200, 40, 40, 128),
-                                              (40, 40, 200, 255), mode="RGBA"), "WEBP"),
+        "jpeg_512x768_exif": encoded(
+            halves((512, 768), (200, 40, 40), (40, 40, 200)),
+            "JPEG",
+            quality=95,
+            exif=exif.tobytes(),
+        ),
+        "webp_alpha_1536x640": encoded(
+            halves((1536, 640), (200, 40, 40, 128), (40, 40, 200, 255), mode="RGBA"), "WEBP"
+        ),
         "gif_animated_300x200": gif.getvalue(),
         "png_palette_64": encoded(Image.new("P", (64, 64), 3), "PNG"),
     }
@@ -81,15 +87,16 @@ def webp_chunks(data: bytes) -> list[bytes]:
     assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     chunks, pos = [], 12
     while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos + 4:pos + 8], "little")
-        chunks.append(data[pos:pos + 4])
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        chunks.append(data[pos : pos + 4])
         pos += 8 + size + (size & 1)
     return chunks
 
 
 def test_every_image_is_delivered_at_the_battles_size_as_rgb_webp_with_pixels_only() -> None:
-    served = {name: image_normalise(raw, width=512, height=384)
-              for name, raw in provider_files().items()}
+    served = {
+        name: image_normalise(raw, width=512, height=384) for name, raw in provider_files().items()
+    }
     for name, clean in served.items():
         with Image.open(io.BytesIO(clean.data)) as img:
             assert (img.format, img.size, img.mode) == ("WEBP", (512, 384), "RGB"), name
@@ -125,9 +132,12 @@ def test_served_size_depends_on_pixels_not_on_the_providers_container() -> None:
     """The same picture sent as PNG, as RGBA PNG, as lossless WebP or as a larger PNG is
     served as (almost) the same bytes: nothing of the provider's encoding survives."""
     picture = halves((512, 512), (180, 60, 60), (60, 60, 180))
-    sources = [encoded(picture, "PNG"), encoded(picture.convert("RGBA"), "PNG"),
-               encoded(picture, "WEBP", lossless=True),
-               encoded(picture.resize((1024, 1024), Image.Resampling.NEAREST), "PNG")]
+    sources = [
+        encoded(picture, "PNG"),
+        encoded(picture.convert("RGBA"), "PNG"),
+        encoded(picture, "WEBP", lossless=True),
+        encoded(picture.resize((1024, 1024), Image.Resampling.NEAREST), "PNG"),
+    ]
     sizes = [len(image_normalise(raw, width=512, height=512).data) for raw in sources]
     assert max(sizes) - min(sizes) <= 0.05 * max(sizes), sizes
 
@@ -136,13 +146,17 @@ def test_served_byte_count_does_not_betray_a_sharper_or_softer_native_source() -
     """A detailed 1024² source downscaled is smoother than a 384² one upscaled; at one fixed
     quality the first weighed ~40 % less. Encoded to the battle's byte budget, both weigh the
     same to within a few percent."""
+
     def grainy(size: int, seed: int) -> bytes:
         noise = Image.effect_noise((size, size), 40 + seed).convert("RGB")
-        return encoded(Image.blend(noise, halves((size, size), (200, 90, 40), (40, 90, 200)),
-                                   0.5), "PNG")
+        return encoded(
+            Image.blend(noise, halves((size, size), (200, 90, 40), (40, 90, 200)), 0.5), "PNG"
+        )
 
-    served = [image_normalise(grainy(size, seed), width=512, height=512).data
-              for seed, size in enumerate([1024, 384, 768, 512])]
+    served = [
+        image_normalise(grainy(size, seed), width=512, height=512).data
+        for seed, size in enumerate([1024, 384, 768, 512])
+    ]
     # the bitstreams are encoded to the budget, so even parsed out they are close ...
     streams = [int.from_bytes(data[34:38], "little") for data in served]
     assert max(streams) <= round(0.12 * 512 * 512)
@@ -153,7 +167,8 @@ def test_served_byte_count_does_not_betray_a_sharper_or_softer_native_source() -
 
 @pytest.mark.parametrize("fraction", [0.9, 0.7, 0.45])
 def test_the_budget_search_finds_the_highest_fitting_quality_in_few_encodes(
-        fraction: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    fraction: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The quality search (issue 10: the largest per-battle CPU cost of the load profile) still
     delivers the highest quality whose encode fits, with fewer encodes than bisecting [10, 90]
     (7-8)."""
@@ -201,8 +216,12 @@ def ffmpeg_video(tmp_path: Path, name: str, *args: str) -> bytes:
     import imageio_ffmpeg
 
     target = tmp_path / name
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", *args,
-                    "-y", str(target)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", *args, "-y", str(target)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return target.read_bytes()
 
 
@@ -211,9 +230,22 @@ def banner(data: bytes, tmp_path: Path) -> str:
 
     path = tmp_path / "probe.mp4"
     path.write_bytes(data)
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i",
-                           str(path), "-map", "0:v:0", "-f", "null", "-"],
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     return done.stderr.decode(errors="replace")
 
 
@@ -221,12 +253,36 @@ def test_every_video_is_delivered_at_one_size_fps_duration_and_bitrate(tmp_path:
     sources = {
         "tiny_64_8fps_1s": TINY_MP4.read_bytes(),
         "wide_320x180_30fps_6s_audio_meta": ffmpeg_video(
-            tmp_path, "a.mp4", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=30:duration=6",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=6", "-metadata",
-            "title=Secret Model X", "-c:v", "libx264", "-c:a", "aac", "-shortest"),
+            tmp_path,
+            "a.mp4",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x180:rate=30:duration=6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=6",
+            "-metadata",
+            "title=Secret Model X",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ),
         "webm_tall_96x160_12fps_2s": ffmpeg_video(
-            tmp_path, "b.webm", "-f", "lavfi", "-i", "mandelbrot=size=96x160:rate=12",
-            "-t", "2", "-c:v", "libvpx-vp9"),
+            tmp_path,
+            "b.webm",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=96x160:rate=12",
+            "-t",
+            "2",
+            "-c:v",
+            "libvpx-vp9",
+        ),
     }
     target = video_target(width=256, height=192, fps=24, duration_s=4.0, max_side=1536)
     served = {name: video_normalise(raw, target=target) for name, raw in sources.items()}
@@ -268,36 +324,49 @@ def test_a_battle_serves_both_sides_in_the_same_form_whatever_the_providers_send
     (its nearest supported size, 1024×1024, over real HTTP): the voter gets two files of the
     same size, format and headers."""
     monkeypatch.setenv("ARENA_TEST_FAKE_KEY", "test-key")
-    provider = Provider.objects.create(name="Vendor Cloud", kind="openai_images",
-                                       base_url=openai_fake.base_url + "/v1",
-                                       api_key_env="ARENA_TEST_FAKE_KEY",
-                                       options=FAST_OPTIONS, timeout_s=10)
+    provider = Provider.objects.create(
+        name="Vendor Cloud",
+        kind="openai_images",
+        base_url=openai_fake.base_url + "/v1",
+        api_key_env="ARENA_TEST_FAKE_KEY",
+        options=FAST_OPTIONS,
+        timeout_s=10,
+    )
     Contender.objects.exclude(name="Demo Aurora").update(enabled=False)
-    Contender.objects.create(name="Remote Model", provider=provider,
-                             model_id="gpt-image-1").arenas.add(demo_arena)
-    created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles",
-                            {"prompt": "a red fox"})
+    Contender.objects.create(
+        name="Remote Model", provider=provider, model_id="gpt-image-1"
+    ).arenas.add(demo_arena)
+    created = run_on_commit(
+        voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a red fox"}
+    )
     assert created.status_code == 201, created.content
     state = voter.get(f"/api/battles/{created.json()['id']}").json()
     assert state["status"] == "ready", state
-    received = [Output.objects.get(battle_id=state["id"], side=o["side"]).params_used["received"]
-                for o in state["outputs"]]
+    received = [
+        Output.objects.get(battle_id=state["id"], side=o["side"]).params_used["received"]
+        for o in state["outputs"]
+    ]
     assert {(r["width"], r["height"]) for r in received} == {(512, 512), (1024, 1024)}
     forms = []
     for output in state["outputs"]:
         response = voter.get(output["url"])
         body = b"".join(response.streaming_content)
         with Image.open(io.BytesIO(body)) as img:
-            forms.append((img.format, img.size, img.mode, response["Content-Type"],
-                          sorted(k for k in response.headers if k != "Content-Length")))
-    assert forms[0] == forms[1] == (
-        "WEBP", (512, 512), "RGB", "image/webp", forms[0][4])
+            forms.append(
+                (
+                    img.format,
+                    img.size,
+                    img.mode,
+                    response["Content-Type"],
+                    sorted(k for k in response.headers if k != "Content-Length"),
+                )
+            )
+    assert forms[0] == forms[1] == ("WEBP", (512, 512), "RGB", "image/webp", forms[0][4])
 
 
 # ------------------------------------------------------- no per-side progress under "together"
 def test_together_both_sides_show_one_status_whichever_started_first(demo_arena: Arena) -> None:
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v",
-                                    prompt_text="a cat")
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
     seen = [[o["status"] for o in battle_state(battle_get(battle_id=battle.pk))["outputs"]]]
     # the right side's worker picked its task up first; the left one is still queued
     Output.objects.filter(battle=battle, side="right").update(status=OutputStatus.GENERATING)
@@ -326,16 +395,16 @@ class Pushes:
         return async_to_sync(receive_all)()
 
 
-@pytest.mark.parametrize(("policy", "after_first"), [(RevealPolicy.TOGETHER, 0),
-                                                     (RevealPolicy.AS_READY, 1)])
+@pytest.mark.parametrize(
+    ("policy", "after_first"), [(RevealPolicy.TOGETHER, 0), (RevealPolicy.AS_READY, 1)]
+)
 def test_one_side_finishing_pushes_nothing_under_together(
     demo_arena: Arena, django_capture_on_commit_callbacks: Any, policy: str, after_first: int
 ) -> None:
     """A push at the moment one side finishes would time that side: under "together" the
     first push a voter gets is the battle becoming ready."""
     Arena.objects.filter(pk=demo_arena.pk).update(reveal_policy=policy)
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v",
-                                    prompt_text="a cat")
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
     pushes = Pushes(battle.pk)
     first, second = battle.outputs.order_by("side")
     with django_capture_on_commit_callbacks(execute=True):

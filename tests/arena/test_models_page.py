@@ -11,19 +11,29 @@ from arena.battles.models import Arena, Contender
 MODELS = "/api/arenas/text-to-image/models"
 
 
-def test_the_api_lists_the_arenas_enabled_models_with_public_facts(demo_arena: Any,
-                                                                   voter: Any) -> None:
+def test_the_api_lists_the_arenas_enabled_models_with_public_facts(
+    demo_arena: Any, voter: Any
+) -> None:
     Contender.objects.filter(name="Demo Pixel").update(enabled=False, link="https://x.test/p")
     Contender.objects.filter(name="Demo Aurora").update(link="https://example.org/aurora")
     response = voter.get(MODELS)
     assert response.status_code == 200
     models = response.json()
-    assert [m["name"] for m in models] == ["Demo Aurora", "Demo Mosaic", "Demo Sketch",
-                                           "Demo Static"]
+    assert [m["name"] for m in models] == [
+        "Demo Aurora",
+        "Demo Mosaic",
+        "Demo Sketch",
+        "Demo Static",
+    ]
     aurora = models[0]
-    assert aurora == {"id": Contender.objects.get(name="Demo Aurora").pk, "name": "Demo Aurora",
-                      "organization": "Demo Lab North", "license": "demo material",
-                      "link": "https://example.org/aurora", "demo": True}
+    assert aurora == {
+        "id": Contender.objects.get(name="Demo Aurora").pk,
+        "name": "Demo Aurora",
+        "organization": "Demo Lab North",
+        "license": "demo material",
+        "link": "https://example.org/aurora",
+        "demo": True,
+    }
     video = voter.get("/api/arenas/text-to-video/models").json()
     assert all(m["name"].endswith("Motion") for m in video) and len(video) == 4
     missing = voter.get("/api/arenas/no-such-arena/models")
@@ -32,13 +42,15 @@ def test_the_api_lists_the_arenas_enabled_models_with_public_facts(demo_arena: A
 
 
 def test_a_model_page_shows_what_it_is_its_rating_and_win_rates_and_the_board_links_it(
-        demo_arena: Any, make_voter: Any, run_on_commit: Any, client: Any) -> None:
+    demo_arena: Any, make_voter: Any, run_on_commit: Any, client: Any
+) -> None:
     Contender.objects.exclude(name__in=["Demo Aurora", "Demo Mosaic"]).update(enabled=False)
     Arena.objects.filter(slug="text-to-image").update(min_votes_to_rank=1)
     for _ in range(3):
         voter = make_voter()
-        created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles",
-                                {"prompt": "a red fox"})
+        created = run_on_commit(
+            voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a red fox"}
+        )
         state = created.json()
         run_on_commit(voter.post, f"/api/battles/{state['id']}/vote", {"choice": "left"})
     aurora = Contender.objects.get(name="Demo Aurora")
@@ -72,7 +84,8 @@ def test_a_model_without_votes_shows_no_rank_or_rating(demo_arena: Any, client: 
 
 
 def test_a_provisional_model_says_how_many_votes_it_still_needs(
-        demo_arena: Any, voter: Any, run_on_commit: Any, client: Any) -> None:
+    demo_arena: Any, voter: Any, run_on_commit: Any, client: Any
+) -> None:
     Contender.objects.exclude(name__in=["Demo Aurora", "Demo Mosaic"]).update(enabled=False)
     Arena.objects.filter(slug="text-to-image").update(min_votes_to_rank=50)
     created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a fox"})

@@ -33,15 +33,19 @@ def blocklist(settings: Any) -> None:
     settings.ARENA_MODERATION_URL = ""
 
 
-@pytest.mark.parametrize("prompt", [
-    "a ＷＥＡＰＯＮ on a table",               # fullwidth
-    "a wеаpоn on a table",                    # Cyrillic е, а, о
-    "a ԜЕАРОΝ on a table",                    # Cyrillic/Greek capitals
-    "a wеapοn on a table",                    # Cyrillic е, Greek ο
-    "ｇоｒе in the style of a painting",      # fullwidth and Cyrillic mixed
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a ＷＥＡＰＯＮ on a table",  # fullwidth
+        "a wеаpоn on a table",  # Cyrillic е, а, о
+        "a ԜЕАРОΝ on a table",  # Cyrillic/Greek capitals
+        "a wеapοn on a table",  # Cyrillic е, Greek ο
+        "ｇоｒе in the style of a painting",  # fullwidth and Cyrillic mixed
+    ],
+)
 def test_look_alike_spellings_of_a_blocked_term_are_refused(
-        demo_arena: Any, voter: Any, blocklist: None, prompt: str) -> None:
+    demo_arena: Any, voter: Any, blocklist: None, prompt: str
+) -> None:
     response = voter.post(BATTLES, {"prompt": prompt})
     assert response.status_code == 400, prompt
     assert response.json()["error"]["code"] == "prompt_refused"
@@ -49,18 +53,26 @@ def test_look_alike_spellings_of_a_blocked_term_are_refused(
     assert Battle.objects.count() == 0 and not Prompt.objects.filter(source="user").exists()
 
 
-@pytest.mark.parametrize("joiner", ["\u200b", "\u200d", "\u2060", "\u00ad", "\ufeff",
-                                    "\u034f", "\ufe0f", "\U000e0101"])
+@pytest.mark.parametrize(
+    "joiner", ["\u200b", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u034f", "\ufe0f", "\U000e0101"]
+)
 def test_a_blocked_term_with_invisible_characters_inside_is_refused(
-        blocklist: None, joiner: str) -> None:
+    blocklist: None, joiner: str
+) -> None:
     with pytest.raises(PromptRefused, match="blocked term"):
         prompt_moderate(f"a wea{joiner}p{joiner}on on a table")
 
 
-def test_look_alikes_do_not_block_innocent_words(demo_arena: Any, voter: Any,
-                                                 blocklist: None) -> None:
-    for prompt in ("weaponless knight", "a gorgeous sunset", "Γοργόνα στη θάλασσα",
-                   "Привет, мир", "ＧＯＲＧＥ"):
+def test_look_alikes_do_not_block_innocent_words(
+    demo_arena: Any, voter: Any, blocklist: None
+) -> None:
+    for prompt in (
+        "weaponless knight",
+        "a gorgeous sunset",
+        "Γοργόνα στη θάλασσα",
+        "Привет, мир",
+        "ＧＯＲＧＥ",
+    ):
         assert voter.post(BATTLES, {"prompt": prompt}).status_code == 201, prompt
 
 
@@ -73,18 +85,25 @@ def test_blocklist_terms_are_canonical_too(settings: Any) -> None:
 
 def test_look_alike_prompts_share_one_hash() -> None:
     plain = prompt_hash("a red fox")
-    for variant in ("А RЕD FОХ", "ａ ｒｅｄ ｆｏｘ", "a re\u200bd fox", "a  Red\tfοx",
-                    "a red f\ufe0fox"):
+    for variant in (
+        "А RЕD FОХ",
+        "ａ ｒｅｄ ｆｏｘ",
+        "a re\u200bd fox",
+        "a  Red\tfοx",
+        "a red f\ufe0fox",
+    ):
         assert prompt_hash(variant) == plain, variant
     assert prompt_canonical("А RЕD FОХ") == "a red fox"
     assert prompt_hash("a red box") != plain
 
 
-def test_a_prompt_repeated_in_look_alike_letters_counts_once(demo_arena: Any,
-                                                             run_on_commit: Any) -> None:
+def test_a_prompt_repeated_in_look_alike_letters_counts_once(
+    demo_arena: Any, run_on_commit: Any
+) -> None:
     def ready(prompt: str) -> Battle:
-        battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
-                               voter_id="v1", prompt_text=prompt)
+        battle = run_on_commit(
+            services.battle_create, arena_slug="text-to-image", voter_id="v1", prompt_text=prompt
+        )
         return Battle.objects.get(pk=battle.pk)
 
     first, second = ready("a lighthouse at dusk"), ready("а lіghthоusе аt dusk")  # Cyrillic
@@ -97,8 +116,7 @@ def test_a_prompt_repeated_in_look_alike_letters_counts_once(demo_arena: Any,
 def test_the_migration_recomputes_stored_hashes(db: None) -> None:
     from django.apps import apps
 
-    migration = importlib.import_module(
-        "arena.battles.migrations.0004_recompute_prompt_hashes")
+    migration = importlib.import_module("arena.battles.migrations.0004_recompute_prompt_hashes")
     prompt = Prompt.objects.create(text="а red fох")
     Prompt.objects.filter(pk=prompt.pk).update(text_hash="0" * 64)  # as the old code stored it
     migration.recompute(apps, None)
@@ -138,7 +156,8 @@ def _closed_port_url() -> str:
 
 @pytest.mark.parametrize("down", ["500", "closed"])
 def test_a_moderation_service_that_cannot_answer_refuses_with_a_retry(
-        demo_arena: Any, voter: Any, settings: Any, failing_moderation: str, down: str) -> None:
+    demo_arena: Any, voter: Any, settings: Any, failing_moderation: str, down: str
+) -> None:
     settings.ARENA_PROMPT_BLOCKLIST = []
     settings.ARENA_MODERATION_URL = failing_moderation if down == "500" else _closed_port_url()
     response = voter.post(BATTLES, {"prompt": "a cat"})
@@ -149,8 +168,9 @@ def test_a_moderation_service_that_cannot_answer_refuses_with_a_retry(
     assert Battle.objects.count() == 0 and not Prompt.objects.filter(source="user").exists()
 
 
-def test_fail_closed_is_the_default_and_fail_open_is_a_choice(settings: Any,
-                                                              failing_moderation: str) -> None:
+def test_fail_closed_is_the_default_and_fail_open_is_a_choice(
+    settings: Any, failing_moderation: str
+) -> None:
     assert _default_fail_closed() is True
     settings.ARENA_PROMPT_BLOCKLIST = []
     settings.ARENA_MODERATION_URL = failing_moderation
@@ -169,9 +189,16 @@ def _default_fail_closed() -> bool:
 
     env = {k: v for k, v in os.environ.items() if k != "ARENA_MODERATION_FAIL_CLOSED"}
     done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import "
-         "settings; print(settings.ARENA_MODERATION_FAIL_CLOSED)"],
-        env={**env, "DJANGO_SETTINGS_MODULE": "arena.settings"}, capture_output=True,
-        text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import "
+            "settings; print(settings.ARENA_MODERATION_FAIL_CLOSED)",
+        ],
+        env={**env, "DJANGO_SETTINGS_MODULE": "arena.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1] == "True"

@@ -28,41 +28,49 @@ def blocklist(settings: Any) -> None:
     settings.ARENA_MODERATION_URL = ""
 
 
-@pytest.mark.parametrize("prompt", [
-    "a wéápón on a table",                                # precomposed accents
-    "a we\u0301apon on a table",                          # combining acute
-    "a w\u0337e\u0337a\u0337p\u0337o\u0337n\u0337",       # combining overlay (strikethrough)
-    "a b\u20e3o\u20e3m\u20e3b\u20e3 emoji",               # enclosing keycap
-    "a bomb\u0308\u0308\u0308 cartoon",                   # marks stacked on the last letter
-    "a ᴡᴇᴀᴘᴏɴ on a table",                                 # Latin small capitals
-    "a 🅑🅞🅜🅑 sign",                                      # negative circled letters
-    "a 🅱🅾🅼🅱 sign",                                      # negative squared letters
-    "a ВȍМВ",                                              # Cyrillic with a double grave
-    "gö\u0323re\u0301 scene",                             # two marks on one letter
-    "a bømb and a ƀomb",                                  # letters with a stroke
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a wéápón on a table",  # precomposed accents
+        "a we\u0301apon on a table",  # combining acute
+        "a w\u0337e\u0337a\u0337p\u0337o\u0337n\u0337",  # combining overlay (strikethrough)
+        "a b\u20e3o\u20e3m\u20e3b\u20e3 emoji",  # enclosing keycap
+        "a bomb\u0308\u0308\u0308 cartoon",  # marks stacked on the last letter
+        "a ᴡᴇᴀᴘᴏɴ on a table",  # Latin small capitals
+        "a 🅑🅞🅜🅑 sign",  # negative circled letters
+        "a 🅱🅾🅼🅱 sign",  # negative squared letters
+        "a ВȍМВ",  # Cyrillic with a double grave
+        "gö\u0323re\u0301 scene",  # two marks on one letter
+        "a bømb and a ƀomb",  # letters with a stroke
+    ],
+)
 def test_decorated_spellings_of_a_blocked_term_are_refused(
-        demo_arena: Any, voter: Any, blocklist: None, prompt: str) -> None:
+    demo_arena: Any, voter: Any, blocklist: None, prompt: str
+) -> None:
     response = voter.post(BATTLES, {"prompt": prompt})
     assert response.status_code == 400, (prompt, prompt_canonical(prompt))
     assert response.json()["error"]["code"] == "prompt_refused"
     assert Battle.objects.count() == 0
 
 
-@pytest.mark.parametrize("prompt", [
-    "Кот в сапогах гуляет по зимнему лесу",        # Russian
-    "ЙОД И ИОД, натюрморт",
-    "Μια γάτα κοιμάται στον ήλιο",                  # Greek
-    "Γοργόνα στη θάλασσα",
-    "Café au lait, résumé of a naïve painter",      # accents on innocent Latin words
-    "नमस्ते दुनिया, एक सुंदर सूर्योदय",                  # Hindi (vowel signs are marks)
-    "שָׁלוֹם עוֹלָם",                                    # Hebrew with points
-    "مرحبا بالعالم",                                 # Arabic
-    "Tiếng Việt: phở bò",                           # Vietnamese stacked marks
-    "ᴀ ꜱᴍᴀʟʟ ᴄᴀᴘꜱ ꜰᴏx",                               # small capitals, innocent
-])
-def test_innocent_prompts_in_other_scripts_pass(demo_arena: Any, voter: Any, blocklist: None,
-                                                prompt: str) -> None:
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Кот в сапогах гуляет по зимнему лесу",  # Russian
+        "ЙОД И ИОД, натюрморт",
+        "Μια γάτα κοιμάται στον ήλιο",  # Greek
+        "Γοργόνα στη θάλασσα",
+        "Café au lait, résumé of a naïve painter",  # accents on innocent Latin words
+        "नमस्ते दुनिया, एक सुंदर सूर्योदय",  # Hindi (vowel signs are marks)
+        "שָׁלוֹם עוֹלָם",  # Hebrew with points
+        "مرحبا بالعالم",  # Arabic
+        "Tiếng Việt: phở bò",  # Vietnamese stacked marks
+        "ᴀ ꜱᴍᴀʟʟ ᴄᴀᴘꜱ ꜰᴏx",  # small capitals, innocent
+    ],
+)
+def test_innocent_prompts_in_other_scripts_pass(
+    demo_arena: Any, voter: Any, blocklist: None, prompt: str
+) -> None:
     assert voter.post(BATTLES, {"prompt": prompt}).status_code == 201, prompt_canonical(prompt)
 
 
@@ -102,15 +110,23 @@ def _answering(payload: bytes) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.mark.parametrize("answer", [
-    {"results": [{"flagged": None}]}, {"results": [{"flagged": "false"}]},
-    {"results": [{"flagged": 0}]}, {"results": [{}]}, {"results": []}, {"results": {}},
-    [{"flagged": False}], {"results": ["false"]},
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"results": [{"flagged": None}]},
+        {"results": [{"flagged": "false"}]},
+        {"results": [{"flagged": 0}]},
+        {"results": [{}]},
+        {"results": []},
+        {"results": {}},
+        [{"flagged": False}],
+        {"results": ["false"]},
+    ],
+)
 def test_a_moderation_answer_that_is_not_true_or_false_does_not_let_the_prompt_through(
-        settings: Any, answer: object) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 _answering(json.dumps(answer).encode()))
+    settings: Any, answer: object
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _answering(json.dumps(answer).encode()))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         settings.ARENA_PROMPT_BLOCKLIST = []

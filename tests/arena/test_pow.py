@@ -29,13 +29,15 @@ class Browser:
         return self.client.get(path)
 
     def post(self, path: str, body: dict[str, Any], **headers: str) -> Any:
-        return self.client.post(path, json.dumps(body), content_type="application/json",
-                                headers={"X-CSRFToken": self.client.cookies["csrftoken"].value,
-                                         **headers})
+        return self.client.post(
+            path,
+            json.dumps(body),
+            content_type="application/json",
+            headers={"X-CSRFToken": self.client.cookies["csrftoken"].value, **headers},
+        )
 
     def battle(self, run_on_commit: Any, prompt: str = "a fox") -> str:
-        created = run_on_commit(self.post, "/api/arenas/text-to-image/battles",
-                                {"prompt": prompt})
+        created = run_on_commit(self.post, "/api/arenas/text-to-image/battles", {"prompt": prompt})
         assert created.status_code == 201, created.content
         return str(created.json()["id"])
 
@@ -47,7 +49,8 @@ def solve(challenge: dict[str, Any]) -> dict[str, Any]:
         digest = hashlib.sha256(f"{challenge['salt']}{number}".encode()).hexdigest()
         if digest == challenge["challenge"]:
             return {k: challenge[k] for k in ("algorithm", "challenge", "salt", "signature")} | {
-                "number": number}
+                "number": number
+            }
     raise AssertionError("no solution in range")
 
 
@@ -56,8 +59,9 @@ def test_a_first_vote_without_proof_of_work_is_refused_with_instructions(
 ) -> None:
     browser = Browser()
     battle_id = browser.battle(run_on_commit)
-    refused = browser.post(f"/api/battles/{battle_id}/vote", {"choice": "left"},
-                           **{"Idempotency-Key": "k1"})
+    refused = browser.post(
+        f"/api/battles/{battle_id}/vote", {"choice": "left"}, **{"Idempotency-Key": "k1"}
+    )
     assert refused.status_code == 428
     error = refused.json()["error"]
     assert error["code"] == "proof_of_work_required"
@@ -71,15 +75,17 @@ def test_a_first_vote_without_proof_of_work_is_refused_with_instructions(
     assert solved.status_code == 200 and solved.json() == {"verified": True}
     assert browser.get("/api/challenge").json() == {"verified": True}  # not asked again
 
-    voted = browser.post(f"/api/battles/{battle_id}/vote", {"choice": "left"},
-                         **{"Idempotency-Key": "k1"})
+    voted = browser.post(
+        f"/api/battles/{battle_id}/vote", {"choice": "left"}, **{"Idempotency-Key": "k1"}
+    )
     assert voted.status_code == 200 and Vote.objects.get().is_valid
     second = browser.battle(run_on_commit, prompt="a second prompt")
     assert browser.post(f"/api/battles/{second}/vote", {"choice": "tie"}).status_code == 200
 
 
-def test_a_solution_cannot_be_replayed_for_another_voter(demo_arena: Any,
-                                                         run_on_commit: Any) -> None:
+def test_a_solution_cannot_be_replayed_for_another_voter(
+    demo_arena: Any, run_on_commit: Any
+) -> None:
     first, second = Browser(), Browser()
     solution = solve(first.get("/api/challenge").json())
     assert first.post("/api/challenge", solution).status_code == 200
@@ -91,11 +97,12 @@ def test_a_solution_cannot_be_replayed_for_another_voter(demo_arena: Any,
     assert second.post(f"/api/battles/{battle_id}/vote", {"choice": "left"}).status_code == 428
 
 
-def test_cookie_dropping_pays_the_proof_of_work_again(demo_arena: Any,
-                                                      run_on_commit: Any) -> None:
+def test_cookie_dropping_pays_the_proof_of_work_again(demo_arena: Any, run_on_commit: Any) -> None:
     verified = Browser()
-    assert verified.post("/api/challenge",
-                         solve(verified.get("/api/challenge").json())).status_code == 200
+    assert (
+        verified.post("/api/challenge", solve(verified.get("/api/challenge").json())).status_code
+        == 200
+    )
     dropped = Browser()  # the same script with its cookies dropped: a new voter id
     assert dropped.get("/api/challenge").json()["verified"] is False
     battle_id = dropped.battle(run_on_commit)
@@ -129,8 +136,9 @@ def test_an_expired_challenge_is_refused(demo_arena: Any, settings: Any) -> None
     assert response.status_code == 400 and "expired" in response.json()["error"]["message"]
 
 
-def test_zero_bits_turns_proof_of_work_off(demo_arena: Any, run_on_commit: Any,
-                                           settings: Any) -> None:
+def test_zero_bits_turns_proof_of_work_off(
+    demo_arena: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_POW_BITS = 0
     browser = Browser()
     assert browser.get("/api/challenge").json() == {"verified": True}

@@ -30,8 +30,9 @@ def ready_battle(client: Any, run_on_commit: Any, prompt: str = "a red fox") -> 
     return dict(state)
 
 
-def voted_battle(client: Any, run_on_commit: Any, prompt: str = "a red fox",
-                 choice: str = "left") -> dict[str, Any]:
+def voted_battle(
+    client: Any, run_on_commit: Any, prompt: str = "a red fox", choice: str = "left"
+) -> dict[str, Any]:
     state = ready_battle(client, run_on_commit, prompt)
     assert client.post(f"/api/battles/{state['id']}/vote", {"choice": choice}).status_code == 200
     return state
@@ -81,8 +82,9 @@ def test_output_files_are_served_only_to_the_battles_voter(
         assert Client().get(url).status_code == 404
 
 
-def test_staff_still_see_every_output(voter: Any, run_on_commit: Any,
-                                      django_user_model: Any) -> None:
+def test_staff_still_see_every_output(
+    voter: Any, run_on_commit: Any, django_user_model: Any
+) -> None:
     battle = ready_battle(voter, run_on_commit)
     staff = Client()
     staff.force_login(django_user_model.objects.create_user("op", password="x", is_staff=True))
@@ -120,8 +122,12 @@ def test_a_battle_can_be_shared_only_by_its_voter_and_only_after_the_vote(
 
     theirs = other.post(f"/api/battles/{battle['id']}/share")
     assert theirs.status_code == 404
-    assert other.client.delete(f"/api/battles/{battle['id']}/share",
-                               headers=other._headers(None)).status_code == 404
+    assert (
+        other.client.delete(
+            f"/api/battles/{battle['id']}/share", headers=other._headers(None)
+        ).status_code
+        == 404
+    )
 
     first = me.post(f"/api/battles/{battle['id']}/share")
     assert first.status_code == 201

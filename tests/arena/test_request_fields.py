@@ -9,16 +9,36 @@ import pytest
 from arena.battles.models import Battle, Prompt
 
 
-@pytest.mark.parametrize(("path", "body", "named"), [
-    ("/api/arenas/text-to-image/battles", {"prompt": "a fox", "mode": "side_by_side"},
-     ["'mode'"]),
-    ("/api/arenas/text-to-image/battles", {"prmpt": "a fox", "modles": [1, 2]},
-     ["'prmpt'", "'modles'"]),
-    ("/api/challenge", {"algorithm": "SHA-256", "challenge": "x", "number": 1, "salt": "s",
-                        "signature": "t", "extra": 1}, ["'extra'"]),
-])
-def test_an_unknown_field_is_a_400_that_names_it(demo_arena: Any, voter: Any, path: str,
-                                                 body: dict[str, Any], named: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        (
+            "/api/arenas/text-to-image/battles",
+            {"prompt": "a fox", "mode": "side_by_side"},
+            ["'mode'"],
+        ),
+        (
+            "/api/arenas/text-to-image/battles",
+            {"prmpt": "a fox", "modles": [1, 2]},
+            ["'prmpt'", "'modles'"],
+        ),
+        (
+            "/api/challenge",
+            {
+                "algorithm": "SHA-256",
+                "challenge": "x",
+                "number": 1,
+                "salt": "s",
+                "signature": "t",
+                "extra": 1,
+            },
+            ["'extra'"],
+        ),
+    ],
+)
+def test_an_unknown_field_is_a_400_that_names_it(
+    demo_arena: Any, voter: Any, path: str, body: dict[str, Any], named: list[str]
+) -> None:
     prompts_before = Prompt.objects.count()
     response = voter.post(path, body)
     assert response.status_code == 400, response.content
@@ -31,7 +51,8 @@ def test_an_unknown_field_is_a_400_that_names_it(demo_arena: Any, voter: Any, pa
 
 
 def test_a_vote_with_an_unknown_field_is_refused_and_not_stored(
-        demo_arena: Any, voter: Any, run_on_commit: Any) -> None:
+    demo_arena: Any, voter: Any, run_on_commit: Any
+) -> None:
     created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a fox"})
     battle_id = created.json()["id"]
     response = voter.post(f"/api/battles/{battle_id}/vote", {"choice": "left", "weight": 10})
@@ -42,14 +63,12 @@ def test_a_vote_with_an_unknown_field_is_refused_and_not_stored(
 
 
 def test_a_hostile_field_name_is_shortened_and_escaped(demo_arena: Any, voter: Any) -> None:
-    response = voter.post("/api/arenas/text-to-image/battles",
-                          {"prompt": "a fox", "x\n" * 100: 1})
+    response = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a fox", "x\n" * 100: 1})
     message = response.json()["error"]["message"]
     assert response.status_code == 400 and "\n" not in message and len(message) < 300
 
 
-def test_share_takes_no_fields_and_says_so(demo_arena: Any, voter: Any,
-                                           run_on_commit: Any) -> None:
+def test_share_takes_no_fields_and_says_so(demo_arena: Any, voter: Any, run_on_commit: Any) -> None:
     created = run_on_commit(voter.post, "/api/arenas/text-to-image/battles", {"prompt": "a fox"})
     battle_id = created.json()["id"]
     voter.post(f"/api/battles/{battle_id}/vote", {"choice": "left"})

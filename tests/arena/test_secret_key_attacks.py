@@ -19,16 +19,19 @@ from tests.arena.test_deploy_settings import run_with, settings_in
 KNOWN = "attacker-knows-this-value-" * 3
 
 
-def test_a_symlink_at_the_key_path_is_refused_and_its_target_left_alone(
-        tmp_path: Path) -> None:
+def test_a_symlink_at_the_key_path_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
     chosen = tmp_path / "attacker-chosen"
     chosen.write_text(KNOWN + "\n")
     chosen.chmod(0o644)
     var = tmp_path / "var"
     var.mkdir()
     (var / "secret_key").symlink_to(chosen)
-    done = run_with({"ARENA_VAR_DIR": str(var)}, "shell", "-c",
-                    "from django.conf import settings; print(settings.SECRET_KEY)")
+    done = run_with(
+        {"ARENA_VAR_DIR": str(var)},
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+    )
     assert KNOWN not in done.stdout
     assert done.returncode != 0 and "is a symbolic link" in done.stderr
     assert stat.S_IMODE(chosen.stat().st_mode) == 0o644  # not chmod-ed through the link

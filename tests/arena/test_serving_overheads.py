@@ -17,7 +17,8 @@ from arena.ops.cache import RedisCache
 
 
 def test_a_request_that_uses_no_messages_builds_no_message_storage(
-        voter: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    voter: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from django.contrib.messages.storage.fallback import FallbackStorage
 
     made: list[object] = []
@@ -64,7 +65,8 @@ def test_the_redis_cache_reuses_one_client_and_still_works(redis_url: str) -> No
 
 
 def test_a_leaderboard_render_is_served_from_the_process_until_the_next_refresh(
-        db: None, settings: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: None, settings: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rendered bytes of the newest snapshot are kept in the process too (no cache round
     trip per request); a refresh makes a new snapshot, and so new bytes."""
     from arena.leaderboards import services, serving
@@ -77,8 +79,9 @@ def test_a_leaderboard_render_is_served_from_the_process_until_the_next_refresh(
     first = client.get("/api/arenas/scale/leaderboard")
     reads: list[str] = []
     real_get = serving.cache.get
-    monkeypatch.setattr(serving.cache, "get", lambda key, *a, **k: reads.append(key)
-                        or real_get(key, *a, **k))
+    monkeypatch.setattr(
+        serving.cache, "get", lambda key, *a, **k: reads.append(key) or real_get(key, *a, **k)
+    )
     again = client.get("/api/arenas/scale/leaderboard")
     assert again.content == first.content and reads == []
     add_votes(arena, models, 30, seed=9)

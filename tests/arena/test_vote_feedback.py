@@ -23,7 +23,8 @@ def test_a_counted_vote_says_so(demo_arena: Any, voter: Any, run_on_commit: Any)
 
 
 def test_a_repeated_prompt_is_stored_but_the_voter_learns_it_did_not_count(
-        demo_arena: Any, voter: Any, run_on_commit: Any) -> None:
+    demo_arena: Any, voter: Any, run_on_commit: Any
+) -> None:
     first = _ready(run_on_commit, voter, "a fox in the snow")
     voter.post(f"/api/battles/{first}/vote", {"choice": "left"})
     again = _ready(run_on_commit, voter, "A fox in the snow")
@@ -35,8 +36,9 @@ def test_a_repeated_prompt_is_stored_but_the_voter_learns_it_did_not_count(
     assert "already voted on this prompt" in state["vote"]["not_counted_reason"]
 
 
-def test_too_fast_is_explained(demo_arena: Any, voter: Any, run_on_commit: Any,
-                               settings: Any) -> None:
+def test_too_fast_is_explained(
+    demo_arena: Any, voter: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_MIN_VOTE_SECONDS = 60.0
     battle = _ready(run_on_commit, voter, "a quiet harbour")
     answer = voter.post(f"/api/battles/{battle}/vote", {"choice": "tie"}).json()
@@ -44,7 +46,8 @@ def test_too_fast_is_explained(demo_arena: Any, voter: Any, run_on_commit: Any,
 
 
 def test_the_shared_page_never_says_whether_the_vote_counted(
-        demo_arena: Any, voter: Any, run_on_commit: Any, client: Any) -> None:
+    demo_arena: Any, voter: Any, run_on_commit: Any, client: Any
+) -> None:
     first = _ready(run_on_commit, voter, "a fox in the snow")
     voter.post(f"/api/battles/{first}/vote", {"choice": "left"})
     again = _ready(run_on_commit, voter, "a fox in the snow")

@@ -22,8 +22,13 @@ from arena.votes.services import vote_cast
 
 @pytest.fixture
 def redis_cache(settings: Any, redis_url: str) -> Iterator[None]:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": redis_url, "KEY_PREFIX": "votepath"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "votepath",
+        }
+    }
     cache.clear()
     yield
     cache.clear()
@@ -58,8 +63,13 @@ def ready_battle(run_on_commit: Any, voter: Any, prompt: str = "a fox") -> Battl
 
 
 def test_a_vote_is_three_statements_and_two_redis_round_trips(
-    demo_arena: Any, run_on_commit: Any, voter: Any, redis_cache: None, settings: Any,
-    monkeypatch: pytest.MonkeyPatch, django_assert_max_num_queries: Any,
+    demo_arena: Any,
+    run_on_commit: Any,
+    voter: Any,
+    redis_cache: None,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_max_num_queries: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     from arena.leaderboards.services import _due_key
@@ -70,9 +80,11 @@ def test_a_vote_is_three_statements_and_two_redis_round_trips(
     cache.get("warm-up")  # the connection's own handshake is not the vote's
     cache.add(_due_key(battle.arena_id), 1, timeout=60)  # a refresh is already due
     trips = RoundTrips(monkeypatch)
-    with (django_assert_max_num_queries(5),  # 3 + the test transaction's savepoint pair
-          CaptureQueriesContext(connection) as queries,
-          django_capture_on_commit_callbacks(execute=True)):
+    with (
+        django_assert_max_num_queries(5),  # 3 + the test transaction's savepoint pair
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
     assert response.status_code == 200, response.content
     sql = statements(queries)
@@ -86,9 +98,9 @@ def test_a_vote_is_three_statements_and_two_redis_round_trips(
     assert Vote.objects.get().is_valid
 
 
-def test_a_text_vote_reads_its_outputs_once_more(demo_arena: Any, run_on_commit: Any,
-                                                 voter: Any,
-                                                 django_assert_max_num_queries: Any) -> None:
+def test_a_text_vote_reads_its_outputs_once_more(
+    demo_arena: Any, run_on_commit: Any, voter: Any, django_assert_max_num_queries: Any
+) -> None:
     battle = ready_battle(run_on_commit, voter)
     Arena.objects.update(modality="text")  # the identity-leak rule reads the texts
     with django_assert_max_num_queries(6):  # 4 + the savepoint pair
@@ -96,10 +108,15 @@ def test_a_text_vote_reads_its_outputs_once_more(demo_arena: Any, run_on_commit:
     assert response.status_code == 200
 
 
-def test_rate_limits_fail_open_when_redis_is_down(demo_arena: Any, run_on_commit: Any,
-                                                  voter: Any, settings: Any) -> None:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:9/0"}}  # nothing listens
+def test_rate_limits_fail_open_when_redis_is_down(
+    demo_arena: Any, run_on_commit: Any, voter: Any, settings: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }  # nothing listens
     settings.ARENA_RATE_VOTES_PER_VOTER = 1
     battle = ready_battle(run_on_commit, voter)
     response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
@@ -117,22 +134,26 @@ def test_a_vote_does_not_wait_for_locks_on_its_arena_prompt_or_models(
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's (SQLite locks the whole database)")
     demo_load()
-    battle = services.battle_create(arena_slug="text-to-image", voter_id="v1",
-                                    prompt_text="a lighthouse")
+    battle = services.battle_create(
+        arena_slug="text-to-image", voter_id="v1", prompt_text="a lighthouse"
+    )
     battle = Battle.objects.select_related("left", "right").get(pk=battle.pk)
     assert battle.status == BattleStatus.READY
     params = connection.get_connection_params()
-    dsn = psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items()
-                                            if k in {"dbname", "user", "password", "host",
-                                                     "port"}})
+    dsn = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
+    )
     with psycopg.connect(dsn) as other:  # holds its row locks until the block ends
         other.execute("SELECT 1 FROM battles_arena WHERE id = %s FOR UPDATE", [battle.arena_id])
-        other.execute("SELECT 1 FROM battles_prompt WHERE id = %s FOR UPDATE",
-                      [battle.prompt_id])
-        other.execute("SELECT 1 FROM battles_contender WHERE id IN (%s, %s) FOR UPDATE",
-                      [battle.left_id, battle.right_id])
-        other.execute("SELECT 1 FROM battles_provider WHERE id IN (%s, %s) FOR UPDATE",
-                      [battle.left.provider_id, battle.right.provider_id])
+        other.execute("SELECT 1 FROM battles_prompt WHERE id = %s FOR UPDATE", [battle.prompt_id])
+        other.execute(
+            "SELECT 1 FROM battles_contender WHERE id IN (%s, %s) FOR UPDATE",
+            [battle.left_id, battle.right_id],
+        )
+        other.execute(
+            "SELECT 1 FROM battles_provider WHERE id IN (%s, %s) FOR UPDATE",
+            [battle.left.provider_id, battle.right.provider_id],
+        )
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")
         try:
@@ -145,7 +166,8 @@ def test_a_vote_does_not_wait_for_locks_on_its_arena_prompt_or_models(
 
 
 def test_the_votes_statements_are_prepared_once_per_connection(
-        demo_arena: Any, run_on_commit: Any, voter: Any) -> None:
+    demo_arena: Any, run_on_commit: Any, voter: Any
+) -> None:
     """PostgreSQL planned the vote's read in ~3× its execution time: it is prepared once per
     (pooled) connection, and so are the vote's INSERT and UPDATE (issue 10)."""
     if connection.vendor != "postgresql":
@@ -155,8 +177,7 @@ def test_the_votes_statements_are_prepared_once_per_connection(
         response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
         assert response.status_code == 200, response.content
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement, generic_plans + custom_plans "
-                       "FROM pg_prepared_statements")
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
         prepared = dict(cursor.fetchall())
     lock = [n for s, n in prepared.items() if s.endswith('FOR UPDATE OF "battles_battle"')]
     assert lock == [2]  # prepared once, run twice
@@ -165,7 +186,8 @@ def test_the_votes_statements_are_prepared_once_per_connection(
 
 
 def test_votes_work_with_prepared_statements_turned_off(
-        demo_arena: Any, run_on_commit: Any, voter: Any) -> None:
+    demo_arena: Any, run_on_commit: Any, voter: Any
+) -> None:
     """DB_PREPARED_STATEMENTS=0 (a transaction-mode pooler): the same statements, unprepared."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")

@@ -18,16 +18,20 @@ from arena.votes.services import elo_rebuild, vote_cast
 
 
 def ready(run_on_commit: Any, *, voter: str = "v1", prompt: str = "a lighthouse") -> Battle:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id=voter,
-                           prompt_text=prompt)
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id=voter, prompt_text=prompt
+    )
     return Battle.objects.get(pk=battle.pk)
 
 
-def test_battle_rate_limit_per_voter_gives_429_with_retry_after(demo_arena: Any, voter: Any,
-                                                                settings: Any) -> None:
+def test_battle_rate_limit_per_voter_gives_429_with_retry_after(
+    demo_arena: Any, voter: Any, settings: Any
+) -> None:
     settings.ARENA_RATE_BATTLES_PER_VOTER = 3
-    codes = [voter.post("/api/arenas/text-to-image/battles", {"prompt": f"p{i}"}).status_code
-             for i in range(4)]
+    codes = [
+        voter.post("/api/arenas/text-to-image/battles", {"prompt": f"p{i}"}).status_code
+        for i in range(4)
+    ]
     assert codes == [201, 201, 201, 429]
     limited = voter.post("/api/arenas/text-to-image/battles", {"prompt": "again"})
     assert limited.status_code == 429
@@ -36,8 +40,9 @@ def test_battle_rate_limit_per_voter_gives_429_with_retry_after(demo_arena: Any,
     assert Battle.objects.count() == 3
 
 
-def test_battle_rate_limit_per_address_spans_voters(demo_arena: Any, make_voter: Any,
-                                                    settings: Any) -> None:
+def test_battle_rate_limit_per_address_spans_voters(
+    demo_arena: Any, make_voter: Any, settings: Any
+) -> None:
     settings.ARENA_RATE_BATTLES_PER_ADDRESS = 2
     first, second = make_voter(), make_voter()
     assert first.post("/api/arenas/text-to-image/battles", {"prompt": "a"}).status_code == 201
@@ -45,8 +50,9 @@ def test_battle_rate_limit_per_address_spans_voters(demo_arena: Any, make_voter:
     assert second.post("/api/arenas/text-to-image/battles", {"prompt": "c"}).status_code == 429
 
 
-def test_vote_rate_limit_refuses_without_storing(demo_arena: Any, run_on_commit: Any,
-                                                 settings: Any) -> None:
+def test_vote_rate_limit_refuses_without_storing(
+    demo_arena: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_RATE_VOTES_PER_VOTER = 1
     battles = [ready(run_on_commit, prompt=f"p{i}") for i in range(2)]
     vote_cast(battle_id=battles[0].pk, voter_id="v1", choice="left")
@@ -55,8 +61,9 @@ def test_vote_rate_limit_refuses_without_storing(demo_arena: Any, run_on_commit:
     assert Vote.objects.count() == 1
 
 
-def test_blocklisted_prompt_is_refused_and_creates_no_battle(demo_arena: Any, voter: Any,
-                                                             settings: Any) -> None:
+def test_blocklisted_prompt_is_refused_and_creates_no_battle(
+    demo_arena: Any, voter: Any, settings: Any
+) -> None:
     settings.ARENA_PROMPT_BLOCKLIST = ["gore", "weapon"]
     response = voter.post("/api/arenas/text-to-image/battles", {"prompt": "A WEAPON on a table"})
     assert response.status_code == 400
@@ -88,8 +95,7 @@ def test_remote_moderation_service_can_refuse_a_prompt(demo_arena: Any, settings
     try:
         settings.ARENA_MODERATION_URL = f"http://127.0.0.1:{server.server_port}/v1/moderations"
         with pytest.raises(PromptRefused, match="content policy"):
-            services.battle_create(arena_slug="text-to-image", voter_id="v",
-                                   prompt_text="a dragon")
+            services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a dragon")
         services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
     finally:
         server.shutdown()
@@ -107,9 +113,9 @@ def test_unreachable_moderation_service_fails_open_or_closed_as_configured(
         services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a dog")
 
 
-def test_too_fast_vote_is_stored_but_flagged_and_not_counted(demo_arena: Any,
-                                                             run_on_commit: Any,
-                                                             settings: Any) -> None:
+def test_too_fast_vote_is_stored_but_flagged_and_not_counted(
+    demo_arena: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_MIN_VOTE_SECONDS = 60.0
     battle = ready(run_on_commit)
     cast = vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
@@ -128,11 +134,16 @@ def test_repeated_prompt_counts_once_per_voter(demo_arena: Any, run_on_commit: A
     assert vote_cast(battle_id=other_voter.pk, voter_id="v2", choice="left").vote.is_valid
 
 
-def test_daily_cap_stops_counting_but_keeps_votes(demo_arena: Any, run_on_commit: Any,
-                                                  settings: Any) -> None:
+def test_daily_cap_stops_counting_but_keeps_votes(
+    demo_arena: Any, run_on_commit: Any, settings: Any
+) -> None:
     settings.ARENA_VOTER_DAILY_CAP = 2
-    votes = [vote_cast(battle_id=ready(run_on_commit, prompt=f"p{i}").pk, voter_id="v1",
-                       choice="tie").vote for i in range(3)]
+    votes = [
+        vote_cast(
+            battle_id=ready(run_on_commit, prompt=f"p{i}").pk, voter_id="v1", choice="tie"
+        ).vote
+        for i in range(3)
+    ]
     assert [v.is_valid for v in votes] == [True, True, False]
     assert votes[2].invalid_reason == "daily_cap"
     assert Vote.objects.count() == 3
@@ -148,7 +159,8 @@ def test_text_output_naming_a_model_voids_the_vote(demo_arena: Any, run_on_commi
     battle = ready(run_on_commit)
     Arena.objects.update(modality="text")  # only text outputs can spell out a name
     Output.objects.filter(battle=battle, side="left").update(
-        text=f"As {battle.left.name}, I drew this.")
+        text=f"As {battle.left.name}, I drew this."
+    )
     vote = vote_cast(battle_id=battle.pk, voter_id="v1", choice="left").vote
     assert not vote.is_valid and vote.invalid_reason == "identity_leaked"
 

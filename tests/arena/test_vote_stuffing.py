@@ -33,13 +33,18 @@ class Script:
         self.client.get("/api/arenas", **self.meta)
 
     def post(self, path: str, body: dict[str, Any], **meta: str) -> Any:
-        return self.client.post(path, json.dumps(body), content_type="application/json",
-                                HTTP_X_CSRFTOKEN=self.client.cookies["csrftoken"].value,
-                                **{**self.meta, **meta})
+        return self.client.post(
+            path,
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=self.client.cookies["csrftoken"].value,
+            **{**self.meta, **meta},
+        )
 
     def vote(self, prompt: str, **meta: str) -> Vote:
-        created = self.run_on_commit(self.post, "/api/arenas/text-to-image/battles",
-                                     {"prompt": prompt}, **meta)
+        created = self.run_on_commit(
+            self.post, "/api/arenas/text-to-image/battles", {"prompt": prompt}, **meta
+        )
         assert created.status_code == 201, created.content
         battle_id = created.json()["id"]
         voted = self.post(f"/api/battles/{battle_id}/vote", {"choice": "left"}, **meta)
@@ -58,8 +63,9 @@ def test_a_spoofed_leftmost_forwarded_for_does_not_make_a_new_address(
     votes = []
     for i in range(5):
         script.fresh()  # new cookie every time, too
-        votes.append(script.vote(f"prompt {i}",
-                                 HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.9"))
+        votes.append(
+            script.vote(f"prompt {i}", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.9")
+        )
     assert [v.is_valid for v in votes] == [True, True, True, False, False]
     assert {v.invalid_reason for v in votes[3:]} == {"address_budget"}
     assert len({v.voter_address for v in votes}) == 1
@@ -93,7 +99,8 @@ def test_dropping_cookies_does_not_escape_the_daily_address_budget(
     assert all(v.invalid_reason == "address_budget" for v in votes[4:])
     # the budget is a rolling day: once the first votes are 24 hours old, it frees up
     Vote.objects.filter(pk__in=[v.pk for v in votes[:2]]).update(
-        created_at=votes[0].created_at - timedelta(hours=25))
+        created_at=votes[0].created_at - timedelta(hours=25)
+    )
     script.fresh()
     assert script.vote("prompt 8").is_valid
 
@@ -126,41 +133,56 @@ def test_uncounted_votes_show_with_readable_reasons_on_the_leaderboard(
     leaderboard_compute(arena=demo_arena)
     board = Client().get("/api/arenas/text-to-image/leaderboard").json()
     assert board["excluded"]["address_budget"] == {
-        "count": 1, "why": "Over the daily budget of counted votes from one network address"}
+        "count": 1,
+        "why": "Over the daily budget of counted votes from one network address",
+    }
     assert board["excluded"]["no_address"] == {
-        "count": 1, "why": "Sent without a usable network address"}
+        "count": 1,
+        "why": "Sent without a usable network address",
+    }
     page = Client().get("/arena/text-to-image/leaderboard/").content.decode()
     assert "Over the daily budget of counted votes from one network address" in page
     assert "Sent without a usable network address" in page
 
 
-@pytest.mark.parametrize(("remote", "forwarded", "proxies", "expected"), [
-    ("198.51.100.7", "", 0, "198.51.100.7"),
-    ("198.51.100.7", "1.2.3.4", 0, "198.51.100.7"),  # no proxy: the header is the client's
-    ("10.0.0.2", "1.2.3.4, 198.51.100.7", 1, "198.51.100.7"),
-    ("10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
-    ("10.0.0.2", "198.51.100.7:4711", 1, "198.51.100.7"),
-    ("10.0.0.2", "[2001:db8::1]:443", 1, "2001:db8::/64"),
-    ("10.0.0.2", "", 1, ""),
-    ("10.0.0.2", "198.51.100.7", 2, ""),  # fewer entries than proxies: a direct request
-    ("10.0.0.2", "1.2.3.4, unknown", 1, ""),
-    ("10.0.0.2", "1.2.3.4, ", 1, ""),
-    ("2001:db8:5:6:7:8:9:a", "", 0, "2001:db8:5:6::/64"),
-    ("::ffff:198.51.100.7", "", 0, "198.51.100.7"),
-    ("", "", 0, ""),
-])
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "proxies", "expected"),
+    [
+        ("198.51.100.7", "", 0, "198.51.100.7"),
+        ("198.51.100.7", "1.2.3.4", 0, "198.51.100.7"),  # no proxy: the header is the client's
+        ("10.0.0.2", "1.2.3.4, 198.51.100.7", 1, "198.51.100.7"),
+        ("10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
+        ("10.0.0.2", "198.51.100.7:4711", 1, "198.51.100.7"),
+        ("10.0.0.2", "[2001:db8::1]:443", 1, "2001:db8::/64"),
+        ("10.0.0.2", "", 1, ""),
+        ("10.0.0.2", "198.51.100.7", 2, ""),  # fewer entries than proxies: a direct request
+        ("10.0.0.2", "1.2.3.4, unknown", 1, ""),
+        ("10.0.0.2", "1.2.3.4, ", 1, ""),
+        ("2001:db8:5:6:7:8:9:a", "", 0, "2001:db8:5:6::/64"),
+        ("::ffff:198.51.100.7", "", 0, "198.51.100.7"),
+        ("", "", 0, ""),
+    ],
+)
 def test_client_address_is_the_nth_forwarded_entry_from_the_right(
     remote: str, forwarded: str, proxies: int, expected: str
 ) -> None:
     from arena.battles.voters import client_address
 
-    assert client_address(remote_addr=remote, forwarded_for=forwarded,
-                          trusted_proxies=proxies) == expected
+    assert (
+        client_address(remote_addr=remote, forwarded_for=forwarded, trusted_proxies=proxies)
+        == expected
+    )
 
 
 def test_the_old_leftmost_forwarded_for_setting_fails_loudly(tmp_path: Path) -> None:
     env = {**os.environ, "ARENA_TRUST_X_FORWARDED_FOR": "1", "ARENA_VAR_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and "ARENA_TRUSTED_PROXIES" in done.stderr

@@ -33,23 +33,27 @@ def test_elo_standings_replay_votes_in_order() -> None:
     expected_1, expected_2 = elo_update(*elo_update(1000.0, 1000.0, 1.0), 1.0)
     assert standings[1].votes == 3 and standings[1].wins == 2 and standings[1].ties == 1
     assert standings[2].losses == 2 and standings[3].ties == 2
-    without_both_bad = elo_standings([(1, 2, "left"), (3, 1, "both_bad")],
-                                     both_bad_counts=False)
+    without_both_bad = elo_standings([(1, 2, "left"), (3, 1, "both_bad")], both_bad_counts=False)
     assert 3 not in without_both_bad and without_both_bad[1].rating == 1002.0
     assert expected_1 > 1002.0 and expected_2 < 998.0
 
 
 @pytest.fixture
 def ready_battle(demo_arena: Any, run_on_commit: Any) -> Battle:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v1",
-                           prompt_text="a lighthouse")
+    battle = run_on_commit(
+        services.battle_create,
+        arena_slug="text-to-image",
+        voter_id="v1",
+        prompt_text="a lighthouse",
+    )
     battle = Battle.objects.get(pk=battle.pk)
     assert battle.status == BattleStatus.READY
     return battle
 
 
-def test_vote_is_stored_and_its_commit_updates_elo_of_both_sides(ready_battle: Battle,
-                                                                  run_on_commit: Any) -> None:
+def test_vote_is_stored_and_its_commit_updates_elo_of_both_sides(
+    ready_battle: Battle, run_on_commit: Any
+) -> None:
     cast = run_on_commit(vote_cast, battle_id=ready_battle.pk, voter_id="v1", choice="left")
     assert not cast.replayed and cast.vote.choice == "left"
     ready_battle.refresh_from_db()
@@ -87,10 +91,12 @@ def test_second_vote_is_a_conflict_and_stores_nothing(ready_battle: Battle) -> N
 
 
 def test_same_idempotency_key_replays_the_first_answer(ready_battle: Battle) -> None:
-    first = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left",
-                      idempotency_key="k-1")
-    again = vote_cast(battle_id=ready_battle.pk, voter_id="v1", choice="left",
-                      idempotency_key="k-1")
+    first = vote_cast(
+        battle_id=ready_battle.pk, voter_id="v1", choice="left", idempotency_key="k-1"
+    )
+    again = vote_cast(
+        battle_id=ready_battle.pk, voter_id="v1", choice="left", idempotency_key="k-1"
+    )
     assert again.replayed and again.vote.pk == first.vote.pk
     assert Vote.objects.count() == 1
     elo_rebuild(arena=ready_battle.arena)
@@ -104,8 +110,12 @@ def test_vote_before_ready_is_refused(demo_arena: Any) -> None:
 
 
 def test_vote_on_failed_battle_is_refused(demo_arena: Any, run_on_commit: Any) -> None:
-    battle = run_on_commit(services.battle_create, arena_slug="text-to-image", voter_id="v1",
-                           prompt_text="forbidden thing")
+    battle = run_on_commit(
+        services.battle_create,
+        arena_slug="text-to-image",
+        voter_id="v1",
+        prompt_text="forbidden thing",
+    )
     with pytest.raises(Conflict, match="failed"):
         vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
     elo_rebuild(arena=battle.arena)
@@ -131,8 +141,12 @@ def test_unknown_battle_is_not_found(db: None) -> None:
 def test_leaderboard_orders_by_elo_and_counts_votes(demo_arena: Any, run_on_commit: Any) -> None:
     winners = []
     for i in range(6):
-        battle = run_on_commit(services.battle_create, arena_slug="text-to-image",
-                               voter_id="v1", prompt_text=f"prompt {i}")
+        battle = run_on_commit(
+            services.battle_create,
+            arena_slug="text-to-image",
+            voter_id="v1",
+            prompt_text=f"prompt {i}",
+        )
         vote_cast(battle_id=battle.pk, voter_id="v1", choice="left")
         winners.append(Battle.objects.get(pk=battle.pk).left.name)
     elo_rebuild(arena=demo_arena)

@@ -33,8 +33,9 @@ def session_cookie(client: Client) -> str:
 def battle_of(client: Client) -> str:
     session_cookie(client)
     client.get("/api/arenas")
-    response = client.post("/api/arenas/text-to-image/battles", {"prompt": "a fox"},
-                           content_type="application/json")
+    response = client.post(
+        "/api/arenas/text-to-image/battles", {"prompt": "a fox"}, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     return str(response.json()["id"])
 
@@ -84,8 +85,9 @@ async def test_someone_elses_battle_gets_the_same_answer_as_a_missing_one(arena:
     battle_id = await sync_to_async(battle_of)(owner)
     stranger_cookie = await sync_to_async(session_cookie)(stranger)
     others = await refused(f"/ws/battles/{battle_id}/", cookie=stranger_cookie)
-    missing = await refused("/ws/battles/00000000-0000-0000-0000-000000000000/",
-                            cookie=stranger_cookie)
+    missing = await refused(
+        "/ws/battles/00000000-0000-0000-0000-000000000000/", cookie=stranger_cookie
+    )
     anonymous = await refused(f"/ws/battles/{battle_id}/")
     assert others == missing == anonymous == 4404
 
@@ -97,8 +99,7 @@ async def test_someone_elses_battle_gets_the_same_answer_as_a_missing_one(arena:
     await mine.disconnect()
 
 
-async def test_connections_per_address_are_capped_and_given_back(arena: Any,
-                                                                 settings: Any) -> None:
+async def test_connections_per_address_are_capped_and_given_back(arena: Any, settings: Any) -> None:
     settings.ARENA_WS_MAX_PER_ADDRESS = 3
     path = "/ws/arenas/text-to-image/leaderboard/"
     held = []
@@ -123,8 +124,13 @@ async def test_connections_per_address_are_capped_and_given_back(arena: Any,
 
 @pytest.fixture
 def redis_cache(settings: Any, redis_url: str) -> Iterator[None]:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": redis_url, "KEY_PREFIX": "wstest"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "wstest",
+        }
+    }
     cache.clear()
     yield
     cache.clear()
@@ -150,13 +156,18 @@ def test_a_real_server_refuses_odd_socket_paths_without_a_crash(tmp_path: Any) -
     live = LiveArena(tmp_path).start()
     try:
         base = live.base.replace("http", "ws")
-        for path in (f"/ws/arenas/{'a' * 150}/leaderboard/", "/ws/arenas/nope/leaderboard/",
-                     "/ws/nothing/", "/ws/battles/00000000-0000-0000-0000-000000000000/"):
+        for path in (
+            f"/ws/arenas/{'a' * 150}/leaderboard/",
+            "/ws/arenas/nope/leaderboard/",
+            "/ws/nothing/",
+            "/ws/battles/00000000-0000-0000-0000-000000000000/",
+        ):
             with pytest.raises(websocket.WebSocketBadStatusException) as refused:
                 websocket.create_connection(base + path, origin=live.base, timeout=10)
             assert refused.value.status_code == 403, path
-        ok = websocket.create_connection(base + "/ws/arenas/text-to-image/leaderboard/",
-                                         origin=live.base, timeout=10)
+        ok = websocket.create_connection(
+            base + "/ws/arenas/text-to-image/leaderboard/", origin=live.base, timeout=10
+        )
         ok.close()
     finally:
         live.stop()

@@ -10,12 +10,21 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 IMAGES_SHOWN = (
     "document.querySelectorAll('img.output').length === 2 && "
     "Array.from(document.querySelectorAll('img.output')).every(i => i.complete && "
-    "i.naturalWidth > 0)")
+    "i.naturalWidth > 0)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
 # Each payload sets its own flag if it ever runs; none may.
-PROMPT = ('<script>window.__pwned_prompt=1</script><img src=x '
-          'onerror="window.__pwned_prompt_img=1"> a fox')
+PROMPT = (
+    "<script>window.__pwned_prompt=1</script><img src=x "
+    'onerror="window.__pwned_prompt_img=1"> a fox'
+)
 NAME = '<img src=x onerror="window.__pwned_name=1">'
 ORG = '"><svg onload="window.__pwned_org=1"></svg>'
 RAN = "Object.keys(window).filter(k => k.startsWith('__pwned'))"
@@ -26,10 +28,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
     arena = LiveArena(tmp_path_factory.mktemp("live-privacy"), provider_options={"delay_s": 0.1})
     try:
         arena.start()
-        arena.manage("shell", "-c", (
-            "from arena.battles.models import Contender\n"
-            "for i, c in enumerate(Contender.objects.order_by('pk')):\n"
-            f"    c.name = {NAME!r} + str(i); c.organization = {ORG!r}; c.save()\n"))
+        arena.manage(
+            "shell",
+            "-c",
+            (
+                "from arena.battles.models import Contender\n"
+                "for i, c in enumerate(Contender.objects.order_by('pk')):\n"
+                f"    c.name = {NAME!r} + str(i); c.organization = {ORG!r}; c.save()\n"
+            ),
+        )
         yield arena
     finally:
         arena.stop()
@@ -45,8 +52,9 @@ def test_hostile_prompt_and_model_names_never_run_on_the_share_page(
     page.click("#generate-btn")
     page.wait_for_function(IMAGES_SHOWN, timeout=30_000)
     battle_url = page.url
-    own_files = [page.get_attribute(f".panel[data-side={s}] img.output", "src")
-                 for s in ("left", "right")]
+    own_files = [
+        page.get_attribute(f".panel[data-side={s}] img.output", "src") for s in ("left", "right")
+    ]
     assert page.inner_text("#prompt-shown") == PROMPT  # shown as text
     page.click(".vote[data-choice=left]")
     page.wait_for_selector("#share-btn", state="visible")

@@ -39,8 +39,9 @@ def test_voter_shares_a_battle_a_stranger_sees_it_and_revoking_hides_it(
     page.click("#generate-btn")
     page.wait_for_function(IMAGES_SHOWN, timeout=30_000)
     assert page.locator("#share").is_hidden()  # nothing to share before the vote
-    own_urls = [page.get_attribute(f".panel[data-side={s}] img.output", "src")
-                for s in ("left", "right")]
+    own_urls = [
+        page.get_attribute(f".panel[data-side={s}] img.output", "src") for s in ("left", "right")
+    ]
 
     page.click(".vote[data-choice=right]")
     page.wait_for_selector("#share-btn", state="visible")

@@ -21,15 +21,22 @@ from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 660}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 660},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
-    arena = LiveArena(tmp_path_factory.mktemp("live-ux"), provider_options={"delay_s": 0.1},
-                      # the sweeper every second: an expired battle fails within ~1 s of it
-                      extra_env={"ARENA_STALE_GRACE_S": "1", "ARENA_SWEEP_EVERY_S": "1"})
+    arena = LiveArena(
+        tmp_path_factory.mktemp("live-ux"),
+        provider_options={"delay_s": 0.1},
+        # the sweeper every second: an expired battle fails within ~1 s of it
+        extra_env={"ARENA_STALE_GRACE_S": "1", "ARENA_SWEEP_EVERY_S": "1"},
+    )
     try:
         yield arena.start()
     finally:
@@ -62,18 +69,28 @@ def battle_ready(page: Any, prompt: str | None = None) -> None:
 
 
 def set_options(live: LiveArena, options: dict[str, object], timeout_s: int = 180) -> None:
-    live.manage("shell", "-c", (
-        "from arena.battles.models import Arena, Provider; "
-        f"Provider.objects.update(options={options!r}); "
-        f"Arena.objects.update(generation_timeout_s={timeout_s})"))
+    live.manage(
+        "shell",
+        "-c",
+        (
+            "from arena.battles.models import Arena, Provider; "
+            f"Provider.objects.update(options={options!r}); "
+            f"Arena.objects.update(generation_timeout_s={timeout_s})"
+        ),
+    )
 
 
 def test_keyboard_vote_tells_whether_it_counted_and_offers_sharing(
-        browser: Any, live: LiveArena, tmp_path: Path) -> None:
+    browser: Any, live: LiveArena, tmp_path: Path
+) -> None:
     page, errors = open_page(browser, live, "/arena/text-to-image/", **DESKTOP)
     labels = page.locator(".vote").all_inner_texts()
     assert [re.sub(r"\s+", " ", t).strip() for t in labels] == [
-        "A is better A", "Tie T", "Both are bad N", "B is better B"]
+        "A is better A",
+        "Tie T",
+        "Both are bad N",
+        "B is better B",
+    ]
     battle_ready(page)
     prompt = page.inner_text("#prompt-shown")
     page.keyboard.press("a")  # focus is on the random button, not in the text box
@@ -84,8 +101,9 @@ def test_keyboard_vote_tells_whether_it_counted_and_offers_sharing(
     shot(page, tmp_path, "battle-desktop.png", full_page=True)
 
     page.keyboard.press("Enter")  # a new battle: the prompt box, cleared battle
-    assert page.is_hidden("#battle") and page.evaluate("document.activeElement.id") == \
-        "prompt-input"
+    assert (
+        page.is_hidden("#battle") and page.evaluate("document.activeElement.id") == "prompt-input"
+    )
     battle_ready(page, prompt)  # the same prompt again: stored, not counted, and told why
     page.keyboard.press("t")
     page.wait_for_selector("#counted:not([hidden])")
@@ -94,22 +112,24 @@ def test_keyboard_vote_tells_whether_it_counted_and_offers_sharing(
     page.wait_for_selector("#share-link:not([hidden])")
     url = page.input_value("#share-url")
     # (the share page's CSP allows no script: axe is injected past it, as a tool, not the page)
-    stranger, _ = open_page(browser, live, url.removeprefix(live.base), bypass_csp=True,
-                            **DESKTOP)
+    stranger, _ = open_page(browser, live, url.removeprefix(live.base), bypass_csp=True, **DESKTOP)
     assert "count" not in stranger.inner_text("main").casefold()  # only the voter is told
     assert axe_violations(stranger) == []
     assert errors == []
 
 
 def test_a_phone_shows_both_outputs_together_and_a_leaderboard_that_fits(
-        browser: Any, live: LiveArena, tmp_path: Path) -> None:
+    browser: Any, live: LiveArena, tmp_path: Path
+) -> None:
     page, errors = open_page(browser, live, "/arena/text-to-image/", **PHONE)
     battle_ready(page, "a red fox sleeping in a snowy forest at dawn")
     page.evaluate("document.getElementById('battle').scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
-    boxes = page.evaluate("Array.from(document.querySelectorAll('img.output')).map((i) => {"
-                          "const r = i.getBoundingClientRect(); return [r.top, r.bottom, "
-                          "r.width]; })")
+    boxes = page.evaluate(
+        "Array.from(document.querySelectorAll('img.output')).map((i) => {"
+        "const r = i.getBoundingClientRect(); return [r.top, r.bottom, "
+        "r.width]; })"
+    )
     for top, bottom, width in boxes:  # both wholly on the 660 px screen at once
         assert top >= 0 and bottom <= 660 and width > 120
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -130,15 +150,17 @@ def test_a_phone_shows_both_outputs_together_and_a_leaderboard_that_fits(
     assert errors == []
 
 
-def test_slow_generation_shows_time_and_a_hint(browser: Any, live: LiveArena,
-                                               tmp_path: Path) -> None:
+def test_slow_generation_shows_time_and_a_hint(
+    browser: Any, live: LiveArena, tmp_path: Path
+) -> None:
     set_options(live, {"delay_s": 11})
     try:
         page, errors = open_page(browser, live, "/arena/text-to-image/", **DESKTOP)
         page.fill("#prompt-input", "a slow lighthouse")
         page.click("#generate-btn")
-        page.wait_for_function("document.getElementById('wait-hint').textContent.length > 0",
-                               timeout=15_000)
+        page.wait_for_function(
+            "document.getElementById('wait-hint').textContent.length > 0", timeout=15_000
+        )
         assert re.fullmatch(r"Generating… 1\d s", page.inner_text("#elapsed"))
         assert "Some models take a minute" in page.inner_text("#wait-hint")
         shot(page, tmp_path, "battle-slow.png")
@@ -150,7 +172,8 @@ def test_slow_generation_shows_time_and_a_hint(browser: Any, live: LiveArena,
 
 
 def test_failed_and_expired_battles_say_so_and_offer_a_new_one(
-        browser: Any, live: LiveArena, tmp_path: Path) -> None:
+    browser: Any, live: LiveArena, tmp_path: Path
+) -> None:
     page, errors = open_page(browser, live, "/arena/text-to-image/", **PHONE)
     page.fill("#prompt-input", "something forbidden")  # the demo provider refuses it
     page.click("#generate-btn")
@@ -181,14 +204,18 @@ def axe_violations(page: Any) -> list[str]:
     page.add_script_tag(content=AXE)
     result = page.evaluate(
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
-        "'wcag21aa']}})")
-    return [f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"]]
+        "'wcag21aa']}})"
+    )
+    return [
+        f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
-def test_pages_pass_axe_in_both_themes(browser: Any, live: LiveArena, tmp_path: Path,
-                                       theme: str) -> None:
+def test_pages_pass_axe_in_both_themes(
+    browser: Any, live: LiveArena, tmp_path: Path, theme: str
+) -> None:
     context = {**DESKTOP, "color_scheme": theme}
     page, errors = open_page(browser, live, "/", **context)
     assert axe_violations(page) == []
@@ -210,17 +237,24 @@ def test_focus_follows_the_page_order(browser: Any, live: LiveArena) -> None:
     order = []
     for _ in range(5):
         page.keyboard.press("Tab")
-        order.append(page.evaluate("document.activeElement.id || "
-                                   "document.activeElement.textContent.trim()"))
-    assert order == ["⚔ Open Model Arena", "Leaderboard", "prompt-input", "generate-btn",
-                     "random-btn"]
+        order.append(
+            page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        )
+    assert order == [
+        "⚔ Open Model Arena",
+        "Leaderboard",
+        "prompt-input",
+        "generate-btn",
+        "random-btn",
+    ]
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     label = page.evaluate("document.querySelector('label[for=prompt-input]').textContent")
     assert label == "Your prompt"
 
 
-def test_api_reference_runs_from_the_sites_own_files(browser: Any, live: LiveArena,
-                                                     tmp_path: Path) -> None:
+def test_api_reference_runs_from_the_sites_own_files(
+    browser: Any, live: LiveArena, tmp_path: Path
+) -> None:
     page = browser.new_context(**DESKTOP).new_page()
     errors: list[str] = []
     requests: list[str] = []

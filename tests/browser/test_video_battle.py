@@ -14,9 +14,17 @@ from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
 BOTH = "Array.from(document.querySelectorAll('#battle video.output'))"
 
 
@@ -49,7 +57,8 @@ def times(page: object) -> list[float]:
 
 
 def test_both_players_start_pause_and_seek_together_in_the_chosen_shape(
-        browser: object, live: LiveArena, tmp_path: Path) -> None:
+    browser: object, live: LiveArena, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -61,10 +70,10 @@ def test_both_players_start_pause_and_seek_together_in_the_chosen_shape(
     page.fill("#prompt-input", "a red fox running through a snowy forest")
     page.click("#generate-btn")
     # both clips loaded (their first frame is up) and playing, from one start
-    page.wait_for_function(f"{BOTH}.length === 2 && {BOTH}.every(v => v.readyState >= 2)",
-                           timeout=60_000)
-    page.wait_for_function(f"{BOTH}.every(v => !v.paused && v.currentTime > 0.3)",
-                           timeout=10_000)
+    page.wait_for_function(
+        f"{BOTH}.length === 2 && {BOTH}.every(v => v.readyState >= 2)", timeout=60_000
+    )
+    page.wait_for_function(f"{BOTH}.every(v => !v.paused && v.currentTime > 0.3)", timeout=10_000)
     assert page.is_visible("#video-controls")
     assert page.evaluate(f"{BOTH}.every(v => !v.controls)")  # one shared control, not two
     assert page.evaluate(f"{BOTH}.every(v => /\\/o\\/[^/]+\\/poster$/.test(v.poster))")

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
     # Proof of work on (a small difficulty): the page must solve it before its first vote counts.
-    arena = LiveArena(tmp_path_factory.mktemp("live-browser"), provider_options={"delay_s": 0.3},
-                      extra_env={"ARENA_POW_BITS": "12"})
+    arena = LiveArena(
+        tmp_path_factory.mktemp("live-browser"),
+        provider_options={"delay_s": 0.3},
+        extra_env={"ARENA_POW_BITS": "12"},
+    )
     try:
         yield arena.start()
     finally:
@@ -37,7 +40,9 @@ def test_voter_generates_waits_for_both_images_votes_and_sees_the_names(
     page.wait_for_function(
         "document.querySelectorAll('img.output').length === 2 && "
         "Array.from(document.querySelectorAll('img.output')).every(i => i.complete && "
-        "i.naturalWidth > 0)", timeout=30_000)
+        "i.naturalWidth > 0)",
+        timeout=30_000,
+    )
     page.wait_for_selector(".vote[data-choice=left]:not([disabled])")
     assert page.locator(".reveal:visible").count() == 0  # no names before the vote
     body_before = page.content()

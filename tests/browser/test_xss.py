@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 IMG = '<img src=x onerror="window.__xss=1">'
 PROMPT = f"a fox {IMG} </script><script>window.__xss=2</script>"
-NAMES = [f'{IMG} model {i}' for i in range(2)]
+NAMES = [f"{IMG} model {i}" for i in range(2)]
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +23,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
     arena = LiveArena(tmp_path_factory.mktemp("live-xss"))
     try:
         arena.start()
-        arena.manage("shell", "-c", (
-            "from arena.battles.models import Contender; "
-            "players = list(Contender.objects.filter(arenas__slug='text-to-image')"
-            ".order_by('pk')); "
-            "[Contender.objects.filter(pk=c.pk).update(enabled=False) for c in players[2:]]; "
-            f"[Contender.objects.filter(pk=c.pk).update(name=n) "
-            f"for c, n in zip(players[:2], {NAMES!r})]"))
+        arena.manage(
+            "shell",
+            "-c",
+            (
+                "from arena.battles.models import Contender; "
+                "players = list(Contender.objects.filter(arenas__slug='text-to-image')"
+                ".order_by('pk')); "
+                "[Contender.objects.filter(pk=c.pk).update(enabled=False) for c in players[2:]]; "
+                f"[Contender.objects.filter(pk=c.pk).update(name=n) "
+                f"for c, n in zip(players[:2], {NAMES!r})]"
+            ),
+        )
         yield arena
     finally:
         arena.stop()
@@ -42,7 +47,8 @@ def _no_script_ran(page: object) -> None:
 
 
 def test_markup_in_a_prompt_and_model_names_is_shown_literally_and_never_runs(
-        browser: object, live: LiveArena, tmp_path: Path) -> None:
+    browser: object, live: LiveArena, tmp_path: Path
+) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(live.base + "/arena/text-to-image/")
@@ -55,8 +61,7 @@ def test_markup_in_a_prompt_and_model_names_is_shown_literally_and_never_runs(
     page.click(".vote[data-choice=left]")
     page.wait_for_selector("#share-btn", state="visible")
     _no_script_ran(page)
-    shown = {page.inner_text(f".panel[data-side={side}] .model-name")
-             for side in ("left", "right")}
+    shown = {page.inner_text(f".panel[data-side={side}] .model-name") for side in ("left", "right")}
     assert shown == set(NAMES)
     page.screenshot(path=str(tmp_path / "xss-battle.png"), full_page=True)
 

@@ -54,8 +54,12 @@ FAKES: dict[str, Callable[..., ProviderFake]] = {
 }
 
 # CLI name -> suffix to append to the server URL to get ProviderConfig.base_url
-BASE_SUFFIX: dict[str, str] = {"openai": "/v1", "openai_video": "/v1", "replicate": "/v1",
-                               "google": "/v1beta"}
+BASE_SUFFIX: dict[str, str] = {
+    "openai": "/v1",
+    "openai_video": "/v1",
+    "replicate": "/v1",
+    "google": "/v1beta",
+}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,12 +69,33 @@ def provider_base_url(name: str, server_url: str) -> str:
     return server_url + BASE_SUFFIX.get(name, "")
 
 
-def spawn_fake(name: str, *, port: int = 0, api_key: str = "test-key", pending: int = 0,
-               delay_s: float = 0.0, outcome: str = "ok", timeout_s: float = 15.0
-               ) -> tuple[subprocess.Popen[str], str]:
+def spawn_fake(
+    name: str,
+    *,
+    port: int = 0,
+    api_key: str = "test-key",
+    pending: int = 0,
+    delay_s: float = 0.0,
+    outcome: str = "ok",
+    timeout_s: float = 15.0,
+) -> tuple[subprocess.Popen[str], str]:
     """Start `python -m tests.fakes NAME` and return (process, provider base_url)."""
-    cmd = [sys.executable, "-m", "tests.fakes", name, "--port", str(port), "--key", api_key,
-           "--pending", str(pending), "--delay", str(delay_s), "--outcome", outcome]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.fakes",
+        name,
+        "--port",
+        str(port),
+        "--key",
+        api_key,
+        "--pending",
+        str(pending),
+        "--delay",
+        str(delay_s),
+        "--outcome",
+        outcome,
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     import selectors

@@ -63,12 +63,18 @@ class AzureSoraFake(ProviderFake):
 
     def _job(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
         body = job["body"]
-        out: dict[str, Any] = {"object": "video.generation.job", "id": job_id,
-                               "status": job["status"], "created_at": int(time.time()),
-                               "prompt": body["prompt"], "model": body.get("model"),
-                               "width": body.get("width"), "height": body.get("height"),
-                               "n_seconds": body.get("n_seconds"),
-                               "n_variants": body.get("n_variants"),
-                               "failure_reason": job.get("failure_reason"),
-                               "generations": job.get("generations", [])}
+        out: dict[str, Any] = {
+            "object": "video.generation.job",
+            "id": job_id,
+            "status": job["status"],
+            "created_at": int(time.time()),
+            "prompt": body["prompt"],
+            "model": body.get("model"),
+            "width": body.get("width"),
+            "height": body.get("height"),
+            "n_seconds": body.get("n_seconds"),
+            "n_variants": body.get("n_variants"),
+            "failure_reason": job.get("failure_reason"),
+            "generations": job.get("generations", []),
+        }
         return out

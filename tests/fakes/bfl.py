@@ -18,8 +18,12 @@ class BFLFake(ProviderFake):
     auth_header = "x-key"
     auth_prefix = ""
 
-    STATUS = {"request_moderated": "Request Moderated", "content_moderated": "Content Moderated",
-              "error": "Error", "not_found": "Task not found"}
+    STATUS = {
+        "request_moderated": "Request Moderated",
+        "content_moderated": "Content Moderated",
+        "error": "Error",
+        "not_found": "Task not found",
+    }
 
     def __init__(self, *, api_key: str | None = "test-key") -> None:
         super().__init__(api_key=api_key)
@@ -41,24 +45,38 @@ class BFLFake(ProviderFake):
         if req.route == "submit":
             body = req.json()
             if not isinstance(body, dict) or not body.get("prompt"):
-                return Reply(422, {"detail": [{"loc": ["body", "prompt"],
-                                               "msg": "field required"}]})
+                return Reply(
+                    422, {"detail": [{"loc": ["body", "prompt"], "msg": "field required"}]}
+                )
             model = req.path.removeprefix("/v1/")
             job_id, _ = self.new_job(model=model, body=body)
-            return Reply(200, {"id": job_id,
-                               "polling_url": f"{self.polling_base or self.base_url}"
-                                              f"/v1/get_result?id={job_id}"})
+            return Reply(
+                200,
+                {
+                    "id": job_id,
+                    "polling_url": f"{self.polling_base or self.base_url}"
+                    f"/v1/get_result?id={job_id}",
+                },
+            )
         if req.route == "poll":
             job_id = req.params().get("id", "")
             job = self.jobs.get(job_id)
             if job is None:
                 return Reply(404, {"id": job_id, "status": "Task not found"})
             if not self.tick(job):
-                return Reply(200, {"id": job_id, "status": "Pending", "result": None,
-                                   "progress": min(0.9, 0.3 * job["polls"])})
+                return Reply(
+                    200,
+                    {
+                        "id": job_id,
+                        "status": "Pending",
+                        "result": None,
+                        "progress": min(0.9, 0.3 * job["polls"]),
+                    },
+                )
             if self.outcome in self.STATUS:
-                return Reply(200, {"id": job_id, "status": self.STATUS[self.outcome],
-                                   "result": None})
+                return Reply(
+                    200, {"id": job_id, "status": self.STATUS[self.outcome], "result": None}
+                )
             body: dict[str, Any] = job["body"]
             if "url" not in job and self.sample_url:
                 job["url"] = self.sample_url
@@ -66,7 +84,16 @@ class BFLFake(ProviderFake):
                 w, h = int(body.get("width") or 1024), int(body.get("height") or 768)
                 # always PNG bytes (real BFL defaults to JPEG; clients must sniff, not assume)
                 job["url"] = self.add_file(png_bytes(w, h, (30, 90, 200)), "image/png", ".png")
-            return Reply(200, {"id": job_id, "status": "Ready",
-                               "result": {"sample": job["url"], "prompt": body.get("prompt"),
-                                          "seed": body.get("seed", 42)}})
+            return Reply(
+                200,
+                {
+                    "id": job_id,
+                    "status": "Ready",
+                    "result": {
+                        "sample": job["url"],
+                        "prompt": body.get("prompt"),
+                        "seed": body.get("seed", 42),
+                    },
+                },
+            )
         return Reply(404, {"detail": "Not Found"})

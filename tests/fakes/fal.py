@@ -30,14 +30,27 @@ class FalFake(ProviderFake):
         if req.route == "submit":
             body = req.json()
             if not isinstance(body, dict) or not body.get("prompt"):
-                return Reply(422, {"detail": [{"loc": ["body", "prompt"],
-                                               "msg": "field required", "type": "missing"}]})
+                return Reply(
+                    422,
+                    {
+                        "detail": [
+                            {"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}
+                        ]
+                    },
+                )
             app = "/".join(req.path.strip("/").split("/")[:2])
             job_id, _ = self.new_job(body=body, app=app)
             base = f"{self.base_url}/{app}/requests/{job_id}"
-            return Reply(200, {"request_id": job_id, "response_url": base,
-                               "status_url": base + "/status", "cancel_url": base + "/cancel",
-                               "queue_position": self.pending})
+            return Reply(
+                200,
+                {
+                    "request_id": job_id,
+                    "response_url": base,
+                    "status_url": base + "/status",
+                    "cancel_url": base + "/cancel",
+                    "queue_position": self.pending,
+                },
+            )
         parts = req.path.strip("/").split("/")
         idx = parts.index("requests") if "requests" in parts else -1
         job = self.jobs.get(parts[idx + 1]) if idx >= 0 and len(parts) > idx + 1 else None
@@ -50,15 +63,22 @@ class FalFake(ProviderFake):
                     return Reply(202, {"status": "IN_QUEUE", "queue_position": left})
                 return Reply(202, {"status": "IN_PROGRESS", "logs": []})
             job["done"] = True
-            return Reply(200, {"status": "COMPLETED", "logs": [],
-                               "metrics": {"inference_time": 1.25}})
+            return Reply(
+                200, {"status": "COMPLETED", "logs": [], "metrics": {"inference_time": 1.25}}
+            )
         if not job.get("done"):
             return Reply(400, {"detail": "Request is still in progress"})
         if self.outcome == "error":
             return Reply(422, {"detail": [{"msg": "image_size too large", "type": "value_error"}]})
         if self.outcome == "policy":
-            return Reply(422, {"detail": [{"msg": "Content policy violation",
-                                           "type": "content_policy_violation"}]})
+            return Reply(
+                422,
+                {
+                    "detail": [
+                        {"msg": "Content policy violation", "type": "content_policy_violation"}
+                    ]
+                },
+            )
         body: dict[str, Any] = job["body"]
         if self.outcome == "video":
             url = self.add_file(mp4_bytes(), "video/mp4", ".mp4")
@@ -66,10 +86,23 @@ class FalFake(ProviderFake):
         size = body.get("image_size") or {"width": 64, "height": 64}
         if isinstance(size, str):
             size = {"width": 64, "height": 48}
-        url = self.add_file(png_bytes(int(size["width"]), int(size["height"]), (240, 200, 0)),
-                            "image/png", ".png")
-        return Reply(200, {"images": [{"url": url, "width": size["width"],
-                                       "height": size["height"], "content_type": "image/png"}],
-                           "seed": body.get("seed", 7), "prompt": body["prompt"],
-                           "has_nsfw_concepts": [self.outcome == "nsfw"],
-                           "timings": {"inference": 1.2}})
+        url = self.add_file(
+            png_bytes(int(size["width"]), int(size["height"]), (240, 200, 0)), "image/png", ".png"
+        )
+        return Reply(
+            200,
+            {
+                "images": [
+                    {
+                        "url": url,
+                        "width": size["width"],
+                        "height": size["height"],
+                        "content_type": "image/png",
+                    }
+                ],
+                "seed": body.get("seed", 7),
+                "prompt": body["prompt"],
+                "has_nsfw_concepts": [self.outcome == "nsfw"],
+                "timings": {"inference": 1.2},
+            },
+        )

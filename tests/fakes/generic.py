@@ -26,6 +26,13 @@ class GenericFake(ProviderFake):
         png = png_bytes(w, h, (10, 10, 10))
         if self.outcome == "raw":
             return Reply(200, png, {"Content-Type": "image/png"})
-        return Reply(200, {"output": {"url": self.add_file(png, "image/png", ".png"),
-                                      "b64": base64.b64encode(png).decode()},
-                           "safety": {"flagged": self.outcome == "flagged"}})
+        return Reply(
+            200,
+            {
+                "output": {
+                    "url": self.add_file(png, "image/png", ".png"),
+                    "b64": base64.b64encode(png).decode(),
+                },
+                "safety": {"flagged": self.outcome == "flagged"},
+            },
+        )

@@ -19,8 +19,14 @@ class OpenAIImagesFake(ProviderFake):
 
     name = "openai_images"
 
-    def __init__(self, *, api_key: str | None = "test-key", azure: bool = False,
-                 url_mode: bool = False, usage: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = "test-key",
+        azure: bool = False,
+        url_mode: bool = False,
+        usage: bool = True,
+    ) -> None:
         super().__init__(api_key=api_key)
         self.azure = azure
         self.url_mode = url_mode
@@ -30,15 +36,32 @@ class OpenAIImagesFake(ProviderFake):
 
     def unauthorized(self) -> Reply:
         if self.azure:
-            return Reply(401, {"error": {"code": "401", "message": "Access denied due to invalid "
-                                         "subscription key or wrong API endpoint."}})
-        return Reply(401, {"error": {"message": "Incorrect API key provided", "type":
-                                     "invalid_request_error", "code": "invalid_api_key"}})
+            return Reply(
+                401,
+                {
+                    "error": {
+                        "code": "401",
+                        "message": "Access denied due to invalid "
+                        "subscription key or wrong API endpoint.",
+                    }
+                },
+            )
+        return Reply(
+            401,
+            {
+                "error": {
+                    "message": "Incorrect API key provided",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
 
     def error_reply(self, status: int, message: str) -> Reply:
         kind = {429: "rate_limit_exceeded", 500: "server_error"}.get(status, "invalid_request")
-        return Reply(status, {"error": {"message": message, "type": kind, "param": None,
-                                        "code": kind}})
+        return Reply(
+            status, {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+        )
 
     def route_of(self, req: Recorded) -> str:
         return "submit" if req.path.endswith("/images/generations") else "other"
@@ -51,15 +74,32 @@ class OpenAIImagesFake(ProviderFake):
             return self.error_reply(400, "prompt is required")
         if self.outcome == "moderation":
             if self.azure:
-                return Reply(400, {"error": {
-                    "code": "content_filter", "message": "The response was filtered",
-                    "innererror": {"code": "ResponsibleAIPolicyViolation",
-                                   "content_filter_result": {"violence": {"filtered": True,
-                                                                          "severity": "high"}}}}})
-            return Reply(400, {"error": {
-                "message": "Your request was rejected by the safety system.",
-                "type": "image_generation_user_error", "param": None,
-                "code": "moderation_blocked"}})
+                return Reply(
+                    400,
+                    {
+                        "error": {
+                            "code": "content_filter",
+                            "message": "The response was filtered",
+                            "innererror": {
+                                "code": "ResponsibleAIPolicyViolation",
+                                "content_filter_result": {
+                                    "violence": {"filtered": True, "severity": "high"}
+                                },
+                            },
+                        }
+                    },
+                )
+            return Reply(
+                400,
+                {
+                    "error": {
+                        "message": "Your request was rejected by the safety system.",
+                        "type": "image_generation_user_error",
+                        "param": None,
+                        "code": "moderation_blocked",
+                    }
+                },
+            )
         if self.outcome == "empty":
             return Reply(200, {"created": int(time.time()), "data": []})
         if "width" in body and "height" in body:
@@ -77,8 +117,12 @@ class OpenAIImagesFake(ProviderFake):
             item["revised_prompt"] = "revised: " + body["prompt"]
         payload: dict[str, Any] = {"created": int(time.time()), "data": [item]}
         if self.usage and str(body.get("model", "gpt-image")).startswith("gpt-image"):
-            payload["usage"] = {"input_tokens": 50, "output_tokens": 4160, "total_tokens": 4210,
-                                "input_tokens_details": {"text_tokens": 50, "image_tokens": 0}}
+            payload["usage"] = {
+                "input_tokens": 50,
+                "output_tokens": 4160,
+                "total_tokens": 4210,
+                "input_tokens_details": {"text_tokens": 50, "image_tokens": 0},
+            }
             payload["size"] = body.get("size")
         return Reply(200, payload)
 
@@ -100,8 +144,9 @@ class OpenAIVideoFake(ProviderFake):
             self.auth_header, self.auth_prefix = "api-key", ""
 
     def error_reply(self, status: int, message: str) -> Reply:
-        return Reply(status, {"error": {"message": message, "type": "api_error",
-                                        "code": str(status)}})
+        return Reply(
+            status, {"error": {"message": message, "type": "api_error", "code": str(status)}}
+        )
 
     def route_of(self, req: Recorded) -> str:
         if req.method == "POST" and req.path.endswith("/videos"):
@@ -111,10 +156,17 @@ class OpenAIVideoFake(ProviderFake):
         return "poll"
 
     def _video(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
-        return {"id": job_id, "object": "video", "status": job["status"], "model": job["model"],
-                "progress": 100 if job["status"] == "completed" else 30,
-                "seconds": job["seconds"], "size": job["size"], "created_at": job["created"],
-                "error": job.get("error")}
+        return {
+            "id": job_id,
+            "object": "video",
+            "status": job["status"],
+            "model": job["model"],
+            "progress": 100 if job["status"] == "completed" else 30,
+            "seconds": job["seconds"],
+            "size": job["size"],
+            "created_at": job["created"],
+            "error": job.get("error"),
+        }
 
     def handle(self, req: Recorded) -> Reply:
         if req.route == "submit":
@@ -122,14 +174,24 @@ class OpenAIVideoFake(ProviderFake):
             if not fields.get("prompt"):
                 return self.error_reply(400, "prompt is required")
             if self.outcome == "moderation":
-                return Reply(400, {"error": {"message": "Your request was blocked by our "
-                                             "moderation system.", "type": "invalid_request_error",
-                                             "code": "moderation_blocked"}})
-            job_id, job = self.new_job(prefix="video_", status="queued",
-                                       model=fields.get("model", "sora-2"),
-                                       seconds=str(fields.get("seconds", "4")),
-                                       size=fields.get("size", "720x1280"),
-                                       created=int(time.time()))
+                return Reply(
+                    400,
+                    {
+                        "error": {
+                            "message": "Your request was blocked by our moderation system.",
+                            "type": "invalid_request_error",
+                            "code": "moderation_blocked",
+                        }
+                    },
+                )
+            job_id, job = self.new_job(
+                prefix="video_",
+                status="queued",
+                model=fields.get("model", "sora-2"),
+                seconds=str(fields.get("seconds", "4")),
+                size=fields.get("size", "720x1280"),
+                created=int(time.time()),
+            )
             return Reply(200, self._video(job_id, job))
         parts = req.path.rstrip("/").split("/")
         job_id = parts[-2] if req.route == "result" else parts[-1]

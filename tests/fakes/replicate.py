@@ -27,9 +27,14 @@ class ReplicateFake(ProviderFake):
         return Reply(status, {"title": "error", "detail": message, "status": status})
 
     def unauthorized(self) -> Reply:
-        return Reply(401, {"title": "Unauthenticated",
-                           "detail": "You did not pass a valid authentication token",
-                           "status": 401})
+        return Reply(
+            401,
+            {
+                "title": "Unauthenticated",
+                "detail": "You did not pass a valid authentication token",
+                "status": 401,
+            },
+        )
 
     def route_of(self, req: Recorded) -> str:
         if req.method == "POST" and req.path.endswith("/predictions"):
@@ -79,10 +84,19 @@ class ReplicateFake(ProviderFake):
 
     def _prediction(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
         body = job["body"]
-        return {"id": job_id, "model": body.get("version", "owner/model"),
-                "version": body.get("version", "hidden"), "input": body["input"],
-                "logs": "", "output": job.get("output"), "error": job.get("error"),
-                "status": job["status"], "created_at": "2025-01-01T00:00:00Z",
-                "metrics": job.get("metrics", {}),
-                "urls": {"get": self.get_url or f"{self.base_url}/v1/predictions/{job_id}",
-                         "cancel": f"{self.base_url}/v1/predictions/{job_id}/cancel"}}
+        return {
+            "id": job_id,
+            "model": body.get("version", "owner/model"),
+            "version": body.get("version", "hidden"),
+            "input": body["input"],
+            "logs": "",
+            "output": job.get("output"),
+            "error": job.get("error"),
+            "status": job["status"],
+            "created_at": "2025-01-01T00:00:00Z",
+            "metrics": job.get("metrics", {}),
+            "urls": {
+                "get": self.get_url or f"{self.base_url}/v1/predictions/{job_id}",
+                "cancel": f"{self.base_url}/v1/predictions/{job_id}/cancel",
+            },
+        }

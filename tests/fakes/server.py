@@ -26,8 +26,9 @@ MP4_PATH = Path(__file__).with_name("tiny.mp4")
 
 
 @functools.lru_cache(maxsize=64)
-def png_bytes(width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 40, 40)
-              ) -> bytes:
+def png_bytes(
+    width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 40, 40)
+) -> bytes:
     """A real PNG of the given size (solid colour, so it stays tiny)."""
     from PIL import Image
 
@@ -141,8 +142,15 @@ class ProviderFake:
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ scripting
-    def fail_next(self, status: int, *, times: int = 1, route: str = "submit",
-                  retry_after: str | None = None, message: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        route: str = "submit",
+        retry_after: str | None = None,
+        message: str | None = None,
+    ) -> None:
         """Answer the next `times` requests of `route` with an error in this provider's format."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         reply = self.error_reply(status, message or f"scripted HTTP {status}")
@@ -207,9 +215,11 @@ class ProviderFake:
 
     def serve_file(self, req: Recorded) -> Reply:
         if self.expired:
-            return Reply(self.expired_status,
-                         "<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
-                         "</Error>", {"Content-Type": "application/xml"})
+            return Reply(
+                self.expired_status,
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                {"Content-Type": "application/xml"},
+            )
         entry = self.files.get(req.path.removeprefix("/files/"))
         if entry is None:
             return Reply(404, "not found")
@@ -286,9 +296,12 @@ class FakeProviderServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> FakeProviderServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"fake-{self.fake.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-{self.fake.name}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -313,8 +326,9 @@ class FakeProviderServer:
         return self.fake.requests
 
 
-def start_fake(fake: ProviderFake | Callable[[], ProviderFake], *, port: int = 0
-               ) -> FakeProviderServer:
+def start_fake(
+    fake: ProviderFake | Callable[[], ProviderFake], *, port: int = 0
+) -> FakeProviderServer:
     """Start a fake in a thread and return the running server (call `.stop()` when done)."""
     instance = fake() if callable(fake) and not isinstance(fake, ProviderFake) else fake
     assert isinstance(instance, ProviderFake)

@@ -15,15 +15,31 @@ FAST_OPTIONS: dict[str, Any] = {
 }
 
 
-def make_config(kind: str, base_url: str, *, api_key: str = "test-key", model_id: str = "",
-                timeout_s: float = 5.0, max_retries: int = 3,
-                cost_per_output: float | None = None, max_concurrency: int = 4,
-                **options: Any) -> ProviderConfig:
+def make_config(
+    kind: str,
+    base_url: str,
+    *,
+    api_key: str = "test-key",
+    model_id: str = "",
+    timeout_s: float = 5.0,
+    max_retries: int = 3,
+    cost_per_output: float | None = None,
+    max_concurrency: int = 4,
+    **options: Any,
+) -> ProviderConfig:
     """A ProviderConfig pointing at a fake, with fast polling and backoff."""
-    return ProviderConfig(kind=kind, model_id=model_id, base_url=base_url, api_key=api_key,
-                          timeout_s=timeout_s, connect_timeout_s=2.0, max_retries=max_retries,
-                          max_concurrency=max_concurrency, cost_per_output=cost_per_output,
-                          options={**FAST_OPTIONS, **options})
+    return ProviderConfig(
+        kind=kind,
+        model_id=model_id,
+        base_url=base_url,
+        api_key=api_key,
+        timeout_s=timeout_s,
+        connect_timeout_s=2.0,
+        max_retries=max_retries,
+        max_concurrency=max_concurrency,
+        cost_per_output=cost_per_output,
+        options={**FAST_OPTIONS, **options},
+    )
 
 
 def make_request(**kwargs: Any) -> GenerationRequest:

@@ -45,20 +45,38 @@ class PrivatePostgres:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
             shutil.chown(self.directory, "postgres", "postgres")
-        self._run(_pg_bin("initdb"), "-D", str(self.directory / "data"), "-U", "postgres",
-                  "-A", "trust", "--no-sync")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.directory / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        )
         return self.start()
 
     def start(self) -> PrivatePostgres:
-        options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c max_connections=300")
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-o", options,
-                  "-l", str(self.directory / "pg.log"), "-w", "start")
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c max_connections=300"
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.directory / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "pg.log"),
+            "-w",
+            "start",
+        )
         return self
 
     def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w",
-                  "stop")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")
 
     def is_up(self) -> bool:
         try:
@@ -76,8 +94,20 @@ class PrivateRedis:
 
     def start(self) -> PrivateRedis:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url)
         for _ in range(100):
             try:

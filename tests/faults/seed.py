@@ -31,15 +31,22 @@ def ready_battles(count: int, voters: list[str], arena_slug: str = "text-to-imag
             left, right = rng.sample(contenders, 2)
             prompt = Prompt.objects.create(text=f"seeded prompt {i}", modality=arena.modality)
             battle = Battle.objects.create(
-                arena=arena, prompt=prompt, left=left, right=right,
-                voter_id=voters[i % len(voters)], seed=i, status=BattleStatus.READY,
+                arena=arena,
+                prompt=prompt,
+                left=left,
+                right=right,
+                voter_id=voters[i % len(voters)],
+                seed=i,
+                status=BattleStatus.READY,
                 ready_at=timezone.now(),
             )
             for side in Side:
-                output = Output(battle=battle, side=side, status=OutputStatus.READY,
-                                content_type="image/webp")
-                output.file.name = default_storage.save(f"outputs/{output.token}.webp",
-                                                        ContentFile(b"RIFF0000WEBP"))
+                output = Output(
+                    battle=battle, side=side, status=OutputStatus.READY, content_type="image/webp"
+                )
+                output.file.name = default_storage.save(
+                    f"outputs/{output.token}.webp", ContentFile(b"RIFF0000WEBP")
+                )
                 output.save()
             ids.append(str(battle.pk))
     return ids
@@ -47,8 +54,10 @@ def ready_battles(count: int, voters: list[str], arena_slug: str = "text-to-imag
 
 def ready_battles_command(count: int, voters: list[str]) -> str:
     """Python for `manage.py shell -c` printing the ids as JSON on the last line."""
-    return ("import json; from tests.faults.seed import ready_battles; "
-            f"print(json.dumps(ready_battles({count}, {voters!r})))")
+    return (
+        "import json; from tests.faults.seed import ready_battles; "
+        f"print(json.dumps(ready_battles({count}, {voters!r})))"
+    )
 
 
 def session_cookie(voter_id: str, secret_key: str) -> str:
@@ -56,6 +65,10 @@ def session_cookie(voter_id: str, secret_key: str) -> str:
     from django.contrib.sessions.serializers import JSONSerializer
     from django.core import signing
 
-    return signing.dumps({"arena_voter_id": voter_id}, key=secret_key, compress=True,
-                         salt="django.contrib.sessions.backends.signed_cookies",
-                         serializer=JSONSerializer)
+    return signing.dumps(
+        {"arena_voter_id": voter_id},
+        key=secret_key,
+        compress=True,
+        salt="django.contrib.sessions.backends.signed_cookies",
+        serializer=JSONSerializer,
+    )

@@ -26,9 +26,13 @@ from tests.live import LiveArena, Voter
 
 pytestmark = pytest.mark.services
 SECRET = "fault-tests-secret-key-" + "x" * 40
-NO_LIMITS = {"ARENA_RATE_VOTES_PER_VOTER": "0", "ARENA_RATE_VOTES_PER_ADDRESS": "0",
-             "ARENA_RATE_BATTLES_PER_VOTER": "0", "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
-             "SECRET_KEY": SECRET}
+NO_LIMITS = {
+    "ARENA_RATE_VOTES_PER_VOTER": "0",
+    "ARENA_RATE_VOTES_PER_ADDRESS": "0",
+    "ARENA_RATE_BATTLES_PER_VOTER": "0",
+    "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
+    "SECRET_KEY": SECRET,
+}
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
@@ -55,14 +59,19 @@ class ForgedVoter:
         headers = dict(self.headers)
         if key:
             headers["Idempotency-Key"] = key
-        return self.http.post(f"{self.base}/api/battles/{battle_id}/vote",
-                              json={"choice": choice}, headers=headers, timeout=60)
+        return self.http.post(
+            f"{self.base}/api/battles/{battle_id}/vote",
+            json={"choice": choice},
+            headers=headers,
+            timeout=60,
+        )
 
 
 def votes_in(database_url: str, battle_ids: list[str]) -> int:
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM votes_vote WHERE battle_id = ANY(%s::uuid[])",
-                            (battle_ids,)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM votes_vote WHERE battle_id = ANY(%s::uuid[])", (battle_ids,)
+        ).fetchone()[0]
 
 
 def pool_children(pid: int) -> list[int]:
@@ -75,8 +84,13 @@ def test_worker_process_killed_mid_generation_task_is_redelivered(
 ) -> None:
     """SIGKILL the pool processes running both generations: late acknowledgement plus
     reject-on-worker-lost puts the tasks back and they complete; one output per side."""
-    arena = LiveArena(tmp_path, database_url=postgres_database, redis_url=redis_url,
-                      provider_options={"delay_s": 4.0}, extra_env=NO_LIMITS)
+    arena = LiveArena(
+        tmp_path,
+        database_url=postgres_database,
+        redis_url=redis_url,
+        provider_options={"delay_s": 4.0},
+        extra_env=NO_LIMITS,
+    )
     arena.start()
     try:
         voter = Voter(arena)
@@ -102,13 +116,25 @@ def test_worker_process_killed_mid_generation_task_is_redelivered(
         recovered_s = time.monotonic() - killed_at
         assert final["status"] == "ready", arena.logs()
         with psycopg.connect(postgres_database) as conn:
-            attempts = [row[0] for row in conn.execute(
-                "SELECT attempts FROM battles_output WHERE battle_id = %s", (battle["id"],))]
+            attempts = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT attempts FROM battles_output WHERE battle_id = %s", (battle["id"],)
+                )
+            ]
         assert len(attempts) == 2 and max(attempts) >= 2  # redelivered, still one per side
-        assert voter.post(f"/api/battles/{battle['id']}/vote",
-                          {"choice": "left"}).status_code == 200
-        report("worker_sigkill", {"faults_injected": len(children), "battle_recovered": True,
-                                  "attempts": attempts, "recovered_after_s": round(recovered_s, 1)})
+        assert (
+            voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"}).status_code == 200
+        )
+        report(
+            "worker_sigkill",
+            {
+                "faults_injected": len(children),
+                "battle_recovered": True,
+                "attempts": attempts,
+                "recovered_after_s": round(recovered_s, 1),
+            },
+        )
     finally:
         arena.stop()
 
@@ -116,14 +142,20 @@ def test_worker_process_killed_mid_generation_task_is_redelivered(
 def test_battle_stuck_after_a_dead_worker_is_failed_by_the_sweeper(
     tmp_path: Path, postgres_database: str, redis_url: str
 ) -> None:
-    arena = LiveArena(tmp_path, database_url=postgres_database, redis_url=redis_url,
-                      provider_options={"delay_s": 6.0},
-                      extra_env={"ARENA_SWEEP_EVERY_S": "1", "ARENA_STALE_GRACE_S": "0",
-                                 **NO_LIMITS})
+    arena = LiveArena(
+        tmp_path,
+        database_url=postgres_database,
+        redis_url=redis_url,
+        provider_options={"delay_s": 6.0},
+        extra_env={"ARENA_SWEEP_EVERY_S": "1", "ARENA_STALE_GRACE_S": "0", **NO_LIMITS},
+    )
     arena.start()
     try:
-        arena.manage("shell", "-c", "from arena.battles.models import Arena; "
-                     "Arena.objects.update(generation_timeout_s=3)")
+        arena.manage(
+            "shell",
+            "-c",
+            "from arena.battles.models import Arena; Arena.objects.update(generation_timeout_s=3)",
+        )
         voter = Voter(arena)
         battle = voter.post("/api/arenas/text-to-image/battles", {"prompt": "stuck"}).json()
         time.sleep(1.0)
@@ -133,10 +165,26 @@ def test_battle_stuck_after_a_dead_worker_is_failed_by_the_sweeper(
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         # a beat-only process: it runs the sweeper, no worker would redeliver in time
-        arena._spawn("beat", [str(Path(sys.executable).parent / "celery"), "-A", "arena",
-                              "worker", "-B", "-Q", "default", "-c", "1", "-l", "INFO",
-                              "-n", f"sweeper-{uuid.uuid4().hex[:6]}@%h",
-                              "--schedule", str(tmp_path / "beat-schedule")])
+        arena._spawn(
+            "beat",
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "arena",
+                "worker",
+                "-B",
+                "-Q",
+                "default",
+                "-c",
+                "1",
+                "-l",
+                "INFO",
+                "-n",
+                f"sweeper-{uuid.uuid4().hex[:6]}@%h",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+            ],
+        )
         ws = voter.socket(f"/ws/battles/{battle['id']}/")
         try:
             final = voter.follow_until(ws, {"failed", "ready"}, timeout=60)[-1]
@@ -154,9 +202,16 @@ def test_votes_succeed_while_redis_is_down_and_live_updates_resume(
     tmp_path: Path, postgres_database: str, private_redis: PrivateRedis
 ) -> None:
     # rate limits stay on: with Redis down the limiter must let votes through
-    arena = LiveArena(tmp_path, database_url=postgres_database, redis_url=private_redis.url,
-                      extra_env={**NO_LIMITS, "ARENA_RATE_VOTES_PER_VOTER": "1000",
-                                 "ARENA_RATE_VOTES_PER_ADDRESS": "1000"})
+    arena = LiveArena(
+        tmp_path,
+        database_url=postgres_database,
+        redis_url=private_redis.url,
+        extra_env={
+            **NO_LIMITS,
+            "ARENA_RATE_VOTES_PER_VOTER": "1000",
+            "ARENA_RATE_VOTES_PER_ADDRESS": "1000",
+        },
+    )
     arena.start()
     try:
         voters = [uuid.uuid4().hex for _ in range(4)]
@@ -186,10 +241,18 @@ def test_votes_succeed_while_redis_is_down_and_live_updates_resume(
         assert pushed["type"] == "leaderboard"
         stored = votes_in(postgres_database, ids)
         assert stored == accepted == sent == 40
-        report("redis_restart", {"faults_injected": 1, "votes_sent": sent,
-                                 "votes_accepted": accepted, "votes_stored": stored,
-                                 "votes_lost": accepted - stored,
-                                 "votes_while_redis_down": 20, "live_push_after_restart": True})
+        report(
+            "redis_restart",
+            {
+                "faults_injected": 1,
+                "votes_sent": sent,
+                "votes_accepted": accepted,
+                "votes_stored": stored,
+                "votes_lost": accepted - stored,
+                "votes_while_redis_down": 20,
+                "live_push_after_restart": True,
+            },
+        )
     finally:
         arena.stop()
 
@@ -197,8 +260,9 @@ def test_votes_succeed_while_redis_is_down_and_live_updates_resume(
 def test_postgres_restart_gives_503_then_one_vote_with_the_same_idempotency_key(
     tmp_path: Path, private_postgres: PrivatePostgres, redis_url: str
 ) -> None:
-    arena = LiveArena(tmp_path, database_url=private_postgres.url, redis_url=redis_url,
-                      extra_env=NO_LIMITS)
+    arena = LiveArena(
+        tmp_path, database_url=private_postgres.url, redis_url=redis_url, extra_env=NO_LIMITS
+    )
     arena.start()
     try:
         voter_id = uuid.uuid4().hex
@@ -220,11 +284,19 @@ def test_postgres_restart_gives_503_then_one_vote_with_the_same_idempotency_key(
         other_key = client.vote(ids[1], "left", key="another-key")
         assert other_key.status_code == 409
         with psycopg.connect(private_postgres.url) as conn:
-            stored = conn.execute("SELECT count(*) FROM votes_vote WHERE battle_id = %s",
-                                  (ids[1],)).fetchone()[0]
+            stored = conn.execute(
+                "SELECT count(*) FROM votes_vote WHERE battle_id = %s", (ids[1],)
+            ).fetchone()[0]
         assert stored == 1
-        report("postgres_restart", {"faults_injected": 1, "status_while_down": 503,
-                                    "retries": 3, "votes_stored_for_battle": stored})
+        report(
+            "postgres_restart",
+            {
+                "faults_injected": 1,
+                "status_while_down": 503,
+                "retries": 3,
+                "votes_stored_for_battle": stored,
+            },
+        )
     finally:
         arena.stop()
 
@@ -232,8 +304,9 @@ def test_postgres_restart_gives_503_then_one_vote_with_the_same_idempotency_key(
 def test_200_concurrent_clients_voting_on_1000_battles_lose_nothing(
     tmp_path: Path, private_postgres: PrivatePostgres, redis_url: str
 ) -> None:
-    arena = LiveArena(tmp_path, database_url=private_postgres.url, redis_url=redis_url,
-                      extra_env=NO_LIMITS)
+    arena = LiveArena(
+        tmp_path, database_url=private_postgres.url, redis_url=redis_url, extra_env=NO_LIMITS
+    )
     arena.start()
     try:
         voters = [uuid.uuid4().hex for _ in range(200)]
@@ -264,11 +337,19 @@ def test_200_concurrent_clients_voting_on_1000_battles_lose_nothing(
         stored = votes_in(private_postgres.url, ids)
         assert all(sorted(codes) == [200, 409] for codes in results.values()), results
         assert accepted == stored == 1000
-        report("concurrent_votes", {"clients": 200, "battles": 1000,
-                                    "votes_sent": len(statuses), "votes_accepted": accepted,
-                                    "conflicts_409": statuses.count(409),
-                                    "votes_stored": stored, "votes_lost": accepted - stored,
-                                    "seconds": round(elapsed, 1),
-                                    "requests_per_s": round(len(statuses) / elapsed, 1)})
+        report(
+            "concurrent_votes",
+            {
+                "clients": 200,
+                "battles": 1000,
+                "votes_sent": len(statuses),
+                "votes_accepted": accepted,
+                "conflicts_409": statuses.count(409),
+                "votes_stored": stored,
+                "votes_lost": accepted - stored,
+                "seconds": round(elapsed, 1),
+                "requests_per_s": round(len(statuses) / elapsed, 1),
+            },
+        )
     finally:
         arena.stop()

@@ -34,10 +34,18 @@ def wait_for(arena: LiveArena, code: int, timeout: float = 45) -> dict[str, Any]
 
 
 def test_healthz_goes_503_when_postgres_or_redis_stops_and_recovers(
-        tmp_path: Path, private_postgres: PrivatePostgres, private_redis: PrivateRedis) -> None:
-    arena = LiveArena(tmp_path, database_url=private_postgres.url, redis_url=private_redis.url,
-                      extra_env={"ARENA_HEARTBEAT_S": "1", "ARENA_HEARTBEAT_STALE_S": "10",
-                                 "ARENA_HEALTH_TIMEOUT_S": "1.5"})
+    tmp_path: Path, private_postgres: PrivatePostgres, private_redis: PrivateRedis
+) -> None:
+    arena = LiveArena(
+        tmp_path,
+        database_url=private_postgres.url,
+        redis_url=private_redis.url,
+        extra_env={
+            "ARENA_HEARTBEAT_S": "1",
+            "ARENA_HEARTBEAT_STALE_S": "10",
+            "ARENA_HEALTH_TIMEOUT_S": "1.5",
+        },
+    )
     arena.start()
     try:
         body = wait_for(arena, 200)

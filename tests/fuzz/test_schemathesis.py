@@ -38,15 +38,30 @@ from tests.live import LiveArena, Voter
 pytestmark = pytest.mark.services
 
 MAX_EXAMPLES = 50  # fuzzed cases per operation, on top of the examples and coverage phases
-NO_LIMITS = {"ARENA_RATE_BATTLES_PER_VOTER": "0", "ARENA_RATE_VOTES_PER_VOTER": "0",
-             "ARENA_RATE_BATTLES_PER_ADDRESS": "0", "ARENA_RATE_VOTES_PER_ADDRESS": "0"}
+NO_LIMITS = {
+    "ARENA_RATE_BATTLES_PER_VOTER": "0",
+    "ARENA_RATE_VOTES_PER_VOTER": "0",
+    "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
+    "ARENA_RATE_VOTES_PER_ADDRESS": "0",
+}
 # Not negative_data_rejection / positive_data_acceptance: the API deliberately cleans prompts
 # (control characters dropped, outer whitespace stripped) before its length and emptiness
 # rules, which no JSON Schema can express, and ignores `prompt` when `random_prompt` is true.
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
-          content_type_conformance, response_headers_conformance, unsupported_method]
-FIGURES: dict[str, Any] = {"cases": 0, "server_errors": 0, "by_operation": {},
-                           "by_status": {}, "by_phase": {}}
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    unsupported_method,
+]
+FIGURES: dict[str, Any] = {
+    "cases": 0,
+    "server_errors": 0,
+    "by_operation": {},
+    "by_status": {},
+    "by_phase": {},
+}
 
 
 @dataclass
@@ -74,27 +89,38 @@ def ready_battle(voter: Voter, body: dict[str, Any]) -> str:
     created = voter.post("/api/arenas/text-to-image/battles", body)
     assert created.status_code == 201, created.text
     battle_id = created.json()["id"]
-    wait_for(lambda: voter.get(f"/api/battles/{battle_id}").json()["status"] == "ready",
-             f"battle {battle_id} to be ready")
+    wait_for(
+        lambda: voter.get(f"/api/battles/{battle_id}").json()["status"] == "ready",
+        f"battle {battle_id} to be ready",
+    )
     return str(battle_id)
 
 
 @pytest.fixture(scope="module")
 def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
     """A live arena with a leaderboard snapshot (one counted vote) and ready battles."""
-    arena = LiveArena(tmp_path_factory.mktemp("fuzz-live"), extra_env={
-        **NO_LIMITS, "ARENA_LEADERBOARD_DEBOUNCE_S": "0.1", "ARENA_BOOTSTRAP_ROUNDS": "20",
-        "LOG_LEVEL": "WARNING"})
+    arena = LiveArena(
+        tmp_path_factory.mktemp("fuzz-live"),
+        extra_env={
+            **NO_LIMITS,
+            "ARENA_LEADERBOARD_DEBOUNCE_S": "0.1",
+            "ARENA_BOOTSTRAP_ROUNDS": "20",
+            "LOG_LEVEL": "WARNING",
+        },
+    )
     try:
         arena.start()
         voter = Voter(arena)
         voted = ready_battle(voter, {"random_prompt": True})  # a bank prompt has a category
         assert voter.post(f"/api/battles/{voted}/vote", {"choice": "left"}).status_code == 200
-        wait_for(lambda: voter.get("/api/arenas/text-to-image/leaderboard").json()["method"]
-                 == "bt", "the first leaderboard snapshot")
+        wait_for(
+            lambda: voter.get("/api/arenas/text-to-image/leaderboard").json()["method"] == "bt",
+            "the first leaderboard snapshot",
+        )
         state = Fuzzing(arena, voter, [voted])
-        state.battles += [ready_battle(voter, {"prompt": f"a harbour at dusk, {n}"})
-                          for n in range(3)]
+        state.battles += [
+            ready_battle(voter, {"prompt": f"a harbour at dusk, {n}"}) for n in range(3)
+        ]
         yield state
     finally:
         arena.stop()
@@ -105,8 +131,7 @@ def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
 
 @pytest.fixture
 def api_schema(fuzzing: Fuzzing) -> Any:
-    schema = schemathesis.openapi.from_url(f"{fuzzing.arena.base}/api/openapi.json",
-                                           timeout=10)
+    schema = schemathesis.openapi.from_url(f"{fuzzing.arena.base}/api/openapi.json", timeout=10)
     schema.config.update(base_url=fuzzing.arena.base)
     schema.config.generation.update(max_examples=MAX_EXAMPLES, modes=["positive", "negative"])
     schema.config.phases.update(phases=["examples", "coverage", "fuzzing"])
@@ -125,7 +150,8 @@ def api_schema(fuzzing: Fuzzing) -> Any:
         if "id" not in real:
             return st.sampled_from([path_parameters, real])
         return st.just(path_parameters) | st.sampled_from(fuzzing.battles).map(
-            lambda battle: {**real, "id": battle})
+            lambda battle: {**real, "id": battle}
+        )
 
     return schema
 
@@ -138,8 +164,10 @@ def _figures(request: pytest.FixtureRequest) -> Iterator[None]:
     started = time.perf_counter()
     yield
     FIGURES["seconds"] = round(time.perf_counter() - started, 1)
-    line = (f"FUZZ schemathesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
-            f"errors (by phase {FIGURES['by_phase']}, statuses {FIGURES['by_status']})")
+    line = (
+        f"FUZZ schemathesis: {FIGURES['cases']} cases, {FIGURES['server_errors']} server "
+        f"errors (by phase {FIGURES['by_phase']}, statuses {FIGURES['by_status']})"
+    )
     announce(request.config, "fuzz_schemathesis", line, FIGURES)
 
 
@@ -155,8 +183,12 @@ def test_api_conforms_to_its_openapi_document(case: Any, fuzzing: Fuzzing) -> No
     declared = case.method.upper() == case.operation.method.upper()
     _count("by_operation", case.operation.label if declared else "undeclared methods (405)")
     _count("by_status", str(response.status_code))
-    _count("by_phase", f"{case.meta.phase.name.value}/{case.meta.generation.mode.value}"
-           if case.meta else "explicit")
+    _count(
+        "by_phase",
+        f"{case.meta.phase.name.value}/{case.meta.generation.mode.value}"
+        if case.meta
+        else "explicit",
+    )
     if response.status_code >= 500:
         FIGURES["server_errors"] += 1
     case.validate_response(response, checks=CHECKS, headers=fuzzing.headers)

@@ -13,6 +13,7 @@ from tests.fakes import FakeProviderServer, ProviderFake
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+
 @pytest.fixture(autouse=True)
 def _process_local_caps() -> Iterator[None]:
     """Tests use process-local caps unless they opt into Redis explicitly."""

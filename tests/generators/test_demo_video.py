@@ -14,9 +14,16 @@ from arena.battles.media import parse_ffmpeg_banner
 from generators.base import BadConfiguration, GenerationRequest, ProviderConfig, get_generator
 from generators.demo_video import NATIVE, render_frames
 
-REQUEST = GenerationRequest(prompt="a red fox running through a snowy forest",
-                            modality="video", width=486, height=864, aspect_ratio="9:16",
-                            duration_s=4.0, fps=24, seed=7)
+REQUEST = GenerationRequest(
+    prompt="a red fox running through a snowy forest",
+    modality="video",
+    width=486,
+    height=864,
+    aspect_ratio="9:16",
+    duration_s=4.0,
+    fps=24,
+    seed=7,
+)
 
 
 def banner(data: bytes, tmp_path: Path) -> str:
@@ -24,14 +31,18 @@ def banner(data: bytes, tmp_path: Path) -> str:
 
     path = tmp_path / "clip.bin"
     path.write_bytes(data)
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i",
-                           str(path)], capture_output=True, timeout=30)
+    done = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
+        capture_output=True,
+        timeout=30,
+    )
     return done.stderr.decode(errors="replace")
 
 
 @pytest.mark.parametrize("style", sorted(NATIVE))
 def test_each_demo_style_returns_a_real_clip_in_its_own_native_form(
-        style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     generator = get_generator(ProviderConfig(kind="demo", options={"style": style}))
     started = time.perf_counter()
     result = generator.generate(REQUEST)
@@ -48,24 +59,26 @@ def test_each_demo_style_returns_a_real_clip_in_its_own_native_form(
     if native.max_seconds < 4:
         assert result.mapped["duration_s"] == {"requested": 4.0, "used": native.max_seconds}
     with capsys.disabled():
-        print(f"\nFIGURE demo video {style}: {elapsed * 1000:.0f} ms "
-              f"({info.width}x{info.height}, {native.fps} fps)")
+        print(
+            f"\nFIGURE demo video {style}: {elapsed * 1000:.0f} ms "
+            f"({info.width}x{info.height}, {native.fps} fps)"
+        )
 
 
 def test_the_prompt_drives_the_clip_and_contenders_differ() -> None:
     def mean_colour(prompt: str, style: str) -> np.ndarray:
-        frames = render_frames(prompt=prompt, seed=1, style=style, width=96, height=64,
-                               frames=6)
+        frames = render_frames(prompt=prompt, seed=1, style=style, width=96, height=64, frames=6)
         return frames.reshape(-1, 3).mean(axis=0)
 
     blue = mean_colour("a blue ocean at night", "aurora")
     red = mean_colour("a red fire at sunset", "aurora")
     assert red[0] - red[2] > blue[0] - blue[2] + 20  # the colour words set the palette
-    frames = render_frames(prompt="a fox", seed=1, style="mosaic", width=96, height=64,
-                           frames=12)
+    frames = render_frames(prompt="a fox", seed=1, style="mosaic", width=96, height=64, frames=12)
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 5  # it moves
-    styles = [render_frames(prompt="a fox", seed=1, style=s, width=96, height=64, frames=2)
-              for s in ("aurora", "mosaic", "sketch")]
+    styles = [
+        render_frames(prompt="a fox", seed=1, style=s, width=96, height=64, frames=2)
+        for s in ("aurora", "mosaic", "sketch")
+    ]
     for a, b in ((0, 1), (0, 2), (1, 2)):
         assert np.abs(styles[a].astype(int) - styles[b].astype(int)).mean() > 10
 

@@ -40,20 +40,24 @@ PUBLIC = ["93.184.216.34"]
 
 
 def bfl_guard() -> FetchGuard:
-    return FetchGuard("https://api.bfl.ai", credential_domains=("bfl.ai",),
-                      resolver=lambda host, port: PUBLIC)
+    return FetchGuard(
+        "https://api.bfl.ai", credential_domains=("bfl.ai",), resolver=lambda host, port: PUBLIC
+    )
 
 
-@pytest.mark.parametrize("url", [
-    "https://evil.example\\.api.bfl.ai/v1/get_result?id=1",   # urllib3: host evil.example
-    "https://evil.example%2f.api.bfl.ai/v1/get_result",       # percent-encoded slash
-    "https://evil.example%23.api.bfl.ai/v1/get_result",       # percent-encoded "#"
-    "https://evil.example\u3002api.bfl.ai/",                  # ideographic full stop
-    "https://ａｐｉ.bfl.ai/v1/get_result",                     # fullwidth letters
-    "https://api.bfl.ai\t.evil.example/",                     # a tab urllib.parse drops
-    "https://api.bfl.ai\r\n.evil.example/",
-    "https://[api.bfl.ai]/",                                  # not an IPv6 literal
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example\\.api.bfl.ai/v1/get_result?id=1",  # urllib3: host evil.example
+        "https://evil.example%2f.api.bfl.ai/v1/get_result",  # percent-encoded slash
+        "https://evil.example%23.api.bfl.ai/v1/get_result",  # percent-encoded "#"
+        "https://evil.example\u3002api.bfl.ai/",  # ideographic full stop
+        "https://ａｐｉ.bfl.ai/v1/get_result",  # fullwidth letters
+        "https://api.bfl.ai\t.evil.example/",  # a tab urllib.parse drops
+        "https://api.bfl.ai\r\n.evil.example/",
+        "https://[api.bfl.ai]/",  # not an IPv6 literal
+    ],
+)
 def test_a_host_the_url_parsers_disagree_on_is_refused_and_gets_no_key(url: str) -> None:
     guard = bfl_guard()
     assert not guard.gets_credentials(url)
@@ -62,15 +66,22 @@ def test_a_host_the_url_parsers_disagree_on_is_refused_and_gets_no_key(url: str)
     assert guard.strip_credentials({"x-key": "k"}, url) == {}
 
 
-@pytest.mark.parametrize("url", [
-    "https://api.eu1.bfl.ai/v1/get_result?id=1", "https://API.BFL.AI./v1/x",
-    "https://api.bfl.ai:443/v1/x", "https://xn--bcher-kva.example/a.png",
-    "https://cdn.example.com/a%20b.png?sig=a%2Fb", "https://[2606:4700::1111]:8443/x",
-    "https://cdn.example.com/outputs/a b.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.eu1.bfl.ai/v1/get_result?id=1",
+        "https://API.BFL.AI./v1/x",
+        "https://api.bfl.ai:443/v1/x",
+        "https://xn--bcher-kva.example/a.png",
+        "https://cdn.example.com/a%20b.png?sig=a%2Fb",
+        "https://[2606:4700::1111]:8443/x",
+        "https://cdn.example.com/outputs/a b.png",
+    ],
+)
 def test_ordinary_provider_urls_still_pass(url: str) -> None:
-    guard = FetchGuard("https://api.bfl.ai", credential_domains=("bfl.ai",),
-                       resolver=lambda host, port: PUBLIC)
+    guard = FetchGuard(
+        "https://api.bfl.ai", credential_domains=("bfl.ai",), resolver=lambda host, port: PUBLIC
+    )
     guard.check_url(url)
 
 
@@ -87,13 +98,15 @@ class BombFake(ProviderFake):
 
     def dispatch(self, req: Recorded) -> Reply:
         self.requests.append(req)
-        return Reply(self.status, self.body, {"Content-Encoding": "gzip",
-                                              "Content-Type": self.content_type})
+        return Reply(
+            self.status, self.body, {"Content-Encoding": "gzip", "Content-Type": self.content_type}
+        )
 
 
 def bomb_client(base: str, **options: object) -> HttpClient:
-    return HttpClient(make_config("bfl", base, max_retries=0, **options), Deadline(20),
-                      provider="bfl")
+    return HttpClient(
+        make_config("bfl", base, max_retries=0, **options), Deadline(20), provider="bfl"
+    )
 
 
 def test_a_gzip_bomb_in_a_json_answer_is_cut_at_the_limit(serve: Serve) -> None:
@@ -101,8 +114,10 @@ def test_a_gzip_bomb_in_a_json_answer_is_cut_at_the_limit(serve: Serve) -> None:
     fake = BombFake(decoded, "application/json")
     server = serve(fake)
     assert len(fake.body) < 64 * 1024  # a few KB on the wire
-    with bomb_client(server.base_url, max_response_bytes=1024 * 1024) as http, \
-            pytest.raises(ProviderError, match="over the 1048576 byte limit") as err:
+    with (
+        bomb_client(server.base_url, max_response_bytes=1024 * 1024) as http,
+        pytest.raises(ProviderError, match="over the 1048576 byte limit") as err,
+    ):
         http.get_json(server.base_url + "/v1/get_result?id=1")
     assert err.value.permanent
     assert err.value.message.count("bfl:") == 1
@@ -138,21 +153,27 @@ def test_a_gzip_bomb_as_a_result_file_counts_decoded_bytes(serve: Serve) -> None
     """Held already (urllib3 decodes in bounded steps): pinned so it stays so."""
     fake = BombFake(png_bytes() + b"\0" * (40 * 1024 * 1024), "image/png")
     server = serve(fake)
-    with bomb_client(server.base_url) as http, \
-            pytest.raises(ProviderError, match="exceeded the 5000000 byte limit"):
-        http.download(server.base_url + "/files/x.png", max_bytes=5_000_000,
-                      allowed_types=["image/"])
+    with (
+        bomb_client(server.base_url) as http,
+        pytest.raises(ProviderError, match="exceeded the 5000000 byte limit"),
+    ):
+        http.download(
+            server.base_url + "/files/x.png", max_bytes=5_000_000, allowed_types=["image/"]
+        )
 
 
 SECRET = "sk-live-0123456789abcdef"
 
 
-@pytest.mark.parametrize("echo", [
-    base64.b64encode(SECRET.encode()).decode(),
-    base64.b64encode(f"user:{SECRET}".encode()).decode(),
-    base64.b64encode(f"ab:{SECRET}:x".encode()).decode(),
-    base64.urlsafe_b64encode(f"k={SECRET}".encode()).decode().rstrip("="),
-])
+@pytest.mark.parametrize(
+    "echo",
+    [
+        base64.b64encode(SECRET.encode()).decode(),
+        base64.b64encode(f"user:{SECRET}".encode()).decode(),
+        base64.b64encode(f"ab:{SECRET}:x".encode()).decode(),
+        base64.urlsafe_b64encode(f"k={SECRET}".encode()).decode().rstrip("="),
+    ],
+)
 def test_a_key_echoed_encoded_is_not_stored(serve: Serve, echo: str) -> None:
     fake = BFLFake(api_key=SECRET)
     server = serve(fake)
@@ -162,8 +183,11 @@ def test_a_key_echoed_encoded_is_not_stored(serve: Serve, echo: str) -> None:
         gen.generate(make_request())
     message = err.value.message
     assert "bad request" in message and "[redacted]" in message
-    for encoded in (base64.b64encode(SECRET.encode()).decode()[:-4],
-                    base64.b64encode(SECRET[3:].encode()).decode()[4:-4], SECRET[:-2]):
+    for encoded in (
+        base64.b64encode(SECRET.encode()).decode()[:-4],
+        base64.b64encode(SECRET[3:].encode()).decode()[4:-4],
+        SECRET[:-2],
+    ):
         assert encoded[:12] not in message
 
 
@@ -186,8 +210,7 @@ def test_a_key_echoed_where_a_number_belongs_is_not_stored(serve: Serve) -> None
         return reply
 
     fake.handle = handle  # type: ignore[method-assign]
-    gen = get_generator(make_config("stability", server.base_url, api_key=SECRET,
-                                    max_retries=0))
+    gen = get_generator(make_config("stability", server.base_url, api_key=SECRET, max_retries=0))
     with pytest.raises(ProviderError, match="unexpected answer") as err:
         gen.generate(make_request())
     assert SECRET not in str(err.value) and "[redacted]" in err.value.message
@@ -227,8 +250,10 @@ def test_a_trickling_answer_ends_at_the_deadline(what: str) -> None:
     started = time.monotonic()
     try:
         cfg = make_config("bfl", base, max_retries=0, timeout_s=5.0)
-        with HttpClient(cfg, Deadline(1.5), provider="bfl") as http, \
-                pytest.raises(GenerationTimeout, match="deadline"):
+        with (
+            HttpClient(cfg, Deadline(1.5), provider="bfl") as http,
+            pytest.raises(GenerationTimeout, match="deadline"),
+        ):
             if what == "json":
                 http.get_json(base + "/v1/get_result?id=1")
             else:

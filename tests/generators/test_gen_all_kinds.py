@@ -31,17 +31,23 @@ Serve = Callable[[ProviderFake], FakeProviderServer]
 KINDS = sorted(CASES)
 
 
-def run(serve: Serve, kind: str, *, configure: Callable[[ProviderFake], None] | None = None,
-        request: dict[str, Any] | None = None, **config: Any
-        ) -> tuple[ProviderFake, GenerationResult]:
+def run(
+    serve: Serve,
+    kind: str,
+    *,
+    configure: Callable[[ProviderFake], None] | None = None,
+    request: dict[str, Any] | None = None,
+    **config: Any,
+) -> tuple[ProviderFake, GenerationResult]:
     case = CASES[kind]
     fake = case.fake()
     if configure:
         configure(fake)
     server = serve(fake)
     options = {**case.options, **config.pop("options", {})}
-    cfg = make_config(kind, server.base_url + case.suffix, model_id=case.model_id,
-                      **options, **config)
+    cfg = make_config(
+        kind, server.base_url + case.suffix, model_id=case.model_id, **options, **config
+    )
     result = get_generator(cfg).generate(make_request(**{**case.request, **(request or {})}))
     return fake, result
 
@@ -76,8 +82,12 @@ def test_429_with_retry_after_then_success(serve: Serve, kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_429_persistent_is_rate_limited(serve: Serve, kind: str) -> None:
     with pytest.raises(RateLimited) as err:
-        run(serve, kind, max_retries=1,
-            configure=lambda f: f.fail_next(429, times=5, retry_after="0.02"))
+        run(
+            serve,
+            kind,
+            max_retries=1,
+            configure=lambda f: f.fail_next(429, times=5, retry_after="0.02"),
+        )
     assert err.value.retry_after == 0.02 and not err.value.permanent
 
 
@@ -90,8 +100,12 @@ def test_500_then_success(serve: Serve, kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_persistent_500(serve: Serve, kind: str) -> None:
     with pytest.raises(ProviderError) as err:
-        run(serve, kind, max_retries=2,
-            configure=lambda f: f.fail_next(500, times=5, message="backend on fire"))
+        run(
+            serve,
+            kind,
+            max_retries=2,
+            configure=lambda f: f.fail_next(500, times=5, message="backend on fire"),
+        )
     assert "backend on fire" in err.value.message and not err.value.permanent
 
 
@@ -161,8 +175,12 @@ def test_expired_result_url(serve: Serve, kind: str, status: int) -> None:
 
 def test_generic_http_expired_url(serve: Serve) -> None:
     with pytest.raises(ProviderError, match="expired"):
-        run(serve, "generic_http", options={"response_path": "output.url"},
-            configure=lambda f: setattr(f, "expired", True))
+        run(
+            serve,
+            "generic_http",
+            options={"response_path": "output.url"},
+            configure=lambda f: setattr(f, "expired", True),
+        )
 
 
 MODERATION: list[tuple[str, str]] = [

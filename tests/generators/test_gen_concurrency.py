@@ -47,8 +47,9 @@ def _process_worker(url: str, name: str, limit: int, q: multiprocessing.Queue) -
 def test_redis_cap_holds_across_processes(redis_url: str, slot_name: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     q: multiprocessing.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_process_worker, args=(redis_url, slot_name, 2, q))
-             for _ in range(2)]
+    procs = [
+        ctx.Process(target=_process_worker, args=(redis_url, slot_name, 2, q)) for _ in range(2)
+    ]
     started = time.monotonic()
     for p in procs:
         p.start()
@@ -70,8 +71,10 @@ def test_redis_cap_holds_across_threads(redis_url: str, slot_name: str) -> None:
 def test_redis_no_slot_raises_rate_limited(redis_url: str, slot_name: str) -> None:
     with concurrency.slot(slot_name, 1, timeout_s=1, lease_s=30, url=redis_url):
         started = time.monotonic()
-        with pytest.raises(RateLimited) as err, \
-                concurrency.slot(slot_name, 1, timeout_s=0.2, lease_s=30, url=redis_url):
+        with (
+            pytest.raises(RateLimited) as err,
+            concurrency.slot(slot_name, 1, timeout_s=0.2, lease_s=30, url=redis_url),
+        ):
             pass
         assert 0.2 <= time.monotonic() - started < 1.0
         assert err.value.retry_after is not None
@@ -105,8 +108,7 @@ def test_redis_refresh_extends_a_lease(redis_url: str, slot_name: str) -> None:
 
 
 def test_redis_down_falls_back_to_local_cap(slot_name: str) -> None:
-    with concurrency.slot(slot_name, 1, timeout_s=0.1, lease_s=5,
-                          url="redis://127.0.0.1:1/0"):
+    with concurrency.slot(slot_name, 1, timeout_s=0.1, lease_s=5, url="redis://127.0.0.1:1/0"):
         local = concurrency.semaphore_for(slot_name, 1, url="")
         assert local.in_use() == 1
     assert concurrency.semaphore_for(slot_name, 1, url="").in_use() == 0
@@ -115,9 +117,11 @@ def test_redis_down_falls_back_to_local_cap(slot_name: str) -> None:
 def test_local_cap_across_threads(slot_name: str) -> None:
     samples = _hold_slots("", slot_name, 2, 0.05, 6)
     assert len(samples) == 6 and max(samples) <= 2
-    with concurrency.slot(slot_name, 1, timeout_s=0.1, lease_s=1, url=""), \
-            pytest.raises(RateLimited), \
-            concurrency.slot(slot_name, 1, timeout_s=0.05, lease_s=1, url=""):
+    with (
+        concurrency.slot(slot_name, 1, timeout_s=0.1, lease_s=1, url=""),
+        pytest.raises(RateLimited),
+        concurrency.slot(slot_name, 1, timeout_s=0.05, lease_s=1, url=""),
+    ):
         pass
 
 
@@ -147,8 +151,12 @@ def test_generators_share_the_provider_cap(serve: Serve, redis_url: str) -> None
     fake.handle = handle  # type: ignore[method-assign]
     server = serve(fake)
     concurrency.configure(redis_url)
-    cfg = make_config("openai_images", server.base_url + "/v1", max_concurrency=2,
-                      concurrency_key=f"test-{id(fake)}")
+    cfg = make_config(
+        "openai_images",
+        server.base_url + "/v1",
+        max_concurrency=2,
+        concurrency_key=f"test-{id(fake)}",
+    )
     errors: list[BaseException] = []
 
     def one() -> None:

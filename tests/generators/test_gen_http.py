@@ -70,7 +70,8 @@ def test_500_then_success_is_retried(echo: tuple[EchoFake, FakeProviderServer]) 
 
 
 def test_persistent_500_gives_provider_error_with_text(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     fake.fail_next(500, times=10, message="upstream exploded")
     with client(server.base_url, max_retries=2) as http, pytest.raises(ProviderError) as err:
@@ -80,8 +81,9 @@ def test_persistent_500_gives_provider_error_with_text(
     assert len(fake.of_route("submit")) == 3  # 1 + 2 retries
 
 
-def test_429_honours_retry_after(echo: tuple[EchoFake, FakeProviderServer],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_429_honours_retry_after(
+    echo: tuple[EchoFake, FakeProviderServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, server = echo
     fake.fail_next(429, retry_after="0.2")
     slept: list[float] = []
@@ -93,7 +95,8 @@ def test_429_honours_retry_after(echo: tuple[EchoFake, FakeProviderServer],
 
 
 def test_429_exhausted_raises_rate_limited_with_retry_after(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     fake.fail_next(429, times=5, retry_after="0.01")
     with client(server.base_url, max_retries=1) as http, pytest.raises(RateLimited) as err:
@@ -102,7 +105,8 @@ def test_429_exhausted_raises_rate_limited_with_retry_after(
 
 
 def test_retry_after_beyond_deadline_gives_up_at_once(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     fake.fail_next(429, retry_after="30")
     started = time.monotonic()
@@ -113,7 +117,8 @@ def test_retry_after_beyond_deadline_gives_up_at_once(
 
 
 def test_backoff_is_exponential_with_jitter_and_capped(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     _, server = echo
     http = client(server.base_url, retry_backoff_s=1.0, retry_backoff_max_s=8.0)
     for attempt, base in enumerate([1, 2, 4, 8, 8]):
@@ -123,7 +128,8 @@ def test_backoff_is_exponential_with_jitter_and_capped(
 
 
 def test_401_is_bad_configuration_and_not_retried(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     fake.fail_next(401, times=5)
     with client(server.base_url) as http, pytest.raises(BadConfiguration):
@@ -148,11 +154,14 @@ def test_read_timeout_on_post_is_not_retried(echo: tuple[EchoFake, FakeProviderS
 
 
 def test_read_timeout_on_get_is_retried_then_times_out(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     fake.delay_s = 0.4
-    with client(server.base_url, timeout_s=0.1, max_retries=2) as http, \
-            pytest.raises(GenerationTimeout):
+    with (
+        client(server.base_url, timeout_s=0.1, max_retries=2) as http,
+        pytest.raises(GenerationTimeout),
+    ):
         http.get_json(server.base_url + "/slow")
     assert len(fake.of_route("poll")) == 3
 
@@ -161,8 +170,10 @@ def test_deadline_bounds_a_slow_call(echo: tuple[EchoFake, FakeProviderServer]) 
     fake, server = echo
     fake.delay_s = 2.0
     started = time.monotonic()
-    with client(server.base_url, deadline_s=0.3, timeout_s=30) as http, \
-            pytest.raises(GenerationTimeout):
+    with (
+        client(server.base_url, deadline_s=0.3, timeout_s=30) as http,
+        pytest.raises(GenerationTimeout),
+    ):
         http.get_json(server.base_url + "/slow")
     assert time.monotonic() - started < 1.5
 
@@ -174,8 +185,10 @@ def test_connection_refused_is_retried_then_provider_error() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    with client(f"http://127.0.0.1:{port}", max_retries=2) as http, \
-            pytest.raises(ProviderError, match="connection error"):
+    with (
+        client(f"http://127.0.0.1:{port}", max_retries=2) as http,
+        pytest.raises(ProviderError, match="connection error"),
+    ):
         http.get_json(f"http://127.0.0.1:{port}/x")
 
 
@@ -185,14 +198,16 @@ def test_download_checks_size_limit(echo: tuple[EchoFake, FakeProviderServer]) -
     url = fake.add_file(png_bytes(256, 256), "image/png")
     size = len(png_bytes(256, 256))
     with client(server.base_url) as http:
-        assert http.download(url, max_bytes=size, allowed_types=["image/"]).data == \
-            png_bytes(256, 256)
+        assert http.download(url, max_bytes=size, allowed_types=["image/"]).data == png_bytes(
+            256, 256
+        )
         with pytest.raises(ProviderError, match="limit"):
             http.download(url, max_bytes=size - 1, allowed_types=["image/"])
 
 
 def test_download_aborts_stream_without_content_length(
-        echo: tuple[EchoFake, FakeProviderServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    echo: tuple[EchoFake, FakeProviderServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, server = echo
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * 300_000
     url = fake.add_file(big, "image/png")
@@ -204,7 +219,8 @@ def test_download_aborts_stream_without_content_length(
     def build(self, req, resp):  # type: ignore[no-untyped-def]
         r = orig(self, req, resp)
         r.headers = requests.structures.CaseInsensitiveDict(
-            {k: v for k, v in r.headers.items() if k.lower() != "content-length"})
+            {k: v for k, v in r.headers.items() if k.lower() != "content-length"}
+        )
         return r
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "build_response", build)
@@ -222,13 +238,16 @@ def test_download_checks_content_type(echo: tuple[EchoFake, FakeProviderServer])
             http.download(html, max_bytes=10_000, allowed_types=["image/"])
         got = http.download(octet_png, max_bytes=10_000, allowed_types=["image/png"])
         assert got.content_type == "image/png"
-        assert http.download(mp4, max_bytes=10_000, allowed_types=["video/"]).content_type == \
-            "video/mp4"
+        assert (
+            http.download(mp4, max_bytes=10_000, allowed_types=["video/"]).content_type
+            == "video/mp4"
+        )
 
 
 @pytest.mark.parametrize("status", [403, 404, 410])
-def test_expired_result_url_is_clear_error(echo: tuple[EchoFake, FakeProviderServer],
-                                           status: int) -> None:
+def test_expired_result_url_is_clear_error(
+    echo: tuple[EchoFake, FakeProviderServer], status: int
+) -> None:
     fake, server = echo
     url = fake.add_file(png_bytes(), "image/png")
     fake.expired, fake.expired_status = True, status
@@ -237,7 +256,8 @@ def test_expired_result_url_is_clear_error(echo: tuple[EchoFake, FakeProviderSer
 
 
 def test_download_does_not_leak_api_key_to_result_host(
-        echo: tuple[EchoFake, FakeProviderServer]) -> None:
+    echo: tuple[EchoFake, FakeProviderServer],
+) -> None:
     fake, server = echo
     url = fake.add_file(png_bytes(), "image/png")
     with client(server.base_url) as http:

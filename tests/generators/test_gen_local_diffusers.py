@@ -93,12 +93,15 @@ def test_registered_on_the_gpu_queue() -> None:
 
 
 def test_importing_the_module_does_not_import_torch() -> None:
-    code = ("import sys; from generators.base import generator_class; "
-            "cls = generator_class('local_diffusers'); cls.validate_config({}); "
-            "bad = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import sys; from generators.base import generator_class; "
+        "cls = generator_class('local_diffusers'); cls.validate_config({}); "
+        "bad = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -109,17 +112,38 @@ def test_validate_config_messages(tiny_models: dict[str, Path], tmp_path: Path) 
     assert validate({"path": "  "}) == [ld.PATH_HELP]
     assert validate({"path": "/no/such/dir"}) == ["path /no/such/dir does not exist"]
     (tmp_path / "file").write_text("x")
-    assert validate({"path": str(tmp_path / "file")}) == [f"path {tmp_path / 'file'} is not a "
-                                                          "directory"]
+    assert validate({"path": str(tmp_path / "file")}) == [
+        f"path {tmp_path / 'file'} is not a directory"
+    ]
     assert validate({"path": str(tmp_path)}) == [f"no model_index.json in {tmp_path}"]
     good = {"path": str(tiny_models["sd"])}
     assert validate(good) == []
     assert validate(ProviderConfig(kind="local_diffusers", options=good)) == []
-    assert validate({**good, "dtype": "bf16", "device": "cuda:1", "max_batch": 8,
-                     "guidance_scale": 7.5, "fps": 8, "call_kwargs": {"eta": 0.0}}) == []
-    problems = validate({**good, "dtype": "int8", "device": "tpu", "max_batch": 0,
-                         "num_inference_steps": "many", "guidance_scale": -1,
-                         "call_kwargs": {"prompt": "x"}})
+    assert (
+        validate(
+            {
+                **good,
+                "dtype": "bf16",
+                "device": "cuda:1",
+                "max_batch": 8,
+                "guidance_scale": 7.5,
+                "fps": 8,
+                "call_kwargs": {"eta": 0.0},
+            }
+        )
+        == []
+    )
+    problems = validate(
+        {
+            **good,
+            "dtype": "int8",
+            "device": "tpu",
+            "max_batch": 0,
+            "num_inference_steps": "many",
+            "guidance_scale": -1,
+            "call_kwargs": {"prompt": "x"},
+        }
+    )
     assert problems == [
         "dtype must be one of float16, bfloat16, float32, not 'int8'",
         "device must be cpu, cuda or cuda:N, not 'tpu'",
@@ -139,13 +163,20 @@ def test_bad_path_is_bad_configuration(tmp_path: Path) -> None:
         make(tmp_path).generate(GenerationRequest(prompt="x"))
     with pytest.raises(BadConfiguration, match="options.path"):
         get_generator(ProviderConfig(kind="local_diffusers")).generate(
-            GenerationRequest(prompt="x"))
+            GenerationRequest(prompt="x")
+        )
 
 
 def test_unloadable_directory_is_bad_configuration(tmp_path: Path) -> None:
-    (tmp_path / "model_index.json").write_text(json.dumps(
-        {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
-         "unet": ["diffusers", "UNet2DConditionModel"]}))
+    (tmp_path / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusionPipeline",
+                "_diffusers_version": "0.42.1",
+                "unet": ["diffusers", "UNet2DConditionModel"],
+            }
+        )
+    )
     with pytest.raises(BadConfiguration, match="could not load a pipeline") as info:
         make(tmp_path).generate(GenerationRequest(prompt="x"))
     assert info.value.permanent
@@ -192,13 +223,15 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_models: dict[str, Path]) -
     assert first.data == again.data
     assert first.data != other.data
     # Seeds outside torch's range still work (taken modulo 2**64).
-    wrapped = gen.generate(GenerationRequest(prompt="a blue lake", seed=11 + 2**64, width=64,
-                                             height=64))
+    wrapped = gen.generate(
+        GenerationRequest(prompt="a blue lake", seed=11 + 2**64, width=64, height=64)
+    )
     assert wrapped.data == first.data and wrapped.used["seed"] == 11 + 2**64
 
 
-def test_pipeline_is_loaded_once_per_process(tiny_models: dict[str, Path],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_is_loaded_once_per_process(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     loads: list[str] = []
     real = ld.pipelines._load_pipeline
 
@@ -218,8 +251,9 @@ def test_pipeline_is_loaded_once_per_process(tiny_models: dict[str, Path],
     # Threads racing for a cold pipeline still load it once.
     ld.unload_all()
     loads.clear()
-    threads = [threading.Thread(target=make(tiny_models["sd"]).generate, args=(request,))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=make(tiny_models["sd"]).generate, args=(request,)) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -230,8 +264,9 @@ def test_pipeline_is_loaded_once_per_process(tiny_models: dict[str, Path],
 def test_concurrent_requests_are_batched(tiny_models: dict[str, Path]) -> None:
     gen = make(tiny_models["sd"], max_batch=4, batch_window_ms=300)
     n = 8
-    requests = [GenerationRequest(prompt=f"prompt {i}", seed=100 + i, width=64, height=64)
-                for i in range(n)]
+    requests = [
+        GenerationRequest(prompt=f"prompt {i}", seed=100 + i, width=64, height=64) for i in range(n)
+    ]
     results: list[GenerationResult | None] = [None] * n
     barrier = threading.Barrier(n)
 
@@ -286,8 +321,9 @@ def test_video_pipeline_writes_mp4(tiny_models: dict[str, Path]) -> None:
     import imageio.v3 as iio
 
     gen = make(tiny_models["video"])
-    result = gen.generate(GenerationRequest(prompt="a cat", modality="video", seed=1,
-                                            duration_s=1.0, fps=8))
+    result = gen.generate(
+        GenerationRequest(prompt="a cat", modality="video", seed=1, duration_s=1.0, fps=8)
+    )
     assert result.content_type == "video/mp4"
     assert result.data[4:8] == b"ftyp"
     assert result.used["num_frames"] == 8 and result.used["fps"] == 8
@@ -299,15 +335,19 @@ def test_video_pipeline_writes_mp4(tiny_models: dict[str, Path]) -> None:
 
 def test_video_duration_and_fps_are_mapped(tiny_models: dict[str, Path]) -> None:
     gen = make(tiny_models["video"], fps=4, max_frames=6)
-    result = gen.generate(GenerationRequest(prompt="a cat", modality="video", seed=1,
-                                            duration_s=2.0, fps=24))
+    result = gen.generate(
+        GenerationRequest(prompt="a cat", modality="video", seed=1, duration_s=2.0, fps=24)
+    )
     assert result.data[4:8] == b"ftyp"
     assert result.used["num_frames"] == 6
-    assert result.mapped == {"fps": {"requested": 24, "used": 4},
-                             "duration_s": {"requested": 2.0, "used": 1.5}}
+    assert result.mapped == {
+        "fps": {"requested": 24, "used": 4},
+        "duration_s": {"requested": 2.0, "used": 1.5},
+    }
     # An image request to a video pipeline still gets its video (and says so).
     image_req = make(tiny_models["video"], num_frames=3).generate(
-        GenerationRequest(prompt="a cat", seed=1))
+        GenerationRequest(prompt="a cat", seed=1)
+    )
     assert image_req.content_type == "video/mp4" and image_req.used["num_frames"] == 3
     assert image_req.mapped["modality"] == {"requested": "image", "used": "video"}
 
@@ -366,8 +406,7 @@ def test_oom_on_a_batch_runs_its_items_one_by_one(tiny_models: dict[str, Path]) 
 
     def call(i: int) -> None:
         barrier.wait()
-        results.append(gen.generate(GenerationRequest(prompt=f"p{i}", seed=i, width=64,
-                                                      height=64)))
+        results.append(gen.generate(GenerationRequest(prompt=f"p{i}", seed=i, width=64, height=64)))
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
     for t in threads:
@@ -420,10 +459,12 @@ def test_deadline_gives_a_timeout(tiny_models: dict[str, Path]) -> None:
 
 
 # ---------------------------------------------------------------------------- micro-batcher
-def _job(prompt: str, *, max_batch: int = 4, window_s: float = 0.05,
-         kwargs: dict[str, Any] | None = None) -> ld.Job:
-    return ld.Job(prompt=prompt, seed=0, kwargs=kwargs or {"width": 8}, max_batch=max_batch,
-                  window_s=window_s)
+def _job(
+    prompt: str, *, max_batch: int = 4, window_s: float = 0.05, kwargs: dict[str, Any] | None = None
+) -> ld.Job:
+    return ld.Job(
+        prompt=prompt, seed=0, kwargs=kwargs or {"width": 8}, max_batch=max_batch, window_s=window_s
+    )
 
 
 def test_micro_batcher_windows_limits_and_errors() -> None:

@@ -31,11 +31,18 @@ def openai(serve: Serve) -> tuple[OpenAIImagesFake, str]:
 
 
 def test_openai_b64_success_maps_size_and_records_request(
-        openai: tuple[OpenAIImagesFake, str]) -> None:
+    openai: tuple[OpenAIImagesFake, str],
+) -> None:
     fake, base = openai
-    gen = get_generator(make_config("openai_images", base, model_id="gpt-image-1",
-                                    cost_per_million_input_tokens=5,
-                                    cost_per_million_output_tokens=40))
+    gen = get_generator(
+        make_config(
+            "openai_images",
+            base,
+            model_id="gpt-image-1",
+            cost_per_million_input_tokens=5,
+            cost_per_million_output_tokens=40,
+        )
+    )
     assert isinstance(gen, OpenAIImagesGenerator) and gen.queue == "remote"
     result = gen.generate(make_request(width=1000, height=700, quality="hd"))
     req = fake.last_submit
@@ -62,8 +69,9 @@ def test_openai_cost_per_output_wins(openai: tuple[OpenAIImagesFake, str]) -> No
 
 def test_openai_dalle3_url_response_is_downloaded(openai: tuple[OpenAIImagesFake, str]) -> None:
     fake, base = openai
-    gen = get_generator(make_config("openai_images", base, model_id="dall-e-3",
-                                    response_format="url"))
+    gen = get_generator(
+        make_config("openai_images", base, model_id="dall-e-3", response_format="url")
+    )
     result = gen.generate(make_request(aspect_ratio="16:9", quality="high"))
     body = fake.last_submit.json()
     assert body["size"] == "1792x1024" and body["quality"] == "hd"
@@ -130,8 +138,7 @@ def test_openai_expired_url(openai: tuple[OpenAIImagesFake, str]) -> None:
 def test_openai_bad_key_is_bad_configuration(openai: tuple[OpenAIImagesFake, str]) -> None:
     _, base = openai
     with pytest.raises(BadConfiguration, match="invalid_api_key"):
-        get_generator(make_config("openai_images", base, api_key="wrong")).generate(
-            make_request())
+        get_generator(make_config("openai_images", base, api_key="wrong")).generate(make_request())
 
 
 def test_openai_empty_data_is_provider_error(openai: tuple[OpenAIImagesFake, str]) -> None:
@@ -141,8 +148,9 @@ def test_openai_empty_data_is_provider_error(openai: tuple[OpenAIImagesFake, str
         get_generator(make_config("openai_images", base)).generate(make_request())
 
 
-def test_openai_garbage_image_bytes_rejected(openai: tuple[OpenAIImagesFake, str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_garbage_image_bytes_rejected(
+    openai: tuple[OpenAIImagesFake, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, base = openai
     import tests.fakes.openai as fake_mod
 
@@ -154,7 +162,8 @@ def test_openai_garbage_image_bytes_rejected(openai: tuple[OpenAIImagesFake, str
 def test_openai_validate_config() -> None:
     assert OpenAIImagesGenerator.validate_config(make_config("openai_images", "")) == []
     problems = OpenAIImagesGenerator.validate_config(
-        make_config("openai_images", "ftp://x", api_key=""))
+        make_config("openai_images", "ftp://x", api_key="")
+    )
     assert "openai_images needs an API key" in problems
     assert any("http" in p for p in problems)
     with pytest.raises(BadConfiguration, match="API key"):
@@ -189,8 +198,13 @@ def test_bfl_pending_then_ready(bfl: tuple[BFLFake, str]) -> None:
     assert len(polls) == 4 and all(p.header("x-key") == "test-key" for p in polls)
     files = fake.of_route("file")
     assert len(files) == 1 and files[0].header("x-key") is None
-    assert result.used == {"model": "flux-pro-1.1", "seed": 77, "job_id": polls[0].params()["id"],
-                           "width": 992, "height": 704}
+    assert result.used == {
+        "model": "flux-pro-1.1",
+        "seed": 77,
+        "job_id": polls[0].params()["id"],
+        "width": 992,
+        "height": 704,
+    }
     assert result.mapped["size"] == {"requested": "1000x700", "used": "992x704"}
     assert result.content_type == "image/png"
 
@@ -198,10 +212,12 @@ def test_bfl_pending_then_ready(bfl: tuple[BFLFake, str]) -> None:
 def test_bfl_flux2_sizes_and_kontext_aspect(bfl: tuple[BFLFake, str]) -> None:
     fake, base = bfl
     get_generator(make_config("bfl", base, model_id="flux-2-pro")).generate(
-        make_request(width=1000, height=700))
+        make_request(width=1000, height=700)
+    )
     assert (fake.last_submit.json()["width"], fake.last_submit.json()["height"]) == (1008, 704)
     result = get_generator(make_config("bfl", base, model_id="flux-kontext-pro")).generate(
-        make_request(width=1000, height=700))
+        make_request(width=1000, height=700)
+    )
     body = fake.last_submit.json()
     assert body["aspect_ratio"] == "3:2" and "width" not in body
     assert result.mapped["aspect_ratio"] == {"requested": "10:7", "used": "3:2"}
@@ -279,8 +295,9 @@ def test_bfl_bad_key(bfl: tuple[BFLFake, str]) -> None:
         get_generator(make_config("bfl", base, api_key="nope")).generate(make_request())
 
 
-def test_bfl_relative_polling_url_is_joined(bfl: tuple[BFLFake, str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bfl_relative_polling_url_is_joined(
+    bfl: tuple[BFLFake, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, base = bfl
     orig = fake.handle
 

@@ -61,8 +61,15 @@ def test_mai_dims_constraints() -> None:
 def test_azure_openai_url_version_and_auth(serve: Serve) -> None:
     fake = OpenAIImagesFake(azure=True)
     base = serve(fake).base_url
-    gen = get_generator(make_config("azure_openai", base, model_id="gpt-image-1",
-                                    deployment="img-prod", api_version="2025-04-01-preview"))
+    gen = get_generator(
+        make_config(
+            "azure_openai",
+            base,
+            model_id="gpt-image-1",
+            deployment="img-prod",
+            api_version="2025-04-01-preview",
+        )
+    )
     result = gen.generate(make_request(width=1000, height=700))
     req = fake.last_submit
     assert req.path == "/openai/deployments/img-prod/images/generations"
@@ -75,12 +82,12 @@ def test_azure_openai_url_version_and_auth(serve: Serve) -> None:
 def test_azure_openai_v1_surface_and_bearer(serve: Serve) -> None:
     fake = OpenAIImagesFake()
     base = serve(fake).base_url
-    gen = get_generator(make_config("azure_openai", base + "/openai/v1", model_id="gpt-image-1",
-                                    auth="bearer"))
+    gen = get_generator(
+        make_config("azure_openai", base + "/openai/v1", model_id="gpt-image-1", auth="bearer")
+    )
     gen.generate(make_request())
     req = fake.last_submit
-    assert req.path == "/openai/v1/images/generations" and req.params()["api-version"] == \
-        "preview"
+    assert req.path == "/openai/v1/images/generations" and req.params()["api-version"] == "preview"
     assert req.json()["model"] == "gpt-image-1"
     assert req.header("authorization") == "Bearer test-key"
 
@@ -89,8 +96,10 @@ def test_azure_openai_needs_deployment() -> None:
     from generators.azure_openai import AzureOpenAIImagesGenerator
 
     cfg = make_config("azure_openai", "https://x.openai.azure.com")
-    assert "azure_openai needs options.deployment (or the contender's model_id)" in \
-        AzureOpenAIImagesGenerator.validate_config(cfg)
+    assert (
+        "azure_openai needs options.deployment (or the contender's model_id)"
+        in AzureOpenAIImagesGenerator.validate_config(cfg)
+    )
     with pytest.raises(BadConfiguration, match="deployment"):
         get_generator(cfg)
 
@@ -98,13 +107,17 @@ def test_azure_openai_needs_deployment() -> None:
 def test_mai_body_and_mapping(serve: Serve) -> None:
     fake = OpenAIImagesFake(azure=True)
     base = serve(fake).base_url
-    result = get_generator(make_config("mai_image", base, model_id="MAI-Image-2",
-                                       deployment="mai-deploy")).generate(
-        make_request(width=2048, height=2048))
+    result = get_generator(
+        make_config("mai_image", base, model_id="MAI-Image-2", deployment="mai-deploy")
+    ).generate(make_request(width=2048, height=2048))
     req = fake.last_submit
     assert req.path == "/mai/v1/images/generations"
-    assert req.json() == {"model": "mai-deploy", "prompt": "a red fox in the snow",
-                          "width": 1024, "height": 1024}
+    assert req.json() == {
+        "model": "mai-deploy",
+        "prompt": "a red fox in the snow",
+        "width": 1024,
+        "height": 1024,
+    }
     assert result.mapped["size"] == {"requested": "2048x2048", "used": "1024x1024"}
     assert result.used["width"] == 1024 and result.used["seed"] is None
 
@@ -113,12 +126,16 @@ def test_mai_body_and_mapping(serve: Serve) -> None:
 def test_sora2_multipart_and_mapping(serve: Serve) -> None:
     fake = OpenAIVideoFake()
     base = serve(fake).base_url + "/v1"
-    result = get_generator(make_config("openai_video", base, model_id="sora-2",
-                                       cost_per_second=0.1)).generate(
-        make_request(modality="video", aspect_ratio="16:9", duration_s=7, fps=24))
+    result = get_generator(
+        make_config("openai_video", base, model_id="sora-2", cost_per_second=0.1)
+    ).generate(make_request(modality="video", aspect_ratio="16:9", duration_s=7, fps=24))
     form = fake.last_submit.form()
-    assert form == {"model": "sora-2", "prompt": "a red fox in the snow", "seconds": "8",
-                    "size": "1280x720"}
+    assert form == {
+        "model": "sora-2",
+        "prompt": "a red fox in the snow",
+        "seconds": "8",
+        "size": "1280x720",
+    }
     assert fake.last_submit.header("content-type").startswith("multipart/form-data")
     content = fake.of_route("result")
     assert content[0].header("authorization") == "Bearer test-key"
@@ -133,9 +150,9 @@ def test_sora2_multipart_and_mapping(serve: Serve) -> None:
 def test_sora2_pro_sizes_and_azure_auth(serve: Serve) -> None:
     fake = OpenAIVideoFake(azure=True)
     base = serve(fake).base_url + "/openai/v1"
-    get_generator(make_config("openai_video", base, model_id="sora-2-pro", auth="api-key",
-                              json_body=True)).generate(
-        make_request(modality="video", width=1792, height=1024))
+    get_generator(
+        make_config("openai_video", base, model_id="sora-2-pro", auth="api-key", json_body=True)
+    ).generate(make_request(modality="video", width=1792, height=1024))
     body = fake.last_submit.json()
     assert body["size"] == "1792x1024" and body["seconds"] == "4"
     assert fake.last_submit.path == "/openai/v1/videos"
@@ -145,12 +162,19 @@ def test_azure_sora_body_limits_and_urls(serve: Serve) -> None:
     fake = AzureSoraFake()
     base = serve(fake).base_url
     result = get_generator(make_config("azure_sora", base, deployment="sora")).generate(
-        make_request(modality="video", width=1920, height=1080, duration_s=15))
+        make_request(modality="video", width=1920, height=1080, duration_s=15)
+    )
     req = fake.last_submit
     assert req.path == "/openai/v1/video/generations/jobs"
     assert req.params() == {"api-version": "preview"}
-    assert req.json() == {"model": "sora", "prompt": "a red fox in the snow", "width": 1920,
-                          "height": 1080, "n_seconds": 10, "n_variants": 1}
+    assert req.json() == {
+        "model": "sora",
+        "prompt": "a red fox in the snow",
+        "width": 1920,
+        "height": 1080,
+        "n_seconds": 10,
+        "n_variants": 1,
+    }
     assert result.mapped["duration_s"] == {"requested": 15, "used": 10.0}
     res = fake.of_route("result")[0]
     assert res.path.endswith("/content/video") and res.header("api-key") == "test-key"
@@ -161,14 +185,18 @@ def test_azure_sora_body_limits_and_urls(serve: Serve) -> None:
 def test_replicate_prefer_wait_answers_at_once(serve: Serve) -> None:
     fake = ReplicateFake()
     base = serve(fake).base_url + "/v1"
-    result = get_generator(make_config("replicate", base, model_id="black-forest-labs/flux-dev",
-                                       cost_per_second=0.01)).generate(
-        make_request(width=1000, height=700))
+    result = get_generator(
+        make_config("replicate", base, model_id="black-forest-labs/flux-dev", cost_per_second=0.01)
+    ).generate(make_request(width=1000, height=700))
     req = fake.last_submit
     assert req.path == "/v1/models/black-forest-labs/flux-dev/predictions"
     assert req.header("prefer") == "wait=3"  # bounded by the 5 s read timeout
-    assert req.json()["input"] == {"prompt": "a red fox in the snow", "seed": 1234,
-                                   "aspect_ratio": "3:2", "output_format": "png"}
+    assert req.json()["input"] == {
+        "prompt": "a red fox in the snow",
+        "seed": 1234,
+        "aspect_ratio": "3:2",
+        "output_format": "png",
+    }
     assert fake.of_route("poll") == []
     assert result.mapped["aspect_ratio"] == {"requested": "10:7", "used": "3:2"}
     assert result.cost == pytest.approx(0.025)
@@ -179,9 +207,15 @@ def test_replicate_version_and_width_height(serve: Serve) -> None:
     fake.pending = 1
     fake.output_list = False
     base = serve(fake).base_url + "/v1"
-    result = get_generator(make_config(
-        "replicate", base, model_id="stability-ai/sdxl:" + "a" * 64, size_param="width_height",
-        input_defaults={"num_inference_steps": 4})).generate(make_request(width=1000, height=700))
+    result = get_generator(
+        make_config(
+            "replicate",
+            base,
+            model_id="stability-ai/sdxl:" + "a" * 64,
+            size_param="width_height",
+            input_defaults={"num_inference_steps": 4},
+        )
+    ).generate(make_request(width=1000, height=700))
     body = fake.last_submit.json()
     assert fake.last_submit.path == "/v1/predictions"
     assert body["version"] == "stability-ai/sdxl:" + "a" * 64
@@ -193,9 +227,9 @@ def test_replicate_version_and_width_height(serve: Serve) -> None:
 def test_replicate_video_output(serve: Serve) -> None:
     fake = ReplicateFake(video=True)
     base = serve(fake).base_url + "/v1"
-    result = get_generator(make_config("replicate", base, model_id="owner/video",
-                                       duration_param="duration")).generate(
-        make_request(modality="video", duration_s=5))
+    result = get_generator(
+        make_config("replicate", base, model_id="owner/video", duration_param="duration")
+    ).generate(make_request(modality="video", duration_s=5))
     assert result.content_type == "video/mp4"
     assert fake.last_submit.json()["input"]["duration"] == 5
 
@@ -206,12 +240,18 @@ def test_fal_image_size_and_urls(serve: Serve) -> None:
     fake.pending = 2
     base = serve(fake).base_url
     result = get_generator(make_config("fal", base, model_id="fal-ai/flux/dev")).generate(
-        make_request(width=1000, height=700, seed=5))
+        make_request(width=1000, height=700, seed=5)
+    )
     req = fake.last_submit
     assert req.path == "/fal-ai/flux/dev"
-    assert req.json() == {"prompt": "a red fox in the snow", "seed": 5,
-                          "image_size": {"width": 1008, "height": 704}, "num_images": 1,
-                          "output_format": "png", "enable_safety_checker": True}
+    assert req.json() == {
+        "prompt": "a red fox in the snow",
+        "seed": 5,
+        "image_size": {"width": 1008, "height": 704},
+        "num_images": 1,
+        "output_format": "png",
+        "enable_safety_checker": True,
+    }
     polls = fake.of_route("poll")
     assert [p.path for p in polls][0] == f"/fal-ai/flux/requests/{result.used['request_id']}/status"
     assert result.used["inference_time_s"] == 1.25 and result.used["width"] == 1008
@@ -220,14 +260,16 @@ def test_fal_image_size_and_urls(serve: Serve) -> None:
 def test_fal_size_enum_and_video(serve: Serve) -> None:
     fake = FalFake()
     base = serve(fake).base_url
-    gen = get_generator(make_config("fal", base, model_id="fal-ai/flux/schnell",
-                                    size_param="image_size_enum"))
+    gen = get_generator(
+        make_config("fal", base, model_id="fal-ai/flux/schnell", size_param="image_size_enum")
+    )
     result = gen.generate(make_request(aspect_ratio="16:9"))
     assert fake.last_submit.json()["image_size"] == "landscape_16_9"
     assert result.mapped["size"] == {"requested": "16:9", "used": "1024x576"}
     fake.outcome = "video"
     video = get_generator(make_config("fal", base, model_id="fal-ai/veo3")).generate(
-        make_request(modality="video"))
+        make_request(modality="video")
+    )
     assert video.content_type == "video/mp4"
 
 
@@ -236,16 +278,20 @@ def test_fal_size_enum_and_video(serve: Serve) -> None:
 def test_stability_multipart_and_accept(serve: Serve, accept: str) -> None:
     fake = StabilityFake()
     base = serve(fake).base_url
-    result = get_generator(make_config("stability", base, model_id="sd3.5-large",
-                                       accept=accept)).generate(
-        make_request(width=1000, height=700, seed=42))
+    result = get_generator(
+        make_config("stability", base, model_id="sd3.5-large", accept=accept)
+    ).generate(make_request(width=1000, height=700, seed=42))
     req = fake.last_submit
     assert req.path == "/v2beta/stable-image/generate/sd3"
     assert req.header("accept") == ("application/json" if accept == "json" else "image/*")
     assert req.header("authorization") == "Bearer test-key"
-    assert req.form() == {"prompt": "a red fox in the snow", "seed": "42",
-                          "output_format": "png", "aspect_ratio": "3:2",
-                          "model": "sd3.5-large"}
+    assert req.form() == {
+        "prompt": "a red fox in the snow",
+        "seed": "42",
+        "output_format": "png",
+        "aspect_ratio": "3:2",
+        "model": "sd3.5-large",
+    }
     assert result.used["seed"] == 42 and result.used["aspect_ratio"] == "3:2"
     assert (result.used["width"], result.used["height"]) == (60, 40)
 
@@ -254,7 +300,8 @@ def test_stability_reports_seed_when_random(serve: Serve) -> None:
     fake = StabilityFake()
     base = serve(fake).base_url
     result = get_generator(make_config("stability", base, model_id="ultra")).generate(
-        make_request(seed=0))
+        make_request(seed=0)
+    )
     assert fake.last_submit.path.endswith("/ultra") and "model" not in fake.last_submit.form()
     assert result.used["seed"] == 987654
 
@@ -263,15 +310,19 @@ def test_stability_reports_seed_when_random(serve: Serve) -> None:
 def test_gemini_body_usage_and_cost(serve: Serve) -> None:
     fake = GoogleFake()
     base = serve(fake).base_url + "/v1beta"
-    result = get_generator(make_config("gemini_image", base, cost_per_million_output_tokens=30)
-                           ).generate(make_request(width=1000, height=700, seed=9))
+    result = get_generator(
+        make_config("gemini_image", base, cost_per_million_output_tokens=30)
+    ).generate(make_request(width=1000, height=700, seed=9))
     req = fake.last_submit
     assert req.path == "/v1beta/models/gemini-2.5-flash-image:generateContent"
     assert req.header("x-goog-api-key") == "test-key"
     body = req.json()
     assert body["contents"][0]["parts"][0]["text"] == "a red fox in the snow"
-    assert body["generationConfig"] == {"responseModalities": ["IMAGE"], "seed": 9,
-                                        "imageConfig": {"aspectRatio": "3:2"}}
+    assert body["generationConfig"] == {
+        "responseModalities": ["IMAGE"],
+        "seed": 9,
+        "imageConfig": {"aspectRatio": "3:2"},
+    }
     assert result.mapped["aspect_ratio"] == {"requested": "10:7", "used": "3:2"}
     assert result.cost == pytest.approx(1290 * 30 / 1e6)
 
@@ -282,30 +333,52 @@ def test_imagen_body_and_seed_mapping(serve: Serve) -> None:
     result = get_generator(make_config("imagen", base)).generate(make_request(aspect_ratio="3:2"))
     req = fake.last_submit
     assert req.path == "/v1beta/models/imagen-4.0-generate-001:predict"
-    assert req.json() == {"instances": [{"prompt": "a red fox in the snow"}],
-                          "parameters": {"sampleCount": 1, "aspectRatio": "4:3"}}
+    assert req.json() == {
+        "instances": [{"prompt": "a red fox in the snow"}],
+        "parameters": {"sampleCount": 1, "aspectRatio": "4:3"},
+    }
     assert result.mapped["seed"] == {"requested": 1234, "used": None}
     assert result.mapped["aspect_ratio"] == {"requested": "3:2", "used": "4:3"}
 
 
 # ---------------------------------------------------------------------- generic HTTP
 def test_fill_keeps_number_types() -> None:
-    tmpl = {"p": "{prompt}", "s": "{seed}", "size": "{width}x{height}", "n": 1,
-            "l": ["{width}", "x{height}"]}
+    tmpl = {
+        "p": "{prompt}",
+        "s": "{seed}",
+        "size": "{width}x{height}",
+        "n": 1,
+        "l": ["{width}", "x{height}"],
+    }
     assert fill(tmpl, {"prompt": "hi", "seed": 3, "width": 64, "height": 32}) == {
-        "p": "hi", "s": 3, "size": "64x32", "n": 1, "l": [64, "x32"]}
+        "p": "hi",
+        "s": 3,
+        "size": "64x32",
+        "n": 1,
+        "l": [64, "x32"],
+    }
 
 
 def test_generic_defaults_speak_openai_format(serve: Serve) -> None:
     fake = OpenAIImagesFake()
     base = serve(fake).base_url
-    result = get_generator(make_config("generic_http", base, model_id="local-sd",
-                                       path="/v1/images/generations",
-                                       sizes=["512x512", "768x512"])).generate(
-        make_request(width=1000, height=700))
+    result = get_generator(
+        make_config(
+            "generic_http",
+            base,
+            model_id="local-sd",
+            path="/v1/images/generations",
+            sizes=["512x512", "768x512"],
+        )
+    ).generate(make_request(width=1000, height=700))
     body = fake.last_submit.json()
-    assert body == {"model": "local-sd", "prompt": "a red fox in the snow", "n": 1,
-                    "size": "768x512", "response_format": "b64_json"}
+    assert body == {
+        "model": "local-sd",
+        "prompt": "a red fox in the snow",
+        "n": 1,
+        "size": "768x512",
+        "response_format": "b64_json",
+    }
     assert result.mapped["size"] == {"requested": "1000x700", "used": "768x512"}
     assert result.mapped["seed"] == {"requested": 1234, "used": None}
 
@@ -313,15 +386,22 @@ def test_generic_defaults_speak_openai_format(serve: Serve) -> None:
 def test_generic_template_string_url_and_raw(serve: Serve) -> None:
     fake = GenericFake()
     base = serve(fake).base_url
-    template = json.dumps({"input": {"text": "{prompt}"}, "w": "{width}", "h": "{height}",
-                           "seed": "{seed}"})
-    cfg = make_config("generic_http", base, path="/generate", body_template=template,
-                      response_path="output.url", auth_header="X-Api-Key", auth_prefix="",
-                      headers={"X-Team": "arena"})
+    template = json.dumps(
+        {"input": {"text": "{prompt}"}, "w": "{width}", "h": "{height}", "seed": "{seed}"}
+    )
+    cfg = make_config(
+        "generic_http",
+        base,
+        path="/generate",
+        body_template=template,
+        response_path="output.url",
+        auth_header="X-Api-Key",
+        auth_prefix="",
+        headers={"X-Team": "arena"},
+    )
     result = get_generator(cfg).generate(make_request(width=640, height=480, seed=8))
     req = fake.last_submit
-    assert req.json() == {"input": {"text": "a red fox in the snow"}, "w": 640, "h": 480,
-                          "seed": 8}
+    assert req.json() == {"input": {"text": "a red fox in the snow"}, "w": 640, "h": 480, "seed": 8}
     assert req.header("x-team") == "arena"
     assert (result.used["width"], result.used["height"], result.used["seed"]) == (640, 480, 8)
     fake.outcome = "raw"
@@ -335,7 +415,8 @@ def test_generic_validate_config_messages() -> None:
     assert "options.response_type must be auto, b64 or url" in problems
     assert "options.headers must be an object" in problems
     assert GenericHTTPGenerator.validate_config({"body_template": {"x": "1"}}) == [
-        "options.body_template must contain the {prompt} placeholder"]
+        "options.body_template must contain the {prompt} placeholder"
+    ]
     assert GenericHTTPGenerator.validate_config({}) == []
 
 
@@ -344,7 +425,13 @@ def test_generic_missing_response_path_value(serve: Serve) -> None:
 
     fake = GenericFake()
     base = serve(fake).base_url
-    cfg = make_config("generic_http", base, path="/generate", response_path="result.image",
-                      auth_header="X-Api-Key", auth_prefix="")
+    cfg = make_config(
+        "generic_http",
+        base,
+        path="/generate",
+        response_path="result.image",
+        auth_header="X-Api-Key",
+        auth_prefix="",
+    )
     with pytest.raises(ProviderError, match="nothing at response path"):
         get_generator(cfg).generate(make_request())

@@ -52,7 +52,8 @@ def setup_code(servers: dict[str, FakeProviderServer]) -> str:
             lines.append(
                 f"c = Contender.objects.create(name={names[label]!r},"
                 f" organization={names['organization']!r}, provider=p,"
-                f" model_id={names['model_id']!r}); c.arenas.add(a)")
+                f" model_id={names['model_id']!r}); c.arenas.add(a)"
+            )
     return "\n".join(lines)
 
 
@@ -67,8 +68,9 @@ def servers() -> Iterator[dict[str, FakeProviderServer]]:
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory,
-          servers: dict[str, FakeProviderServer]) -> Iterator[LiveArena]:
+def arena(
+    tmp_path_factory: pytest.TempPathFactory, servers: dict[str, FakeProviderServer]
+) -> Iterator[LiveArena]:
     live = LiveArena(tmp_path_factory.mktemp("anon"), extra_env={"ARENA_TEST_KEY": "test-key"})
     live.start()
     try:
@@ -131,8 +133,9 @@ def test_no_byte_before_the_vote_names_a_model(arena: LiveArena, kind: str) -> N
     assert_anonymous(blob)
 
 
-@pytest.mark.parametrize(("kind", "outcome"), [("openai_images", "moderation"),
-                                               ("bfl", "content_moderated")])
+@pytest.mark.parametrize(
+    ("kind", "outcome"), [("openai_images", "moderation"), ("bfl", "content_moderated")]
+)
 def test_a_refused_generation_does_not_leak_the_providers_words(
     arena: LiveArena, servers: dict[str, FakeProviderServer], kind: str, outcome: str
 ) -> None:
@@ -157,5 +160,7 @@ def test_the_vote_then_reveals_the_names(arena: LiveArena) -> None:
         ws.close()
     revealed = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "tie"}).json()
     assert {revealed["left"]["name"], revealed["right"]["name"]} == {
-        names_for("bfl")["first"], names_for("bfl")["second"]}
+        names_for("bfl")["first"],
+        names_for("bfl")["second"],
+    }
     assert Path(arena.workdir / "arena.sqlite3").exists()

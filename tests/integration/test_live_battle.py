@@ -69,16 +69,15 @@ def test_battle_reaches_ready_through_a_celery_worker_on_postgres_and_redis(
     with psycopg.connect(postgres_database) as conn:
         row = conn.execute(
             "SELECT choice, b.status FROM votes_vote v JOIN battles_battle b ON b.id = v.battle_id"
-            " WHERE b.id = %s", (result["battle"]["id"],)
+            " WHERE b.id = %s",
+            (result["battle"]["id"],),
         ).fetchone()
     assert row == ("left", "voted")
     worker_log = (live_pg_redis.workdir / "worker.log").read_text()
     assert "output_generate_task" in worker_log and "succeeded" in worker_log
 
 
-def test_leaderboard_socket_receives_the_new_board_after_a_vote(
-    live_pg_redis: LiveArena
-) -> None:
+def test_leaderboard_socket_receives_the_new_board_after_a_vote(live_pg_redis: LiveArena) -> None:
     voter, battle, states = play_one_battle(live_pg_redis)
     board_ws = voter.socket("/ws/arenas/text-to-image/leaderboard/")
     try:
@@ -103,7 +102,7 @@ def test_a_stranger_cannot_follow_my_battle(live_pg_redis: LiveArena) -> None:
 
 
 def test_embedded_default_runs_the_same_flow_on_sqlite_without_redis(
-    live_embedded: LiveArena
+    live_embedded: LiveArena,
 ) -> None:
     check_battle_and_vote(live_embedded)
     assert (live_embedded.workdir / "arena.sqlite3").exists()

@@ -22,11 +22,16 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory: pytest.TempPathFactory, postgres_database: str,
-         redis_url: str) -> Iterator[LiveArena]:
-    arena = LiveArena(tmp_path_factory.mktemp("prod"), database_url=postgres_database,
-                      redis_url=redis_url, server="prod",
-                      extra_env={"ARENA_HEARTBEAT_S": "1", "ARENA_LEADERBOARD_DEBOUNCE_S": "0.5"})
+def prod(
+    tmp_path_factory: pytest.TempPathFactory, postgres_database: str, redis_url: str
+) -> Iterator[LiveArena]:
+    arena = LiveArena(
+        tmp_path_factory.mktemp("prod"),
+        database_url=postgres_database,
+        redis_url=redis_url,
+        server="prod",
+        extra_env={"ARENA_HEARTBEAT_S": "1", "ARENA_LEADERBOARD_DEBOUNCE_S": "0.5"},
+    )
     arena.start()
     try:
         yield arena
@@ -53,7 +58,8 @@ def wait_healthy(base: str, timeout: float = 60) -> dict:
 
 
 def test_prod_serves_battles_votes_and_websockets_through_several_processes(
-        prod: LiveArena) -> None:
+    prod: LiveArena,
+) -> None:
     health = wait_healthy(prod.base)
     assert health["code"] == 200, (health, prod.logs())
     assert health["checks"]["workers"]["live"]["default"] >= 1
@@ -82,14 +88,12 @@ def test_prod_serves_battles_votes_and_websockets_through_several_processes(
     assert played["revealed"]["left"]["name"].startswith("Demo ")
 
 
-def test_prod_runs_production_settings_with_hashed_immutable_static_files(
-        prod: LiveArena) -> None:
+def test_prod_runs_production_settings_with_hashed_immutable_static_files(prod: LiveArena) -> None:
     page = requests.get(prod.base + "/", timeout=10)
     assert page.status_code == 200
-    css = re.search(r'/static/arena/arena\.[0-9a-f]{12}\.css', page.text)
+    css = re.search(r"/static/arena/arena\.[0-9a-f]{12}\.css", page.text)
     assert css, page.text[:500]
-    static = requests.get(prod.base + css.group(0), headers={"Accept-Encoding": "gzip"},
-                          timeout=10)
+    static = requests.get(prod.base + css.group(0), headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert static.status_code == 200
     assert "immutable" in static.headers["Cache-Control"]
     assert static.headers.get("Content-Encoding") == "gzip"
@@ -97,20 +101,23 @@ def test_prod_runs_production_settings_with_hashed_immutable_static_files(
     missing = requests.get(prod.base + "/no-such-page", timeout=10)
     assert missing.status_code == 404 and "URLconf" not in missing.text
     # several web processes really serve the port
-    workers = subprocess.run(["pgrep", "-f", f"granian.*--port {prod.port}"],
-                             capture_output=True, text=True).stdout.split()
+    workers = subprocess.run(
+        ["pgrep", "-f", f"granian.*--port {prod.port}"], capture_output=True, text=True
+    ).stdout.split()
     assert len(workers) >= 3, workers  # the granian main process and two workers
 
 
 def test_prod_launcher_refuses_to_start_without_postgres_or_redis(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["ARENA_VAR_DIR"] = str(tmp_path)
-    done = subprocess.run(["bash", "scripts/prod.sh"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "scripts/prod.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2 and "DATABASE_URL is not set" in done.stderr
     env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/x"
-    done = subprocess.run(["bash", "scripts/prod.sh"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "scripts/prod.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2 and "REDIS_URL is not set" in done.stderr
 
 

@@ -150,11 +150,14 @@ def test_every_elo_entry_point_is_the_same_loop_bit_for_bit() -> None:
     np.testing.assert_array_equal(table.ratings[0], reference)
     for g in range(2):
         mine = group == g
-        np.testing.assert_array_equal(table.ratings[g + 1],
-                                      online_elo(a[mine], b[mine], score[mine], m))
+        np.testing.assert_array_equal(
+            table.ratings[g + 1], online_elo(a[mine], b[mine], score[mine], m)
+        )
     vector = elo_expected(reference[a[:50]], reference[b[:50]])
-    scalar = [elo_expected(float(x), float(y)) for x, y in zip(reference[a[:50]],
-                                                               reference[b[:50]], strict=True)]
+    scalar = [
+        elo_expected(float(x), float(y))
+        for x, y in zip(reference[a[:50]], reference[b[:50]], strict=True)
+    ]
     np.testing.assert_allclose(vector, scalar, rtol=1e-15)
     with pytest.raises(RatingsError):
         elo_update(1000.0, 1000.0, 1.5)

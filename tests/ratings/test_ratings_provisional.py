@@ -22,11 +22,21 @@ def battles_rows(seed: int = 0) -> list[dict[str, str]]:
     rows = []
     for _ in range(400):
         a, b = rng.sample(regulars, 2)
-        rows.append({"model_a": a, "model_b": b,
-                     "winner": rng.choice(["model_a", "model_a", "model_b", "tie"])})
+        rows.append(
+            {
+                "model_a": a,
+                "model_b": b,
+                "winner": rng.choice(["model_a", "model_a", "model_b", "tie"]),
+            }
+        )
     for k in range(7):  # a newcomer with 7 votes
-        rows.append({"model_a": "newbie", "model_b": regulars[k % 4],
-                     "winner": "model_a" if k % 2 else "tie (bothbad)"})
+        rows.append(
+            {
+                "model_a": "newbie",
+                "model_b": regulars[k % 4],
+                "winner": "model_a" if k % 2 else "tie (bothbad)",
+            }
+        )
     return rows
 
 
@@ -36,12 +46,15 @@ def test_a_model_under_the_threshold_leaves_the_fit_with_its_votes() -> None:
     kept, provisional = split_provisional(battles, min_votes=30)
     assert kept.models == ("alpha", "bravo", "charlie", "delta") and len(kept) == 400
     assert [(p.model, p.votes, p.wins, p.ties, p.losses) for p in provisional] == [
-        ("newbie", 7, 3, 4, 0)]
+        ("newbie", 7, 3, 4, 0)
+    ]
     assert provisional[0].win_rate == pytest.approx((3 + 2) / 7)
-    alone = compute_leaderboard([(r["model_a"], r["model_b"], r["winner"]) for r in rows[:400]],
-                                bootstrap_rounds=50)
-    assert compute_leaderboard(kept, bootstrap_rounds=50).to_dict()["rows"] == \
-        alone.to_dict()["rows"]
+    alone = compute_leaderboard(
+        [(r["model_a"], r["model_b"], r["winner"]) for r in rows[:400]], bootstrap_rounds=50
+    )
+    assert (
+        compute_leaderboard(kept, bootstrap_rounds=50).to_dict()["rows"] == alone.to_dict()["rows"]
+    )
 
 
 def test_a_model_without_votes_is_always_provisional() -> None:
@@ -77,13 +90,15 @@ def test_style_on_cells_drops_a_covariate_constant_within_each_model() -> None:
     outcome = (rng.random(n) > p).astype(np.int64)
     x = np.column_stack([latency, feature[a] - feature[b]])
     names = [f"m{k}" for k in range(m)]
-    only_model = style_from_cells(names, a, b, outcome, np.ones(n), x[:, 1:],
-                                  names=["pixels"], bootstrap_rounds=20)
+    only_model = style_from_cells(
+        names, a, b, outcome, np.ones(n), x[:, 1:], names=["pixels"], bootstrap_rounds=20
+    )
     assert not only_model.identified and only_model.dropped == ("pixels",)
     assert any(n.reason == "not_identified" for n in only_model.notices)
     assert np.all(np.isnan(only_model.ci_low))  # nothing to show: no bootstrap was spent
-    both = style_from_cells(names, a, b, outcome, np.ones(n), x, names=["latency", "pixels"],
-                            bootstrap_rounds=50)
+    both = style_from_cells(
+        names, a, b, outcome, np.ones(n), x, names=["latency", "pixels"], bootstrap_rounds=50
+    )
     assert both.identified and both.covariate_names == ("latency",)
     assert both.dropped == ("pixels",) and both.notices[0].reason == "within_model"
     assert both.coef_ci_low[0] < both.coefficients[0] < both.coef_ci_high[0]

@@ -109,8 +109,14 @@ def _bench() -> object:
 def test_adaptive_sampling_settles_the_top_with_fewer_votes() -> None:
     sim = _bench()
     args = argparse.Namespace(
-        top=3, tau=0.3, bias=0.1, batch=250, max_votes=100_000, uniform_mix=0.15,
-        max_model_share=0.25, require_cover="none",
+        top=3,
+        tau=0.3,
+        bias=0.1,
+        batch=250,
+        max_votes=100_000,
+        uniform_mix=0.15,
+        max_model_share=0.25,
+        require_cover="none",
     )
     truth = sim.true_ratings(12, top=3, gap=40.0, span=400.0)  # type: ignore[attr-defined]
     votes = {"uniform": 0, "adaptive": 0}

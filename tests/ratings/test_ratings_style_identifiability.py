@@ -47,9 +47,7 @@ def test_covariate_constant_per_model_is_dropped_and_ratings_equal_plain_bt(
 ) -> None:
     b = simulate_battles(TRUTH, 5000, seed=1, tie_rate=0.3)
     x = per_model_feature(b, seed=2, jitter=jitter)
-    res = fit_bradley_terry_with_covariates(
-        b, x, names=["pixels"], bootstrap_rounds=50, seed=0
-    )
+    res = fit_bradley_terry_with_covariates(b, x, names=["pixels"], bootstrap_rounds=50, seed=0)
     plain = fit_bradley_terry(pair_counts(b))
     assert not res.identified
     assert res.dropped == ("pixels",) and res.covariate_names == ()

@@ -10,13 +10,18 @@ from arena.battles.models import Arena
 
 
 class Command(BaseCommand):
-    help = ("Load the demo arena, its CPU-only demo contenders and the image prompt bank "
-            "(idempotent). With --if-fresh (what `make run` uses): only on a database where "
-            "nothing is registered yet, and never when ARENA_DEMO=0.")
+    help = (
+        "Load the demo arena, its CPU-only demo contenders and the image prompt bank "
+        "(idempotent). With --if-fresh (what `make run` uses): only on a database where "
+        "nothing is registered yet, and never when ARENA_DEMO=0."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--if-fresh", action="store_true",
-                            help="Skip unless the database is fresh and ARENA_DEMO is on.")
+        parser.add_argument(
+            "--if-fresh",
+            action="store_true",
+            help="Skip unless the database is fresh and ARENA_DEMO is on.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_fresh"]:
@@ -24,17 +29,25 @@ class Command(BaseCommand):
                 self.stdout.write("ARENA_DEMO=0: starting without the demo arena.")
                 return
             if not database_is_fresh():
-                self.stdout.write("Demo data not loaded: this database already has arenas or "
-                                  "models (run `manage.py load_demo` to add the demo anyway).")
+                self.stdout.write(
+                    "Demo data not loaded: this database already has arenas or "
+                    "models (run `manage.py load_demo` to add the demo anyway)."
+                )
                 return
         arena = demo_load()
         demo, others = demo_counts(arena)
         also = f", plus {others} other contender{'s' if others != 1 else ''}" if others else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo arena '{arena.slug}' ready with {demo} demo contender"
-            f"{'s' if demo != 1 else ''}{also}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo arena '{arena.slug}' ready with {demo} demo contender"
+                f"{'s' if demo != 1 else ''}{also}."
+            )
+        )
         video = Arena.objects.filter(slug="text-to-video").first()
         if video is not None:
-            self.stdout.write(self.style.SUCCESS(
-                f"Demo arena '{video.slug}' ready with {demo_counts(video)[0]} demo video "
-                "contenders."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo arena '{video.slug}' ready with {demo_counts(video)[0]} demo video "
+                    "contenders."
+                )
+            )
