@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-Modality = Literal["image", "video", "text"]
+Modality = Literal["image", "video", "text", "image_edit"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class GenerationRequest:
     duration_s: float | None = None  # video only
     fps: int | None = None  # video only
     deadline_s: float = 120.0  # overall budget for this one output, polling included
+    # image editing: the voter's (re-encoded PNG) upload; the prompt is the instruction
+    source_image: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Generator(ABC):
     process by the implementation itself."""
 
     kind: ClassVar[str]
+    # Whether this kind can edit a given image (image_edit arenas offer only those that can).
+    supports_edit: ClassVar[bool] = False
     # Celery queue the arena routes this kind's tasks to: "remote" (I/O bound), "gpu", "default".
     queue: ClassVar[str] = "remote"
 
@@ -178,6 +182,14 @@ def generator_class(kind: str) -> type[Generator]:
     module_name, _, class_name = target.partition(":")
     cls: type[Generator] = getattr(importlib.import_module(module_name), class_name)
     return cls
+
+
+def kind_supports_edit(kind: str) -> bool:
+    """Whether a provider kind has an image-edit endpoint (imports only that kind's module)."""
+    try:
+        return generator_class(kind).supports_edit
+    except (BadConfiguration, ImportError):
+        return False
 
 
 def get_generator(config: ProviderConfig) -> Generator:

@@ -173,6 +173,7 @@ class DemoGenerator(Generator):
 
     kind = "demo"
     queue = "default"
+    supports_edit = True
 
     @classmethod
     def validate_config(cls, config: ProviderConfig | Mapping[str, object]) -> list[str]:
@@ -183,9 +184,9 @@ class DemoGenerator(Generator):
         return []
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        if request.modality not in ("image", "video"):
+        if request.modality not in ("image", "video", "image_edit"):
             raise BadConfiguration(
-                f"demo generators make images and videos, not {request.modality}"
+                f"demo generators make and edit images and make videos, not {request.modality}"
             )
         style = str(self.config.options.get("style", "aurora"))
         problems = self.validate_config(self.config)
@@ -194,6 +195,10 @@ class DemoGenerator(Generator):
         if "forbidden" in request.prompt.casefold():
             # Lets tests and operators exercise the refusal path without a remote provider.
             raise ModerationRefused("demo refused a prompt containing 'forbidden'")
+        if request.source_image is not None:
+            from generators.demo_edit import demo_edit
+
+            return demo_edit(request, style=style, cost=self.config.cost_per_output)
         if request.modality == "video":
             from generators.demo_video import demo_video
 

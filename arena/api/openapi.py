@@ -191,6 +191,12 @@ OPENAPI: dict[str, object] = {
                                     "prompt": {"type": "string", "minLength": 1, "maxLength": 2000},
                                     "random_prompt": {"type": "boolean"},
                                     "params": {"$ref": "#/components/schemas/BattleParams"},
+                                    "source_image": {
+                                        "type": "string",
+                                        "description": "Image-editing arenas (required "
+                                        "there): the id of your upload (POST /api/uploads); "
+                                        "the prompt is the edit instruction.",
+                                    },
                                 },
                                 "additionalProperties": False,
                                 "anyOf": [
@@ -423,6 +429,50 @@ OPENAPI: dict[str, object] = {
                 },
             },
         },
+        "/api/uploads": {
+            "post": {
+                "operationId": "uploadImage",
+                "summary": "Upload an image to edit (image-editing arenas)",
+                "description": (
+                    "Multipart form with one file field `image`: PNG, JPEG or WebP, at most "
+                    "ARENA_UPLOAD_MAX_BYTES bytes and ARENA_UPLOAD_MAX_PIXELS pixels (checked "
+                    "from the header before decoding), each side at least 16 px. Truncated "
+                    "files are refused. The pixels are re-encoded (no metadata) and stored "
+                    "privately: only you can fetch `url`. Send `id` as `source_image` when "
+                    "starting a battle. Rate-limited like new battles."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "image": {"type": "string", "contentEncoding": "binary"}
+                                },
+                                "required": ["image"],
+                                "additionalProperties": False,
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        _object(
+                            {
+                                "id": {"type": "string"},
+                                "url": {"type": "string"},
+                                "width": {"type": "integer", "minimum": 1},
+                                "height": {"type": "integer", "minimum": 1},
+                            },
+                            required=["id", "url", "width", "height"],
+                        ),
+                        "Stored",
+                    ),
+                    **_errors(400, 403, 413, 415, 429, 503),
+                },
+            }
+        },
         "/api/challenge": {
             "get": {
                 "operationId": "getChallenge",
@@ -500,7 +550,7 @@ OPENAPI: dict[str, object] = {
                 {
                     "slug": {"type": "string"},
                     "title": {"type": "string"},
-                    "modality": {"enum": ["image", "video", "text"]},
+                    "modality": {"enum": ["image", "video", "text", "image_edit"]},
                     "params": _object(
                         {
                             "aspect_ratio": {"type": "array", "items": {"type": "string"}},
@@ -571,7 +621,7 @@ OPENAPI: dict[str, object] = {
                 {
                     "id": {"type": "string", "format": "uuid"},
                     "arena": {"type": "string"},
-                    "modality": {"enum": ["image", "video", "text"]},
+                    "modality": {"enum": ["image", "video", "text", "image_edit"]},
                     "status": {
                         "enum": ["pending", "generating", "ready", "voted", "failed", "abandoned"]
                     },

@@ -13,6 +13,7 @@ urlpatterns = [
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
     path("battles/<uuid:battle_id>/share", views.battle_share, name="api-share"),
+    path("uploads", views.upload_create, name="api-uploads"),
     path("challenge", views.challenge, name="api-challenge"),
     path("openapi.json", views.openapi, name="api-openapi"),
     path("docs", views.api_docs, name="api-docs"),

@@ -61,7 +61,7 @@ def arena_models(request: HttpRequest, slug: str) -> JsonResponse:
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request, fields=("prompt", "random_prompt", "params"))
+    body = json_body(request, fields=("prompt", "random_prompt", "params", "source_image"))
     random_prompt = body.get("random_prompt", False)
     if not isinstance(random_prompt, bool):
         raise InvalidInput("random_prompt must be true or false.")
@@ -77,8 +77,18 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         random_prompt=random_prompt,
         prompt_publishable=sharing.prompt_publishable(request.session),
         params=body.get("params"),
+        source_image=body.get("source_image"),
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
+
+
+@allow_methods("POST")
+@api_view
+def upload_create(request: HttpRequest) -> JsonResponse:
+    """An image to edit (multipart field `image`): validated, stripped, private to its voter."""
+    from arena.api.upload_views import upload_from_request
+
+    return upload_from_request(request)
 
 
 @allow_methods("GET")

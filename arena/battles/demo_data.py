@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from arena.battles.bank import prompt_bank_load
+from arena.battles.demo_edit_data import demo_edit_load
 from arena.battles.demo_video_data import demo_video_load
 from arena.battles.models import Arena, Contender, Modality, Provider, ProviderKind
 
@@ -37,6 +38,7 @@ def demo_load() -> Arena:
         name="Demo renderer", defaults={"kind": ProviderKind.DEMO, "max_concurrency": 8}
     )
     demo_video_load(provider=provider)  # the text-to-video arena (issue 11)
+    image_contenders = []
     for name, org, style in DEMO_CONTENDERS:
         contender, _ = Contender.objects.get_or_create(
             name=name,
@@ -49,6 +51,8 @@ def demo_load() -> Arena:
             },
         )
         contender.arenas.add(arena)
+        image_contenders.append(contender)
+    demo_edit_load(contenders=image_contenders)  # the image-editing arena (issue 11)
     prompt_bank_load(modality=Modality.IMAGE)
     return arena
 

@@ -3,10 +3,12 @@ store the output, and move the battle on. Idempotent, so a redelivered task is h
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -51,6 +53,11 @@ from generators.base import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class SourceInput(NamedTuple):
+    data: bytes
+    sha256: str
 
 
 def provider_config(contender: Contender) -> ProviderConfig:
@@ -160,6 +167,10 @@ def battle_output_form(battle: Battle) -> OutputForm:
     from the parameters chosen for the battle, else the arena's fixed ones."""
     arena = battle.arena
     video = arena.modality == Modality.VIDEO
+    if arena.modality == Modality.IMAGE_EDIT and battle.source_image_id:
+        from arena.battles.uploads import edit_output_form
+
+        return edit_output_form(battle)
     return output_form(
         params=battle.params or {},
         width=arena.width,
@@ -206,7 +217,7 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
         return {"text": result.text or "", "content_type": "text/plain"}
     if len(result.data) > settings.ARENA_OUTPUT_MAX_BYTES:
         raise MediaError(f"output of {len(result.data)} bytes exceeds the limit")
-    if arena.modality == Modality.IMAGE:
+    if arena.modality in (Modality.IMAGE, Modality.IMAGE_EDIT):
         form = battle_output_form(battle)
         width, height = form.width, form.height
         clean = image_normalise(
@@ -252,6 +263,7 @@ def output_generate(*, output_id: int) -> None:
     contender = battle.contender_on(output.side)
     form = battle_output_form(battle)
     video = output_video_target(battle) if arena.modality == Modality.VIDEO else None
+    source = source_image_input(battle)
     # Both sides are asked for the battle's one form; each provider maps it to the nearest
     # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
     request = GenerationRequest(
@@ -264,10 +276,14 @@ def output_generate(*, output_id: int) -> None:
         duration_s=video.duration_s if video else arena.duration_s,
         fps=video.fps if video else None,
         deadline_s=_deadline_s(battle),
+        source_image=source.data if source else None,
     )
     started = time.perf_counter()
     try:
-        result = get_generator(provider_config(contender)).generate(request)
+        generator = get_generator(provider_config(contender))
+        if source and not generator.supports_edit:
+            raise BadConfiguration(f"provider kind {contender.provider.kind} cannot edit images")
+        result = generator.generate(request)
         stored = _store_file(output, result)
     except GeneratorError as exc:
         logger.warning("output %s (%s) failed: %s", output_id, contender.name, exc.message)
@@ -302,10 +318,22 @@ def output_generate(*, output_id: int) -> None:
             "seed": result.used.get("seed", battle.seed),
             "params_used": used,
             "params_mapped": result.mapped,
+            "input_sha256": source.sha256 if source else "",
             "latency_s": result.latency_s or (time.perf_counter() - started),
             "cost": Decimal(str(result.cost)) if result.cost is not None else None,
         },
     )
+
+
+def source_image_input(battle: Battle) -> SourceInput | None:
+    """The exact bytes this side's provider is sent (and their hash, stored on the output so
+    the vote can check both sides got the same input)."""
+    if not battle.source_image_id:
+        return None
+    from arena.battles.uploads import source_image_bytes
+
+    data = source_image_bytes(battle.source_image)  # type: ignore[arg-type]
+    return SourceInput(data, hashlib.sha256(data).hexdigest())
 
 
 def output_fail_unexpected(*, output_id: int, message: str) -> None:

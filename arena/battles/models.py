@@ -18,6 +18,7 @@ class Modality(models.TextChoices):
     IMAGE = "image", "Text to image"
     VIDEO = "video", "Text to video"
     TEXT = "text", "Text"
+    IMAGE_EDIT = "image_edit", "Image editing (upload + instruction)"
 
 
 class RevealPolicy(models.TextChoices):
@@ -234,6 +235,15 @@ class Battle(models.Model):
         editable=False,
         help_text="The generation parameters chosen for this battle (the same for both sides).",
     )
+    source_image = models.ForeignKey(
+        "SourceImage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="battles",
+        editable=False,
+        help_text="Image-editing battles: the voter's upload both sides edit.",
+    )
     share_token = models.CharField(
         max_length=64,
         null=True,
@@ -318,6 +328,13 @@ class Output(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
     attempts = models.PositiveIntegerField(default=0)
+    input_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Image editing: SHA-256 of the source image bytes sent to the provider "
+        "(both sides must match, or the vote does not count).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -329,6 +346,31 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return f"{self.battle_id} {self.side}"
+
+
+def new_upload_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class SourceImage(models.Model):
+    """A voter's upload for image editing: re-encoded (no metadata), private to its voter."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_upload_id, editable=False)
+    voter_id = models.CharField(max_length=64, db_index=True)
+    file = models.FileField(upload_to="uploads/")
+    content_type = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    received = models.JSONField(default=dict, blank=True, help_text="What was uploaded.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.id}"
 
 
 class ProviderCheck(models.Model):

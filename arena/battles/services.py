@@ -33,6 +33,7 @@ from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import rate_limit_hit
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
+from arena.battles.uploads import battle_source_image
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def battle_create(
     rng: random.Random | None = None,
     prompt_publishable: bool | None = None,
     params: object = None,
+    source_image: object = None,
 ) -> Battle:
     """Draw two distinct contenders, store the battle and queue one generation per side.
 
@@ -107,6 +109,7 @@ def battle_create(
         what="new battles from your network",
     )
     chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
+    source = battle_source_image(arena=arena, voter_id=voter_id, upload_id=source_image)
     if random_prompt:
         prompt = prompt_random(arena=arena, rng=rng, voter_id=voter_id)
     else:
@@ -144,6 +147,7 @@ def battle_create(
             seed=rng.randrange(2**31),
             sampling_probability=probability,
             params=chosen,
+            source_image=source,
             # What the voter was told now decides, not the setting at export time.
             prompt_publishable=(
                 settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None else prompt_publishable

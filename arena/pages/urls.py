@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from arena.pages import views
+from arena.pages import uploads, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("arena/<slug:slug>/models/<int:contender_id>/", views.arena_model, name="model"),
     path("o/<str:token>/poster", views.output_file, {"poster": True}, name="output-poster"),
     path("o/<str:token>", views.output_file, name="output-file"),
+    path("u/<str:upload_id>", uploads.upload_file, name="upload-file"),
     path("s/<str:token>", views.share_page, name="share"),
     re_path(r"^s/(?P<token>[^/]+)/(?P<side>left|right)$", views.share_output, name="share-output"),
 ]

@@ -38,6 +38,10 @@ class InvalidReason(models.TextChoices):
         "address_budget",
         ("Over the daily budget of counted votes from one network address"),
     )
+    INPUT_MISMATCH = (
+        "input_mismatch",
+        "Image editing: the two sides were not sent identical source image bytes",
+    )
 
 
 # What the voter is told (only the voter: the share page and the export never say) when a
@@ -52,6 +56,7 @@ VOTER_REASON = {
     InvalidReason.FLAGGED_VOTER: "votes from this browser are held back by the abuse checks",
     InvalidReason.NO_ADDRESS: "your network address could not be read",
     InvalidReason.ADDRESS_BUDGET: "your network has reached today's limit of counted votes",
+    InvalidReason.INPUT_MISMATCH: "the two models were not given the same source image",
 }
 
 

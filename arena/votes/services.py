@@ -407,6 +407,10 @@ def vote_invalid_reason(
         for text in battle.outputs.values_list("text", flat=True):
             if text and any(name in text.casefold() for name in names):
                 return InvalidReason.IDENTITY_LEAKED
+    if battle.arena.modality == Modality.IMAGE_EDIT:  # both sides must edit the same bytes
+        hashes = set(battle.outputs.values_list("input_sha256", flat=True))
+        if len(hashes) != 1 or "" in hashes:
+            return InvalidReason.INPUT_MISMATCH
     if history.flagged:
         return InvalidReason.FLAGGED_VOTER
     if voter_address == "":

@@ -27,6 +27,7 @@ def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any, 
     response = voter.get("/api/arenas")
     assert response.status_code == 200
     assert response.json() == [
+        {"slug": "image-editing", "title": "Image Editing", "modality": "image_edit", "params": {}},
         {
             "slug": "text-to-image",
             "title": "Text to Image",
@@ -44,7 +45,7 @@ def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any, 
             },
         },
     ]
-    assert list(response.json()[1]["params"]) == ["aspect_ratio", "resolution", "duration_s"]
+    assert list(response.json()[2]["params"]) == ["aspect_ratio", "resolution", "duration_s"]
     assert "csrftoken" in voter.client.cookies
 
 
@@ -177,6 +178,7 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
         "/api/arenas/{slug}/votes",
         "/api/battles/{id}",
         "/api/battles/{id}/vote",
+        "/api/uploads",
         "/api/battles/{id}/share",
         "/api/challenge",
     }

@@ -64,7 +64,8 @@ def test_the_bank_loads_once_and_is_filled_on_demand(db: None) -> None:
     assert prompt_bank_load(modality="image") == 0
     out = StringIO()
     call_command("load_prompts", stdout=out)
-    assert f"{len(bank_read('video')) + len(bank_read('text'))} new prompts" in out.getvalue()
+    others = sum(len(bank_read(m)) for m in ("video", "text", "image_edit"))
+    assert f"{others} new prompts" in out.getvalue()
 
 
 def test_random_prompts_never_repeat_for_one_voter(demo_arena: Arena) -> None:

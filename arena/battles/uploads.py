@@ -1,0 +1,179 @@
+"""Voters' source images for image-editing battles: validated, stripped and stored privately.
+
+An upload is hostile input like a provider's file: only PNG, JPEG and WebP are opened, the
+byte size is checked before reading, the pixel count from the header before decoding, and a
+truncated file is refused. The pixels are re-encoded as PNG (lossless, no EXIF/XMP/ICC/text
+chunks; EXIF orientation applied first), and those exact bytes are what both sides of a
+battle receive, so the vote can check (by hash) that both models edited the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageOps
+
+from arena.battles.errors import InvalidInput, NotFound
+from arena.battles.media import ImageLimits, MediaError, image_probe, target_size
+from arena.battles.models import Arena, Battle, Modality, SourceImage
+from arena.battles.params import OutputForm, output_form
+from arena.battles.ratelimit import Limit, rate_limits_hit
+
+UPLOAD_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+MIN_UPLOAD_SIDE = 16
+
+
+def _allowed() -> str:
+    return ", ".join(UPLOAD_FORMATS.values())
+
+
+def upload_clean(raw: bytes) -> tuple[bytes, int, int, dict[str, object]]:
+    """(PNG bytes, width, height, what was received) or InvalidInput saying what is wrong."""
+    max_bytes = settings.ARENA_UPLOAD_MAX_BYTES
+    if not raw:
+        raise InvalidInput("The uploaded file is empty.")
+    if len(raw) > max_bytes:
+        raise InvalidInput(
+            f"The image is {len(raw):,} bytes; the limit is {max_bytes:,} bytes "
+            "(ARENA_UPLOAD_MAX_BYTES)."
+        )
+    try:
+        fmt, width, height = image_probe(
+            raw, limits=ImageLimits(max_pixels=settings.ARENA_UPLOAD_MAX_PIXELS)
+        )
+    except MediaError as exc:
+        text = str(exc)
+        if "over the decoding budget" in text:
+            raise InvalidInput(
+                f"The image has too many pixels; the limit is "
+                f"{settings.ARENA_UPLOAD_MAX_PIXELS:,} pixels (ARENA_UPLOAD_MAX_PIXELS)."
+            ) from None
+        raise InvalidInput(f"The file is not an image this arena accepts ({_allowed()}).") from None
+    if fmt not in UPLOAD_FORMATS:
+        raise InvalidInput(f"{fmt} images are not accepted; send {_allowed()}.")
+    if min(width, height) < MIN_UPLOAD_SIDE:
+        raise InvalidInput(
+            f"The image is {width}×{height}; each side must be at least {MIN_UPLOAD_SIDE} px."
+        )
+    try:
+        with Image.open(io.BytesIO(raw), formats=[fmt]) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(raw), formats=[fmt]) as img:
+            img.load()  # a truncated file fails here ("image file is truncated")
+            oriented = ImageOps.exif_transpose(img)
+            rgb = oriented.convert("RGBA" if "A" in oriented.getbands() else "RGB")
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        raise InvalidInput(
+            "The image is truncated or corrupt and cannot be decoded; please upload it again."
+        ) from None
+    longest = settings.ARENA_UPLOAD_MAX_SIDE
+    if max(rgb.size) > longest:
+        rgb.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+    fresh = Image.frombytes(rgb.mode, rgb.size, rgb.tobytes())  # pixels only, no info dict
+    out = io.BytesIO()
+    fresh.save(out, format="PNG", optimize=False)
+    received = {"format": fmt, "width": width, "height": height, "bytes": len(raw)}
+    return out.getvalue(), fresh.width, fresh.height, received
+
+
+def upload_store(*, raw: bytes, voter_id: str, voter_address: str = "") -> SourceImage:
+    """Validate, strip and store one upload for its voter; rate-limited like new battles."""
+    window = settings.ARENA_RATE_WINDOW_S
+    rate_limits_hit(
+        [
+            Limit(
+                scope="upload-voter",
+                key=voter_id,
+                limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
+                window_s=window,
+                what="uploads",
+            ),
+            Limit(
+                scope="upload-address",
+                key=voter_address,
+                limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
+                window_s=window,
+                what="uploads from your network",
+            ),
+        ]
+    )
+    data, width, height, received = upload_clean(raw)
+    upload = SourceImage(
+        voter_id=voter_id,
+        content_type="image/png",
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        size_bytes=len(data),
+        received=received,
+    )
+    upload.file.name = default_storage.save(f"uploads/{upload.id}.png", ContentFile(data))
+    upload.save()
+    return upload
+
+
+def upload_get_owned(*, upload_id: object, voter_id: str, staff: bool = False) -> SourceImage:
+    """The voter's own upload (or any for staff); anyone else's reads like a missing one."""
+    upload = None
+    if isinstance(upload_id, str) and 0 < len(upload_id) <= 32:
+        upload = SourceImage.objects.filter(pk=upload_id).first()
+    if upload is None or not (staff or (voter_id and upload.voter_id == voter_id)):
+        raise NotFound("There is no such upload.")
+    return upload
+
+
+def battle_source_image(*, arena: Arena, voter_id: str, upload_id: object) -> SourceImage | None:
+    """The upload an image-editing battle edits (required there, refused elsewhere)."""
+    if arena.modality != Modality.IMAGE_EDIT:
+        if upload_id is not None:
+            raise InvalidInput("source_image is only accepted by image-editing arenas.")
+        return None
+    if upload_id is None or upload_id == "":
+        raise InvalidInput(
+            "This arena edits an image: upload one (POST /api/uploads) and send its id as "
+            '"source_image" with the instruction as "prompt".'
+        )
+    if not isinstance(upload_id, str):
+        raise InvalidInput("source_image must be the id returned by POST /api/uploads.")
+    try:
+        return upload_get_owned(upload_id=upload_id, voter_id=voter_id)
+    except NotFound:
+        raise InvalidInput(
+            "source_image is not one of your uploads; upload the image first."
+        ) from None
+
+
+def source_image_bytes(upload: SourceImage) -> bytes:
+    with default_storage.open(upload.file.name, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def edit_output_form(battle: Battle) -> OutputForm:
+    """An editing battle's one output form: the voter's chosen aspect ratio when the arena
+    offers one, else the source image's own shape at the arena's pixel area (an edit keeps
+    the picture's framing); the same for both sides."""
+    arena = battle.arena
+    params = battle.params or {}
+    max_side = settings.ARENA_OUTPUT_MAX_SIDE
+    if "aspect_ratio" in params or "resolution" in params or battle.source_image is None:
+        return output_form(
+            params=params,
+            width=arena.width,
+            height=arena.height,
+            duration_s=None,
+            max_side=max_side,
+            even=False,
+        )
+    source = battle.source_image
+    scale = math.sqrt(arena.width * arena.height / (source.width * source.height))
+    w, h = target_size(
+        max(1, round(source.width * scale)), max(1, round(source.height * scale)), max_side=max_side
+    )
+    g = math.gcd(w, h)
+    return OutputForm(w, h, None, f"{w // g}:{h // g}")

@@ -1,0 +1,227 @@
+"""Image-editing arenas (issue 11): private uploads validated like hostile files, battles
+that edit the voter's own upload, identical input bytes on both sides (else the vote is
+void), and the demo editor's real operations."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+from PIL import Image
+
+from arena.battles.models import Battle, Output, SourceImage
+from arena.votes.models import InvalidReason, Vote
+from generators.base import GenerationRequest, ProviderConfig
+from generators.demo import DemoGenerator
+from generators.demo_edit import edit_operations
+from tests.arena.test_hostile_files import bomb_png
+
+EDITS = "/api/arenas/image-editing/battles"
+
+
+def png(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def jpeg_with_exif() -> bytes:
+    img = Image.new("RGB", (80, 40), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x0112] = 6  # orientation: rotate 90 on display
+    out = io.BytesIO()
+    img.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def upload(voter: Any, data: bytes, name: str = "photo.png", field: str = "image") -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return voter.client.post(
+        "/api/uploads",
+        {field: SimpleUploadedFile(name, data)},
+        headers=voter._headers(None),
+    )
+
+
+def test_an_upload_is_stored_stripped_and_private(
+    demo_arena: Any, voter: Any, make_voter: Any
+) -> None:
+    response = upload(voter, jpeg_with_exif(), "photo.jpg")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    stored = SourceImage.objects.get(pk=body["id"])
+    assert (body["width"], body["height"]) == (40, 80)  # EXIF orientation applied
+    served = voter.get(body["url"])
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    data = b"".join(served.streaming_content)
+    assert b"SecretCam" not in data and b"Exif" not in data
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG" and img.size == (40, 80) and not img.info.get("exif")
+    assert stored.received["format"] == "JPEG"
+    assert make_voter().get(body["url"]).status_code == 404  # another voter: missing
+    assert Client().get(body["url"]).status_code == 404  # no session at all
+
+
+def _truncated_png() -> bytes:
+    data = png(300, 300)
+    return data[: len(data) // 2]
+
+
+def _pixel_bomb() -> bytes:
+    """A few-KB PNG whose header declares 6000×6000 pixels (over the upload budget)."""
+    return bomb_png(6000, 6000)
+
+
+def _bmp() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(out, format="BMP")
+    return out.getvalue()
+
+
+def _gif() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(out, format="GIF")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"%PDF-1.4 not an image at all", "not an image this arena accepts"),
+        (_bmp(), "not an image this arena accepts"),
+        (_gif(), "GIF images are not accepted"),
+        (_truncated_png(), "truncated or corrupt"),
+        (_pixel_bomb(), "too many pixels"),
+        (png(8, 8), "at least 16 px"),
+        (b"", "empty"),
+    ],
+)
+def test_bad_uploads_get_a_400_saying_what_is_wrong(
+    demo_arena: Any, voter: Any, data: bytes, words: str
+) -> None:
+    response = upload(voter, data)
+    assert response.status_code == 400, response.content
+    assert words in response.json()["error"]["message"]
+    assert not SourceImage.objects.exists()
+
+
+def test_an_upload_over_the_byte_limit_is_refused_before_decoding(
+    demo_arena: Any, voter: Any, settings: Any
+) -> None:
+    settings.ARENA_UPLOAD_MAX_BYTES = 1000
+    response = upload(voter, png(400, 400, (1, 2, 3)) + b"\x00" * 2000)
+    assert response.status_code == 400
+    assert "the limit is 1,000 bytes" in response.json()["error"]["message"]
+
+
+def test_uploads_need_multipart_one_image_field_and_csrf(demo_arena: Any, voter: Any) -> None:
+    as_json = voter.post("/api/uploads", {"image": "x"})
+    assert as_json.status_code == 415
+    assert "multipart/form-data" in as_json.json()["error"]["message"]
+    wrong_field = upload(voter, png(), field="picture")
+    assert wrong_field.status_code == 400 and "'picture'" in wrong_field.json()["error"]["message"]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    no_token = voter.client.post("/api/uploads", {"image": SimpleUploadedFile("a.png", png())})
+    assert no_token.status_code == 403
+
+
+def test_uploads_are_rate_limited_like_battles(demo_arena: Any, voter: Any, settings: Any) -> None:
+    settings.ARENA_RATE_BATTLES_PER_VOTER = 2
+    assert upload(voter, png()).status_code == 201
+    assert upload(voter, png()).status_code == 201
+    third = upload(voter, png())
+    assert third.status_code == 429 and third["Retry-After"]
+
+
+def test_an_editing_battle_edits_the_voters_own_upload_on_both_sides(
+    demo_arena: Any, voter: Any, make_voter: Any, run_on_commit: Any
+) -> None:
+    source = upload(voter, png(96, 64)).json()["id"]
+    no_image = voter.post(EDITS, {"prompt": "make it blue"})
+    assert (
+        no_image.status_code == 400 and "POST /api/uploads" in no_image.json()["error"]["message"]
+    )
+    stranger = make_voter()
+    theirs = stranger.post(EDITS, {"prompt": "make it blue", "source_image": source})
+    assert (
+        theirs.status_code == 400 and "not one of your uploads" in theirs.json()["error"]["message"]
+    )
+    elsewhere = voter.post(
+        "/api/arenas/text-to-image/battles", {"prompt": "a fox", "source_image": source}
+    )
+    assert (
+        elsewhere.status_code == 400
+        and "only accepted by image-editing" in elsewhere.json()["error"]["message"]
+    )
+    created = run_on_commit(
+        voter.post, EDITS, {"prompt": "make it blue and mirror it", "source_image": source}
+    )
+    assert created.status_code == 201, created.content
+    battle = Battle.objects.get(pk=created.json()["id"])
+    assert battle.status == "ready", battle.failure_reason
+    outputs = list(battle.outputs.all())
+    stored = SourceImage.objects.get(pk=source)
+    assert {o.input_sha256 for o in outputs} == {stored.sha256}
+    sizes = set()
+    for output in outputs:
+        data = b"".join(voter.get(f"/o/{output.token}").streaming_content)
+        sizes.add(len(data))
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.format == "WEBP" and img.size == (output.width, output.height)
+            assert img.width * 2 == img.height * 3  # the source's 3:2 shape
+    assert len(sizes) == 1  # one form per battle: same byte length too
+    vote = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
+    assert vote.status_code == 200 and vote.json()["counted"] is True
+
+
+def test_a_vote_is_void_when_the_sides_got_different_input_bytes(
+    demo_arena: Any, voter: Any, run_on_commit: Any
+) -> None:
+    source = upload(voter, png()).json()["id"]
+    created = run_on_commit(voter.post, EDITS, {"prompt": "blur it", "source_image": source})
+    battle_id = created.json()["id"]
+    Output.objects.filter(battle_id=battle_id, side="right").update(input_sha256="0" * 64)
+    vote = voter.post(f"/api/battles/{battle_id}/vote", {"choice": "left"})
+    assert vote.status_code == 200
+    assert vote.json()["counted"] is False
+    assert "same source image" in vote.json()["not_counted_reason"]
+    assert Vote.objects.get().invalid_reason == InvalidReason.INPUT_MISMATCH
+
+
+def _demo(style: str, prompt: str, source: bytes) -> Image.Image:
+    result = DemoGenerator(ProviderConfig(kind="demo", options={"style": style})).generate(
+        GenerationRequest(prompt=prompt, modality="image_edit", source_image=source)
+    )
+    return Image.open(io.BytesIO(result.data)).convert("RGB")
+
+
+def test_the_demo_editor_follows_the_instruction() -> None:
+    half = Image.new("RGB", (40, 20), (250, 250, 250))
+    half.paste((200, 20, 20), (0, 0, 20, 20))  # red left half, white right half
+    buffer = io.BytesIO()
+    half.save(buffer, format="PNG")
+    source = buffer.getvalue()
+    mirrored = _demo("aurora", "mirror it", source)
+    assert mirrored.getpixel((35, 10))[0] > 150 and mirrored.getpixel((35, 10))[1] < 60
+    rotated = _demo("aurora", "rotate it", source)
+    assert rotated.size == (20, 40)
+    grey = _demo("aurora", "make it black and white", source)
+    r, g, b = grey.getpixel((5, 5))
+    assert r == g == b
+    blue = _demo("aurora", "make it blue", source)
+    r, g, b = blue.getpixel((30, 10))
+    assert b > r and b > g
+    darker = _demo("aurora", "darker please", source)
+    assert sum(darker.getpixel((30, 10))) < sum(half.getpixel((30, 10)))
+    ignored = _demo("noise", "mirror it", source)  # the worst style ignores the instruction
+    assert ignored.getpixel((35, 10))[0] > 150 and ignored.getpixel((35, 10))[1] > 150
+    assert [name for name, _ in edit_operations("blur then rotate, in red")] == [
+        "blur",
+        "rotate",
+        "red",
+    ]
