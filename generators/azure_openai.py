@@ -47,6 +47,9 @@ class AzureOpenAIImagesGenerator(OpenAIImagesGenerator):
             return base + "/images/generations"
         return f"{base}/openai/deployments/{self.deployment}/images/generations"
 
+    def edit_endpoint(self) -> str:
+        return self.endpoint().rsplit("/images/generations", 1)[0] + "/images/edits"
+
     def params(self) -> dict[str, str] | None:
         if self.base_url.endswith("/openai/v1"):
             return {"api-version": str(self.opt("api_version", "preview"))}

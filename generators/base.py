@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-Modality = Literal["image", "video", "text", "image_edit"]
+Modality = Literal["image", "video", "text"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class GenerationRequest:
     duration_s: float | None = None  # video only
     fps: int | None = None  # video only
     deadline_s: float = 120.0  # overall budget for this one output, polling included
-    # image editing: the voter's (re-encoded PNG) upload; the prompt is the instruction
+    # image editing (modality "image"): the voter's re-encoded PNG upload, to be edited as the
+    # prompt instructs; only kinds with `supports_edit` are sent one
     source_image: bytes | None = None
 
 

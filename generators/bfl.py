@@ -5,6 +5,7 @@ The signed `result.sample` URL expires after ~10 minutes, so it is downloaded im
 
 from __future__ import annotations
 
+import base64
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
@@ -38,6 +39,9 @@ class BFLGenerator(RemoteGenerator):
     kind: ClassVar[str] = "bfl"
     default_base_url: ClassVar[str] = "https://api.bfl.ai"
     default_model: ClassVar[str] = "flux-pro-1.1"
+    # FLUX Kontext (flux-kontext-pro/max) and FLUX.2 edit an `input_image`; use one of those
+    # models for a contender of an image_edit arena
+    supports_edit: ClassVar[bool] = True
     # polling_url points at a regional host (api.eu1.bfl.ai, api.us1.bfl.ai) that needs x-key
     provider_domains: ClassVar[tuple[str, ...]] = ("bfl.ai",)
 
@@ -76,6 +80,10 @@ class BFLGenerator(RemoteGenerator):
             w, h = fit_dims(*dims, **self.size_rules())
             body["width"], body["height"] = w, h
             note(mapped, "size", requested_label(request), size_str(w, h))
+        if request.source_image is not None:
+            # FLUX Kontext (and FLUX.2) image editing: the source as base64 in the JSON body
+            body["input_image"] = base64.b64encode(request.source_image).decode("ascii")
+            used["edit"] = True
         tolerance = self.opt("safety_tolerance")
         if tolerance is not None:
             body["safety_tolerance"] = int(tolerance)

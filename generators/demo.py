@@ -184,9 +184,9 @@ class DemoGenerator(Generator):
         return []
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        if request.modality not in ("image", "video", "image_edit"):
+        if request.modality not in ("image", "video"):
             raise BadConfiguration(
-                f"demo generators make and edit images and make videos, not {request.modality}"
+                f"demo generators make images and videos, not {request.modality}"
             )
         style = str(self.config.options.get("style", "aurora"))
         problems = self.validate_config(self.config)

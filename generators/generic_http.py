@@ -6,6 +6,7 @@ without code: the admin sets the URL, body template, response path and auth head
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -44,7 +45,9 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
     "response_format": "b64_json",
 }
 DEFAULT_RESPONSE_PATH = "data.0.b64_json|data.0.url"
-PLACEHOLDER = re.compile(r"\{(prompt|seed|width|height|model|aspect_ratio|size|quality)\}")
+PLACEHOLDER = re.compile(
+    r"\{(prompt|seed|width|height|model|aspect_ratio|size|quality|image_b64)\}"
+)
 WHOLE = re.compile(r"^\{(seed|width|height)\}$")
 
 
@@ -79,12 +82,14 @@ class GenericHTTPGenerator(RemoteGenerator):
     (dotted, "|" for alternatives; value is base64, a data: URI or a URL), response_type
     ("auto", "b64", "url"), auth_header ("Authorization"), auth_prefix ("Bearer "), headers,
     sizes (list of "WxH" the server accepts), size_multiple, max_side, refusal_path (a truthy
-    value there means a moderation refusal).
+    value there means a moderation refusal), image_field ("image": where an edit's source
+    image goes, base64, unless the template places {image_b64} itself).
     """
 
     kind: ClassVar[str] = "generic_http"
     default_model: ClassVar[str] = "custom"
     needs_api_key: ClassVar[bool] = False
+    supports_edit: ClassVar[bool] = True  # the source image base64 in the JSON body
 
     @classmethod
     def check_options(cls, config: ProviderConfig, *, partial: bool) -> list[str]:
@@ -140,9 +145,17 @@ class GenericHTTPGenerator(RemoteGenerator):
             "aspect_ratio": aspect_label(w, h),
             "size": size_str(w, h),
             "quality": request.quality or "",
+            "image_b64": "",
         }
-        body = fill(template_of(self.opt("body_template")), values)
+        template = template_of(self.opt("body_template"))
+        if request.source_image is not None:
+            values["image_b64"] = base64.b64encode(request.source_image).decode("ascii")
+        body = fill(template, values)
         used: dict[str, Any] = {"model": self.model}
+        if request.source_image is not None:
+            used["edit"] = True
+            if "{image_b64}" not in json.dumps(template) and isinstance(body, dict):
+                body[str(self.opt("image_field", "image"))] = values["image_b64"]
         used["seed"] = (
             request.seed if "{seed}" in json.dumps(template_of(self.opt("body_template"))) else None
         )

@@ -84,6 +84,7 @@ class OpenAIImagesGenerator(RemoteGenerator):
     """kind "openai_images": api.openai.com (or a compatible server) /v1/images/generations."""
 
     kind: ClassVar[str] = "openai_images"
+    supports_edit: ClassVar[bool] = True  # POST /images/edits
     default_base_url: ClassVar[str] = "https://api.openai.com/v1"
     default_model: ClassVar[str] = "gpt-image-1"
 
@@ -148,7 +149,27 @@ class OpenAIImagesGenerator(RemoteGenerator):
             body.update(extra)
         return body, used
 
+    def edit_endpoint(self) -> str:
+        return self.base_url + str(self.opt("edit_path", "/images/edits"))
+
+    def _edit(self, request: GenerationRequest, http: HttpClient) -> GenerationResult:
+        """POST /images/edits: the same fields as a generation, as a multipart form with the
+        source image in `image` (the arena sends PNG)."""
+        mapped: dict[str, dict[str, object]] = {}
+        body, used = self.build_body(request, mapped)
+        form = {
+            name: str(value) for name, value in body.items() if not isinstance(value, dict | list)
+        }
+        files = {"image": ("image.png", request.source_image or b"", "image/png")}
+        used["edit"] = True
+        response = http.request(
+            "POST", self.edit_endpoint(), data=form, files=files, params=self.params()
+        )
+        return self.parse_images(json_body(response, self.kind), http, used, mapped)
+
     def _generate(self, request: GenerationRequest, http: HttpClient) -> GenerationResult:
+        if request.source_image is not None:
+            return self._edit(request, http)
         mapped: dict[str, dict[str, object]] = {}
         body, used = self.build_body(request, mapped)
         response = http.request("POST", self.endpoint(), json=body, params=self.params())

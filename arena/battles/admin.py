@@ -24,6 +24,7 @@ from arena.battles.models import (
     Arena,
     Battle,
     Contender,
+    Modality,
     Output,
     Prompt,
     Provider,
@@ -31,7 +32,14 @@ from arena.battles.models import (
     ProviderKind,
 )
 from arena.battles.selectors import costs_by_day, provider_health
-from generators.base import BadConfiguration, Generator, generator_class
+from generators.base import (
+    KIND_LABELS,
+    REGISTRY,
+    BadConfiguration,
+    Generator,
+    generator_class,
+    kind_supports_edit,
+)
 from generators.options import option_specs, options_problems
 
 
@@ -166,6 +174,19 @@ class ContenderForm(forms.ModelForm):
             parameters = data.get("parameters") or {}
             if not isinstance(parameters, dict):
                 raise forms.ValidationError("Parameters must be a JSON object.")
+            editing = [
+                str(a) for a in data.get("arenas") or [] if a.modality == Modality.IMAGE_EDIT
+            ]
+            if editing and not kind_supports_edit(provider.kind):
+                self.add_error(
+                    "arenas",
+                    f"{', '.join(editing)} edits uploaded images, and the provider kind "
+                    f"{provider.get_kind_display()} has no image-edit endpoint. Image-editing "
+                    "arenas take: "
+                    + ", ".join(KIND_LABELS.get(k, k) for k in REGISTRY if kind_supports_edit(k))
+                    + ".",
+                )
+                return data
             unknown = options_problems(provider.kind, parameters)
             if unknown:
                 self.add_error("parameters", unknown)

@@ -268,7 +268,8 @@ def output_generate(*, output_id: int) -> None:
     # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
     request = GenerationRequest(
         prompt=battle.prompt.text,
-        modality=arena.modality,  # type: ignore[arg-type]
+        # an edit is an image request that carries the source image
+        modality=Modality.IMAGE if source else arena.modality,  # type: ignore[arg-type]
         seed=battle.seed,
         width=form.width,
         height=form.height,
@@ -355,7 +356,16 @@ def contender_test_generate(
     deadline_s: float = 120.0,
 ) -> tuple[ProviderCheck, bytes]:
     """Run one generation for an operator and record it; returns the cleaned image (or b"")."""
-    modality = contender.arenas.values_list("modality", flat=True).first() or Modality.IMAGE
+    modalities = set(contender.arenas.values_list("modality", flat=True))
+    source = None
+    if modalities == {Modality.IMAGE_EDIT}:  # only edits: try one on a sample picture
+        from arena.battles.uploads import sample_source_image
+
+        source = sample_source_image(width, height)
+    modality = next(
+        (m for m in (Modality.IMAGE, Modality.VIDEO, Modality.TEXT) if m in modalities),
+        Modality.IMAGE,
+    )
     request = GenerationRequest(
         prompt=prompt_clean(prompt),
         modality=modality,  # type: ignore[arg-type]
@@ -363,6 +373,7 @@ def contender_test_generate(
         width=width,
         height=height,
         deadline_s=deadline_s,
+        source_image=source,
     )
     started = time.perf_counter()
     image = b""

@@ -177,3 +177,20 @@ def edit_output_form(battle: Battle) -> OutputForm:
     )
     g = math.gcd(w, h)
     return OutputForm(w, h, None, f"{w // g}:{h // g}")
+
+
+def sample_source_image(width: int, height: int) -> bytes:
+    """A picture to edit for the admin's "Test generate" of an editing-only contender: a
+    colour gradient with a dark square (so mirror, rotate and recolour all show)."""
+    import numpy as np
+
+    w, h = max(16, min(width, 1024)), max(16, min(height, 1024))
+    xs = np.linspace(0, 255, w, dtype=np.float32)[None, :]
+    ys = np.linspace(0, 255, h, dtype=np.float32)[:, None]
+    pixels = np.stack(
+        [np.broadcast_to(xs, (h, w)), np.broadcast_to(ys, (h, w)), np.full((h, w), 160.0)], -1
+    )
+    pixels[h // 5 : h // 2, w // 5 : w // 2] = 30
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(out, format="PNG")
+    return out.getvalue()

@@ -195,7 +195,7 @@ def test_a_vote_is_void_when_the_sides_got_different_input_bytes(
 
 def _demo(style: str, prompt: str, source: bytes) -> Image.Image:
     result = DemoGenerator(ProviderConfig(kind="demo", options={"style": style})).generate(
-        GenerationRequest(prompt=prompt, modality="image_edit", source_image=source)
+        GenerationRequest(prompt=prompt, source_image=source)
     )
     return Image.open(io.BytesIO(result.data)).convert("RGB")
 
@@ -225,3 +225,48 @@ def test_the_demo_editor_follows_the_instruction() -> None:
         "rotate",
         "red",
     ]
+
+
+def test_the_admin_refuses_a_provider_without_an_edit_endpoint_in_an_editing_arena(
+    demo_arena: Any, admin_client: Any
+) -> None:
+    from arena.battles.models import Arena, Contender, Provider
+
+    editing = Arena.objects.get(slug="image-editing")
+    stability = Provider.objects.create(
+        name="Stability", kind="stability", base_url="https://api.stability.ai"
+    )
+    form = {
+        "name": "Stable Image",
+        "organization": "Stability AI",
+        "provider": stability.pk,
+        "model_id": "core",
+        "parameters": "{}",
+        "arenas": [editing.pk],
+        "enabled": "on",
+        "sampling_weight": "1",
+        "license": "",
+        "link": "",
+    }
+    refused = admin_client.post("/admin/battles/contender/add/", form)
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "has no image-edit endpoint" in page and "OpenAI Images" in page
+    assert not Contender.objects.filter(name="Stable Image").exists()
+    demo = Provider.objects.get(kind="demo")
+    form.update(name="Demo Editor", provider=demo.pk, parameters='{"style": "aurora"}')
+    form["arenas"] = [editing.pk]
+    assert admin_client.post("/admin/battles/contender/add/", form).status_code == 302
+
+
+def test_test_generate_of_an_editing_only_contender_edits_a_sample_picture(
+    demo_arena: Any,
+) -> None:
+    from arena.battles.generation import contender_test_generate
+    from arena.battles.models import Arena, Contender
+
+    contender = Contender.objects.get(name="Demo Aurora")
+    contender.arenas.set([Arena.objects.get(slug="image-editing")])
+    check, image = contender_test_generate(contender=contender, prompt="mirror it")
+    assert check.ok, check.error
+    assert image.startswith(b"RIFF") and check.params_used["operations"] == ["mirror"]

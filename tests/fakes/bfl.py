@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from tests.fakes.server import ProviderFake, Recorded, Reply, png_bytes
+from tests.fakes.server import ProviderFake, Recorded, Reply, edited_png, png_bytes
 
 
 class BFLFake(ProviderFake):
@@ -29,6 +30,7 @@ class BFLFake(ProviderFake):
         super().__init__(api_key=api_key)
         self.polling_base: str | None = None
         self.sample_url: str | None = None
+        self.edit_images: list[bytes] = []  # decoded input_image of each edit job
 
     def error_reply(self, status: int, message: str) -> Reply:
         return Reply(status, {"detail": message})
@@ -49,6 +51,25 @@ class BFLFake(ProviderFake):
                     422, {"detail": [{"loc": ["body", "prompt"], "msg": "field required"}]}
                 )
             model = req.path.removeprefix("/v1/")
+            if "input_image" in body:  # FLUX Kontext editing: base64 image in the JSON body
+                try:
+                    source = base64.b64decode(str(body["input_image"]), validate=True)
+                except ValueError:
+                    source = b""
+                edited = edited_png(source)
+                if edited is None:
+                    return Reply(422, {"detail": "input_image is not a base64 image"})
+                self.edit_images.append(source)
+                job_id, job = self.new_job(model=model, body=body)
+                job["url"] = self.add_file(edited, "image/png", ".png")
+                return Reply(
+                    200,
+                    {
+                        "id": job_id,
+                        "polling_url": f"{self.polling_base or self.base_url}"
+                        f"/v1/get_result?id={job_id}",
+                    },
+                )
             job_id, _ = self.new_job(model=model, body=body)
             return Reply(
                 200,

@@ -6,7 +6,7 @@ import base64
 import time
 from typing import Any
 
-from tests.fakes.server import ProviderFake, Recorded, Reply, mp4_bytes, png_bytes
+from tests.fakes.server import ProviderFake, Recorded, Reply, edited_png, mp4_bytes, png_bytes
 
 
 class OpenAIImagesFake(ProviderFake):
@@ -31,6 +31,7 @@ class OpenAIImagesFake(ProviderFake):
         self.azure = azure
         self.url_mode = url_mode
         self.usage = usage
+        self.edit_images: list[bytes] = []  # the source images the edit endpoint received
         if azure:
             self.auth_header, self.auth_prefix = "api-key", ""
 
@@ -64,9 +65,31 @@ class OpenAIImagesFake(ProviderFake):
         )
 
     def route_of(self, req: Recorded) -> str:
+        if req.path.endswith("/images/edits"):
+            return "edit"
         return "submit" if req.path.endswith("/images/generations") else "other"
 
+    def edit(self, req: Recorded) -> Reply:
+        """POST …/images/edits (multipart): `image` must be a real image and `prompt` set;
+        answers the image inverted, at its own size."""
+        fields, files = req.form(), req.files()
+        if not fields.get("prompt"):
+            return self.error_reply(400, "prompt is required")
+        edited = edited_png(files.get("image", b""))
+        if edited is None:
+            return self.error_reply(400, "image is required and must be a PNG, JPEG or WebP")
+        self.edit_images.append(files["image"])
+        return Reply(
+            200,
+            {
+                "created": int(time.time()),
+                "data": [{"b64_json": base64.b64encode(edited).decode()}],
+            },
+        )
+
     def handle(self, req: Recorded) -> Reply:
+        if req.route == "edit" and req.method == "POST":
+            return self.edit(req)
         if req.route != "submit" or req.method != "POST":
             return Reply(404, {"error": {"message": f"no route {req.method} {req.path}"}})
         body = req.json()

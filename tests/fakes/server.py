@@ -38,6 +38,21 @@ def png_bytes(
     return buf.getvalue()
 
 
+def edited_png(source: bytes) -> bytes | None:
+    """What the fakes' edit endpoints answer: the source image, decoded and inverted (so a
+    test can see the image arrived and was used); None when `source` is not an image."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(source)) as img:
+            inverted = ImageOps.invert(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    buf = io.BytesIO()
+    inverted.save(buf, "PNG")
+    return buf.getvalue()
+
+
 @functools.lru_cache(maxsize=1)
 def mp4_bytes() -> bytes:
     """A real 1 s 64×64 H.264 MP4 (made once with ffmpeg's testsrc, see tests/fakes/README)."""
@@ -80,6 +95,20 @@ class Recorded:
 
     def params(self) -> dict[str, str]:
         return {k: v[0] for k, v in self.query.items()}
+
+    def files(self) -> dict[str, bytes]:
+        """The raw bytes of every part of a multipart/form-data body, by field name."""
+        ctype = self.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return {}
+        raw = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode() + self.body
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+        parts: dict[str, bytes] = {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                parts[str(name)] = part.get_payload(decode=True) or b""
+        return parts
 
 
 @dataclass
