@@ -179,6 +179,11 @@
     reset();
     const params = window.ArenaParams && window.ArenaParams.chosen();  // params.js
     if (params) body = Object.assign({}, body, {params});
+    if (window.ArenaUpload) {  // upload.js: image-editing arenas edit the voter's upload
+      const source = window.ArenaUpload.sourceId();
+      if (!source) { say("Upload an image first, then describe the change.", "error"); return; }
+      body = Object.assign({}, body, {source_image: source});
+    }
     const buttons = [$("generate-btn"), $("random-btn")];
     buttons.forEach((b) => { b.disabled = true; });
     try {

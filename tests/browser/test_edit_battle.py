@@ -1,0 +1,90 @@
+"""An image-editing battle in a real browser (issue 11): the voter uploads a picture (file
+input with a label), sees the stored copy as a preview, describes the change, and both demo
+models' edits of that picture arrive; after the vote the names show."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.browser.conftest import IMAGES_SHOWN
+from tests.live import LiveArena
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveArena]:
+    arena = LiveArena(tmp_path_factory.mktemp("live-edit"))
+    try:
+        yield arena.start()
+    finally:
+        arena.stop()
+
+
+def picture(path: Path) -> Path:
+    """A 480×320 JPEG: sky, sun and a hill, so colour and mirror edits are visible."""
+    img = Image.new("RGB", (480, 320), (120, 180, 240))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((40, 30, 130, 120), fill=(250, 220, 60))
+    draw.polygon([(0, 320), (200, 170), (480, 260), (480, 320)], fill=(60, 150, 70))
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", quality=90)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_an_editing_battle_with_an_upload(browser: object, live: LiveArena, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live.base + "/arena/image-editing/")
+    assert "Upload an image and describe the change" in page.inner_text(".arena-head")
+    assert "Describe the change" in page.get_attribute("#prompt-input", "placeholder")
+    # before an upload, Generate asks for one
+    page.fill("#prompt-input", "make it black and white")
+    page.click("#generate-btn")
+    page.wait_for_selector("#message:not([hidden])")
+    assert "Upload an image first" in page.inner_text("#message")
+    # a file that is not an image is refused in words
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image at all")
+    page.get_by_label("Image to edit").set_input_files(str(bad))
+    page.wait_for_function(
+        "document.getElementById('message').textContent.includes('not an image')"
+    )
+    # the real upload: its stored copy is the preview
+    page.get_by_label("Image to edit").set_input_files(str(picture(tmp_path / "hill.jpg")))
+    page.wait_for_selector("#upload-preview:not([hidden])")
+    page.wait_for_function(
+        "document.getElementById('upload-img').complete && "
+        "document.getElementById('upload-img').naturalWidth === 480"
+    )
+    assert page.get_attribute("#upload-img", "src").startswith("/u/")
+    page.fill("#prompt-input", "make it black and white, then mirror it")
+    page.click("#generate-btn")
+    page.wait_for_function(IMAGES_SHOWN, timeout=60_000)
+    sizes = page.evaluate(
+        "Array.from(document.querySelectorAll('img.output')).map(i => [i.naturalWidth, "
+        "i.naturalHeight])"
+    )
+    for width, height in sizes:
+        assert width * 2 == height * 3  # the source's 3:2 framing, one form for both sides
+    boxes = page.evaluate(
+        "Array.from(document.querySelectorAll('img.output')).map(i => "
+        "i.getBoundingClientRect().width / i.getBoundingClientRect().height)"
+    )
+    assert boxes == [pytest.approx(1.5, abs=0.02)] * 2  # shown whole, not cropped square
+    page.screenshot(path=str(tmp_path / "edit-battle.png"), full_page=True)
+    shots = os.environ.get("ARENA_SCREENSHOT_DIR")
+    if shots:
+        Path(shots, "edit-battle.png").write_bytes((tmp_path / "edit-battle.png").read_bytes())
+    page.click(".vote[data-choice=left]")
+    page.wait_for_selector(".panel[data-side=left] .reveal .model-name", state="visible")
+    assert page.inner_text(".panel[data-side=left] .model-name").startswith("Demo ")
+    assert not errors, errors
