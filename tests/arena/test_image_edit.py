@@ -270,3 +270,16 @@ def test_test_generate_of_an_editing_only_contender_edits_a_sample_picture(
     check, image = contender_test_generate(contender=contender, prompt="mirror it")
     assert check.ok, check.error
     assert image.startswith(b"RIFF") and check.params_used["operations"] == ["mirror"]
+
+
+def test_a_random_instruction_comes_from_the_editing_bank(
+    demo_arena: Any, voter: Any, run_on_commit: Any
+) -> None:
+    from arena.battles.bank import bank_read
+
+    source = upload(voter, png()).json()["id"]
+    created = run_on_commit(voter.post, EDITS, {"random_prompt": True, "source_image": source})
+    assert created.status_code == 201, created.content
+    battle = Battle.objects.get(pk=created.json()["id"])
+    assert battle.prompt.text in {p.text for p in bank_read("image_edit")}
+    assert battle.prompt.modality == "image_edit" and battle.status == "ready"

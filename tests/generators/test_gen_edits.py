@@ -32,9 +32,7 @@ def assert_inverted_source(data: bytes) -> None:
 
 
 def edit(gen: Generator) -> bytes:
-    result = gen.generate(
-        make_request(prompt="make it cyan", source_image=source_png())
-    )
+    result = gen.generate(make_request(prompt="make it cyan", source_image=source_png()))
     assert result.used.get("edit") is True
     return result.data
 
