@@ -57,6 +57,7 @@ def test_an_upload_is_stored_stripped_and_private(
     assert (body["width"], body["height"]) == (40, 80)  # EXIF orientation applied
     served = voter.get(body["url"])
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert "private" in served["Cache-Control"] and "Cookie" in served["Vary"]
     data = b"".join(served.streaming_content)
     assert b"SecretCam" not in data and b"Exif" not in data
     with Image.open(io.BytesIO(data)) as img:
