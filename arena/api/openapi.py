@@ -78,6 +78,10 @@ _ROW = _object(
             "its votes stay out of the fit.",
         },
         "retired": {"type": "boolean", "description": "No longer drawn; its votes count."},
+        "contender_id": {
+            "type": ["integer", "null"],
+            "description": "The model's id: stable when its display name changes.",
+        },
         "model": {"type": "string"},
         "organization": {"type": "string"},
         "demo": {"type": "boolean"},

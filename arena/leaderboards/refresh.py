@@ -46,10 +46,11 @@ from arena.leaderboards.honest import (
     style_section,
 )
 from arena.leaderboards.models import LeaderboardSnapshot
+from arena.leaderboards.rows import BoardRow
 from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
-from arena.votes.services import elo_store
+from arena.votes.services import Standing, elo_store
 from arena.votes.stream import VoteColumns, counted_vote_columns
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
@@ -101,12 +102,17 @@ def _elo(elo: dict[str, float], model: str) -> float:
 
 
 def board_dict(
-    board: Board, *, names: Sequence[str], contenders: dict[str, Contender]
+    board: Board,
+    *,
+    names: Sequence[str],
+    contenders: dict[str, Contender],
+    contender_ids: dict[str, int],
 ) -> dict[str, object]:
     """A board in the stored snapshot's shape: ranked rows (ratings and bounds to two
-    decimals), then the provisional models (``rank`` None, no rating or interval)."""
+    decimals), then the provisional models (``rank`` None, no rating or interval); each row
+    a :class:`BoardRow` keyed by ``contender_ids[name]``."""
     elo = dict(zip(names, board.elo.tolist(), strict=True))
-    rows: list[dict[str, object]] = []
+    rows: list[BoardRow] = []
     lb = board.leaderboard
     style_shown = lb is not None and lb.style is not None and lb.style.identified
     if lb is not None:
@@ -114,37 +120,34 @@ def board_dict(
             contender = contenders.get(row.model)
             ipw = board.ipw_rows.get(row.model)
             rows.append(
-                {
-                    "rank": row.rank,
-                    "provisional": False,
-                    "model": row.model,
-                    "organization": contender.organization if contender else "",
-                    "demo": contender.is_demo if contender else False,
-                    "retired": contender is None,
-                    "rating": finite(row.rating),
-                    "ci_low": finite(row.ci_low),
-                    "ci_high": finite(row.ci_high),
-                    "elo": _elo(elo, row.model),
-                    "votes": row.votes,
-                    "wins": row.wins,
-                    "ties": row.ties,
-                    "losses": row.losses,
-                    "win_rate": round(row.win_rate, 4) if row.votes else None,
-                    **(
-                        {
-                            "style_rating": finite(row.style_rating),
-                            "style_ci_low": finite(row.style_ci_low),
-                            "style_ci_high": finite(row.style_ci_high),
-                        }
+                BoardRow(
+                    rank=row.rank,
+                    provisional=False,
+                    contender_id=contender_ids.get(row.model),
+                    model=row.model,
+                    organization=contender.organization if contender else "",
+                    demo=contender.is_demo if contender else False,
+                    retired=contender is None,
+                    rating=finite(row.rating),
+                    ci_low=finite(row.ci_low),
+                    ci_high=finite(row.ci_high),
+                    elo=_elo(elo, row.model),
+                    votes=row.votes,
+                    wins=row.wins,
+                    ties=row.ties,
+                    losses=row.losses,
+                    win_rate=round(row.win_rate, 4) if row.votes else None,
+                    style=(
+                        (
+                            finite(row.style_rating),
+                            finite(row.style_ci_low),
+                            finite(row.style_ci_high),
+                        )
                         if style_shown
-                        else {}
+                        else None
                     ),
-                    **(
-                        {"ipw_rating": ipw[0], "ipw_ci_low": ipw[1], "ipw_ci_high": ipw[2]}
-                        if ipw
-                        else {}
-                    ),
-                }
+                    ipw=ipw or None,
+                )
             )
         matrices: dict[str, object] = {
             "models": list(lb.models),
@@ -185,27 +188,28 @@ def board_dict(
     for p in board.ranked.provisional if board.ranked is not None else []:
         contender = contenders.get(p.model)
         rows.append(
-            {
-                "rank": None,
-                "provisional": True,
-                "model": p.model,
-                "organization": contender.organization if contender else "",
-                "demo": contender.is_demo if contender else False,
-                "retired": contender is None,
-                "rating": None,
-                "ci_low": None,
-                "ci_high": None,
-                "elo": _elo(elo, p.model),
-                "votes": p.votes,
-                "wins": p.wins,
-                "ties": p.ties,
-                "losses": p.losses,
-                "win_rate": None if p.win_rate is None else round(p.win_rate, 4),
-            }
+            BoardRow(
+                rank=None,
+                provisional=True,
+                contender_id=contender_ids.get(p.model),
+                model=p.model,
+                organization=contender.organization if contender else "",
+                demo=contender.is_demo if contender else False,
+                retired=contender is None,
+                rating=None,
+                ci_low=None,
+                ci_high=None,
+                elo=_elo(elo, p.model),
+                votes=p.votes,
+                wins=p.wins,
+                ties=p.ties,
+                losses=p.losses,
+                win_rate=None if p.win_rate is None else round(p.win_rate, 4),
+            )
         )
     return {
         "category": board.category,
-        "rows": rows,
+        "rows": [row.as_dict() for row in rows],
         "matrices": matrices,
         "params": params,
         "votes": board.votes,
@@ -291,12 +295,14 @@ def compute_boards(
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
+    name_ids = {name: pk for pk, name in id_names.items()}  # names are unique
     table = elo_resume(
         arena=arena,
         columns=columns,
         model_a=lookup[columns.left],
         model_b=lookup[columns.right],
         names=names,
+        contender_ids=[name_ids[name] for name in names],
         categories=categories,
         phases=phases,
     )
@@ -396,10 +402,10 @@ def _hashes_of(voter_ids: list[str]) -> list[int]:
 
 def _overall_by_contender(
     table: EloTable, id_names: dict[int, str], position: dict[str, int]
-) -> dict[int, tuple[float, int, int, int, int]]:
+) -> dict[int, Standing]:
     """Overall Elo standings keyed by contender id (what the live board stores)."""
     return {
-        pk: (
+        pk: Standing(
             float(table.ratings[0, k]),
             int(table.votes[0, k]),
             int(table.wins[0, k]),
@@ -508,7 +514,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
         c.name: c
         for c in Contender.objects.filter(arenas=arena, enabled=True).select_related("provider")
     }
-    boards, names, _ = compute_boards(
+    boards, names, id_names = compute_boards(
         arena=arena, contenders=contenders, phases=phases, since=last, review=True
     )
     excluded = dict(
@@ -517,7 +523,11 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    dicts = [board_dict(b, names=names, contenders=contenders) for b in boards]
+    contender_ids = {name: pk for pk, name in id_names.items()}
+    dicts = [
+        board_dict(b, names=names, contenders=contenders, contender_ids=contender_ids)
+        for b in boards
+    ]
     seconds = time.perf_counter() - started
     phases["total_before_write"] = round(seconds, 3)
     dicts[0]["params"]["phases"] = phases  # type: ignore[index]

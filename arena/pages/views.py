@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import (
@@ -27,6 +29,7 @@ from arena.battles.models import Output
 from arena.battles.voters import voter_id_from_session
 from arena.leaderboards import charts
 from arena.leaderboards.export import leaderboard_csv
+from arena.leaderboards.rows import BoardRow
 from arena.leaderboards.selectors import (
     leaderboard_categories,
     leaderboard_history,
@@ -97,12 +100,18 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
         model_ids = dict(arena.contenders.values_list("name", "pk"))  # rows link to model pages
+        here = set(model_ids.values())
+
+        def model_id(row: BoardRow) -> int | None:
+            return row.contender_id if row.contender_id in here else model_ids.get(row.model)
+
         board = {
             **board,
             "rows": [
-                {**row, "model_id": model_ids.get(str(row["model"]))} for row in board["rows"]
+                {**raw, "model_id": model_id(BoardRow.from_dict(raw))}
+                for raw in cast("list[dict[str, Any]]", board["rows"])
             ],
-        }  # type: ignore[attr-defined]
+        }
         matrices = board.get("matrices") or {}
         context = {
             "arena": arena,
