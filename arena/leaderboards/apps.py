@@ -38,6 +38,8 @@ def _sampler_state(sender: Any, arena_id: int, **_: Any) -> tuple[int | None, Ca
     )
 
     def load() -> object:
+        if latest is None:
+            return None
         return (
             LeaderboardSnapshot.objects.filter(pk=latest)
             .values_list("matrices__sampler", flat=True)

@@ -46,7 +46,7 @@ from arena.leaderboards.honest import (
     style_section,
 )
 from arena.leaderboards.models import LeaderboardSnapshot
-from arena.leaderboards.rows import BoardRow
+from arena.leaderboards.rows import BoardJSON, BoardRow, Interval
 from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import Vote
@@ -56,6 +56,7 @@ from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
 from ratings.leaderboard import Leaderboard
+from ratings.outcomes import BothBad
 from ratings.replay import EloTable
 from ratings.style import StyleResult
 
@@ -74,11 +75,9 @@ class Board:
     elo: npt.NDArray[np.float64]
     ranked: RankedCells | None = None  # the split into ranked and provisional models
     min_votes: int = 0
-    both_bad: str = "tie"
+    both_bad: BothBad = "tie"
     ipw: dict[str, object] | None = None  # the weighted fit's notice and counts (ARENA_IPW)
-    ipw_rows: dict[str, tuple[float | None, float | None, float | None]] = field(
-        default_factory=dict
-    )
+    ipw_rows: dict[str, Interval] = field(default_factory=dict)
     sampler: dict[str, object] | None = None  # what the adaptive sampler reads (overall board)
 
 
@@ -107,7 +106,7 @@ def board_dict(
     names: Sequence[str],
     contenders: dict[str, Contender],
     contender_ids: dict[str, int],
-) -> dict[str, object]:
+) -> BoardJSON:
     """A board in the stored snapshot's shape: ranked rows (ratings and bounds to two
     decimals), then the provisional models (``rank`` None, no rating or interval); each row
     a :class:`BoardRow` keyed by ``contender_ids[name]``."""
@@ -149,7 +148,7 @@ def board_dict(
                     ipw=ipw or None,
                 )
             )
-        matrices: dict[str, object] = {
+        matrices: BoardJSON = {
             "models": list(lb.models),
             "battle_counts": lb.battle_counts.tolist(),
             "win_fraction": _clean(lb.win_fraction.tolist()),
@@ -157,7 +156,7 @@ def board_dict(
         }
         if lb.style is not None:
             matrices["style"] = style_section(lb.style)
-        params: dict[str, object] = {
+        params: BoardJSON = {
             "bootstrap_rounds": lb.bootstrap_rounds,
             "seed": lb.seed,
             "confidence": lb.confidence,
@@ -175,7 +174,7 @@ def board_dict(
             "style_control": lb is not None and lb.style is not None,
             "ipw": board.ipw is not None,
             "recipe": recipe(
-                bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
+                bootstrap_rounds=int(params["bootstrap_rounds"]),
                 min_votes=board.min_votes,
                 both_bad=board.both_bad,
             ),
@@ -218,7 +217,7 @@ def board_dict(
 
 
 def _style(
-    cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str, seed: int
+    cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: BothBad, seed: int
 ) -> StyleResult | None:
     """The style-controlled fit of the ranked models (the main fit's), with its
     identifiability notices; None without votes between ranked models."""
@@ -238,7 +237,7 @@ def _style(
             cells.count[both],
             cells.x[both],
             names=list(STYLE_COVARIATES),
-            both_bad=both_bad,  # type: ignore[arg-type]
+            both_bad=both_bad,
             bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS,
             seed=seed,
         )
@@ -309,7 +308,7 @@ def compute_boards(
     del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
-    both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
+    both_bad: BothBad = "tie" if arena.both_bad_counts_as_tie else "exclude"
     min_votes = arena.rank_min_votes
     overall = ranked_cells(
         names,
@@ -423,7 +422,7 @@ def _fit_board(
     names: Sequence[str],
     *,
     category: str,
-    both_bad: str,
+    both_bad: BothBad,
     elo: npt.NDArray[np.float64],
     style: StyleResult | None,
     min_votes: int,
@@ -456,13 +455,14 @@ def _fit_board(
                 ranked.count,
                 bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS,
                 seed=0,
-                both_bad=both_bad,  # type: ignore[arg-type]
+                both_bad=both_bad,
                 elo=elo[ranked.positions],
                 style=style,
             )
         except NoBattlesError:
             lb = None
-    ipw_info, ipw_rows = None, {}
+    ipw_info: dict[str, object] | None = None
+    ipw_rows: dict[str, Interval] = {}
     if ipw and lb is not None:
         ipw_info, ipw_rows = ipw_section(
             ranked,
@@ -530,7 +530,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     ]
     seconds = time.perf_counter() - started
     phases["total_before_write"] = round(seconds, 3)
-    dicts[0]["params"]["phases"] = phases  # type: ignore[index]
+    dicts[0]["params"]["phases"] = phases
     with transaction.atomic():
         snapshots = LeaderboardSnapshot.objects.bulk_create(
             [

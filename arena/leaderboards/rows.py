@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 Interval = tuple[float | None, float | None, float | None]  # rating, ci_low, ci_high
+# A board as stored in a snapshot and served by the API: JSON, its rows BoardRow.as_dict()
+BoardJSON = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from django.conf import settings
 from arena.battles.models import Arena
 from arena.leaderboards.changelog import changes_latest
 from arena.leaderboards.models import LeaderboardSnapshot
-from arena.leaderboards.rows import BoardRow, board_rows
+from arena.leaderboards.rows import BoardJSON, BoardRow, board_rows
 from arena.votes.models import InvalidReason
 from arena.votes.selectors import leaderboard_get as live_elo_board
 
@@ -34,7 +34,7 @@ def snapshot_latest(*, arena: Arena, category: str = "") -> LeaderboardSnapshot 
     )
 
 
-def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]:
+def leaderboard_latest(*, arena: Arena, category: str = "") -> BoardJSON:
     """The latest snapshot in the API's shape; before the first one, the stored live Elo."""
     snapshot = snapshot_latest(arena=arena, category=category)
     if snapshot is None:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 from arena.api.views import csrf_failure as api_csrf_failure
 from arena.battles import selectors, sharing
 from arena.battles.errors import NotFound
-from arena.battles.models import Output
+from arena.battles.models import Arena, Output
 from arena.battles.voters import voter_id_from_session
 from arena.leaderboards import charts
 from arena.leaderboards.export import leaderboard_csv
@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"arenas": selectors.arenas_list()})
 
 
-def _arena_or_404(slug: str):  # type: ignore[no-untyped-def]
+def _arena_or_404(slug: str) -> Arena:
     try:
         return selectors.arena_get(slug=slug)
     except NotFound as exc:
@@ -198,8 +198,8 @@ def arena_model(request: HttpRequest, slug: str, contender_id: int) -> HttpRespo
 def leaderboard_download(
     request: HttpRequest,
     *,
-    arena,
-    category: str,  # type: ignore[no-untyped-def]
+    arena: Arena,
+    category: str,
     fmt: str,
 ) -> HttpResponse:
     """?format=csv or ?format=json: the board as a file, cached per snapshot like the page."""
@@ -242,7 +242,8 @@ def _file_response(
 ) -> HttpResponseBase:
     """The file (or a video's poster frame), or the byte range a video player asks for when
     it seeks (ranges.py)."""
-    name = output.poster.name if poster else output.file.name
+    # a stored output always has its file (and a video its poster): the views checked
+    name = cast(str, output.poster.name if poster else output.file.name)
     response = ranged_file_response(
         default_storage.open(name, "rb"),
         size=default_storage.size(name),
