@@ -179,10 +179,13 @@ def sampler_state(
     outcome: IntArray,
     count: IntArray,
     ratings: dict[str, float],
+    contender_ids: Sequence[int] = (),
 ) -> dict[str, object]:
     """What the adaptive sampler needs from a refresh (:mod:`arena.battles.pairing`): every
     model with counted votes, its rating (provisional ones: the mean, their few games give
-    them a wide variance) and the games and ties between each pair."""
+    them a wide variance) and the games and ties between each pair; with ``contender_ids``
+    (the contender of each name) their ids too, so a rename before the next refresh still
+    finds its state (:func:`arena.leaderboards.apps._sampler_state`)."""
     m = len(names)
     games = np.zeros((m, m), dtype=np.int64)
     ties = np.zeros((m, m), dtype=np.int64)
@@ -192,9 +195,12 @@ def sampler_state(
     games, ties = games + games.T, ties + ties.T
     played = np.flatnonzero(games.sum(axis=1) > 0)
     mean = float(np.mean(list(ratings.values()))) if ratings else 1000.0
-    return {
+    state: dict[str, object] = {
         "models": [names[k] for k in played],
         "ratings": [round(ratings.get(names[k], mean), 3) for k in played],
         "games": games[np.ix_(played, played)].tolist(),
         "ties": ties[np.ix_(played, played)].tolist(),
     }
+    if contender_ids:
+        state["contender_ids"] = [contender_ids[k] for k in played]
+    return state

@@ -295,13 +295,14 @@ def compute_boards(
     for pk, name in id_names.items():
         lookup[pk] = position[name]
     name_ids = {name: pk for pk, name in id_names.items()}  # names are unique
+    column_ids = [name_ids[name] for name in names]  # the contender of each model column
     table = elo_resume(
         arena=arena,
         columns=columns,
         model_a=lookup[columns.left],
         model_b=lookup[columns.right],
         names=names,
-        contender_ids=[name_ids[name] for name in names],
+        contender_ids=column_ids,
         categories=categories,
         phases=phases,
     )
@@ -340,6 +341,7 @@ def compute_boards(
                 min_votes=min_votes,
                 ipw=ipw and g < 0,
                 ranked=overall if g < 0 else None,
+                contender_ids=column_ids,
             )
         )
     lap("bt_fits", t)
@@ -428,6 +430,7 @@ def _fit_board(
     min_votes: int,
     ipw: bool,
     ranked: RankedCells | None = None,
+    contender_ids: Sequence[int] = (),
 ) -> Board:
     """One board: the provisional models split off, the ranked ones fitted (the same fit as
     ``python -m ratings --min-votes``), and with ``ipw`` the weighted fit beside it."""
@@ -479,6 +482,7 @@ def _fit_board(
             cells.outcome,
             cells.count,
             {} if lb is None else {r.model: r.rating for r in lb.rows},
+            contender_ids,
         )
     return Board(
         category=category,
