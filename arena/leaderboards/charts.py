@@ -38,7 +38,7 @@ def model_colours(models: Sequence[str]) -> dict[str, str]:
 
 def ratings_interval_svg(rows: Sequence[Mapping[str, Any]]) -> str:
     """Each model's rating as a dot with its confidence interval as a bar, best on top."""
-    rated = [r for r in rows if r.get("rating") is not None]
+    rated = [r for r in rows if r.get("rating") is not None and not r.get("provisional")]
     if not rated:
         return ""
     lows = [float(r["ci_low"] if r.get("ci_low") is not None else r["rating"]) for r in rated]
