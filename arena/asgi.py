@@ -27,7 +27,7 @@ def daphne_leaves_forms_to_django() -> None:
         self._parsePOSTFormSubmission = False
 
     init.forms_left_to_django = True  # type: ignore[attr-defined]
-    WebRequest.__init__ = init  # type: ignore[method-assign]
+    WebRequest.__init__ = init  # daphne is untyped (Any)
 
 
 daphne_leaves_forms_to_django()

@@ -3,7 +3,10 @@ views.py so the JSON endpoints stay JSON-only)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -14,7 +17,7 @@ from arena.battles.voters import client_address_hash, voter_id_from_session
 
 
 def upload_from_request(request: HttpRequest) -> JsonResponse:
-    if not request.content_type.startswith("multipart/form-data"):
+    if not (request.content_type or "").startswith("multipart/form-data"):
         raise UnsupportedMediaType(
             'Send the image as multipart/form-data in a field named "image".'
         )
@@ -31,7 +34,7 @@ def upload_from_request(request: HttpRequest) -> JsonResponse:
         )
     if len(files.getlist("image")) != 1:
         raise InvalidInput('Send exactly one file in the field "image".')
-    image = files["image"]
+    image = cast(UploadedFile, files["image"])
     limit = settings.ARENA_UPLOAD_MAX_BYTES
     if image.size is not None and image.size > limit:
         raise InvalidInput(

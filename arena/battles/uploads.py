@@ -149,7 +149,7 @@ def battle_source_image(*, arena: Arena, voter_id: str, upload_id: object) -> So
 
 
 def source_image_bytes(upload: SourceImage) -> bytes:
-    with default_storage.open(upload.file.name, "rb") as handle:
+    with default_storage.open(upload.file.name or "", "rb") as handle:
         data: bytes = handle.read()
     return data
 

@@ -26,7 +26,7 @@ def upload_file(request: HttpRequest, upload_id: str) -> HttpResponseBase:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     response = FileResponse(
-        default_storage.open(upload.file.name, "rb"), content_type=upload.content_type
+        default_storage.open(upload.file.name or "", "rb"), content_type=upload.content_type
     )
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["Content-Disposition"] = "inline"
