@@ -34,7 +34,7 @@ from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import rate_limit_hit
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
-from arena.battles.uploads import battle_source_image
+from arena.battles.uploads import battle_source_image, editing_contenders
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ def battle_create(
         .select_related("provider")
         .order_by("pk")
     )
+    if source is not None:  # only models that can edit an image play an editing battle
+        contenders = editing_contenders(contenders)
     try:
         sampling = arena_pair_probabilities(
             arena_id=arena.pk,

@@ -20,9 +20,10 @@ from PIL import Image, ImageOps
 
 from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.media import ImageLimits, MediaError, image_probe, target_size
-from arena.battles.models import Arena, Battle, Modality, SourceImage
+from arena.battles.models import Arena, Battle, Contender, Modality, SourceImage
 from arena.battles.params import OutputForm, output_form
 from arena.battles.ratelimit import Limit, rate_limits_hit
+from generators.base import kind_supports_edit
 
 UPLOAD_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 MIN_UPLOAD_SIDE = 16
@@ -146,6 +147,12 @@ def battle_source_image(*, arena: Arena, voter_id: str, upload_id: object) -> So
         raise InvalidInput(
             "source_image is not one of your uploads; upload the image first."
         ) from None
+
+
+def editing_contenders(contenders: list[Contender]) -> list[Contender]:
+    """Those whose provider kind has an image-edit endpoint (the admin keeps the others out of
+    editing arenas; this keeps one added another way out of the draw)."""
+    return [c for c in contenders if kind_supports_edit(c.provider.kind)]
 
 
 def source_image_bytes(upload: SourceImage) -> bytes:

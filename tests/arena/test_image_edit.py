@@ -284,3 +284,23 @@ def test_a_random_instruction_comes_from_the_editing_bank(
     battle = Battle.objects.get(pk=created.json()["id"])
     assert battle.prompt.text in {p.text for p in bank_read("image_edit")}
     assert battle.prompt.modality == "image_edit" and battle.status == "ready"
+
+
+def test_a_model_without_an_edit_endpoint_is_never_drawn_for_an_edit(
+    demo_arena: Any, voter: Any, run_on_commit: Any
+) -> None:
+    from arena.battles.models import Arena, Contender, Provider
+
+    editing = Arena.objects.get(slug="image-editing")
+    stability = Provider.objects.create(name="Stability", kind="stability")
+    # added around the admin's check (a shell, a fixture): heavily weighted, still never drawn
+    outsider = Contender.objects.create(name="Outsider", provider=stability, sampling_weight=50)
+    outsider.arenas.add(editing)
+    source = upload(voter, png()).json()["id"]
+    for k in range(6):
+        created = run_on_commit(
+            voter.post, EDITS, {"prompt": f"blur it {k}", "source_image": source}
+        )
+        battle = Battle.objects.get(pk=created.json()["id"])
+        assert "Outsider" not in {battle.left.name, battle.right.name}
+        assert battle.status == "ready"
