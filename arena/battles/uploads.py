@@ -77,7 +77,7 @@ def upload_clean(raw: bytes) -> tuple[bytes, int, int, dict[str, object]]:
         rgb.thumbnail((longest, longest), Image.Resampling.LANCZOS)
     fresh = Image.frombytes(rgb.mode, rgb.size, rgb.tobytes())  # pixels only, no info dict
     out = io.BytesIO()
-    fresh.save(out, format="PNG", optimize=False)
+    fresh.save(out, format="PNG", compress_level=3)  # level 6 costs ~5x the time for ~10 %
     received = {"format": fmt, "width": width, "height": height, "bytes": len(raw)}
     return out.getvalue(), fresh.width, fresh.height, received
 
