@@ -633,6 +633,11 @@ OPENAPI: dict[str, object] = {
                     },
                     "prompt": {"type": "string"},
                     "params": {"$ref": "#/components/schemas/BattleParams"},
+                    "source_image": {
+                        "type": ["string", "null"],
+                        "description": "Image-editing battles: the URL of your upload "
+                        "(only you can fetch it); null otherwise.",
+                    },
                     "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
                     "vote": {

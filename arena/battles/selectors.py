@@ -221,6 +221,8 @@ def battle_state(battle: Battle) -> dict[str, object]:
         "status": battle.status,
         "prompt": battle.prompt.text,
         "params": battle.params or {},
+        # image editing: the voter's own upload (private to them, like the outputs)
+        "source_image": f"/u/{battle.source_image_id}" if battle.source_image_id else None,
         "outputs": shown,
         "failure": battle.failure_reason or None,
         "vote": None,

@@ -8,6 +8,7 @@
   const preview = document.getElementById("upload-preview");
   const img = document.getElementById("upload-img");
   const caption = document.getElementById("upload-caption");
+  const app = document.getElementById("battle-app");
   let sourceId = null;
 
   function csrf() {
@@ -42,7 +43,6 @@
       }
       sourceId = data.id;
       // The edits keep the source's framing: params.js shapes the frames from these.
-      const app = document.getElementById("battle-app");
       app.dataset.width = String(data.width); app.dataset.height = String(data.height);
       img.src = data.url;
       caption.textContent = data.width + "×" + data.height + " — now describe the change";
@@ -52,6 +52,24 @@
     } catch (e) {
       say("The network failed while uploading. Please try again.", "error");
     }
+  });
+
+  // A battle opened again (?battle=...) shows the picture it edits, and its frames take the
+  // picture's shape once it has loaded; "New battle" edits the same picture again.
+  app.addEventListener("arena:state", (ev) => {
+    const state = ev.detail || {};
+    if (!state.source_image || img.getAttribute("src") === state.source_image) return;
+    img.onload = () => {
+      app.dataset.width = String(img.naturalWidth); app.dataset.height = String(img.naturalHeight);
+      document.querySelectorAll("#battle .frame").forEach((frame) => {
+        frame.style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
+      });
+      caption.textContent = img.naturalWidth + "×" + img.naturalHeight + " — the picture both models edited";
+      img.onload = null;
+    };
+    img.src = state.source_image;
+    sourceId = state.source_image.replace(/^\/u\//, "");
+    preview.hidden = false;
   });
 
   window.ArenaUpload = {

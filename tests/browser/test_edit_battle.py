@@ -84,6 +84,18 @@ def test_an_editing_battle_with_an_upload(browser: object, live: LiveArena, tmp_
     shots = os.environ.get("ARENA_SCREENSHOT_DIR")
     if shots:
         Path(shots, "edit-battle.png").write_bytes((tmp_path / "edit-battle.png").read_bytes())
+    # the voter leaves and comes back: the battle shows the picture it edits, same shape
+    page.goto(page.url)
+    page.wait_for_function(IMAGES_SHOWN, timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('upload-img').complete && "
+        "document.getElementById('upload-img').naturalWidth === 480"
+    )
+    assert page.is_visible("#upload-preview")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('img.output')).every(i => Math.abs("
+        "i.getBoundingClientRect().width / i.getBoundingClientRect().height - 1.5) < 0.02)"
+    )
     page.click(".vote[data-choice=left]")
     page.wait_for_selector(".panel[data-side=left] .reveal .model-name", state="visible")
     assert page.inner_text(".panel[data-side=left] .model-name").startswith("Demo ")
