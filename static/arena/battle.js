@@ -73,6 +73,12 @@
     battleBox.hidden = false;
     app.dispatchEvent(new CustomEvent("arena:state", {detail: state}));  // params.js, video-sync.js
     $("prompt-shown").textContent = state.prompt;
+    if (state.models) {  // a named side-by-side battle: the names show from the start
+      for (const side of ["left", "right"]) {
+        const title = document.querySelector('.panel[data-side="' + side + '"] .panel-title');
+        title.textContent = (side === "left" ? "A: " : "B: ") + state.models[side].name;
+      }
+    }
     for (const output of state.outputs) {
       renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality,
                   ["failed", "abandoned"].includes(state.status));
@@ -172,6 +178,7 @@
       frame.classList.remove("failed", "stopped");
       frame.innerHTML = '<div class="placeholder"><span class="spinner" aria-hidden="true"></span><span class="ph-text">Generating…</span></div>';
       const r = panel.querySelector(".reveal"); r.hidden = true; r.textContent = "";
+      panel.querySelector(".panel-title").textContent = panel.dataset.side === "left" ? "Model A" : "Model B";
     });
   }
 
@@ -179,6 +186,9 @@
     reset();
     const params = window.ArenaParams && window.ArenaParams.chosen();  // params.js
     if (params) body = Object.assign({}, body, {params});
+    if (app.dataset.mode === "side_by_side") {  // the two models the voter picked, A then B
+      body = Object.assign({}, body, {mode: "side_by_side", models: [Number($("model-a").value), Number($("model-b").value)]});
+    }
     const buttons = [$("generate-btn"), $("random-btn")];
     buttons.forEach((b) => { b.disabled = true; });
     try {
