@@ -107,6 +107,11 @@
     const box = $("counted");
     if (!vote || vote.counted === undefined) { box.hidden = true; return; }
     box.hidden = false;
+    if (app.dataset.mode === "side_by_side" || (current && current.mode === "side_by_side")) {
+      box.className = "counted named";  // expected, not a rule broken: said plainly, not as an error
+      box.textContent = "Your vote was kept. It does not count: " + (vote.not_counted_reason || "side-by-side votes never count") + ".";
+      return;
+    }
     box.className = "counted " + (vote.counted ? "yes" : "no");
     box.textContent = vote.counted
       ? "✓ Your vote counts toward the leaderboard."

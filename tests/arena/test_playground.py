@@ -174,3 +174,17 @@ def test_the_page_offers_the_models_and_the_tabs(demo_arena: Any, voter: VoterCl
     side = voter.get("/arena/text-to-image/side-by-side/").content.decode()
     assert 'id="model-a"' in side and 'id="model-b"' in side and 'data-mode="side_by_side"' in side
     assert "/arena/text-to-image/playground/" in voter.get("/arena/text-to-image/").content.decode()
+
+
+def test_operators_see_generations_read_only(
+    demo_arena: Any, voter: VoterClient, admin_client: Any, run_on_commit: Any
+) -> None:
+    run_on_commit(voter.post, IMAGES, {"model": _model("text-to-image").pk, "prompt": "a fox"})
+    generation = Generation.objects.get()
+    listing = admin_client.get("/admin/playground/generation/")
+    assert listing.status_code == 200 and str(generation.pk) in listing.content.decode()
+    page = admin_client.get(f"/admin/playground/generation/{generation.pk}/change/")
+    assert page.status_code == 200 and "a fox" in page.content.decode()
+    assert admin_client.get("/admin/playground/generation/add/").status_code == 403
+    battles = admin_client.get("/admin/battles/battle/?mode__exact=side_by_side")
+    assert battles.status_code == 200
