@@ -46,7 +46,8 @@ def test_side_by_side_shows_the_chosen_names_from_the_start_and_never_counts(
     page.fill("#prompt-input", "a lighthouse on a cliff at sunset")
     page.click("#generate-btn")
     page.wait_for_function(
-        "document.querySelector('.panel[data-side=left] .panel-title').textContent.startsWith('A: ')"
+        "document.querySelector('.panel[data-side=left] .panel-title')"
+        ".textContent.startsWith('A: ')"
     )
     assert page.inner_text(".panel[data-side=left] .panel-title") == "A: " + names[2]
     assert page.inner_text(".panel[data-side=right] .panel-title") == "B: " + names[0]
