@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import IMAGES_SHOWN
+from tests.browser.test_site_ux import axe_violations
 from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,7 @@ def test_side_by_side_shows_the_chosen_names_from_the_start_and_never_counts(
     page.wait_for_selector("#counted", state="visible")
     assert "does not count" in page.inner_text("#counted")
     assert "never count toward the leaderboard" in page.inner_text("#counted")
+    assert axe_violations(page) == []
     page.screenshot(path=str(tmp_path / "side-by-side.png"), full_page=True)
     _keep(tmp_path, "side-by-side.png")
     # the arena's default vote export has no side-by-side vote; the named one has it
@@ -101,6 +103,7 @@ def test_the_playground_runs_one_model_at_the_chosen_shape(
         " return !v.seeking && v.readyState >= 3; })()"
     )
     page.wait_for_timeout(200)
+    assert axe_violations(page) == []
     page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
     _keep(tmp_path, "playground.png")
     page.reload()  # the page resumes the generation from its URL
