@@ -159,3 +159,20 @@ def test_a_side_by_side_vote_is_stored_but_changes_no_board_cell_elo_or_export(
     csv_rows = voter.get("/api/arenas/text-to-image/votes?mode=side_by_side&format=csv")
     assert len(_body(csv_rows).strip().splitlines()) == 2
     assert voter.get("/api/arenas/text-to-image/votes?mode=both").status_code == 400
+
+
+def test_a_paused_model_is_refused_by_name(demo_arena: Any, voter: VoterClient) -> None:
+    from django.utils import timezone
+
+    a, b = _ids(demo_arena)[:2]
+    Contender.objects.filter(pk=b).update(paused_at=timezone.now())
+    paused = Contender.objects.get(pk=b).name
+    response = _side_by_side(voter, [a, b])
+    assert response.status_code == 400
+    assert f"{paused} is paused" in response.json()["error"]["message"]
+    playground = voter.post(
+        "/api/arenas/text-to-image/generations", {"model": b, "prompt": "a red fox"}
+    )
+    assert playground.status_code == 400
+    assert f"{paused} is paused" in playground.json()["error"]["message"]
+    assert not Battle.objects.exists()
