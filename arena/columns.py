@@ -10,7 +10,8 @@ a double.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,17 +31,17 @@ _SEND = {
 }
 
 
-def _dtype(kinds: Sequence[str]) -> np.dtype:  # type: ignore[type-arg]
+def _dtype(kinds: Sequence[str]) -> np.dtype[np.void]:
     big_endian = {"i4": ">i4", "f8": ">f8"}
     return np.dtype([(f"c{k}", big_endian.get(kind, ">i8")) for k, kind in enumerate(kinds)])
 
 
 def columns_fetch(
-    queryset: QuerySet,
+    queryset: QuerySet[Any, Any],
     kinds: Sequence[str],
-    *,  # type: ignore[type-arg]
+    *,
     block_by: int = 0,
-) -> list[npt.NDArray[np.integer]]:
+) -> list[npt.NDArray[Any]]:
     """The ``values_list`` columns of ``queryset`` as integer arrays (int64 for ``"i8"`` and
     ``"ts"``, int32 for ``"i4"``: a million rows of seven columns take about 40 MB), in no
     particular order.
@@ -63,8 +64,12 @@ def columns_fetch(
 
 
 def sql_columns(
-    sql: str, params: object, kinds: Sequence[str], *, block_by: int | None = 0
-) -> list[npt.NDArray[np.generic]]:
+    sql: str,
+    params: Sequence[object] | Mapping[str, object] | None,
+    kinds: Sequence[str],
+    *,
+    block_by: int | None = 0,
+) -> list[npt.NDArray[Any]]:  # the dtype of each column follows its kind
     """:func:`columns_fetch` for a PostgreSQL query given as SQL (its columns in order;
     ``"f8"`` for a double too). ``block_by=None``: one block (for a few hundred thousand rows
     at most)."""
@@ -72,14 +77,14 @@ def sql_columns(
 
     connection.ensure_connection()
     raw = connection.connection
-    inner = psycopg.ClientCursor(raw).mogrify(sql, params)  # type: ignore[arg-type]
+    inner = psycopg.ClientCursor(raw).mogrify(sql, params)
     record = " || ".join(_SEND[kind].format(k=k) for k, kind in enumerate(kinds))
     aliases = ", ".join(f"c{k}" for k in range(len(kinds)))
     packed = f"SELECT string_agg({record}, ''::bytea) FROM ({inner}) AS t({aliases})"
     if block_by is not None:
         packed += f" GROUP BY t.c{block_by}::int8 / {BLOCK_ROWS}"
     dtype = _dtype(kinds)
-    parts: list[list[npt.NDArray[np.integer]]] = [[] for _ in kinds]  # type: ignore[type-arg]
+    parts: list[list[npt.NDArray[Any]]] = [[] for _ in kinds]
     with transaction.atomic(), psycopg.Cursor(raw) as cursor:  # Django's cursor is text-only
         cursor.execute("SET LOCAL work_mem = '128MB'")  # the joins' hashes stay in memory
         cursor.execute("SET LOCAL jit = off")  # compiling the plan costs more than it saves
@@ -100,5 +105,6 @@ def sql_columns(
 def _as_int(value: object) -> int:
     """SQLite hands back datetimes for timestamps: order-preserving microseconds."""
     if hasattr(value, "timestamp"):
-        return int(round(value.timestamp() * 1_000_000))  # type: ignore[union-attr]
+        return int(round(value.timestamp() * 1_000_000))
+    # an integer column (int) or a number the database already rounded: int() takes both
     return int(value)  # type: ignore[call-overload]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
@@ -21,15 +23,17 @@ urlpatterns = [
 ]
 
 
-def _api_or_default(default_view: object, code: ErrorCode, message: str) -> object:
+def _api_or_default(
+    default_view: Callable[..., HttpResponse], code: ErrorCode, message: str
+) -> Callable[..., HttpResponse]:
     """Error handlers that answer JSON under /api/ and Django's page elsewhere."""
 
     def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if request.path.startswith("/api/"):
             return error_response(code, message)
         if exception is None:
-            return default_view(request)  # type: ignore[operator]
-        return default_view(request, exception)  # type: ignore[operator]
+            return default_view(request)
+        return default_view(request, exception)
 
     return handler
 

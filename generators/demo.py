@@ -197,7 +197,7 @@ class DemoGenerator(Generator):
         if request.modality == "video":
             from generators.demo_video import demo_video
 
-            delay = float(self.config.options.get("delay_s", 0.0))  # type: ignore[arg-type]
+            delay = as_float(self.config.options.get("delay_s", 0.0))
             if delay:
                 time.sleep(delay)
             return demo_video(request, style=style, cost=self.config.cost_per_output)

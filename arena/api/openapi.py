@@ -6,10 +6,14 @@ response against it, so it must stay accurate: a new field or status belongs her
 
 from __future__ import annotations
 
+from typing import Any
+
 from arena.battles.errors import ErrorCode, codes_with_status
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_RETRY_AFTER = {
+JSON = dict[str, Any]  # a piece of the document (JSON: any value under a key)
+
+_ERROR: JSON = {"$ref": "#/components/schemas/Error"}
+_RETRY_AFTER: JSON = {
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
         "schema": {"type": "integer", "minimum": 1},
@@ -18,10 +22,8 @@ _RETRY_AFTER = {
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 
 
-def _json(
-    schema: dict[str, object], description: str, headers: dict[str, object] | None = None
-) -> dict[str, object]:
-    response: dict[str, object] = {
+def _json(schema: JSON, description: str, headers: JSON | None = None) -> JSON:
+    response: JSON = {
         "description": description,
         "content": {"application/json": {"schema": schema}},
     }
@@ -35,7 +37,7 @@ def _error_text(status: int) -> str:
     return "; ".join(f"{code}: {code.meaning}" for code in codes_with_status(status))
 
 
-def _errors(*codes: int) -> dict[str, object]:
+def _errors(*codes: int) -> dict[Any, Any]:  # unpacked into literals of any shape
     return {
         str(code): _json(
             _ERROR, _error_text(code), headers=_RETRY_AFTER if code in (429, 503) else None
@@ -78,6 +80,10 @@ _ROW = _object(
             "its votes stay out of the fit.",
         },
         "retired": {"type": "boolean", "description": "No longer drawn; its votes count."},
+        "contender_id": {
+            "type": ["integer", "null"],
+            "description": "The model's id: stable when its display name changes.",
+        },
         "model": {"type": "string"},
         "organization": {"type": "string"},
         "demo": {"type": "boolean"},

@@ -344,12 +344,15 @@ class PromptAdmin(admin.ModelAdmin):
     search_fields = ["text"]
 
 
+_OUTPUT_FIELDS = ("side", "status", "latency_s", "cost", "error_code", "error", "params_used")
+
+
 class OutputInline(admin.TabularInline):
     model = Output
     extra = 0
     can_delete = False
-    fields = ["side", "status", "latency_s", "cost", "error_code", "error", "params_used"]
-    readonly_fields = fields
+    fields = _OUTPUT_FIELDS
+    readonly_fields = _OUTPUT_FIELDS
 
 
 @admin.register(Battle)

@@ -7,6 +7,8 @@ import logging
 import os
 import time
 from decimal import Decimal
+from typing import cast
+from uuid import UUID
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -150,7 +152,7 @@ def _public_state(battle_id: object) -> dict[str, object]:
     battle = (
         Battle.objects.select_related("arena", "prompt", "left", "right")
         .prefetch_related("outputs")
-        .get(pk=battle_id)
+        .get(pk=cast("UUID | str", battle_id))  # the id a task received
     )
     return battle_state(battle)
 
@@ -256,6 +258,7 @@ def output_generate(*, output_id: int) -> None:
     # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
     request = GenerationRequest(
         prompt=battle.prompt.text,
+        # Modality's values are generators' modality literals (a str to the ORM)
         modality=arena.modality,  # type: ignore[arg-type]
         seed=battle.seed,
         width=form.width,
@@ -330,6 +333,7 @@ def contender_test_generate(
     modality = contender.arenas.values_list("modality", flat=True).first() or Modality.IMAGE
     request = GenerationRequest(
         prompt=prompt_clean(prompt),
+        # Modality's values are generators' modality literals (a str to the ORM)
         modality=modality,  # type: ignore[arg-type]
         seed=seed,
         width=width,

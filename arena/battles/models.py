@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -97,7 +98,8 @@ class Arena(models.Model):
 
 # One member per kind of generators.base.REGISTRY (adding a kind is one generators module plus
 # its registry line; the admin's choices follow). ``ProviderKind.DEMO == "demo"``.
-ProviderKind = models.TextChoices(  # type: ignore[misc]  # the functional Enum API
+# the functional Enum API, which django-stubs does not type for (name, (value, label)) members
+ProviderKind = models.TextChoices(  # type: ignore[call-overload]
     "ProviderKind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()]
 )
 
@@ -189,9 +191,9 @@ class Prompt(models.Model):
     def __str__(self) -> str:
         return self.text[:80]
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.text_hash = prompt_hash(self.text)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
 
 class BattleStatus(models.TextChoices):

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from arena.battles.errors import InvalidInput
 from arena.battles.media import target_size
@@ -48,24 +49,26 @@ def resolution_parse(value: str) -> int:
     return int(found.group(1))
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _value_problem(name: str, value: object) -> str | None:
     try:
         if name == "aspect_ratio":
+            # the request's JSON value as is: a non-string fails in the parser (ValueError)
             w, h = aspect_parse(value)  # type: ignore[arg-type]
             if max(w / h, h / w) > MAX_ASPECT:
                 return f"aspect_ratio {value!r} is more extreme than {MAX_ASPECT:g}:1"
         elif name == "resolution":
+            # the request's JSON value as is: a non-string fails in the parser (ValueError)
             side = resolution_parse(value)  # type: ignore[arg-type]
             if not MIN_SHORT_SIDE <= side <= MAX_SHORT_SIDE:
                 return (
                     f"resolution {value!r} must be between {MIN_SHORT_SIDE}p and {MAX_SHORT_SIDE}p"
                 )
         elif name == "duration_s":
-            if not _is_number(value) or not 0 < float(value) <= MAX_DURATION_S:  # type: ignore[arg-type]
+            if not _is_number(value) or not 0 < float(value) <= MAX_DURATION_S:
                 return (
                     f"duration_s {value!r} must be a number of seconds above 0 and at most "
                     f"{MAX_DURATION_S:g}"
@@ -111,6 +114,7 @@ def arena_params_public(
 def _same(offered: object, chosen: object) -> bool:
     if isinstance(offered, str) or isinstance(chosen, str):
         return offered == chosen
+    # offered comes from the contender's validated options; _is_number checked chosen
     return _is_number(chosen) and float(offered) == float(chosen)  # type: ignore[arg-type]
 
 
@@ -191,6 +195,7 @@ def output_form(
     return OutputForm(
         w,
         h,
+        # the validated duration_s of the battle's params (a number) or the form's default
         float(duration) if duration is not None else None,  # type: ignore[arg-type]
         f"{w // math.gcd(w, h)}:{h // math.gcd(w, h)}",
     )

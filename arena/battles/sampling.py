@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.conf import settings
@@ -74,7 +74,8 @@ def arena_pair_probabilities(
     latest: object = None
     load: Callable[[], object] = lambda: None  # noqa: E731
     for _, answer in sampler_state.send(sender=None, arena_id=arena_id):
-        latest, load = answer
+        # the receiver's contract (arena.battles.signals), which Signal.send cannot type
+        latest, load = cast("tuple[object, Callable[[], object]]", answer)
     key = (
         arena_id,
         latest,

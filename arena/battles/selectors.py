@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
@@ -52,7 +53,8 @@ def _battles() -> QuerySet[Battle]:
 def battle_get(*, battle_id: object) -> Battle:
     """Any battle, for services and operators; what a voter may read goes through
     battle_get_owned or battle_get_shared."""
-    battle = _battles().filter(pk=battle_id).first()
+    # an id from a URL or a task: Django validates it (a bad one is ValidationError)
+    battle = _battles().filter(pk=cast("uuid.UUID | str", battle_id)).first()
     if battle is None:
         raise NotFound("There is no such battle.")
     return battle
@@ -296,7 +298,7 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
     return health
 
 
-def costs_by_day(*, days: int = 30) -> list[dict[str, object]]:
+def costs_by_day(*, days: int = 30) -> list[dict[str, Any]]:
     """Generation cost and output count per day and contender (operators' cost report)."""
     from datetime import timedelta
 
@@ -305,10 +307,11 @@ def costs_by_day(*, days: int = 30) -> list[dict[str, object]]:
     from django.utils import timezone
 
     since = timezone.now() - timedelta(days=days)
-    return list(
-        Output.objects.filter(contender__isnull=False, finished_at__gte=since)
+    return [
+        dict(row)
+        for row in Output.objects.filter(contender__isnull=False, finished_at__gte=since)
         .annotate(day=TruncDate("finished_at"))
         .values("day", "contender__name", "contender__provider__name")
         .annotate(outputs=Count("id"), cost=Sum("cost"))
         .order_by("-day", "contender__name")
-    )
+    ]

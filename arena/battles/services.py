@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -146,9 +147,7 @@ def battle_create(
         ]
         for output in outputs:
             contender = battle.contender_on(output.side)
-            transaction.on_commit(
-                lambda o=output, c=contender: _enqueue_or_fail(o, c.provider.kind)
-            )
+            transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))
     return battle_get(battle_id=battle.pk)
 
 
@@ -219,7 +218,7 @@ def battle_state_announce(*, battle_id: object) -> None:
     events.battle_state_push(battle_id, battle_state(battle_get(battle_id=battle_id)))
 
 
-def battles_fail_stale(*, now: object = None) -> int:
+def battles_fail_stale(*, now: datetime | None = None) -> int:
     """Fail battles still generating past their arena's timeout (a worker died, a queue jammed)."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.ARENA_STALE_GRACE_S)
@@ -243,6 +242,6 @@ def battles_fail_stale(*, now: object = None) -> int:
                 finished_at=timezone.now(),
             )
             battle_fail(locked, side=side, code=FailureCode.TIMEOUT)
-            transaction.on_commit(lambda b=locked.pk: battle_state_announce(battle_id=b))
+            transaction.on_commit(partial(battle_state_announce, battle_id=locked.pk))
         failed += 1
     return failed

@@ -52,7 +52,8 @@ def _pick(candidates: list[str]) -> str | None:
     letters = sorted(c for c in candidates if c.isalpha())
     lower = [c for c in letters if c.islower()]
     digits = sorted(c for c in candidates if c.isdigit())
-    chosen = (lower or letters or digits or [None])[0]
+    pool = lower or letters or digits
+    chosen = pool[0] if pool else None
     return chosen.casefold() if chosen else None
 
 
@@ -132,7 +133,8 @@ def _folded(chars: str, table: dict[str, str]) -> str:
             if not latin:
                 out.append(ch)
             continue
-        base, *marks = unicodedata.normalize("NFD", ch)
+        decomposed = unicodedata.normalize("NFD", ch)
+        base, marks = decomposed[0], decomposed[1:]
         if marks and all(unicodedata.category(m) in _MARKS for m in marks):
             folded = _fold(base, table)
             if folded.isascii():  # "ó" → "o": the accent goes with the look-alike

@@ -38,10 +38,22 @@ def _sampler_state(sender: Any, arena_id: int, **_: Any) -> tuple[int | None, Ca
     )
 
     def load() -> object:
-        return (
+        if latest is None:
+            return None
+        state = (
             LeaderboardSnapshot.objects.filter(pk=latest)
             .values_list("matrices__sampler", flat=True)
             .first()
         )
+        if isinstance(state, dict) and state.get("contender_ids"):
+            # the models under their current names: a rename since the refresh keeps its state
+            from arena.battles.models import Contender
+
+            ids = state["contender_ids"]
+            current = dict(Contender.objects.filter(pk__in=ids).values_list("pk", "name"))
+            state["models"] = [
+                current.get(pk, name) for pk, name in zip(ids, state["models"], strict=True)
+            ]
+        return state
 
     return latest, load

@@ -125,7 +125,7 @@ def _style_queryset(arena: Arena) -> QuerySet[Battle]:
     want_w, want_h = float(arena.width), float(arena.height)
     float_field = FloatField()
 
-    def side(prefix: str) -> tuple[object, object]:
+    def side(prefix: str) -> tuple[Cast, Cast]:
         width = Cast(Coalesce(NullIf(F(f"{prefix}__width"), 0), Value(arena.width)), float_field)
         height = Cast(Coalesce(NullIf(F(f"{prefix}__height"), 0), Value(arena.height)), float_field)
         return width, height

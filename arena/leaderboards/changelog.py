@@ -8,6 +8,7 @@ from typing import Any
 
 from arena.battles.models import Arena
 from arena.leaderboards.models import ChangeKind, LeaderboardChange, LeaderboardSnapshot
+from arena.leaderboards.rows import BoardRow, board_rows
 from arena.votes.models import InvalidReason
 
 # The parameters whose change changes what the board computes, with their names on the page.
@@ -20,8 +21,13 @@ METHOD_PARAMS = {
 }
 
 
-def _models(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {str(r["model"]): r for r in rows}
+def _models(
+    rows: list[dict[str, Any]], ids: Mapping[str, int] | None = None
+) -> dict[Any, BoardRow]:
+    """Rows keyed by contender id (a rename is the same model); rows of snapshots stored
+    before rows carried ids are matched by name through ``ids``."""
+    typed = board_rows(rows)
+    return {(ids or {}).get(r.model, r.key) if r.contender_id is None else r.key: r for r in typed}
 
 
 def board_changes(
@@ -29,6 +35,7 @@ def board_changes(
 ) -> list[LeaderboardChange]:
     """The changes between the previous overall board and this one (unsaved)."""
     now = _models(board["rows"])
+    ids = {r.model: r.contender_id for r in now.values() if r.contender_id is not None}
     params = board["params"]
     changes: list[LeaderboardChange] = []
 
@@ -36,7 +43,7 @@ def board_changes(
         changes.append(LeaderboardChange(kind=kind, text=text[:500], details=details))
 
     if previous is None:
-        ranked = sum(1 for r in now.values() if not r.get("provisional"))
+        ranked = sum(1 for r in now.values() if not r.provisional)
         add(
             ChangeKind.METHOD,
             f"First board: {len(now)} models, {ranked} ranked; recipe: {params.get('recipe', '')}",
@@ -50,31 +57,33 @@ def board_changes(
                 count=n,
             )
         return changes
-    before = _models(previous.rows)
-    for model in sorted(set(now) - set(before)):
-        row = now[model]
-        state = "provisional" if row.get("provisional") else "ranked"
+    before = _models(previous.rows, ids)
+    for key in sorted(set(now) - set(before), key=lambda k: now[k].model):
+        row = now[key]
+        state = "provisional" if row.provisional else "ranked"
         add(
             ChangeKind.MODEL_ADDED,
-            f"{model} added ({state}, {row.get('votes', 0)} votes)",
-            model=model,
+            f"{row.model} added ({state}, {row.votes} votes)",
+            model=row.model,
         )
-    for model in sorted(set(now) & set(before)):
-        was, row = before[model], now[model]
-        if was.get("provisional", was.get("rating") is None) and not row.get("provisional"):
+    for key in sorted(set(now) & set(before), key=lambda k: now[k].model):
+        was, row = before[key], now[key]
+        model = row.model
+        if was.provisional and not row.provisional:
             add(
                 ChangeKind.MODEL_RANKED,
-                f"{model} ranked: {row.get('votes')} counted votes "
+                f"{model} ranked: {row.votes} counted votes "
                 f"reach the minimum of {params.get('min_votes_to_rank')}",
                 model=model,
             )
-        if row.get("retired") and not was.get("retired"):
+        if row.retired and not was.retired:
             add(
                 ChangeKind.MODEL_RETIRED,
-                f"{model} retired: no longer drawn; its {row.get('votes')} votes still count",
+                f"{model} retired: no longer drawn; its {row.votes} votes still count",
                 model=model,
             )
-    for model in sorted(set(before) - set(now)):
+    for key in sorted(set(before) - set(now), key=lambda k: before[k].model):
+        model = before[key].model
         add(
             ChangeKind.MODEL_RETIRED, f"{model} retired (it had no counted votes here)", model=model
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
+from typing import Any
 
 PALETTE = [
     "#7c5cff",
@@ -35,9 +36,9 @@ def model_colours(models: Sequence[str]) -> dict[str, str]:
     return {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(models)}
 
 
-def ratings_interval_svg(rows: Sequence[dict[str, object]]) -> str:
+def ratings_interval_svg(rows: Sequence[Mapping[str, Any]]) -> str:
     """Each model's rating as a dot with its confidence interval as a bar, best on top."""
-    rated = [r for r in rows if r.get("rating") is not None]
+    rated = [r for r in rows if r.get("rating") is not None and not r.get("provisional")]
     if not rated:
         return ""
     lows = [float(r["ci_low"] if r.get("ci_low") is not None else r["rating"]) for r in rated]
@@ -74,7 +75,7 @@ def ratings_interval_svg(rows: Sequence[dict[str, object]]) -> str:
             f'stroke="{colour}" stroke-width="4" stroke-linecap="round" opacity="0.55"/>'
         )
         body.append(
-            f'<circle cx="{x(float(row["rating"])):.1f}" cy="{y:.1f}" r="6" '  # type: ignore[arg-type]
+            f'<circle cx="{x(float(row["rating"])):.1f}" cy="{y:.1f}" r="6" '
             f'fill="{colour}"><title>{escape(str(row["model"]))}: {row["rating"]} '
             f"({low:g} – {high:g})</title></circle>"
         )

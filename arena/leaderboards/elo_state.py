@@ -55,11 +55,15 @@ def elo_resume(
     model_a: npt.NDArray[np.int64],
     model_b: npt.NDArray[np.int64],
     names: Sequence[str],
+    contender_ids: Sequence[int],
     categories: Sequence[str],
     phases: dict[str, float] | None = None,
 ) -> EloTable:
     """The online Elo table of every board (:func:`ratings.replay.elo_replay`), resumed from
-    the arena's checkpoint when it still holds, and the checkpoint moved to the end."""
+    the arena's checkpoint when it still holds, and the checkpoint moved to the end.
+
+    ``contender_ids[k]`` is the contender of column ``k`` (``names[k]`` its display name): the
+    checkpoint's columns are matched by id, so renaming a contender keeps its Elo."""
     both_bad_counts = arena.both_bad_counts_as_tie
     boards = len(categories) + 1
     start, resume_at = None, 0
@@ -72,11 +76,15 @@ def elo_resume(
         and checkpoint.votes <= n
         and votes_digest(columns, int(checkpoint.votes)) == checkpoint.digest
     ):
-        position = {name: k for k, name in enumerate(names)}
+        position: dict[int | str, int] = {pk: k for k, pk in enumerate(contender_ids)}
+        # checkpoints written before they held ids: matched by name, once
+        saved: list[int | str] = list(checkpoint.contender_ids or checkpoint.model_names)
+        if not checkpoint.contender_ids:
+            position = {name: k for k, name in enumerate(names)}
         start = np.full((boards, len(names)), 1000.0)
-        for k, name in enumerate(checkpoint.model_names):
-            if name in position:
-                start[:, position[name]] = [row[k] for row in checkpoint.ratings]
+        for k, key in enumerate(saved):
+            if key in position:
+                start[:, position[key]] = [row[k] for row in checkpoint.ratings]
         resume_at = int(checkpoint.votes)
     table = elo_replay(
         model_a,
@@ -99,6 +107,7 @@ def elo_resume(
             "both_bad_counts": both_bad_counts,
             "categories": list(categories),
             "model_names": list(names),
+            "contender_ids": list(contender_ids),
             "ratings": table.ratings.tolist(),
         },
     )

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from arena.battles.models import Arena, BattleMode
 from arena.battles.voters import keyed_hash
+from arena.leaderboards.rows import BoardJSON
 from arena.leaderboards.services import WINNER_OF_CHOICE
 from arena.votes.models import Choice, Vote
 
@@ -127,13 +128,13 @@ BOARD_COLUMNS = [
 ]
 
 
-def leaderboard_csv(board: dict[str, object]) -> str:
+def leaderboard_csv(board: BoardJSON) -> str:
     """The board's rows as CSV (names are operator-written, still made inert for spreadsheets);
     a value the board does not have is an empty cell."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=BOARD_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for row in board.get("rows") or []:  # type: ignore[attr-defined]
+    for row in board.get("rows") or []:
         cells = {name: row.get(name) for name in BOARD_COLUMNS}
         for name in ("model", "organization"):
             cells[name] = csv_text_cell(str(cells[name] or ""))

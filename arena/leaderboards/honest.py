@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from ratings import battles_from_arrays, compute_leaderboard
 from ratings.errors import NoBattlesError
+from ratings.outcomes import BothBad
 from ratings.provisional import ProvisionalRow, provisional_mask, provisional_rows
 from ratings.style import StyleResult
 
@@ -32,7 +33,7 @@ STYLE_EXPLANATION = (
 )
 
 
-def recipe(*, bootstrap_rounds: int, min_votes: int, both_bad: str) -> str:
+def recipe(*, bootstrap_rounds: int, min_votes: int, both_bad: BothBad) -> str:
     """The command that recomputes the main board from the public export."""
     command = (
         f"python -m ratings votes.jsonl --bootstrap {bootstrap_rounds} --seed 0 "
@@ -63,7 +64,7 @@ def ranked_cells(
     count: IntArray,
     *,
     min_votes: int,
-    both_bad: str,
+    both_bad: BothBad,
 ) -> RankedCells:
     """Split a board's cells (``left``/``right`` index ``names``) by the provisional rule of
     :mod:`ratings.provisional`, after the tie rule, as ``python -m ratings --min-votes``."""
@@ -115,7 +116,7 @@ def style_section(style: StyleResult) -> dict[str, object]:
 
 
 def ipw_section(
-    ranked: RankedCells, probability: FloatArray | None, *, both_bad: str, bootstrap_rounds: int
+    ranked: RankedCells, probability: FloatArray | None, *, both_bad: BothBad, bootstrap_rounds: int
 ) -> tuple[dict[str, object], dict[str, tuple[float | None, float | None, float | None]]]:
     """The inverse-probability-weighted fit of the ranked models, on the votes whose draw
     probability is stored; the others are left out and counted, with a notice (never a
@@ -153,14 +154,14 @@ def ipw_section(
         np.repeat(ranked.outcome[known], n),
         weights=np.repeat(1.0 / p[known], n),
         both_bad=both_bad,
-    )  # type: ignore[arg-type]
+    )
     try:
         lb = compute_leaderboard(
             battles,
             method="bt",
             bootstrap_rounds=bootstrap_rounds,
             seed=0,
-            both_bad=both_bad,  # type: ignore[arg-type]
+            both_bad=both_bad,
             online_elo=False,
         )
     except NoBattlesError:
@@ -178,10 +179,13 @@ def sampler_state(
     outcome: IntArray,
     count: IntArray,
     ratings: dict[str, float],
+    contender_ids: Sequence[int] = (),
 ) -> dict[str, object]:
     """What the adaptive sampler needs from a refresh (:mod:`arena.battles.pairing`): every
     model with counted votes, its rating (provisional ones: the mean, their few games give
-    them a wide variance) and the games and ties between each pair."""
+    them a wide variance) and the games and ties between each pair; with ``contender_ids``
+    (the contender of each name) their ids too, so a rename before the next refresh still
+    finds its state (:func:`arena.leaderboards.apps._sampler_state`)."""
     m = len(names)
     games = np.zeros((m, m), dtype=np.int64)
     ties = np.zeros((m, m), dtype=np.int64)
@@ -191,9 +195,12 @@ def sampler_state(
     games, ties = games + games.T, ties + ties.T
     played = np.flatnonzero(games.sum(axis=1) > 0)
     mean = float(np.mean(list(ratings.values()))) if ratings else 1000.0
-    return {
+    state: dict[str, object] = {
         "models": [names[k] for k in played],
         "ratings": [round(ratings.get(names[k], mean), 3) for k in played],
         "games": games[np.ix_(played, played)].tolist(),
         "ties": ties[np.ix_(played, played)].tolist(),
     }
+    if contender_ids:
+        state["contender_ids"] = [contender_ids[k] for k in played]
+    return state

@@ -162,6 +162,9 @@ class EloCheckpoint(models.Model):
     both_bad_counts = models.BooleanField(default=True)
     categories = models.JSONField(default=list)
     model_names = models.JSONField(default=list, help_text="The columns of ratings.")
+    contender_ids = models.JSONField(
+        default=list, help_text="The contender of each column (what a checkpoint is keyed by)."
+    )
     ratings = models.JSONField(default=list, help_text="Per board (all prompts first).")
     updated_at = models.DateTimeField(auto_now=True)
 

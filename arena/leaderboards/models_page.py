@@ -29,7 +29,15 @@ def model_summary(*, arena: Arena, contender: Contender) -> ModelSummary:
     board = leaderboard_latest(arena=arena)
     name = contender.name
     rows = cast("list[dict[str, Any]]", board["rows"])
-    row = next((r for r in rows if r.get("model") == name), None)
+    row = next(
+        (
+            r
+            for r in rows
+            if r.get("contender_id") == contender.pk
+            or (r.get("contender_id") is None and r.get("model") == name)
+        ),
+        None,
+    )
     history = [
         (at, {name: ratings[name]})
         for at, ratings in leaderboard_history(arena=arena)

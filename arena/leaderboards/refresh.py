@@ -46,15 +46,17 @@ from arena.leaderboards.honest import (
     style_section,
 )
 from arena.leaderboards.models import LeaderboardSnapshot
+from arena.leaderboards.rows import BoardJSON, BoardRow, Interval
 from arena.ops import metrics
 from arena.votes.detector import voters_review
 from arena.votes.models import InvalidReason, Vote
-from arena.votes.services import elo_store
+from arena.votes.services import Standing, elo_store
 from arena.votes.stream import VoteColumns, counted_vote_columns
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
 from ratings.errors import NoBattlesError
 from ratings.integrity import wilson_interval
 from ratings.leaderboard import Leaderboard
+from ratings.outcomes import BothBad
 from ratings.replay import EloTable
 from ratings.style import StyleResult
 
@@ -73,11 +75,9 @@ class Board:
     elo: npt.NDArray[np.float64]
     ranked: RankedCells | None = None  # the split into ranked and provisional models
     min_votes: int = 0
-    both_bad: str = "tie"
+    both_bad: BothBad = "tie"
     ipw: dict[str, object] | None = None  # the weighted fit's notice and counts (ARENA_IPW)
-    ipw_rows: dict[str, tuple[float | None, float | None, float | None]] = field(
-        default_factory=dict
-    )
+    ipw_rows: dict[str, Interval] = field(default_factory=dict)
     sampler: dict[str, object] | None = None  # what the adaptive sampler reads (overall board)
 
 
@@ -101,12 +101,17 @@ def _elo(elo: dict[str, float], model: str) -> float:
 
 
 def board_dict(
-    board: Board, *, names: Sequence[str], contenders: dict[str, Contender]
-) -> dict[str, object]:
+    board: Board,
+    *,
+    names: Sequence[str],
+    contenders: dict[str, Contender],
+    contender_ids: dict[str, int],
+) -> BoardJSON:
     """A board in the stored snapshot's shape: ranked rows (ratings and bounds to two
-    decimals), then the provisional models (``rank`` None, no rating or interval)."""
+    decimals), then the provisional models (``rank`` None, no rating or interval); each row
+    a :class:`BoardRow` keyed by ``contender_ids[name]``."""
     elo = dict(zip(names, board.elo.tolist(), strict=True))
-    rows: list[dict[str, object]] = []
+    rows: list[BoardRow] = []
     lb = board.leaderboard
     style_shown = lb is not None and lb.style is not None and lb.style.identified
     if lb is not None:
@@ -114,39 +119,36 @@ def board_dict(
             contender = contenders.get(row.model)
             ipw = board.ipw_rows.get(row.model)
             rows.append(
-                {
-                    "rank": row.rank,
-                    "provisional": False,
-                    "model": row.model,
-                    "organization": contender.organization if contender else "",
-                    "demo": contender.is_demo if contender else False,
-                    "retired": contender is None,
-                    "rating": finite(row.rating),
-                    "ci_low": finite(row.ci_low),
-                    "ci_high": finite(row.ci_high),
-                    "elo": _elo(elo, row.model),
-                    "votes": row.votes,
-                    "wins": row.wins,
-                    "ties": row.ties,
-                    "losses": row.losses,
-                    "win_rate": round(row.win_rate, 4) if row.votes else None,
-                    **(
-                        {
-                            "style_rating": finite(row.style_rating),
-                            "style_ci_low": finite(row.style_ci_low),
-                            "style_ci_high": finite(row.style_ci_high),
-                        }
+                BoardRow(
+                    rank=row.rank,
+                    provisional=False,
+                    contender_id=contender_ids.get(row.model),
+                    model=row.model,
+                    organization=contender.organization if contender else "",
+                    demo=contender.is_demo if contender else False,
+                    retired=contender is None,
+                    rating=finite(row.rating),
+                    ci_low=finite(row.ci_low),
+                    ci_high=finite(row.ci_high),
+                    elo=_elo(elo, row.model),
+                    votes=row.votes,
+                    wins=row.wins,
+                    ties=row.ties,
+                    losses=row.losses,
+                    win_rate=round(row.win_rate, 4) if row.votes else None,
+                    style=(
+                        (
+                            finite(row.style_rating),
+                            finite(row.style_ci_low),
+                            finite(row.style_ci_high),
+                        )
                         if style_shown
-                        else {}
+                        else None
                     ),
-                    **(
-                        {"ipw_rating": ipw[0], "ipw_ci_low": ipw[1], "ipw_ci_high": ipw[2]}
-                        if ipw
-                        else {}
-                    ),
-                }
+                    ipw=ipw or None,
+                )
             )
-        matrices: dict[str, object] = {
+        matrices: BoardJSON = {
             "models": list(lb.models),
             "battle_counts": lb.battle_counts.tolist(),
             "win_fraction": _clean(lb.win_fraction.tolist()),
@@ -154,7 +156,7 @@ def board_dict(
         }
         if lb.style is not None:
             matrices["style"] = style_section(lb.style)
-        params: dict[str, object] = {
+        params: BoardJSON = {
             "bootstrap_rounds": lb.bootstrap_rounds,
             "seed": lb.seed,
             "confidence": lb.confidence,
@@ -172,7 +174,7 @@ def board_dict(
             "style_control": lb is not None and lb.style is not None,
             "ipw": board.ipw is not None,
             "recipe": recipe(
-                bootstrap_rounds=int(params["bootstrap_rounds"]),  # type: ignore[call-overload]
+                bootstrap_rounds=int(params["bootstrap_rounds"]),
                 min_votes=board.min_votes,
                 both_bad=board.both_bad,
             ),
@@ -185,27 +187,28 @@ def board_dict(
     for p in board.ranked.provisional if board.ranked is not None else []:
         contender = contenders.get(p.model)
         rows.append(
-            {
-                "rank": None,
-                "provisional": True,
-                "model": p.model,
-                "organization": contender.organization if contender else "",
-                "demo": contender.is_demo if contender else False,
-                "retired": contender is None,
-                "rating": None,
-                "ci_low": None,
-                "ci_high": None,
-                "elo": _elo(elo, p.model),
-                "votes": p.votes,
-                "wins": p.wins,
-                "ties": p.ties,
-                "losses": p.losses,
-                "win_rate": None if p.win_rate is None else round(p.win_rate, 4),
-            }
+            BoardRow(
+                rank=None,
+                provisional=True,
+                contender_id=contender_ids.get(p.model),
+                model=p.model,
+                organization=contender.organization if contender else "",
+                demo=contender.is_demo if contender else False,
+                retired=contender is None,
+                rating=None,
+                ci_low=None,
+                ci_high=None,
+                elo=_elo(elo, p.model),
+                votes=p.votes,
+                wins=p.wins,
+                ties=p.ties,
+                losses=p.losses,
+                win_rate=None if p.win_rate is None else round(p.win_rate, 4),
+            )
         )
     return {
         "category": board.category,
-        "rows": rows,
+        "rows": [row.as_dict() for row in rows],
         "matrices": matrices,
         "params": params,
         "votes": board.votes,
@@ -214,7 +217,7 @@ def board_dict(
 
 
 def _style(
-    cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: str, seed: int
+    cells: Cells, lookup: IntArray, ranked: RankedCells, *, both_bad: BothBad, seed: int
 ) -> StyleResult | None:
     """The style-controlled fit of the ranked models (the main fit's), with its
     identifiability notices; None without votes between ranked models."""
@@ -234,7 +237,7 @@ def _style(
             cells.count[both],
             cells.x[both],
             names=list(STYLE_COVARIATES),
-            both_bad=both_bad,  # type: ignore[arg-type]
+            both_bad=both_bad,
             bootstrap_rounds=settings.ARENA_STYLE_BOOTSTRAP_ROUNDS,
             seed=seed,
         )
@@ -291,19 +294,22 @@ def compute_boards(
     lookup = np.full(max(id_names, default=0) + 1, -1, dtype=np.int64)
     for pk, name in id_names.items():
         lookup[pk] = position[name]
+    name_ids = {name: pk for pk, name in id_names.items()}  # names are unique
+    column_ids = [name_ids[name] for name in names]  # the contender of each model column
     table = elo_resume(
         arena=arena,
         columns=columns,
         model_a=lookup[columns.left],
         model_b=lookup[columns.right],
         names=names,
+        contender_ids=column_ids,
         categories=categories,
         phases=phases,
     )
     del columns
     elo_store(arena=arena, standings=_overall_by_contender(table, id_names, position))
     t = lap("elo_replay", t)
-    both_bad = "tie" if arena.both_bad_counts_as_tie else "exclude"
+    both_bad: BothBad = "tie" if arena.both_bad_counts_as_tie else "exclude"
     min_votes = arena.rank_min_votes
     overall = ranked_cells(
         names,
@@ -335,6 +341,7 @@ def compute_boards(
                 min_votes=min_votes,
                 ipw=ipw and g < 0,
                 ranked=overall if g < 0 else None,
+                contender_ids=column_ids,
             )
         )
     lap("bt_fits", t)
@@ -396,10 +403,10 @@ def _hashes_of(voter_ids: list[str]) -> list[int]:
 
 def _overall_by_contender(
     table: EloTable, id_names: dict[int, str], position: dict[str, int]
-) -> dict[int, tuple[float, int, int, int, int]]:
+) -> dict[int, Standing]:
     """Overall Elo standings keyed by contender id (what the live board stores)."""
     return {
-        pk: (
+        pk: Standing(
             float(table.ratings[0, k]),
             int(table.votes[0, k]),
             int(table.wins[0, k]),
@@ -417,12 +424,13 @@ def _fit_board(
     names: Sequence[str],
     *,
     category: str,
-    both_bad: str,
+    both_bad: BothBad,
     elo: npt.NDArray[np.float64],
     style: StyleResult | None,
     min_votes: int,
     ipw: bool,
     ranked: RankedCells | None = None,
+    contender_ids: Sequence[int] = (),
 ) -> Board:
     """One board: the provisional models split off, the ranked ones fitted (the same fit as
     ``python -m ratings --min-votes``), and with ``ipw`` the weighted fit beside it."""
@@ -450,13 +458,14 @@ def _fit_board(
                 ranked.count,
                 bootstrap_rounds=settings.ARENA_BOOTSTRAP_ROUNDS,
                 seed=0,
-                both_bad=both_bad,  # type: ignore[arg-type]
+                both_bad=both_bad,
                 elo=elo[ranked.positions],
                 style=style,
             )
         except NoBattlesError:
             lb = None
-    ipw_info, ipw_rows = None, {}
+    ipw_info: dict[str, object] | None = None
+    ipw_rows: dict[str, Interval] = {}
     if ipw and lb is not None:
         ipw_info, ipw_rows = ipw_section(
             ranked,
@@ -473,6 +482,7 @@ def _fit_board(
             cells.outcome,
             cells.count,
             {} if lb is None else {r.model: r.rating for r in lb.rows},
+            contender_ids,
         )
     return Board(
         category=category,
@@ -508,7 +518,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
         c.name: c
         for c in Contender.objects.filter(arenas=arena, enabled=True).select_related("provider")
     }
-    boards, names, _ = compute_boards(
+    boards, names, id_names = compute_boards(
         arena=arena, contenders=contenders, phases=phases, since=last, review=True
     )
     excluded = dict(
@@ -518,10 +528,14 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    dicts = [board_dict(b, names=names, contenders=contenders) for b in boards]
+    contender_ids = {name: pk for pk, name in id_names.items()}
+    dicts = [
+        board_dict(b, names=names, contenders=contenders, contender_ids=contender_ids)
+        for b in boards
+    ]
     seconds = time.perf_counter() - started
     phases["total_before_write"] = round(seconds, 3)
-    dicts[0]["params"]["phases"] = phases  # type: ignore[index]
+    dicts[0]["params"]["phases"] = phases
     with transaction.atomic():
         snapshots = LeaderboardSnapshot.objects.bulk_create(
             [

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any, cast
+
 from django.conf import settings
 
 from arena.battles.models import Arena
 from arena.leaderboards.changelog import changes_latest
 from arena.leaderboards.models import LeaderboardSnapshot
+from arena.leaderboards.rows import BoardJSON, BoardRow, board_rows
 from arena.votes.models import InvalidReason
 from arena.votes.selectors import leaderboard_get as live_elo_board
 
@@ -30,22 +34,22 @@ def snapshot_latest(*, arena: Arena, category: str = "") -> LeaderboardSnapshot 
     )
 
 
-def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]:
+def leaderboard_latest(*, arena: Arena, category: str = "") -> BoardJSON:
     """The latest snapshot in the API's shape; before the first one, the stored live Elo."""
     snapshot = snapshot_latest(arena=arena, category=category)
     if snapshot is None:
         board = live_elo_board(arena=arena)
-        for row in board["rows"]:  # type: ignore[union-attr]
-            row.update(
-                {
-                    "ci_low": None,
-                    "ci_high": None,
-                    "elo": row["rating"],
-                    "provisional": row["votes"] < arena.rank_min_votes,
-                }
-            )
-            if row["provisional"]:  # no rank without evidence, even on the live Elo board
-                row["rank"] = None
+        live = [BoardRow.from_dict(row) for row in cast("list[dict[str, Any]]", board["rows"])]
+        board["rows"] = [
+            replace(
+                row,
+                elo=row.rating,
+                provisional=row.votes < arena.rank_min_votes,
+                # no rank without evidence, even on the live Elo board
+                rank=None if row.votes < arena.rank_min_votes else row.rank,
+            ).as_dict()
+            for row in live
+        ]
         board.update({"changes": []})
         board.update(
             {
@@ -81,13 +85,27 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> dict[str, object]
 def leaderboard_history(
     *, arena: Arena, category: str = "", limit: int = 200
 ) -> list[tuple[str, dict[str, float]]]:
-    """(time, {model: rating}) of past snapshots, oldest first, for the rating-over-time plot."""
-    snapshots = list(
-        LeaderboardSnapshot.objects.filter(arena=arena, category=category)
+    """(time, {model: rating}) of past snapshots, oldest first, for the rating-over-time plot.
+
+    Rows are matched by contender id and labelled with the name in the newest snapshot that
+    has the contender (the board's own label), so a model renamed in the admin keeps one line.
+    """
+    snapshots = [
+        (at, board_rows(rows))
+        for at, rows in LeaderboardSnapshot.objects.filter(arena=arena, category=category)
         .order_by("-computed_at")
         .values_list("computed_at", "rows")[:limit]
-    )
+    ]
+    newest: dict[int, str] = {}
+    for _, rows in snapshots:  # newest first
+        for row in rows:
+            if row.contender_id is not None:
+                newest.setdefault(row.contender_id, row.model)
+
+    def label(row: BoardRow) -> str:
+        return row.model if row.contender_id is None else newest[row.contender_id]
+
     return [
-        (at.isoformat(), {r["model"]: r["rating"] for r in rows if r["rating"] is not None})
+        (at.isoformat(), {label(r): r.rating for r in rows if r.rating is not None})
         for at, rows in reversed(snapshots)
     ]

@@ -7,7 +7,7 @@ aggregates the database computes (see `arena.leaderboards.refresh`).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date
 
 from django.conf import settings
 from django.core.cache import cache
@@ -80,7 +80,7 @@ def snapshots_prune(*, arena: Arena) -> None:
             .order_by("-computed_at")
             .values_list("pk", "computed_at")[keep:]
         )
-        seen_days: set[datetime] = set()
+        seen_days: set[date] = set()
         doomed = []
         for pk, at in old:
             day = at.date()

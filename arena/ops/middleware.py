@@ -16,6 +16,7 @@ class LazyMessageMiddleware(MessageMiddleware):
     was ~5 % of a vote's Python time in the load profile."""
 
     def process_request(self, request: HttpRequest) -> None:
+        # the messages framework's attribute, which HttpRequest's stubs do not declare
         request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -5,8 +5,9 @@ back to 0). One range per request; several ranges are answered with the whole fi
 from __future__ import annotations
 
 import re
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from django.core.files import File
 from django.http import FileResponse, HttpResponse, HttpResponseBase
 
 _RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
@@ -37,7 +38,7 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 def ranged_file_response(
-    handle: BinaryIO, *, size: int, content_type: str, range_header: str
+    handle: BinaryIO | File[Any], *, size: int, content_type: str, range_header: str
 ) -> HttpResponseBase:
     """The whole file (200) or the asked part (206), always saying `Accept-Ranges: bytes`."""
     try:

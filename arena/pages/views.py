@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import (
@@ -23,10 +25,11 @@ from django.views.decorators.http import require_GET
 from arena.api.views import csrf_failure as api_csrf_failure
 from arena.battles import selectors, sharing
 from arena.battles.errors import NotFound
-from arena.battles.models import Output
+from arena.battles.models import Arena, Output
 from arena.battles.voters import voter_id_from_session
 from arena.leaderboards import charts
 from arena.leaderboards.export import leaderboard_csv
+from arena.leaderboards.rows import BoardRow
 from arena.leaderboards.selectors import (
     leaderboard_categories,
     leaderboard_history,
@@ -40,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"arenas": selectors.arenas_list()})
 
 
-def _arena_or_404(slug: str):  # type: ignore[no-untyped-def]
+def _arena_or_404(slug: str) -> Arena:
     try:
         return selectors.arena_get(slug=slug)
     except NotFound as exc:
@@ -100,12 +103,18 @@ def arena_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404("No leaderboard for this category yet.")
         board = leaderboard_latest(arena=arena, category=category)
         model_ids = dict(arena.contenders.values_list("name", "pk"))  # rows link to model pages
+        here = set(model_ids.values())
+
+        def model_id(row: BoardRow) -> int | None:
+            return row.contender_id if row.contender_id in here else model_ids.get(row.model)
+
         board = {
             **board,
             "rows": [
-                {**row, "model_id": model_ids.get(str(row["model"]))} for row in board["rows"]
+                {**raw, "model_id": model_id(BoardRow.from_dict(raw))}
+                for raw in cast("list[dict[str, Any]]", board["rows"])
             ],
-        }  # type: ignore[attr-defined]
+        }
         matrices = board.get("matrices") or {}
         context = {
             "arena": arena,
@@ -192,8 +201,8 @@ def arena_model(request: HttpRequest, slug: str, contender_id: int) -> HttpRespo
 def leaderboard_download(
     request: HttpRequest,
     *,
-    arena,
-    category: str,  # type: ignore[no-untyped-def]
+    arena: Arena,
+    category: str,
     fmt: str,
 ) -> HttpResponse:
     """?format=csv or ?format=json: the board as a file, cached per snapshot like the page."""
@@ -236,7 +245,8 @@ def _file_response(
 ) -> HttpResponseBase:
     """The file (or a video's poster frame), or the byte range a video player asks for when
     it seeks (ranges.py)."""
-    name = output.poster.name if poster else output.file.name
+    # a stored output always has its file (and a video its poster): the views checked
+    name = cast(str, output.poster.name if poster else output.file.name)
     response = ranged_file_response(
         default_storage.open(name, "rb"),
         size=default_storage.size(name),

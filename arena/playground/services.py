@@ -9,6 +9,7 @@ import logging
 import random
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -113,10 +114,11 @@ def _enqueue_or_fail(generation: Generation) -> None:
 
 
 def generation_get(*, generation_id: object) -> Generation:
+    pk = uuid_or_none(generation_id)
     found = (
-        Generation.objects.select_related("arena", "contender__provider")
-        .filter(pk=uuid_or_none(generation_id))
-        .first()
+        Generation.objects.select_related("arena", "contender__provider").filter(pk=pk).first()
+        if pk
+        else None
     )
     if found is None:
         raise NotFound("There is no such generation.")
@@ -195,7 +197,7 @@ class _StoreTarget:
     battle: Generation
 
 
-def _claim(generation_id: object) -> Generation | None:
+def _claim(generation_id: uuid.UUID | str) -> Generation | None:
     with transaction.atomic():
         found = Generation.objects.select_for_update().filter(pk=generation_id).first()
         if found is None or found.status not in RUNNING:
@@ -207,7 +209,9 @@ def _claim(generation_id: object) -> Generation | None:
     return generation_get(generation_id=generation_id)
 
 
-def _finish(generation_id: object, *, fields: dict[str, object], failed_code: str = "") -> None:
+def _finish(
+    generation_id: uuid.UUID | str, *, fields: dict[str, object], failed_code: str = ""
+) -> None:
     with transaction.atomic():
         found = Generation.objects.select_for_update().select_related("arena").get(pk=generation_id)
         if found.status not in RUNNING:
@@ -225,7 +229,7 @@ def _finish(generation_id: object, *, fields: dict[str, object], failed_code: st
         found.save()
 
 
-def generation_run(*, generation_id: object) -> None:
+def generation_run(*, generation_id: uuid.UUID | str) -> None:
     """Generate it. Idempotent: a finished generation is left alone."""
     from arena.battles.generation import (
         _store_file,
@@ -293,7 +297,7 @@ def generation_run(*, generation_id: object) -> None:
     )
 
 
-def generation_fail_unexpected(*, generation_id: object, message: str) -> None:
+def generation_fail_unexpected(*, generation_id: uuid.UUID | str, message: str) -> None:
     _finish(
         generation_id,
         failed_code=FailureCode.PROVIDER_ERROR,

@@ -130,6 +130,7 @@ def challenge_solve(*, session: Any, voter_id: str, body: dict[str, Any]) -> Non
         if error and "expired" in error:
             raise InvalidInput(f"This challenge has expired: GET {ENDPOINT} for a new one.")
         raise InvalidInput("That is not a solution of a challenge from this site.")
+    # the checked JSON object again, where altcha wants its own payload type (as above)
     expires = int(extract_params_v1(payload).get("expires", ["0"])[0])  # type: ignore[arg-type]
     expires_at = datetime.fromtimestamp(expires, tz=UTC)
     try:

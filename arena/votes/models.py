@@ -43,7 +43,7 @@ class InvalidReason(models.TextChoices):
 
 # What the voter is told (only the voter: the share page and the export never say) when a
 # stored vote does not count, addressed to them; "" for a counted vote.
-VOTER_REASON = {
+VOTER_REASON: dict[str, str] = {
     InvalidReason.IDENTITY_LEAKED: "an output showed a model's name, so the vote was not blind",
     InvalidReason.TOO_FAST: "it came too soon after both outputs were shown; take a moment to "
     "look at both",
@@ -62,7 +62,7 @@ def voter_reason(reason: str) -> str | None:
     """Why a vote did not count, in the voter's words (None when it counted)."""
     if not reason:
         return None
-    return VOTER_REASON.get(reason, "it broke one of the arena's vote rules")  # type: ignore[call-overload]
+    return VOTER_REASON.get(reason, "it broke one of the arena's vote rules")
 
 
 class Vote(models.Model):

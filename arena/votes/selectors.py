@@ -29,6 +29,7 @@ def leaderboard_get(*, arena: Arena) -> dict[str, object]:
         "rows": [
             {
                 "rank": rank,
+                "contender_id": contender.pk,
                 "model": contender.name,
                 "organization": contender.organization,
                 "demo": contender.is_demo,

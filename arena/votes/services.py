@@ -54,8 +54,10 @@ def choice_parse(choice: object) -> Choice:
     return Choice(choice)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Standing:
+    """One contender's live Elo and counts (what :class:`EloRating` stores)."""
+
     rating: float = 1000.0
     votes: int = 0
     wins: int = 0
@@ -93,22 +95,22 @@ def elo_standings(
 
 
 @transaction.atomic
-def elo_store(*, arena: Arena, standings: dict[int, tuple[float, int, int, int, int]]) -> None:
-    """Store the arena's live Elo: (rating, votes, wins, losses, ties) per contender id; the
-    contenders without counted votes go back to the start (two statements in all)."""
-    played = {pk: row for pk, row in standings.items() if row[1]}
+def elo_store(*, arena: Arena, standings: dict[int, Standing]) -> None:
+    """Store the arena's live Elo, one standing per contender id; the contenders without
+    counted votes go back to the start (two statements in all)."""
+    played = {pk: s for pk, s in standings.items() if s.votes}
     EloRating.objects.bulk_create(
         [
             EloRating(
                 arena=arena,
                 contender_id=pk,
-                rating=rating,
-                votes=votes,
-                wins=wins,
-                losses=losses,
-                ties=ties,
+                rating=s.rating,
+                votes=s.votes,
+                wins=s.wins,
+                losses=s.losses,
+                ties=s.ties,
             )
-            for pk, (rating, votes, wins, losses, ties) in played.items()
+            for pk, s in played.items()
         ],
         update_conflicts=True,
         unique_fields=["arena", "contender"],
@@ -132,10 +134,7 @@ def elo_rebuild(*, arena: Arena) -> dict[Hashable, Standing]:
     )
     elo_store(
         arena=arena,
-        standings={
-            int(pk): (s.rating, s.votes, s.wins, s.losses, s.ties)  # type: ignore[call-overload]
-            for pk, s in standings.items()
-        },
+        standings={cast(int, pk): s for pk, s in standings.items()},  # keyed by contender id
     )
     return standings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -63,9 +64,9 @@ class VoteColumns:
         )
 
     @staticmethod
-    def micros(moment: object) -> int:
+    def micros(moment: datetime) -> int:
         """A datetime on the scale of ``created``."""
-        us = int(round(moment.timestamp() * 1_000_000))  # type: ignore[attr-defined]
+        us = int(round(moment.timestamp() * 1_000_000))
         return us - EPOCH_2000_US if connection.vendor == "postgresql" else us
 
 

@@ -53,3 +53,14 @@ def test_an_unidentified_style_fit_shows_no_style_values_and_says_why() -> None:
     page = _board(-999.0, -999.0, identified=False)
     assert "999" not in page and 'id="style-note"' not in page
     assert "constant within each model: dropped." in page
+
+
+def test_the_interval_chart_leaves_out_provisional_models() -> None:
+    from arena.leaderboards.charts import ratings_interval_svg
+
+    ranked = {"model": "Ranked", "rating": 1010.0, "ci_low": 1000.0, "ci_high": 1020.0}
+    # the live board before the first refresh carries an Elo 'rating' for provisional rows
+    provisional = {"model": "Newcomer", "rating": 1000.0, "provisional": True}
+    svg = ratings_interval_svg([ranked, provisional])
+    assert "Ranked" in svg and "Newcomer" not in svg
+    assert ratings_interval_svg([provisional]) == ""

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from arena.battles import services
-from arena.battles.models import Battle, Prompt
+from arena.battles.models import Battle, Contender, Prompt
 from arena.leaderboards import services as lb_services
-from arena.leaderboards.models import LeaderboardSnapshot
-from arena.leaderboards.selectors import leaderboard_latest
+from arena.leaderboards.models import EloCheckpoint, LeaderboardChange, LeaderboardSnapshot
+from arena.leaderboards.selectors import leaderboard_history, leaderboard_latest
 from arena.votes.detector import voters_review
 from arena.votes.models import EloRating, FlaggedVoter, Vote
 from arena.votes.services import elo_rebuild, vote_cast
@@ -130,6 +130,46 @@ def test_snapshot_matches_the_ratings_package_on_the_exported_votes(
         assert stored[row.model]["rating"] == pytest.approx(row.rating, abs=0.006)
         assert stored[row.model]["ci_low"] == pytest.approx(row.ci_low, abs=0.006)
         assert stored[row.model]["rank"] == row.rank
+
+
+def test_a_renamed_contender_keeps_its_rating_history_and_elo(
+    demo_arena: Any, run_on_commit: Any, few_rounds: None, settings: Any, monkeypatch: Any
+) -> None:
+    """Boards are keyed by contender id: a rename in the admin between two refreshes keeps
+    one history line, one changelog identity, and the Elo resumed from the checkpoint."""
+    settings.ARENA_MIN_VOTES_TO_RANK = 1
+    rng = random.Random(6)
+    play(run_on_commit, 30, rng=rng)
+    lb_services.leaderboard_compute(arena=demo_arena)
+    aurora = Contender.objects.get(name="Demo Aurora")
+    first = next(
+        r for r in leaderboard_latest(arena=demo_arena)["rows"] if r["model"] == aurora.name
+    )
+    assert first["contender_id"] == aurora.pk
+
+    aurora.name = "Aurora v2"
+    aurora.save(update_fields=["name"])
+    monkeypatch.setitem(QUALITY, "Aurora v2", QUALITY["Demo Aurora"])
+    play(run_on_commit, 30, rng=rng)
+    lb_services.leaderboard_compute(arena=demo_arena)
+
+    rows = leaderboard_latest(arena=demo_arena)["rows"]
+    assert [r["contender_id"] for r in rows if r["model"] == "Aurora v2"] == [aurora.pk]
+    assert not [r for r in rows if r["model"] == "Demo Aurora"]
+    history = leaderboard_history(arena=demo_arena)
+    assert len(history) == 2
+    assert all("Aurora v2" in ratings and "Demo Aurora" not in ratings for _, ratings in history)
+    assert history[0][1]["Aurora v2"] == first["rating"]
+    # each refresh resumes the online Elo from the last checkpoint (keyed by contender id):
+    # it still equals a full replay of all 60 votes
+    assert aurora.pk in EloCheckpoint.objects.get(arena=demo_arena).contender_ids
+    board_elo = next(r["elo"] for r in rows if r["model"] == "Aurora v2")
+    replayed = elo_rebuild(arena=demo_arena)[aurora.pk]
+    assert board_elo == pytest.approx(replayed.rating, abs=0.01)
+    assert replayed.votes == next(r["votes"] for r in rows if r["model"] == "Aurora v2")
+    texts = list(LeaderboardChange.objects.values_list("text", flat=True))
+    assert not [t for t in texts if "Aurora" in t and ("added" in t or "retired" in t)]
+    assert any(t.startswith("First board") for t in texts)
 
 
 def test_csv_export_has_the_public_battle_dump_columns(
