@@ -13,6 +13,7 @@ from arena.battles.errors import FailureCode, NotFound
 from arena.battles.models import (
     Arena,
     Battle,
+    BattleMode,
     BattleStatus,
     Contender,
     Output,
@@ -221,6 +222,13 @@ def battle_state(battle: Battle) -> dict[str, object]:
         "status": battle.status,
         "prompt": battle.prompt.text,
         "params": battle.params or {},
+        "mode": battle.mode,
+        # A side-by-side voter chose both models: their names show from the start.
+        "models": (
+            {"left": contender_public(battle.left), "right": contender_public(battle.right)}
+            if battle.mode == BattleMode.SIDE_BY_SIDE
+            else None
+        ),
         "outputs": shown,
         "failure": battle.failure_reason or None,
         "vote": None,

@@ -21,6 +21,7 @@ from arena.battles.errors import PUBLIC_FAILURE, FailureCode, InvalidInput, Unav
 from arena.battles.models import (
     Arena,
     Battle,
+    BattleMode,
     BattleStatus,
     Contender,
     Modality,
@@ -84,12 +85,14 @@ def battle_create(
     rng: random.Random | None = None,
     prompt_publishable: bool | None = None,
     params: object = None,
+    pair: tuple[Contender, Contender] | None = None,
 ) -> Battle:
     """Draw two distinct contenders, store the battle and queue one generation per side.
 
     prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
     ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
-    (see params.py); what it leaves out takes the arena's default."""
+    (see params.py); what it leaves out takes the arena's default. pair: the two models of a
+    named side-by-side battle (see side_by_side.py), in place of the sampler's draw."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     window = settings.ARENA_RATE_WINDOW_S
@@ -114,6 +117,42 @@ def battle_create(
         text = prompt_clean(prompt_text)
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
+    probability: float | None
+    if pair is not None:
+        contenders, left_i, right_i, probability = list(pair), 0, 1, None
+    else:
+        contenders, left_i, right_i, probability = _pair_drawn(arena=arena, rng=rng)
+    with transaction.atomic():
+        if prompt.pk is None:
+            prompt.save()
+        battle = Battle.objects.create(
+            arena=arena,
+            prompt=prompt,
+            left=contenders[left_i],
+            right=contenders[right_i],
+            voter_id=voter_id,
+            voter_address=voter_address,
+            seed=rng.randrange(2**31),
+            sampling_probability=probability,
+            mode=BattleMode.SIDE_BY_SIDE if pair is not None else BattleMode.ANONYMOUS,
+            params=chosen,
+            # What the voter was told now decides, not the setting at export time.
+            prompt_publishable=(
+                settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None else prompt_publishable
+            ),
+        )
+        outputs = [
+            Output.objects.create(battle=battle, side=side, contender=battle.contender_on(side))
+            for side in Side
+        ]
+        for output in outputs:
+            contender = battle.contender_on(output.side)
+            transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))
+    return battle_get(battle_id=battle.pk)
+
+
+def _pair_drawn(*, arena: Arena, rng: random.Random) -> tuple[list[Contender], int, int, float]:
+    """The sampler's draw among the arena's playing models, with its probability (for IPW)."""
     contenders = list(
         Contender.objects.filter(
             arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
@@ -132,32 +171,7 @@ def battle_create(
         raise Unavailable(
             "This arena needs at least two enabled models; please try again later."
         ) from None
-    with transaction.atomic():
-        if prompt.pk is None:
-            prompt.save()
-        battle = Battle.objects.create(
-            arena=arena,
-            prompt=prompt,
-            left=contenders[left_i],
-            right=contenders[right_i],
-            voter_id=voter_id,
-            voter_address=voter_address,
-            seed=rng.randrange(2**31),
-            sampling_probability=probability,
-            params=chosen,
-            # What the voter was told now decides, not the setting at export time.
-            prompt_publishable=(
-                settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None else prompt_publishable
-            ),
-        )
-        outputs = [
-            Output.objects.create(battle=battle, side=side, contender=battle.contender_on(side))
-            for side in Side
-        ]
-        for output in outputs:
-            contender = battle.contender_on(output.side)
-            transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))
-    return battle_get(battle_id=battle.pk)
+    return contenders, left_i, right_i, probability
 
 
 def _enqueue_or_fail(output: Output, provider_kind: str) -> None:

@@ -38,6 +38,7 @@ class InvalidReason(models.TextChoices):
         "address_budget",
         ("Over the daily budget of counted votes from one network address"),
     )
+    SIDE_BY_SIDE = "side_by_side", "A named side-by-side battle (never counted)"
 
 
 # What the voter is told (only the voter: the share page and the export never say) when a
@@ -52,6 +53,8 @@ VOTER_REASON: dict[str, str] = {
     InvalidReason.FLAGGED_VOTER: "votes from this browser are held back by the abuse checks",
     InvalidReason.NO_ADDRESS: "your network address could not be read",
     InvalidReason.ADDRESS_BUDGET: "your network has reached today's limit of counted votes",
+    InvalidReason.SIDE_BY_SIDE: "side-by-side votes, where you saw the names, never count "
+    "toward the leaderboard",
 }
 
 
