@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "arena.battles",
     "arena.votes",
+    "arena.playground",
     "arena.leaderboards",
     "arena.pages",
     "arena.api",

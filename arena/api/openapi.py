@@ -184,7 +184,11 @@ OPENAPI: dict[str, object] = {
                     "/api/arenas; what is left out takes the first offered value); a "
                     "parameter or value the arena does not offer is a 400 that lists the "
                     "offered ones. Both outputs are delivered in exactly the chosen aspect "
-                    "ratio, resolution and duration."
+                    "ratio, resolution and duration. `mode: side_by_side` with `models: "
+                    "[id_a, id_b]` (ids from /api/arenas/{slug}/models, two different enabled "
+                    "models) makes a named side-by-side battle: the names show from the start "
+                    "(`models` in the state), model A is the first id, and its vote is stored "
+                    "but never counted in the leaderboard nor in the default vote export."
                 ),
                 "parameters": [{"$ref": "#/components/parameters/Slug"}],
                 "requestBody": {
@@ -203,6 +207,14 @@ OPENAPI: dict[str, object] = {
                                         "there): the id of your upload (POST /api/uploads); "
                                         "the prompt is the edit instruction.",
                                     },
+                                    "mode": {"enum": ["anonymous", "side_by_side"]},
+                                    "models": {
+                                        "type": "array",
+                                        "items": {"type": "integer", "minimum": 1},
+                                        "minItems": 2,
+                                        "maxItems": 2,
+                                        "description": "Side by side only: model A, model B.",
+                                    },
                                 },
                                 "additionalProperties": False,
                                 "anyOf": [
@@ -220,6 +232,13 @@ OPENAPI: dict[str, object] = {
                                     "value": {
                                         "prompt": "a red fox in the snow",
                                         "params": {"aspect_ratio": "16:9"},
+                                    }
+                                },
+                                "side_by_side": {
+                                    "value": {
+                                        "prompt": "a red fox in the snow",
+                                        "mode": "side_by_side",
+                                        "models": [1, 2],
                                     }
                                 },
                             },
@@ -317,6 +336,15 @@ OPENAPI: dict[str, object] = {
                         "required": False,
                         "schema": {"enum": ["jsonl", "csv"], "default": "jsonl"},
                     },
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "required": False,
+                        "description": "anonymous (the default): the counted votes; "
+                        "side_by_side: the votes of named side-by-side battles, which are "
+                        "never counted.",
+                        "schema": {"enum": ["anonymous", "side_by_side"], "default": "anonymous"},
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -328,6 +356,80 @@ OPENAPI: dict[str, object] = {
                         },
                     },
                     **_errors(400, 404),
+                },
+            }
+        },
+        "/api/arenas/{slug}/generations": {
+            "post": {
+                "operationId": "createGeneration",
+                "summary": "Playground: run one model you choose on your prompt",
+                "description": (
+                    "`model` is an id from /api/arenas/{slug}/models; `params` chooses among "
+                    "what the arena offers, exactly as for a battle (a value not offered is a "
+                    "400 that lists the offered ones). Moderated and rate-limited like "
+                    "battles (the same budget). The output is delivered in the chosen form and "
+                    "only its requester can read it. Nothing here is voted on or counted."
+                ),
+                "parameters": [{"$ref": "#/components/parameters/Slug"}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _object(
+                                {
+                                    "model": {"type": "integer", "minimum": 1},
+                                    "prompt": {"type": "string", "minLength": 1, "maxLength": 2000},
+                                    "params": {"$ref": "#/components/schemas/BattleParams"},
+                                },
+                                required=["model", "prompt"],
+                                additionalProperties=False,
+                            ),
+                            "examples": {
+                                "video": {
+                                    "value": {
+                                        "model": 1,
+                                        "prompt": "waves rolling onto a beach at dawn",
+                                        "params": {"aspect_ratio": "9:16", "duration_s": 4},
+                                    }
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_json({"$ref": "#/components/schemas/Generation"}, "Generation queued"),
+                        "links": {
+                            "GetGeneration": {
+                                "operationId": "getGeneration",
+                                "parameters": {"id": "$response.body#/id"},
+                            }
+                        },
+                    },
+                    **_errors(400, 403, 404, 413, 415, 429, 503),
+                },
+            }
+        },
+        "/api/generations/{id}": {
+            "get": {
+                "operationId": "getGeneration",
+                "summary": "One of your playground generations",
+                "description": (
+                    "Only the voter who asked for it (the session cookie) can read it; for "
+                    "anyone else it does not exist (404). Poll until `status` is ready or "
+                    "failed."
+                ),
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Generation"}, "The generation"),
+                    **_errors(404),
                 },
             }
         },
@@ -638,6 +740,15 @@ OPENAPI: dict[str, object] = {
                         "description": "Image-editing battles: the URL of your upload "
                         "(only you can fetch it); null otherwise.",
                     },
+                    "mode": {"enum": ["anonymous", "side_by_side"]},
+                    "models": {
+                        "description": "Side by side: both names from the start; anonymous: "
+                        "null (see reveal after the vote).",
+                        "oneOf": [
+                            {"type": "null"},
+                            _object({"left": _MODEL, "right": _MODEL}, required=["left", "right"]),
+                        ],
+                    },
                     "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Output"}},
                     "failure": {"type": ["string", "null"]},
                     "vote": {
@@ -667,10 +778,59 @@ OPENAPI: dict[str, object] = {
                     "status",
                     "prompt",
                     "params",
+                    "mode",
+                    "models",
                     "outputs",
                     "failure",
                     "vote",
                     "reveal",
+                ],
+            ),
+            "Generation": _object(
+                {
+                    "id": {"type": "string", "format": "uuid"},
+                    "arena": {"type": "string"},
+                    "modality": {"enum": ["image", "video", "text"]},
+                    "model": _object(
+                        {
+                            "id": {"type": "integer"},
+                            "name": {"type": "string"},
+                            "organization": {"type": "string"},
+                            "demo": {"type": "boolean"},
+                        },
+                        required=["id", "name", "organization", "demo"],
+                    ),
+                    "prompt": {"type": "string"},
+                    "params": {"$ref": "#/components/schemas/BattleParams"},
+                    "status": {"enum": ["pending", "generating", "ready", "failed"]},
+                    "url": {
+                        "type": ["string", "null"],
+                        "description": "The output (private to you) once ready.",
+                    },
+                    "content_type": {"type": ["string", "null"]},
+                    "poster": {"type": ["string", "null"]},
+                    "text": {"type": ["string", "null"]},
+                    "delivered": {
+                        "type": ["object", "null"],
+                        "description": "The form the output was delivered in (width, height, "
+                        "aspect_ratio; for video fps and duration_s).",
+                    },
+                    "failure": {"type": ["string", "null"]},
+                },
+                required=[
+                    "id",
+                    "arena",
+                    "modality",
+                    "model",
+                    "prompt",
+                    "params",
+                    "status",
+                    "url",
+                    "content_type",
+                    "poster",
+                    "text",
+                    "delivered",
+                    "failure",
                 ],
             ),
             "Leaderboard": _object(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from arena.api import views
+from arena.api import playground, views
 
 urlpatterns = [
     path("arenas", views.arenas_list, name="api-arenas"),
@@ -10,6 +10,16 @@ urlpatterns = [
     path("arenas/<slug:slug>/leaderboard", views.leaderboard, name="api-leaderboard"),
     path("arenas/<slug:slug>/models", views.arena_models, name="api-arena-models"),
     path("arenas/<slug:slug>/votes", views.votes_export, name="api-votes-export"),
+    path(
+        "arenas/<slug:slug>/generations",
+        playground.generation_create,
+        name="api-generation-create",
+    ),
+    path(
+        "generations/<uuid:generation_id>",
+        playground.generation_detail,
+        name="api-generation",
+    ),
     path("battles/<uuid:battle_id>", views.battle_detail, name="api-battle"),
     path("battles/<uuid:battle_id>/vote", views.battle_vote, name="api-vote"),
     path("battles/<uuid:battle_id>/share", views.battle_share, name="api-share"),

@@ -17,7 +17,9 @@ from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services, sharing
 from arena.battles.errors import ErrorCode, InvalidInput, NotFound
+from arena.battles.models import BattleMode
 from arena.battles.params import arena_params_public
+from arena.battles.side_by_side import battle_mode_parse, side_by_side_pair
 from arena.battles.voters import client_address_hash, voter_id_from_session
 from arena.leaderboards.export import leaderboard_csv, votes_export_csv, votes_export_jsonl
 from arena.leaderboards.selectors import leaderboard_categories, leaderboard_latest
@@ -61,7 +63,9 @@ def arena_models(request: HttpRequest, slug: str) -> JsonResponse:
 @allow_methods("POST")
 @api_view
 def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request, fields=("prompt", "random_prompt", "params", "source_image"))
+    body = json_body(
+        request, fields=("prompt", "random_prompt", "params", "mode", "models", "source_image")
+    )
     random_prompt = body.get("random_prompt", False)
     if not isinstance(random_prompt, bool):
         raise InvalidInput("random_prompt must be true or false.")
@@ -78,6 +82,9 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         prompt_publishable=sharing.prompt_publishable(request.session),
         params=body.get("params"),
         source_image=body.get("source_image"),
+        pair=side_by_side_pair(
+            arena=selectors.arena_get(slug=slug), mode=body.get("mode"), models=body.get("models")
+        ),
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
 
@@ -203,19 +210,23 @@ def leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
 @allow_methods("GET")
 @api_view
 def votes_export(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """Counted votes (the default), or `?mode=side_by_side`: the named side-by-side votes,
+    which are never counted."""
     arena = selectors.arena_get(slug=slug)
     fmt = request.GET.get("format", "jsonl")
+    mode = battle_mode_parse(request.GET.get("mode"))
     if fmt == "jsonl":
         response = StreamingHttpResponse(
-            votes_export_jsonl(arena=arena), content_type="application/x-ndjson"
+            votes_export_jsonl(arena=arena, mode=mode), content_type="application/x-ndjson"
         )
     elif fmt == "csv":
         response = StreamingHttpResponse(
-            votes_export_csv(arena=arena), content_type="text/csv; charset=utf-8"
+            votes_export_csv(arena=arena, mode=mode), content_type="text/csv; charset=utf-8"
         )
     else:
         raise InvalidInput("format must be jsonl or csv.")
-    response["Content-Disposition"] = f'attachment; filename="{arena.slug}-votes.{fmt}"'
+    suffix = "-side-by-side" if mode == BattleMode.SIDE_BY_SIDE else ""
+    response["Content-Disposition"] = f'attachment; filename="{arena.slug}-votes{suffix}.{fmt}"'
     return response
 
 

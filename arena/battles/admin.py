@@ -378,8 +378,8 @@ class OutputInline(admin.TabularInline):
 
 @admin.register(Battle)
 class BattleAdmin(admin.ModelAdmin):
-    list_display = ["id", "arena", "left", "right", "status", "created_at"]
-    list_filter = ["status", "arena"]
+    list_display = ["id", "arena", "mode", "left", "right", "status", "created_at"]
+    list_filter = ["status", "mode", "arena"]
     readonly_fields = [
         "id",
         "arena",

@@ -206,6 +206,13 @@ class BattleStatus(models.TextChoices):
     ABANDONED = "abandoned"
 
 
+class BattleMode(models.TextChoices):
+    """Anonymous battles feed the leaderboard; named side-by-side ones never do."""
+
+    ANONYMOUS = "anonymous", "Anonymous (counted)"
+    SIDE_BY_SIDE = "side_by_side", "Named side by side (never counted)"
+
+
 class Side(models.TextChoices):
     LEFT = "left"
     RIGHT = "right"
@@ -227,6 +234,14 @@ class Battle(models.Model):
         max_length=64, blank=True, db_index=True, help_text="Keyed hash of the client address."
     )
     seed = models.PositiveIntegerField()
+    mode = models.CharField(
+        max_length=16,
+        choices=BattleMode.choices,
+        default=BattleMode.ANONYMOUS,
+        editable=False,
+        help_text="Side by side: the voter chose both models and saw their names, so its vote "
+        "is stored but never counted.",
+    )
     sampling_probability = models.FloatField(
         null=True, blank=True, help_text="Probability the sampler drew this pair (for IPW)."
     )

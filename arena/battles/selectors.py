@@ -13,6 +13,7 @@ from arena.battles.errors import FailureCode, NotFound
 from arena.battles.models import (
     Arena,
     Battle,
+    BattleMode,
     BattleStatus,
     Contender,
     Output,
@@ -223,6 +224,13 @@ def battle_state(battle: Battle) -> dict[str, object]:
         "params": battle.params or {},
         # image editing: the voter's own upload (private to them, like the outputs)
         "source_image": f"/u/{battle.source_image_id}" if battle.source_image_id else None,
+        "mode": battle.mode,
+        # A side-by-side voter chose both models: their names show from the start.
+        "models": (
+            {"left": contender_public(battle.left), "right": contender_public(battle.right)}
+            if battle.mode == BattleMode.SIDE_BY_SIDE
+            else None
+        ),
         "outputs": shown,
         "failure": battle.failure_reason or None,
         "vote": None,

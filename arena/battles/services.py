@@ -21,6 +21,7 @@ from arena.battles.errors import PUBLIC_FAILURE, FailureCode, InvalidInput, Unav
 from arena.battles.models import (
     Arena,
     Battle,
+    BattleMode,
     BattleStatus,
     Contender,
     Modality,
@@ -85,13 +86,15 @@ def battle_create(
     rng: random.Random | None = None,
     prompt_publishable: bool | None = None,
     params: object = None,
+    pair: tuple[Contender, Contender] | None = None,
     source_image: object = None,
 ) -> Battle:
     """Draw two distinct contenders, store the battle and queue one generation per side.
 
     prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
     ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
-    (see params.py); what it leaves out takes the arena's default."""
+    (see params.py); what it leaves out takes the arena's default. pair: the two models of a
+    named side-by-side battle (see side_by_side.py), in place of the sampler's draw."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     window = settings.ARENA_RATE_WINDOW_S
@@ -117,26 +120,13 @@ def battle_create(
         text = prompt_clean(prompt_text)
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
-    contenders = list(
-        Contender.objects.filter(
-            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
+    probability: float | None
+    if pair is not None:
+        contenders, left_i, right_i, probability = list(pair), 0, 1, None
+    else:
+        contenders, left_i, right_i, probability = _pair_drawn(
+            arena=arena, rng=rng, editing=source is not None
         )
-        .select_related("provider")
-        .order_by("pk")
-    )
-    if source is not None:  # only models that can edit an image play an editing battle
-        contenders = editing_contenders(contenders)
-    try:
-        sampling = arena_pair_probabilities(
-            arena_id=arena.pk,
-            names=[c.name for c in contenders],
-            weights=[c.sampling_weight for c in contenders],
-        )
-        left_i, right_i, probability = pair_draw(sampling, rng)
-    except ValueError:
-        raise Unavailable(
-            "This arena needs at least two enabled models; please try again later."
-        ) from None
     with transaction.atomic():
         if prompt.pk is None:
             prompt.save()
@@ -149,6 +139,7 @@ def battle_create(
             voter_address=voter_address,
             seed=rng.randrange(2**31),
             sampling_probability=probability,
+            mode=BattleMode.SIDE_BY_SIDE if pair is not None else BattleMode.ANONYMOUS,
             params=chosen,
             source_image=source,
             # What the voter was told now decides, not the setting at export time.
@@ -164,6 +155,34 @@ def battle_create(
             contender = battle.contender_on(output.side)
             transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))
     return battle_get(battle_id=battle.pk)
+
+
+def _pair_drawn(
+    *, arena: Arena, rng: random.Random, editing: bool = False
+) -> tuple[list[Contender], int, int, float]:
+    """The sampler's draw among the arena's playing models, with its probability (for IPW);
+    `editing`: only models that can edit an image (see uploads.editing_contenders)."""
+    contenders = list(
+        Contender.objects.filter(
+            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
+        )
+        .select_related("provider")
+        .order_by("pk")
+    )
+    if editing:
+        contenders = editing_contenders(contenders)
+    try:
+        sampling = arena_pair_probabilities(
+            arena_id=arena.pk,
+            names=[c.name for c in contenders],
+            weights=[c.sampling_weight for c in contenders],
+        )
+        left_i, right_i, probability = pair_draw(sampling, rng)
+    except ValueError:
+        raise Unavailable(
+            "This arena needs at least two enabled models; please try again later."
+        ) from None
+    return contenders, left_i, right_i, probability
 
 
 def _enqueue_or_fail(output: Output, provider_kind: str) -> None:

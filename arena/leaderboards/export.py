@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from arena.battles.models import Arena
+from arena.battles.models import Arena, BattleMode
 from arena.battles.voters import keyed_hash
 from arena.leaderboards.rows import BoardJSON
 from arena.leaderboards.services import WINNER_OF_CHOICE
@@ -40,7 +40,11 @@ def battle_pseudonym(battle_id: object) -> str:
     return keyed_hash("export-battle", str(battle_id), length=24)
 
 
-def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
+def votes_export_rows(
+    *, arena: Arena, mode: str = BattleMode.ANONYMOUS
+) -> Iterator[dict[str, str]]:
+    """Counted votes; mode side_by_side: the named side-by-side votes instead (all stored,
+    none counted)."""
     with_prompts = settings.ARENA_EXPORT_PROMPTS
     fields = [
         "battle_id",
@@ -53,11 +57,12 @@ def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
     ]
     if with_prompts:
         fields += ["battle__prompt__text", "battle__prompt_publishable"]
-    votes = (
-        Vote.objects.filter(battle__arena=arena, is_valid=True)
-        .order_by("created_at", "pk")
-        .values_list(*fields)
+    chosen = (
+        Vote.objects.filter(battle__arena=arena, battle__mode=BattleMode.SIDE_BY_SIDE)
+        if mode == BattleMode.SIDE_BY_SIDE
+        else Vote.objects.filter(battle__arena=arena, is_valid=True)
     )
+    votes = chosen.order_by("created_at", "pk").values_list(*fields)
     for values in votes.iterator(chunk_size=2000):
         battle_id, left, right, choice, at, voter_id, category = values[:7]
         row = {
@@ -76,8 +81,8 @@ def votes_export_rows(*, arena: Arena) -> Iterator[dict[str, str]]:
         yield row
 
 
-def votes_export_jsonl(*, arena: Arena) -> Iterator[str]:
-    for row in votes_export_rows(arena=arena):
+def votes_export_jsonl(*, arena: Arena, mode: str = BattleMode.ANONYMOUS) -> Iterator[str]:
+    for row in votes_export_rows(arena=arena, mode=mode):
         yield json.dumps(row) + "\n"
 
 
@@ -91,11 +96,11 @@ def csv_text_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def votes_export_csv(*, arena: Arena) -> Iterator[str]:
+def votes_export_csv(*, arena: Arena, mode: str = BattleMode.ANONYMOUS) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=export_columns())
     writer.writeheader()
-    for row in votes_export_rows(arena=arena):
+    for row in votes_export_rows(arena=arena, mode=mode):
         if "prompt" in row:  # the only column a voter writes
             row["prompt"] = csv_text_cell(row["prompt"])
         writer.writerow(row)

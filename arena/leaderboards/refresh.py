@@ -49,7 +49,7 @@ from arena.leaderboards.models import LeaderboardSnapshot
 from arena.leaderboards.rows import BoardJSON, BoardRow, Interval
 from arena.ops import metrics
 from arena.votes.detector import voters_review
-from arena.votes.models import Vote
+from arena.votes.models import InvalidReason, Vote
 from arena.votes.services import Standing, elo_store
 from arena.votes.stream import VoteColumns, counted_vote_columns
 from ratings.aggregate import leaderboard_from_cells, style_from_cells
@@ -523,6 +523,7 @@ def leaderboard_compute(*, arena: Arena) -> list[LeaderboardSnapshot]:
     )
     excluded = dict(
         Vote.objects.filter(battle__arena=arena, is_valid=False)
+        .exclude(invalid_reason=InvalidReason.SIDE_BY_SIDE)  # never meant to count
         .values_list("invalid_reason")
         .annotate(n=Count("id"))
         .order_by()

@@ -52,9 +52,10 @@ def _arena_or_404(slug: str) -> Arena:
 
 @require_GET
 @ensure_csrf_cookie
-def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
+def arena_battle(request: HttpRequest, slug: str, side_by_side: bool = False) -> HttpResponse:
     """The battle page; `?battle=<id>` resumes one of the voter's own battles (anyone else's,
-    or one of another arena, is a 404 like a battle that does not exist)."""
+    or one of another arena, is a 404 like a battle that does not exist). side_by_side: the
+    named mode's page (two model selects, names from the start, votes never counted)."""
     arena = _arena_or_404(slug)
     voter_id = voter_id_from_session(request.session)  # the voter exists before the first battle
     sharing.prompt_notice_record(request.session)
@@ -74,6 +75,8 @@ def arena_battle(request: HttpRequest, slug: str) -> HttpResponse:
             "export_prompts": settings.ARENA_EXPORT_PROMPTS,
             # when the sweeper gives up on a side: past it the page calls the battle expired
             "expires_after_s": int(arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S),
+            "mode": "side_by_side" if side_by_side else "battle",
+            "models": selectors.arena_contenders(arena=arena) if side_by_side else [],
         },
     )
     patch_cache_control(response, private=True, no_cache=True)

@@ -42,6 +42,7 @@ class InvalidReason(models.TextChoices):
         "input_mismatch",
         "Image editing: the two sides were not sent identical source image bytes",
     )
+    SIDE_BY_SIDE = "side_by_side", "A named side-by-side battle (never counted)"
 
 
 # What the voter is told (only the voter: the share page and the export never say) when a
@@ -57,6 +58,8 @@ VOTER_REASON: dict[str, str] = {
     InvalidReason.NO_ADDRESS: "your network address could not be read",
     InvalidReason.ADDRESS_BUDGET: "your network has reached today's limit of counted votes",
     InvalidReason.INPUT_MISMATCH: "the two models were not given the same source image",
+    InvalidReason.SIDE_BY_SIDE: "side-by-side votes, where you saw the names, never count "
+    "toward the leaderboard",
 }
 
 

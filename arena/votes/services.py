@@ -19,6 +19,7 @@ from arena.battles.errors import Conflict, InvalidInput, NotFound
 from arena.battles.models import (
     Arena,
     Battle,
+    BattleMode,
     BattleStatus,
     Contender,
     Modality,
@@ -401,6 +402,8 @@ def vote_invalid_reason(
     """
     if history is None:
         history = _history_read(battle=battle, voter_id=voter_id, voter_address=voter_address or "")
+    if battle.mode == BattleMode.SIDE_BY_SIDE:  # the voter saw the names: never counted
+        return InvalidReason.SIDE_BY_SIDE
     if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
         names = _names_of(battle)
         for text in battle.outputs.values_list("text", flat=True):

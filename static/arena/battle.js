@@ -73,6 +73,12 @@
     battleBox.hidden = false;
     app.dispatchEvent(new CustomEvent("arena:state", {detail: state}));  // params.js, video-sync.js
     $("prompt-shown").textContent = state.prompt;
+    if (state.models) {  // a named side-by-side battle: the names show from the start
+      for (const side of ["left", "right"]) {
+        const title = document.querySelector('.panel[data-side="' + side + '"] .panel-title');
+        title.textContent = (side === "left" ? "A: " : "B: ") + state.models[side].name;
+      }
+    }
     for (const output of state.outputs) {
       renderPanel(document.querySelector('.panel[data-side="' + output.side + '"]'), output, state.modality,
                   ["failed", "abandoned"].includes(state.status));
@@ -101,6 +107,11 @@
     const box = $("counted");
     if (!vote || vote.counted === undefined) { box.hidden = true; return; }
     box.hidden = false;
+    if (app.dataset.mode === "side_by_side" || (current && current.mode === "side_by_side")) {
+      box.className = "counted named";  // expected, not a rule broken: said plainly, not as an error
+      box.textContent = "Your vote was kept. It does not count: " + (vote.not_counted_reason || "side-by-side votes never count") + ".";
+      return;
+    }
     box.className = "counted " + (vote.counted ? "yes" : "no");
     box.textContent = vote.counted
       ? "✓ Your vote counts toward the leaderboard."
@@ -172,6 +183,7 @@
       frame.classList.remove("failed", "stopped");
       frame.innerHTML = '<div class="placeholder"><span class="spinner" aria-hidden="true"></span><span class="ph-text">Generating…</span></div>';
       const r = panel.querySelector(".reveal"); r.hidden = true; r.textContent = "";
+      panel.querySelector(".panel-title").textContent = panel.dataset.side === "left" ? "Model A" : "Model B";
     });
   }
 
@@ -183,6 +195,9 @@
       const source = window.ArenaUpload.sourceId();
       if (!source) { say("Upload an image first, then describe the change.", "error"); return; }
       body = Object.assign({}, body, {source_image: source});
+    }
+    if (app.dataset.mode === "side_by_side") {  // the two models the voter picked, A then B
+      body = Object.assign({}, body, {mode: "side_by_side", models: [Number($("model-a").value), Number($("model-b").value)]});
     }
     const buttons = [$("generate-btn"), $("random-btn")];
     buttons.forEach((b) => { b.disabled = true; });

@@ -173,6 +173,8 @@ def test_openapi_document_lists_every_endpoint(voter: Any) -> None:
     assert set(doc["paths"]) == {
         "/api/arenas",
         "/api/arenas/{slug}/battles",
+        "/api/arenas/{slug}/generations",
+        "/api/generations/{id}",
         "/api/arenas/{slug}/leaderboard",
         "/api/arenas/{slug}/models",
         "/api/arenas/{slug}/votes",

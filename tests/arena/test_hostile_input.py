@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from arena.battles.models import Battle, BattleStatus, Prompt
 from arena.battles.services import prompt_clean
+from arena.playground.models import Generation
 from arena.votes.models import Vote
 from tests.figures import announce
 
@@ -96,9 +97,24 @@ battle_bodies = st.one_of(
             "prompt": json_values | hostile_text,
             "random_prompt": json_values,
             "extra": json_values,
+            "mode": st.sampled_from(["side_by_side", "anonymous"]) | json_values,
+            "models": st.lists(st.integers(-2, 12), max_size=3) | json_values,
         },
     ),
     st.fixed_dictionaries({"prompt": hostile_text}),
+)
+generation_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.integers(-2, 12) | json_values,
+            "prompt": json_values | hostile_text,
+            "params": json_values,
+            "extra": json_values,
+        },
+    ),
+    st.fixed_dictionaries({"model": st.integers(1, 12), "prompt": hostile_text}),
 )
 # Bodies a JSON encoder never writes: deep nesting, 5,000-digit numbers, lone surrogates.
 raw_json = st.one_of(
@@ -152,8 +168,13 @@ class Counts:
         self.before = self.now()
 
     @staticmethod
-    def now() -> tuple[int, int, int]:
-        return Battle.objects.count(), Prompt.objects.count(), Vote.objects.count()
+    def now() -> tuple[int, int, int, int]:
+        return (
+            Battle.objects.count(),
+            Prompt.objects.count(),
+            Vote.objects.count(),
+            Generation.objects.count(),
+        )
 
     def unchanged(self) -> bool:
         return self.now() == self.before
@@ -214,6 +235,25 @@ def test_battle_create_with_any_json_body(
     for char in "<>&\"'":  # stored as typed: the server never HTML-escapes
         assert battle.prompt.text.count(char) == sent.count(char), char
     assert "&lt;" not in battle.prompt.text or "&lt;" in sent
+
+
+@fuzz_settings(120)
+@given(body=generation_bodies, ensure_ascii=st.booleans())
+def test_generation_create_with_any_json_body(
+    demo_arena: Any, hostile: Any, body: Any, ensure_ascii: bool
+) -> None:
+    FIGURES["cases"] += 1
+    counts = Counts()
+    raw = encode(body, ensure_ascii)
+    response = checked(post(hostile, f"{ARENA}/generations", raw), "generation")
+    if response.status_code != 201:
+        assert counts.unchanged(), f"a refused request ({response.status_code}) stored rows"
+        return
+    state = response.json()
+    generation = Generation.objects.get(pk=state["id"])
+    sent = json.loads(raw)["prompt"]
+    assert generation.prompt == state["prompt"] == prompt_clean(sent)
+    assert checked(hostile.get(f"/api/generations/{state['id']}"), "read").status_code == 200
 
 
 @fuzz_settings(100)
@@ -322,6 +362,8 @@ PATH_TEMPLATES = [
     "/api/arenas/{}",
     "/api/arenas/text-to-image/{}",
     "/api/battles/{}/vote/{}",
+    "/api/arenas/{}/generations",
+    "/api/generations/{}",
 ]
 
 
@@ -369,7 +411,9 @@ def query_values() -> st.SearchStrategy[str]:
     return st.one_of(
         st.text(max_size=60).map(lambda t: quote(t, safe="")),
         st.binary(max_size=30).map(lambda b: quote_from_bytes(b, safe="")),
-        st.sampled_from(["jsonl", "csv", "JSONL", "csv%00", "", "%ff%fe", "json", "xml"]),
+        st.sampled_from(
+            ["jsonl", "csv", "JSONL", "csv%00", "", "%ff%fe", "json", "xml", "side_by_side"]
+        ),
     )
 
 
@@ -377,7 +421,7 @@ def query_values() -> st.SearchStrategy[str]:
 @given(
     endpoint=st.sampled_from(["leaderboard", "votes"]),
     params=st.lists(
-        st.tuples(st.sampled_from(["category", "format", "fragment", "x"]), query_values()),
+        st.tuples(st.sampled_from(["category", "format", "fragment", "mode", "x"]), query_values()),
         max_size=4,
     ),
 )

@@ -14,8 +14,13 @@ from arena.battles.models import Battle, Prompt
     [
         (
             "/api/arenas/text-to-image/battles",
-            {"prompt": "a fox", "mode": "side_by_side"},
-            ["'mode'"],
+            {"prompt": "a fox", "mood": "side_by_side"},
+            ["'mood'"],
+        ),
+        (
+            "/api/arenas/text-to-image/generations",
+            {"model": 1, "prompt": "a fox", "seed": 7},
+            ["'seed'"],
         ),
         (
             "/api/arenas/text-to-image/battles",

@@ -27,8 +27,8 @@ IMAGES_SHOWN = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def chromium(*extra_args: str) -> Iterator[object]:
+    """Launch Debian's Chromium (ARGS plus `extra_args`); skipped, or failed in CI, without it."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium (scripts/services.sh does)"
         if os.environ.get("CI"):
@@ -37,6 +37,11 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args])
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    yield from chromium()

@@ -235,7 +235,7 @@ def test_pages_pass_axe_in_both_themes(
 def test_focus_follows_the_page_order(browser: Any, live: LiveArena) -> None:
     page, _ = open_page(browser, live, "/arena/text-to-image/", **DESKTOP)
     order = []
-    for _ in range(5):
+    for _ in range(8):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
@@ -243,6 +243,9 @@ def test_focus_follows_the_page_order(browser: Any, live: LiveArena) -> None:
     assert order == [
         "⚔ Open Model Arena",
         "Leaderboard",
+        "Battle (anonymous)",  # the arena's modes, in the order shown
+        "tab-side-by-side",
+        "tab-playground",
         "prompt-input",
         "generate-btn",
         "random-btn",

@@ -10,37 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import chromium
 from tests.live import LiveArena
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--autoplay-policy=no-user-gesture-required",
-]
 BOTH = "Array.from(document.querySelectorAll('#battle video.output'))"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium (scripts/services.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    # both clips must start without a click: the shared control is what the test drives
+    yield from chromium("--autoplay-policy=no-user-gesture-required")
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,21 @@ def ready_battle(voter: Voter, body: dict[str, Any]) -> str:
     return str(battle_id)
 
 
+def ready_generation(voter: Voter) -> str:
+    """A finished playground generation of this voter (a battle id there reads as a 404)."""
+    model = voter.get("/api/arenas/text-to-image/models").json()[0]["id"]
+    created = voter.post(
+        "/api/arenas/text-to-image/generations", {"model": model, "prompt": "a harbour"}
+    )
+    assert created.status_code == 201, created.text
+    generation_id = created.json()["id"]
+    wait_for(
+        lambda: voter.get(f"/api/generations/{generation_id}").json()["status"] == "ready",
+        f"generation {generation_id} to be ready",
+    )
+    return str(generation_id)
+
+
 @pytest.fixture(scope="module")
 def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
     """A live arena with a leaderboard snapshot (one counted vote) and ready battles."""
@@ -121,6 +136,7 @@ def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
         state.battles += [
             ready_battle(voter, {"prompt": f"a harbour at dusk, {n}"}) for n in range(3)
         ]
+        state.battles.append(ready_generation(voter))  # for GET /api/generations/{id}
         yield state
     finally:
         arena.stop()

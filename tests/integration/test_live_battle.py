@@ -107,3 +107,31 @@ def test_embedded_default_runs_the_same_flow_on_sqlite_without_redis(
     check_battle_and_vote(live_embedded)
     assert (live_embedded.workdir / "arena.sqlite3").exists()
     assert not (live_embedded.workdir / "worker.log").exists()
+
+
+def test_a_playground_generation_runs_through_the_celery_worker(
+    live_pg_redis: LiveArena,
+) -> None:
+    voter = Voter(live_pg_redis)
+    model = voter.get("/api/arenas/text-to-image/models").json()[0]
+    created = voter.post(
+        "/api/arenas/text-to-image/generations",
+        {"model": model["id"], "prompt": "a harbour at dawn", "params": {"aspect_ratio": "16:9"}},
+    )
+    assert created.status_code == 201, created.text
+    generation_id = created.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = voter.get(f"/api/generations/{generation_id}").json()
+        if state["status"] in {"ready", "failed"}:
+            break
+        time.sleep(0.2)
+    assert state["status"] == "ready", live_pg_redis.logs()
+    assert state["model"]["name"] == model["name"]
+    image = voter.get(state["url"])
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/webp"
+    stranger = Voter(live_pg_redis)
+    assert stranger.get(f"/api/generations/{generation_id}").status_code == 404
+    assert stranger.get(state["url"]).status_code == 404
+    worker_log = (live_pg_redis.workdir / "worker.log").read_text()
+    assert "generation_run_task" in worker_log

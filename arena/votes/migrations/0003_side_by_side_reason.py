@@ -25,10 +25,7 @@ class Migration(migrations.Migration):
                         "address_budget",
                         "Over the daily budget of counted votes from one network address",
                     ),
-                    (
-                        "input_mismatch",
-                        "Image editing: the two sides were not sent identical source image bytes",
-                    ),
+                    ("side_by_side", "A named side-by-side battle (never counted)"),
                 ],
                 max_length=32,
             ),

@@ -1,0 +1,54 @@
+"""A playground generation: one model run on one prompt with the voter's parameters.
+
+It is not a battle (one side, no vote, never counted) but its output is made by the battles'
+pipeline (same generator call, same normalisation to the chosen form, same private serving by
+an opaque token), so the file fields mirror battles.Output."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from arena.battles.models import Arena, Contender, OutputStatus, new_output_token
+
+
+class Generation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="generations")
+    contender = models.ForeignKey(Contender, on_delete=models.PROTECT, related_name="generations")
+    prompt = models.TextField()
+    params = models.JSONField(
+        default=dict, blank=True, help_text="The parameters chosen among the arena's offered."
+    )
+    voter_id = models.CharField(max_length=64, db_index=True)
+    voter_address = models.CharField(max_length=64, blank=True)
+    seed = models.PositiveIntegerField()
+    # The battles' status words (pending, generating, ready, failed).
+    status = models.CharField(
+        max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING, db_index=True
+    )
+    failure_reason = models.CharField(max_length=300, blank=True)
+    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
+    file = models.FileField(upload_to="outputs/", blank=True)
+    poster = models.FileField(upload_to="outputs/", blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    text = models.TextField(blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    params_used = models.JSONField(default=dict, blank=True)
+    params_mapped = models.JSONField(default=dict, blank=True)
+    latency_s = models.FloatField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Generation {self.id} by {self.contender_id}"
