@@ -13,17 +13,9 @@ from ratings.bt import DEFAULT_PRIOR, _to_ratings
 from ratings.cells import _keep, _orient
 from ratings.errors import NoBattlesError, RatingsError
 from ratings.outcomes import BothBad
-from ratings.style import (
-    DEFAULT_MIN_WITHIN_SHARE,
-    StyleNotice,
-    StyleResult,
-    _identifiability,
-    _intervals,
-    _newton,
-    _prior_needed,
-    _Rows,
-)
+from ratings.style import StyleResult, _intervals, _newton, _prior_needed
 from ratings.style_batch import _batched_style_rounds, _grouped_newton, _StyleGroups
+from ratings.style_design import DEFAULT_MIN_WITHIN_SHARE, StyleNotice, _identifiability, _Rows
 
 __all__ = ["style_from_cells"]
 
