@@ -3,16 +3,12 @@ here: the leaderboard refresh, requested on commit, replays it (see `elo_standin
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Model
-from django.db.models.signals import post_save
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena.battles.errors import Conflict, InvalidInput, NotFound
@@ -21,23 +17,19 @@ from arena.battles.models import (
     Battle,
     BattleMode,
     BattleStatus,
-    Contender,
     Modality,
-    Prompt,
-    Provider,
 )
 from arena.battles.ratelimit import Limit, rate_limits_hit
-from arena.db import prepared_cursor
 from arena.votes.challenge import ProofOfWorkRequired, how_to_solve, pow_required
 from arena.votes.models import (
     OUTCOME_OF_CHOICE,
     Choice,
     EloRating,
-    FlaggedVoter,
     InvalidReason,
     Vote,
 )
 from arena.votes.signals import vote_stored
+from arena.votes.sql import VoterHistory, battle_lock, history_read, vote_store
 from ratings.replay import elo_replay
 
 
@@ -151,241 +143,6 @@ def _names_of(battle: Battle) -> list[str]:
     return [n.casefold() for n in names if n and len(n) >= 3]
 
 
-@dataclass(frozen=True)
-class VoterHistory:
-    """What the quality rules need to know about the voter and the address, read in the same
-    statement that locks the battle."""
-
-    flagged: bool = False
-    same_prompt: bool = False
-    voter_today: int = 0
-    address_today: int = 0
-
-
-def _history_sql(voter_id: str, voter_address: str) -> tuple[list[str], list[Any]]:
-    """One scalar subquery per rule, for the statement that locks the battle (the day is a
-    rolling 24 hours), and their parameters in order. Counts read the partial indexes of
-    counted votes (vote_counted_by_voter / vote_counted_by_address)."""
-    quote = connection.ops.quote_name
-    battle, vote = quote(Battle._meta.db_table), quote(Vote._meta.db_table)
-    prompt, flagged = quote(Prompt._meta.db_table), quote(FlaggedVoter._meta.db_table)
-    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
-    counted = f"SELECT COUNT(*) FROM {vote} c WHERE c.is_valid AND c.created_at >= %s AND c."
-    sql = [
-        # the voter is flagged
-        f"EXISTS (SELECT 1 FROM {flagged} f WHERE f.voter_id = %s)",
-        # the voter already has a counted vote on the same prompt in this arena
-        f"EXISTS (SELECT 1 FROM {vote} v JOIN {battle} b ON b.id = v.battle_id "
-        f"JOIN {prompt} p ON p.id = b.prompt_id WHERE v.voter_id = %s AND v.is_valid "
-        f"AND b.arena_id = {battle}.arena_id AND p.text_hash = (SELECT p2.text_hash FROM "
-        f"{prompt} p2 WHERE p2.id = {battle}.prompt_id))",
-        # counted votes of the voter, and of the address (none without one), in 24 hours
-        f"({counted}voter_id = %s)",
-        f"(CASE WHEN %s = '' THEN 0 ELSE ({counted}voter_address = %s) END)",
-    ]
-    return sql, [voter_id, voter_id, since, voter_id, voter_address, since, voter_address]
-
-
-def _history_from(values: Sequence[Any]) -> VoterHistory:
-    flagged, same_prompt, voter_today, address_today = values
-    return VoterHistory(
-        flagged=bool(flagged),
-        same_prompt=bool(same_prompt),
-        voter_today=int(voter_today),
-        address_today=int(address_today),
-    )
-
-
-def _history_read(*, battle: Battle, voter_id: str, voter_address: str) -> VoterHistory:
-    history, params = _history_sql(voter_id, voter_address)
-    table = connection.ops.quote_name(Battle._meta.db_table)
-    key = Battle._meta.pk.get_db_prep_value(battle.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(history)} FROM {table} WHERE {table}.id = %s", [*params, key]
-        )
-        row = cursor.fetchone()
-    return _history_from(row) if row is not None else VoterHistory()
-
-
-# The columns the vote reads, per model: the battle whole, what revealing and the quality rules
-# need of the rest (anything else is loaded on access, like a deferred field).
-_LOCK_COLUMNS: tuple[tuple[type[Model], str, tuple[str, ...] | None], ...] = (
-    (Battle, Battle._meta.db_table, None),
-    (Arena, "va", ("id", "slug", "modality", "both_bad_counts_as_tie")),
-    (Contender, "vl", ("id", "name", "organization", "provider", "model_id")),
-    (Provider, "vlp", ("id", "name", "kind")),
-    (Contender, "vr", ("id", "name", "organization", "provider", "model_id")),
-    (Provider, "vrp", ("id", "name", "kind")),
-)
-
-
-@dataclass(frozen=True)
-class _LockStatement:
-    """The vote's one read, written once per process and database: building it with the ORM
-    cost about two thirds of a vote's Python time (profiled under load), for a statement whose
-    shape never changes."""
-
-    sql: str
-    # per model: its attribute names, and (column index, expression, converters) to apply
-    loads: tuple[tuple[type[Model], tuple[str, ...], tuple[tuple[int, Any, list[Any]], ...]], ...]
-
-
-_lock_statements: dict[str, _LockStatement] = {}
-
-
-def _column(field: Field) -> str:
-    """A concrete field's column name (the stubs allow None, which only fields without a
-    column of their own have)."""
-    return cast(str, field.column)
-
-
-def _lock_statement() -> _LockStatement:
-    vendor = connection.vendor
-    built = _lock_statements.get(vendor)
-    if built is not None:
-        return built
-    quote = connection.ops.quote_name
-    columns: list[str] = []
-    loads = []
-    for model, alias, names in _LOCK_COLUMNS:
-        # in the model's own order, as Model.from_db expects a subset
-        fields = [f for f in model._meta.concrete_fields if names is None or f.name in names]
-        converters = []
-        for field in fields:
-            col = field.get_col(alias)
-            found = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
-            if found:
-                converters.append((len(columns), col, found))
-            columns.append(f"{quote(alias)}.{quote(_column(field))}")
-        loads.append((model, tuple(f.attname for f in fields), tuple(converters)))
-    battle, arena = quote(Battle._meta.db_table), quote(Arena._meta.db_table)
-    contender, provider = quote(Contender._meta.db_table), quote(Provider._meta.db_table)
-    history, _ = _history_sql("", "")
-    lock = f" FOR UPDATE OF {battle}" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT {', '.join(columns + history)} FROM {battle} "
-        f"JOIN {arena} va ON va.id = {battle}.arena_id "
-        f"JOIN {contender} vl ON vl.id = {battle}.left_id "
-        f"JOIN {provider} vlp ON vlp.id = vl.provider_id "
-        f"JOIN {contender} vr ON vr.id = {battle}.right_id "
-        f"JOIN {provider} vrp ON vrp.id = vr.provider_id "
-        f"WHERE {battle}.id = %s{lock}"
-    )
-    built = _LockStatement(sql, tuple(loads))
-    _lock_statements[vendor] = built
-    return built
-
-
-def _battle_lock(
-    *, battle_id: object, voter_id: str, voter_address: str
-) -> tuple[Battle, VoterHistory] | None:
-    """Lock the battle row (only it) and read, in the same statement, its arena, both
-    contenders with their providers and every quality rule's history; None if no such battle.
-    """
-    statement = _lock_statement()
-    try:
-        key = Battle._meta.pk.get_db_prep_value(Battle._meta.pk.to_python(battle_id), connection)
-    except ValidationError:
-        return None
-    _, params = _history_sql(voter_id, voter_address)
-    with prepared_cursor() as cursor:  # planned once per connection: see arena.db
-        cursor.execute(statement.sql, [*params, key])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for index, col, converters in (c for _, _, cs in statement.loads for c in cs):
-        for convert in converters:
-            values[index] = convert(values[index], col, connection)
-    objects: list[Model] = []  # in _LOCK_COLUMNS' order; from_db is typed as returning Model
-    start = 0
-    for model, names, _ in statement.loads:
-        objects.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
-        start += len(names)
-    battle = cast(Battle, objects[0])
-    arena = cast(Arena, objects[1])
-    left, right = cast(Contender, objects[2]), cast(Contender, objects[4])
-    left_provider, right_provider = cast(Provider, objects[3]), cast(Provider, objects[5])
-    left.provider, right.provider = left_provider, right_provider
-    battle.arena, battle.left, battle.right = arena, left, right
-    return battle, _history_from(values[start:])
-
-
-_VOTE_UPDATE = ("status", "finished_at")
-
-
-def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
-    """The vote's INSERT and the battle's UPDATE, written once per database (as for the lock
-    read: the ORM's save cost more Python time than the statements take to run)."""
-    vendor = connection.vendor
-    built = _store_built.get(vendor)
-    if built is not None:
-        return built
-    quote = connection.ops.quote_name
-    vote_fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
-    returning = (
-        f" RETURNING {quote(_column(Vote._meta.pk))}"
-        if connection.features.can_return_columns_from_insert
-        else ""
-    )
-    insert = (
-        f"INSERT INTO {quote(Vote._meta.db_table)} "
-        f"({', '.join(quote(_column(f)) for f in vote_fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}"
-    )
-    battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
-    table = quote(Battle._meta.db_table)
-    update = (
-        f"UPDATE {table} SET {', '.join(f'{quote(_column(f))} = %s' for f in battle_fields)} "
-        f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s"
-    )
-    built = (insert, vote_fields, update, battle_fields)
-    _store_built[vendor] = built
-    return built
-
-
-_store_built: dict[str, tuple[str, list[Field], str, list[Field]]] = {}
-
-
-def _vote_store(*, vote: Vote, battle: Battle) -> None:
-    """INSERT the vote and mark its battle voted (two prepared statements), then send the
-    post_save signals that Model.save would (the metrics count votes there)."""
-    insert, vote_fields, update, battle_fields = _store_statements()
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            insert, [f.get_db_prep_save(getattr(vote, f.attname), connection) for f in vote_fields]
-        )
-        vote.pk = (
-            cursor.fetchone()[0]
-            if connection.features.can_return_columns_from_insert
-            else cursor.lastrowid
-        )
-        cursor.execute(
-            update,
-            [
-                *(
-                    f.get_db_prep_save(getattr(battle, f.attname), connection)
-                    for f in battle_fields
-                ),
-                Battle._meta.pk.get_db_prep_value(battle.pk, connection),
-            ],
-        )
-    using = connection.alias
-    vote._state.adding, vote._state.db = False, using
-    post_save.send(
-        sender=Vote, instance=vote, created=True, update_fields=None, raw=False, using=using
-    )
-    post_save.send(
-        sender=Battle,
-        instance=battle,
-        created=False,
-        update_fields=frozenset(_VOTE_UPDATE),
-        raw=False,
-        using=using,
-    )
-
-
 def vote_invalid_reason(
     *,
     battle: Battle,
@@ -401,7 +158,7 @@ def vote_invalid_reason(
     Without `history` it is read here (one statement).
     """
     if history is None:
-        history = _history_read(battle=battle, voter_id=voter_id, voter_address=voter_address or "")
+        history = history_read(battle=battle, voter_id=voter_id, voter_address=voter_address or "")
     if battle.mode == BattleMode.SIDE_BY_SIDE:  # the voter saw the names: never counted
         return InvalidReason.SIDE_BY_SIDE
     if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
@@ -477,7 +234,7 @@ def vote_cast(
     )
     try:
         with transaction.atomic():
-            locked = _battle_lock(
+            locked = battle_lock(
                 battle_id=battle_id, voter_id=voter_id, voter_address=voter_address or ""
             )
             battle, history = locked if locked is not None else (None, VoterHistory())
@@ -519,7 +276,7 @@ def vote_cast(
             )
             battle.status = BattleStatus.VOTED
             battle.finished_at = now
-            _vote_store(vote=vote, battle=battle)
+            vote_store(vote=vote, battle=battle)
             arena_id = battle.arena_id
             transaction.on_commit(lambda: vote_stored.send(sender=Vote, arena_id=arena_id))
     except IntegrityError:

@@ -256,10 +256,10 @@ def test_leaderboard_page_reads_snapshots_without_fitting(
     def no_fitting(*args: object, **kwargs: object) -> None:
         raise AssertionError("the request path must not fit ratings")
 
-    from arena.leaderboards import refresh
+    from arena.leaderboards import boards
 
-    monkeypatch.setattr(refresh, "leaderboard_from_cells", no_fitting)
-    monkeypatch.setattr(refresh, "style_from_cells", no_fitting)
+    monkeypatch.setattr(boards, "leaderboard_from_cells", no_fitting)
+    monkeypatch.setattr(boards, "style_from_cells", no_fitting)
     with django_assert_max_num_queries(8):
         page = voter.get("/arena/text-to-image/leaderboard/")
     assert page.status_code == 200
