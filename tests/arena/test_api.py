@@ -230,3 +230,18 @@ def test_every_error_code_has_one_status_and_the_openapi_document_lists_them_all
         str(code) for code in ErrorCode
     ]
     assert ModerationUnavailable.status == 503 and ProofOfWorkRequired.status == 428
+
+
+def test_the_openapi_document_fills_every_error_response_from_the_error_table() -> None:
+    import json
+
+    from arena.api.openapi import DOCUMENT, ERROR_MARKER, OPENAPI, error_response
+
+    raw = DOCUMENT.read_text()
+    assert f'"{ERROR_MARKER}"' in raw  # the data names error responses by status only
+    served = json.dumps(OPENAPI)
+    assert ERROR_MARKER not in served.replace("x-error-", "")  # every marker filled in
+    responses = OPENAPI["paths"]["/api/battles/{id}/vote"]["post"]["responses"]
+    assert responses["428"] == error_response(428)
+    assert "proof_of_work_required" in responses["428"]["description"]
+    assert responses["429"]["headers"]["Retry-After"]["schema"]["minimum"] == 1
