@@ -20,13 +20,10 @@ from django.utils import timezone
 from arena.battles import events
 from arena.battles.errors import FailureCode
 from arena.battles.health import contender_output_finished, contender_resume
-from arena.battles.media import (
-    ImageLimits,
-    MediaError,
+from arena.battles.media import ImageLimits, MediaError, image_normalise, target_size
+from arena.battles.media_video import (
     VideoLimits,
     VideoTarget,
-    image_normalise,
-    target_size,
     video_normalise,
     video_poster,
     video_target,

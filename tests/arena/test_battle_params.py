@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from PIL import Image
 
-from arena.battles.media import parse_ffmpeg_banner
+from arena.battles.media_video import parse_ffmpeg_banner
 from arena.battles.models import Arena, Battle, Contender, Modality, Output, Provider
 from arena.battles.params import output_form
 from tests.conftest import VoterClient

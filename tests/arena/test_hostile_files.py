@@ -17,14 +17,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from arena.battles.media import (
-    ImageLimits,
-    MediaError,
-    VideoLimits,
-    image_normalise,
-    video_normalise,
-    video_target,
-)
+from arena.battles.media import ImageLimits, MediaError, image_normalise
+from arena.battles.media_video import VideoLimits, video_normalise, video_target
 from arena.battles.models import Arena, Battle, BattleStatus, Contender, Output, Provider
 from tests.fakes import OpenAIImagesFake, start_fake
 from tests.fakes.server import Recorded, Reply

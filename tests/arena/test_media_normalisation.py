@@ -22,12 +22,8 @@ from channels.layers import get_channel_layer
 from PIL import Image
 
 from arena.battles import events, generation, services
-from arena.battles.media import (
-    image_normalise,
-    parse_ffmpeg_banner,
-    video_normalise,
-    video_target,
-)
+from arena.battles.media import image_normalise
+from arena.battles.media_video import parse_ffmpeg_banner, video_normalise, video_target
 from arena.battles.models import (
     Arena,
     Battle,

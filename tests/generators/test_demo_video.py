@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arena.battles.media import parse_ffmpeg_banner
+from arena.battles.media_video import parse_ffmpeg_banner
 from generators.base import BadConfiguration, GenerationRequest, ProviderConfig, get_generator
 from generators.demo_video import NATIVE, render_frames
 
