@@ -53,6 +53,7 @@ from ratings.style_design import (
     _group,
     _identifiability,
     _Rows,
+    fit_notices,
     style_identifiability,
 )
 
@@ -300,43 +301,14 @@ def fit_bradley_terry_with_covariates(
     prior_used = _prior_needed(m, rows) if prior is None else float(prior)
     notices = list(check.notices)
     params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
-    if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
+    prior_fallback = not conv and prior_used == 0.0  # e.g. a covariate separates the outcomes
+    if prior_fallback:
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
-        if d:
-            notices.append(
-                StyleNotice(
-                    None,
-                    "separation",
-                    (
-                        "The covariates (almost) separate wins from losses, so the plain maximum "
-                        "likelihood does not exist; a weak prior keeps the coefficients finite, "
-                        "and they are shrunk towards zero."
-                    ),
-                )
-            )
     identified = d > 0 and conv
-    if not d:
-        dropped_all = ", ".join(repr(n) for n in requested) or "none was given"
-        notices.append(
-            StyleNotice(
-                None,
-                "not_identified",
-                (
-                    "Style control is not identified: no covariate can be told apart from the "
-                    f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
-                    "them as style-controlled."
-                ),
-            )
-        )
-    elif not conv:
-        notices.append(
-            StyleNotice(
-                None,
-                "not_converged",
-                ("Style control is not identified: the fit with covariates did not converge."),
-            )
-        )
+    notices += fit_notices(
+        covariates=d, converged=conv, prior_fallback=prior_fallback, requested=requested
+    )
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, anchor_idx, anchor_value)
     samples = None

@@ -15,7 +15,13 @@ from ratings.errors import NoBattlesError, RatingsError
 from ratings.outcomes import BothBad
 from ratings.style import StyleResult, _intervals, _newton, _prior_needed
 from ratings.style_batch import _batched_style_rounds, _grouped_newton, _StyleGroups
-from ratings.style_design import DEFAULT_MIN_WITHIN_SHARE, StyleNotice, _identifiability, _Rows
+from ratings.style_design import (
+    DEFAULT_MIN_WITHIN_SHARE,
+    StyleNotice,
+    _identifiability,
+    _Rows,
+    fit_notices,
+)
 
 __all__ = ["style_from_cells"]
 
@@ -127,43 +133,14 @@ def style_from_cells(
     d = x.shape[1]
     prior_used = _prior_needed(m, rows)
     params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
-    if not conv and prior_used == 0.0:  # e.g. a covariate separates the outcomes
+    prior_fallback = not conv and prior_used == 0.0  # e.g. a covariate separates the outcomes
+    if prior_fallback:
         prior_used = DEFAULT_PRIOR
         params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
-        if d:
-            notices.append(
-                StyleNotice(
-                    None,
-                    "separation",
-                    (
-                        "The covariates (almost) separate wins from losses, so the plain maximum "
-                        "likelihood does not exist; a weak prior keeps the coefficients finite, "
-                        "and they are shrunk towards zero."
-                    ),
-                )
-            )
     identified = d > 0 and conv
-    if not d:
-        dropped_all = ", ".join(repr(c) for c in requested) or "none was given"
-        notices.append(
-            StyleNotice(
-                None,
-                "not_identified",
-                (
-                    "Style control is not identified: no covariate can be told apart from the "
-                    f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
-                    "them as style-controlled."
-                ),
-            )
-        )
-    elif not conv:
-        notices.append(
-            StyleNotice(
-                None,
-                "not_converged",
-                ("Style control is not identified: the fit with covariates did not converge."),
-            )
-        )
+    notices += fit_notices(
+        covariates=d, converged=conv, prior_fallback=prior_fallback, requested=requested
+    )
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
     samples = None

@@ -246,3 +246,41 @@ def _covariate_matrix(
     if len(col_names) != d:
         raise RatingsError(f"got {len(col_names)} covariate names for {d} columns")
     return x, col_names
+
+
+def fit_notices(
+    *, covariates: int, converged: bool, prior_fallback: bool, requested: Sequence[str]
+) -> list[StyleNotice]:
+    """What a style fit must say about itself (per-vote and on cells alike): a weak prior had to
+    be added (separation), nothing was identified, or the fit did not converge."""
+    notices = []
+    if prior_fallback and covariates:
+        notices.append(
+            StyleNotice(
+                None,
+                "separation",
+                "The covariates (almost) separate wins from losses, so the plain maximum "
+                "likelihood does not exist; a weak prior keeps the coefficients finite, "
+                "and they are shrunk towards zero.",
+            )
+        )
+    if not covariates:
+        dropped_all = ", ".join(repr(name) for name in requested) or "none was given"
+        notices.append(
+            StyleNotice(
+                None,
+                "not_identified",
+                "Style control is not identified: no covariate can be told apart from the "
+                f"models' ratings ({dropped_all}). The ratings are the plain ones; do not show "
+                "them as style-controlled.",
+            )
+        )
+    elif not converged:
+        notices.append(
+            StyleNotice(
+                None,
+                "not_converged",
+                "Style control is not identified: the fit with covariates did not converge.",
+            )
+        )
+    return notices
