@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
@@ -100,6 +101,31 @@ def rate_limits_hit(limits: Sequence[Limit]) -> None:
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_s: int, what: str) -> None:
     """Count one hit; raise `RateLimited` when `key` passed `limit` hits in this window."""
     rate_limits_hit([Limit(scope=scope, key=key, limit=limit, window_s=window_s, what=what)])
+
+
+def creation_budget_spend(*, scope: str, voter_id: str, voter_address: str, what: str) -> None:
+    """One hit on the budget for making something that costs generation or storage (battles,
+    playground generations, uploads): ARENA_RATE_BATTLES_PER_VOTER per voter and
+    ARENA_RATE_BATTLES_PER_ADDRESS per network in each ARENA_RATE_WINDOW_S, one round trip."""
+    window = settings.ARENA_RATE_WINDOW_S
+    rate_limits_hit(
+        [
+            Limit(
+                scope=f"{scope}-voter",
+                key=voter_id,
+                limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
+                window_s=window,
+                what=what,
+            ),
+            Limit(
+                scope=f"{scope}-address",
+                key=voter_address,
+                limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
+                window_s=window,
+                what=f"{what} from your network",
+            ),
+        ]
+    )
 
 
 def connection_acquire(*, key: str, limit: int, ttl_s: int) -> bool:

@@ -32,7 +32,7 @@ from arena.battles.models import (
 )
 from arena.battles.moderation import prompt_moderate
 from arena.battles.params import battle_params_resolve
-from arena.battles.ratelimit import rate_limit_hit
+from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
 from arena.battles.uploads import battle_source_image, editing_contenders
@@ -97,20 +97,8 @@ def battle_create(
     named side-by-side battle (see side_by_side.py), in place of the sampler's draw."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
-    window = settings.ARENA_RATE_WINDOW_S
-    rate_limit_hit(
-        scope="battle-voter",
-        key=voter_id,
-        limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
-        window_s=window,
-        what="new battles",
-    )
-    rate_limit_hit(
-        scope="battle-address",
-        key=voter_address,
-        limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
-        window_s=window,
-        what="new battles from your network",
+    creation_budget_spend(
+        scope="battle", voter_id=voter_id, voter_address=voter_address, what="new battles"
     )
     chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
     source = battle_source_image(arena=arena, voter_id=voter_id, upload_id=source_image)

@@ -22,7 +22,7 @@ from arena.battles.errors import InvalidInput, NotFound
 from arena.battles.media import ImageLimits, MediaError, image_probe, target_size
 from arena.battles.models import Arena, Battle, Contender, Modality, SourceImage
 from arena.battles.params import OutputForm, output_form
-from arena.battles.ratelimit import Limit, rate_limits_hit
+from arena.battles.ratelimit import creation_budget_spend
 from generators.base import kind_supports_edit
 
 UPLOAD_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
@@ -84,24 +84,8 @@ def upload_clean(raw: bytes) -> tuple[bytes, int, int, dict[str, object]]:
 
 def upload_store(*, raw: bytes, voter_id: str, voter_address: str = "") -> SourceImage:
     """Validate, strip and store one upload for its voter; rate-limited like new battles."""
-    window = settings.ARENA_RATE_WINDOW_S
-    rate_limits_hit(
-        [
-            Limit(
-                scope="upload-voter",
-                key=voter_id,
-                limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
-                window_s=window,
-                what="uploads",
-            ),
-            Limit(
-                scope="upload-address",
-                key=voter_address,
-                limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
-                window_s=window,
-                what="uploads from your network",
-            ),
-        ]
+    creation_budget_spend(
+        scope="upload", voter_id=voter_id, voter_address=voter_address, what="uploads"
     )
     data, width, height, received = upload_clean(raw)
     upload = SourceImage(

@@ -24,7 +24,7 @@ from arena.battles.media import MediaError
 from arena.battles.models import Arena, Contender, Modality, OutputStatus
 from arena.battles.moderation import prompt_moderate
 from arena.battles.params import battle_params_resolve
-from arena.battles.ratelimit import rate_limit_hit
+from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.selectors import arena_contenders, arena_get, contender_public, uuid_or_none
 from arena.battles.services import prompt_clean
 from arena.playground.models import Generation
@@ -67,21 +67,12 @@ def generation_create(
     the generation and queue it after commit."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
-    window = settings.ARENA_RATE_WINDOW_S
     # The battles' own budget: the playground is no way around it.
-    rate_limit_hit(
-        scope="battle-voter",
-        key=voter_id,
-        limit=settings.ARENA_RATE_BATTLES_PER_VOTER,
-        window_s=window,
+    creation_budget_spend(
+        scope="battle",
+        voter_id=voter_id,
+        voter_address=voter_address,
         what="new battles and generations",
-    )
-    rate_limit_hit(
-        scope="battle-address",
-        key=voter_address,
-        limit=settings.ARENA_RATE_BATTLES_PER_ADDRESS,
-        window_s=window,
-        what="new battles and generations from your network",
     )
     chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
     text = prompt_clean(prompt_text)
