@@ -137,6 +137,12 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         ),
         _o("moderation", "string", None, 'gpt-image moderation level ("auto" or "low").'),
         _o("response_format", "string", "b64_json", "DALL·E models: b64_json or url."),
+        _o(
+            "edit_path",
+            "string",
+            "/images/edits",
+            "Path of the edit endpoint (image-editing arenas): multipart with the source image.",
+        ),
         _EXTRA_BODY,
     ),
     "azure_openai": (),  # filled below: openai_images plus the Azure ones
@@ -237,11 +243,17 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         _PATH,
         _o("method", "string", "POST", "HTTP method."),
         _o(
+            "image_field",
+            "string",
+            "image",
+            "Body field that carries an edit's source image as base64 (or use {image_b64}).",
+        ),
+        _o(
             "body_template",
             "object|string",
             None,
             "JSON body with placeholders {prompt} "
-            "{seed} {width} {height} {model} {aspect_ratio} {size} {quality}.",
+            "{seed} {width} {height} {model} {aspect_ratio} {size} {quality} {image_b64}.",
         ),
         _o(
             "response_path",
