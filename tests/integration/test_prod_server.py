@@ -48,19 +48,24 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     return found
 
 
-def wait_healthy(base: str, timeout: float = 60) -> dict:
+def wait_healthy(base: str, timeout: float = 60, queues: tuple[str, ...] = ()) -> dict:
+    """/healthz once it is 200 and every queue in `queues` has a live worker (the workers
+    start together but their first heartbeats land a moment apart)."""
     deadline = time.monotonic() + timeout
     while True:
         answer = requests.get(base + "/healthz", timeout=10)
-        if answer.status_code == 200 or time.monotonic() > deadline:
-            return {"code": answer.status_code, **answer.json()}
+        body = {"code": answer.status_code, **answer.json()}
+        live = body.get("checks", {}).get("workers", {}).get("live", {})
+        ready = answer.status_code == 200 and all(live.get(q, 0) >= 1 for q in queues)
+        if ready or time.monotonic() > deadline:
+            return body
         time.sleep(0.5)
 
 
 def test_prod_serves_battles_votes_and_websockets_through_several_processes(
     prod: LiveArena,
 ) -> None:
-    health = wait_healthy(prod.base)
+    health = wait_healthy(prod.base, queues=("default", "remote"))
     assert health["code"] == 200, (health, prod.logs())
     assert health["checks"]["workers"]["live"]["default"] >= 1
     assert health["checks"]["workers"]["live"]["remote"] >= 1
