@@ -23,7 +23,10 @@ def _load_demo(*args: str) -> str:
 
 
 def test_first_start_loads_the_demo_then_never_again(db: None) -> None:
-    assert "ready with 5 demo contenders." in _load_demo("--if-fresh")
+    first = _load_demo("--if-fresh")
+    assert "'text-to-image' ready with 5 demo contenders." in first
+    assert "'text-to-video' ready with 4 demo video contenders." in first
+    assert "'image-editing' ready with 5 demo image-editing contenders." in first
     arena = Arena.objects.get(slug="text-to-image")
     removed = Contender.objects.get(name="Demo Static")
     arena.contenders.remove(removed)  # the operator takes a demo model out

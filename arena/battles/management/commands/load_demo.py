@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from arena.battles.demo_data import database_is_fresh, demo_counts, demo_load
+from arena.battles.demo_edit_data import EDIT_ARENA_SLUG
 from arena.battles.models import Arena
 
 
@@ -43,11 +44,13 @@ class Command(BaseCommand):
                 f"{'s' if demo != 1 else ''}{also}."
             )
         )
-        video = Arena.objects.filter(slug="text-to-video").first()
-        if video is not None:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Demo arena '{video.slug}' ready with {demo_counts(video)[0]} demo video "
-                    "contenders."
+        for slug, kind in (("text-to-video", "video "), (EDIT_ARENA_SLUG, "image-editing ")):
+            extra = Arena.objects.filter(slug=slug).first()
+            if extra is not None:
+                count = demo_counts(extra)[0]
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Demo arena '{extra.slug}' ready with {count} demo {kind}contender"
+                        f"{'s' if count != 1 else ''}."
+                    )
                 )
-            )
