@@ -50,6 +50,36 @@ def _db_url(base: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+# The loader names only the columns whose values matter; every other NOT NULL column of the
+# app tables gets a neutral default for the load, so a field added later (with a Python-side
+# default only) does not break the benchmark. Battles are anonymous (counted) ones.
+DEFAULTS_SQL = """
+DO $$
+DECLARE r record; neutral text;
+BEGIN
+  FOR r IN SELECT table_name, column_name, data_type FROM information_schema.columns
+           WHERE table_schema = current_schema() AND is_nullable = 'NO'
+             AND column_default IS NULL AND is_identity = 'NO'
+             AND table_name ~ '^(battles|votes|leaderboards)_'
+  LOOP
+    neutral := CASE
+      WHEN r.table_name = 'battles_battle' AND r.column_name = 'mode'
+        THEN quote_literal('anonymous')
+      WHEN r.data_type IN ('jsonb', 'json') THEN quote_literal('{}')
+      WHEN r.data_type IN ('text', 'character varying') THEN quote_literal('')
+      WHEN r.data_type = 'boolean' THEN 'false'
+      WHEN r.data_type IN ('integer', 'bigint', 'smallint', 'double precision', 'numeric',
+                           'real') THEN '0'
+      WHEN r.data_type LIKE 'timestamp%%' THEN 'now()'
+    END;
+    IF neutral IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %%I ALTER COLUMN %%I SET DEFAULT %%s', r.table_name,
+                     r.column_name, neutral);
+    END IF;
+  END LOOP;
+END $$;
+"""
+
 LOAD_SQL = """
 SELECT setseed(%(seed)s);
 INSERT INTO battles_provider (name, kind, base_url, api_key_env, timeout_s, max_concurrency,
@@ -153,6 +183,7 @@ def load(url: str, *, votes: int, contenders: int, categories: int, seed: float)
         with conn.transaction():
             conn.execute("SET LOCAL session_replication_role = replica")  # no FK triggers
             with psycopg.ClientCursor(conn) as cur:
+                cur.execute(DEFAULTS_SQL, params)
                 cur.execute(LOAD_SQL, params)
                 cur.execute(LOAD_SQL_2, params)
         for _, definition in rows:
