@@ -35,7 +35,7 @@ then not show "style-controlled" ratings at all.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,6 +228,83 @@ def _intervals(
     return lo, hi, clo, chi
 
 
+@dataclass(frozen=True, eq=False)
+class _Fit:
+    """A covariate fit, refitted with the default prior when it did not converge without one
+    (e.g. a covariate separates the outcomes), with the notices that follow from it."""
+
+    params: FloatArray
+    log_likelihood: float
+    iterations: int
+    converged: bool
+    prior: float
+    identified: bool
+    notices: tuple[StyleNotice, ...]
+
+
+def _fit_with_fallback(
+    newton: Callable[[float], tuple[FloatArray, float, int, bool]],
+    prior: float,
+    *,
+    covariates: int,
+    requested: Sequence[str],
+) -> _Fit:
+    """Both style fits (per vote, from cells) converge, fall back and report the same way."""
+    params, ll, iters, conv = newton(prior)
+    prior_fallback = not conv and prior == 0.0
+    if prior_fallback:
+        prior = DEFAULT_PRIOR
+        params, ll, iters, conv = newton(prior)
+    notices = fit_notices(
+        covariates=covariates, converged=conv, prior_fallback=prior_fallback, requested=requested
+    )
+    return _Fit(params, ll, iters, conv, prior, covariates > 0 and conv, tuple(notices))
+
+
+def _style_result(
+    *,
+    models: tuple[str, ...],
+    fit: _Fit,
+    ratings: FloatArray,
+    to_points: float,
+    covariate_names: tuple[str, ...],
+    standardized: bool,
+    rows: int,
+    intervals: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    bootstrap_rounds: int,
+    notices: Sequence[StyleNotice],
+    requested: tuple[str, ...],
+    check: StyleIdentifiability,
+) -> StyleResult:
+    """The one way a style fit becomes a result (both fits build it here)."""
+    lo, hi, clo, chi = intervals
+    return StyleResult(
+        models=models,
+        ratings=ratings,
+        coefficients=fit.params[len(models) :] * to_points,
+        covariate_names=covariate_names,
+        standardized=standardized,
+        log_likelihood=fit.log_likelihood,
+        iterations=fit.iterations,
+        converged=fit.converged,
+        regularized=fit.prior > 0,
+        prior_strength=fit.prior,
+        rows=rows,
+        ci_low=lo,
+        ci_high=hi,
+        coef_ci_low=clo,
+        coef_ci_high=chi,
+        bootstrap_rounds=bootstrap_rounds,
+        identified=fit.identified,
+        notices=(*notices, *fit.notices),
+        requested_covariates=requested,
+        dropped=tuple(c for c in requested if c not in covariate_names),
+        within_model_share=check.within_model_share,
+        condition_number=check.condition_number,
+        design_rank=check.design_rank,
+    )
+
+
 def fit_bradley_terry_with_covariates(
     battles: Battles,
     covariates: npt.ArrayLike,
@@ -300,15 +377,13 @@ def fit_bradley_terry_with_covariates(
     rows = _group(battles, x)
     prior_used = _prior_needed(m, rows) if prior is None else float(prior)
     notices = list(check.notices)
-    params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
-    prior_fallback = not conv and prior_used == 0.0  # e.g. a covariate separates the outcomes
-    if prior_fallback:
-        prior_used = DEFAULT_PRIOR
-        params, ll, iters, conv = _newton(m, rows, rows.count, prior_used, np.zeros(m + d))
-    identified = d > 0 and conv
-    notices += fit_notices(
-        covariates=d, converged=conv, prior_fallback=prior_fallback, requested=requested
+    fit = _fit_with_fallback(
+        lambda strength: _newton(m, rows, rows.count, strength, np.zeros(m + d)),
+        prior_used,
+        covariates=d,
+        requested=requested,
     )
+    params, prior_used = fit.params, fit.prior
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, anchor_idx, anchor_value)
     samples = None
@@ -319,7 +394,7 @@ def fit_bradley_terry_with_covariates(
         for k in range(bootstrap_rounds):
             cnt = rng.multinomial(len(battles), pvals) * rows.weight
             samples[k] = _newton(m, rows, cnt, prior_used, params)[0]
-    lo, hi, clo, chi = _intervals(
+    intervals = _intervals(
         samples,
         m,
         d,
@@ -330,28 +405,17 @@ def fit_bradley_terry_with_covariates(
         anchor_value=anchor_value,
         confidence=confidence,
     )
-    return StyleResult(
+    return _style_result(
         models=battles.models,
+        fit=fit,
         ratings=ratings,
-        coefficients=params[m:] * to_points,
+        to_points=to_points,
         covariate_names=col_names,
         standardized=standardize,
-        log_likelihood=ll,
-        iterations=iters,
-        converged=conv,
-        regularized=prior_used > 0,
-        prior_strength=prior_used,
         rows=int(rows.count.shape[0]),
-        ci_low=lo,
-        ci_high=hi,
-        coef_ci_low=clo,
-        coef_ci_high=chi,
+        intervals=intervals,
         bootstrap_rounds=bootstrap_rounds,
-        identified=identified,
-        notices=tuple(notices),
-        requested_covariates=requested,
-        dropped=tuple(requested[k] for k in range(len(requested)) if k not in kept),
-        within_model_share=check.within_model_share,
-        condition_number=check.condition_number,
-        design_rank=check.design_rank,
+        notices=notices,
+        requested=requested,
+        check=check,
     )

@@ -9,18 +9,24 @@ import numpy as np
 import numpy.typing as npt
 
 from ratings.bootstrap import multinomial_rows
-from ratings.bt import DEFAULT_PRIOR, _to_ratings
+from ratings.bt import _to_ratings
 from ratings.cells import _keep, _orient
 from ratings.errors import NoBattlesError, RatingsError
 from ratings.outcomes import BothBad
-from ratings.style import StyleResult, _intervals, _newton, _prior_needed
+from ratings.style import (
+    StyleResult,
+    _fit_with_fallback,
+    _intervals,
+    _newton,
+    _prior_needed,
+    _style_result,
+)
 from ratings.style_batch import _batched_style_rounds, _grouped_newton, _StyleGroups
 from ratings.style_design import (
     DEFAULT_MIN_WITHIN_SHARE,
     StyleNotice,
     _identifiability,
     _Rows,
-    fit_notices,
 )
 
 __all__ = ["style_from_cells"]
@@ -132,15 +138,13 @@ def style_from_cells(
         rows = _style_rows(m, a, b, out, n, x)
     d = x.shape[1]
     prior_used = _prior_needed(m, rows)
-    params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
-    prior_fallback = not conv and prior_used == 0.0  # e.g. a covariate separates the outcomes
-    if prior_fallback:
-        prior_used = DEFAULT_PRIOR
-        params, ll, iters, conv = _grouped_newton(m, rows, prior_used, np.zeros(m + d))
-    identified = d > 0 and conv
-    notices += fit_notices(
-        covariates=d, converged=conv, prior_fallback=prior_fallback, requested=requested
+    fit = _fit_with_fallback(
+        lambda strength: _grouped_newton(m, rows, strength, np.zeros(m + d)),
+        prior_used,
+        covariates=d,
+        requested=requested,
     )
+    params, prior_used, identified = fit.params, fit.prior, fit.identified
     to_points = scale / math.log(base)
     ratings = _to_ratings(params[:m], scale, base, center, None, center)
     samples = None
@@ -163,7 +167,7 @@ def style_from_cells(
             for r in np.flatnonzero(~settled):
                 fitted[r] = _newton(m, rows, draws[r], prior_used, params)[0]
             samples[start : start + size] = fitted
-    lo, hi, clo, chi = _intervals(
+    intervals = _intervals(
         samples,
         m,
         d,
@@ -174,28 +178,17 @@ def style_from_cells(
         anchor_value=center,
         confidence=confidence,
     )
-    return StyleResult(
+    return _style_result(
         models=names_t,
+        fit=fit,
         ratings=ratings,
-        coefficients=params[m:] * to_points,
+        to_points=to_points,
         covariate_names=col_names,
         standardized=True,
-        log_likelihood=ll,
-        iterations=iters,
-        converged=conv,
-        regularized=prior_used > 0,
-        prior_strength=prior_used,
         rows=int(rows.count.shape[0]),
-        ci_low=lo,
-        ci_high=hi,
-        coef_ci_low=clo,
-        coef_ci_high=chi,
+        intervals=intervals,
         bootstrap_rounds=bootstrap_rounds,
-        identified=identified,
-        notices=tuple(notices),
-        requested_covariates=requested,
-        dropped=tuple(c for c in requested if c not in col_names),
-        within_model_share=check.within_model_share,
-        condition_number=check.condition_number,
-        design_rank=check.design_rank,
+        notices=notices,
+        requested=requested,
+        check=check,
     )
