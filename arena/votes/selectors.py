@@ -1,11 +1,42 @@
-"""Reads of votes and standings. Leaderboards are read from stored rows, never computed here."""
+"""Reads of votes and standings. Leaderboards are read from stored rows; only an arena that
+has not been refreshed yet (a handful of votes) has its live Elo replayed on read."""
 
 from __future__ import annotations
 
-from django.db.models import Max
+from typing import cast
+
+from django.db.models import Max, QuerySet
 
 from arena.battles.models import Arena, Contender
 from arena.votes.models import EloRating, Vote
+from arena.votes.services import elo_standings
+
+# Before an arena's first refresh its stored Elo rows are empty (the vote path does not write
+# them): up to this many counted votes the board replays them on read, so its counts and Elo
+# are current; past it (a refresh is overdue) the stored rows are shown as they are.
+LIVE_REPLAY_MAX_VOTES = 2000
+
+
+def _live_standings(*, arena: Arena, counted: QuerySet[Vote], total: int) -> dict[int, EloRating]:
+    stored = {row.contender_id: row for row in EloRating.objects.filter(arena=arena)}
+    if total > LIVE_REPLAY_MAX_VOTES:
+        return stored
+    votes = counted.order_by("created_at", "pk").values_list(
+        "battle__left_id", "battle__right_id", "choice"
+    )
+    standings = elo_standings(votes, both_bad_counts=arena.both_bad_counts_as_tie)
+    return {
+        cast(int, pk): EloRating(
+            arena=arena,
+            contender_id=cast(int, pk),
+            rating=s.rating,
+            votes=s.votes,
+            wins=s.wins,
+            losses=s.losses,
+            ties=s.ties,
+        )
+        for pk, s in standings.items()
+    }
 
 
 def leaderboard_get(*, arena: Arena) -> dict[str, object]:
@@ -13,7 +44,9 @@ def leaderboard_get(*, arena: Arena) -> dict[str, object]:
     contenders = list(
         Contender.objects.filter(arenas=arena, enabled=True).select_related("provider")
     )
-    ratings = {row.contender_id: row for row in EloRating.objects.filter(arena=arena)}
+    counted = Vote.objects.filter(battle__arena=arena, is_valid=True)
+    total = counted.count()
+    ratings = _live_standings(arena=arena, counted=counted, total=total)
     rows = []
     for contender in contenders:
         row = ratings.get(contender.pk) or EloRating(arena=arena, contender=contender)
@@ -24,7 +57,7 @@ def leaderboard_get(*, arena: Arena) -> dict[str, object]:
         "arena": arena.slug,
         "title": arena.title,
         "method": "elo",
-        "votes": Vote.objects.filter(battle__arena=arena, is_valid=True).count(),
+        "votes": total,
         "computed_at": computed_at.isoformat() if computed_at else None,
         "rows": [
             {

@@ -475,3 +475,31 @@ def test_before_the_first_refresh_no_model_without_votes_is_ranked(db: None, vot
     assert all(r["provisional"] and r["rank"] is None for r in board["rows"])
     page = voter.get(f"/arena/{arena.slug}/leaderboard/").content.decode()
     assert "No model is ranked yet" in page and 'id="provisional"' in page
+
+
+def test_before_the_first_refresh_the_board_counts_every_vote_already_cast(
+    db: None, voter: Any
+) -> None:
+    """The vote path leaves the stored Elo rows to the refresh; until the first one, the
+    board replays the few counted votes so each model's counts and Elo are current."""
+    arena, models = make_arena(contenders=3, both_bad_counts_as_tie=False)
+    pairs = random_pairs(models, 40, seed=5)
+    votes = add_votes(arena, pairs, seed=5)
+    Vote.objects.filter(pk=votes[0].pk).update(is_valid=False, invalid_reason="too_fast")
+    counted = votes[1:]
+    board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
+    assert board["method"] == "elo" and board["votes"] == len(counted)
+    rows = {row["model"]: row for row in board["rows"]}
+    for model in models:
+        mine = [v for v in counted if model.pk in (v.battle.left_id, v.battle.right_id)]
+        played = [v for v in mine if v.choice != Choice.BOTH_BAD]  # excluded here
+        row = rows[model.name]
+        assert row["votes"] == len(played), model.name
+        wins = sum(
+            (v.choice == Choice.LEFT and v.battle.left_id == model.pk)
+            or (v.choice == Choice.RIGHT and v.battle.right_id == model.pk)
+            for v in played
+        )
+        assert row["wins"] == wins
+        assert row["ties"] == sum(v.choice == Choice.TIE for v in played)
+    assert sorted(r["rating"] for r in board["rows"]) != [1000.0] * 3
