@@ -397,12 +397,15 @@ def check_rows(used: dict[str, Any]) -> list[tuple[str, str]]:
         text = f"{_size(requested)} ({requested.get('aspect_ratio', '')})"
         timing = _timing(requested)
         rows.append(("Requested", f"{text}, {timing}" if timing else text))
-    sent = used.get("sent")
-    if isinstance(sent, dict) and sent:
+    found = used.get("sent")
+    sent: dict[str, Any] = found if isinstance(found, dict) else {}
+    if sent:
         rows.append(("Sent", ", ".join(f"{k}={v}" for k, v in sent.items())))
     bookkeeping = {"arena", "modality", "requested", "sent", "mapped", "received", "delivered"}
-    provider = {k: v for k, v in used.items() if k not in bookkeeping}
-    if provider:
+    provider = {
+        k: v for k, v in used.items() if k not in bookkeeping and (k not in sent or sent[k] != v)
+    }
+    if provider:  # what the provider reports it used, beyond what it was sent
         rows.append(("Provider used", ", ".join(f"{k}={v}" for k, v in provider.items())))
     mapped = used.get("mapped") or {}
     if mapped:

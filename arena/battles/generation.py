@@ -453,7 +453,11 @@ def contender_test_generate(
     }
     if video:
         requested.update(duration_s=video.duration_s, fps=video.fps)
-    context = {"arena": arena.slug if arena else None, "modality": modality, "requested": requested}
+    context = {
+        "arena": arena.slug if arena else None,
+        "modality": str(modality),  # the plain value, as the JSON column stores it
+        "requested": requested,
+    }
     started = time.perf_counter()
     try:
         result = get_generator(provider_config(contender)).generate(request)

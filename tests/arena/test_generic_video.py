@@ -145,6 +145,7 @@ def test_test_generate_of_a_video_contender_previews_the_clip_and_the_mapping(
     assert (sent.json()["width"], sent.json()["duration_s"]) == (864, 4.0)
     check = ProviderCheck.objects.get()
     assert check.ok and check.params_used["arena"] == "text-to-video"
+    assert check.params_used["modality"] == "video"
     assert check.params_used["requested"] == {
         "width": 864,
         "height": 486,
