@@ -38,6 +38,7 @@ from generators.base import (
     BadConfiguration,
     Generator,
     generator_class,
+    kind_modalities,
     kind_supports_edit,
 )
 from generators.options import option_specs, options_problems
@@ -185,6 +186,21 @@ class ContenderForm(forms.ModelForm):
                     "arenas take: "
                     + ", ".join(KIND_LABELS.get(k, k) for k in REGISTRY if kind_supports_edit(k))
                     + ".",
+                )
+                return data
+            makes = kind_modalities(provider.kind)
+            unable = [
+                f"{arena} ({arena.modality})"
+                for arena in data.get("arenas") or []
+                if arena.modality in (Modality.IMAGE, Modality.VIDEO)
+                and arena.modality not in makes
+            ]
+            if unable:
+                self.add_error(
+                    "arenas",
+                    f"The provider kind {provider.get_kind_display()} makes "
+                    f"{' and '.join(makes) or 'nothing'} only, so it cannot play in "
+                    f"{', '.join(unable)}.",
                 )
                 return data
             unknown = options_problems(provider.kind, parameters)

@@ -205,3 +205,34 @@ def test_test_generate_of_an_image_shows_requested_mapped_and_received_sizes(
     with Image.open(io.BytesIO(data_url(page, "image/webp"))) as img:
         assert img.size == (1000, 700)
     assert ProviderCheck.objects.get().params_used["received"]["width"] == 1536
+
+
+def test_the_contender_form_takes_an_in_house_server_into_a_video_arena_not_an_image_api(
+    staff: Client, demo_arena: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("ARENA_TEST_OPENAI_KEY", "sk-test")
+    arena = Arena.objects.get(slug="text-to-video")
+    images = Provider.objects.create(
+        name="OpenAI", kind="openai_images", api_key_env="ARENA_TEST_OPENAI_KEY"
+    )
+    in_house_server = Provider.objects.create(
+        name="Studio", kind="generic_http", base_url="http://10.0.0.5:8000"
+    )
+    form = {
+        "name": "Clips",
+        "organization": "",
+        "provider": images.pk,
+        "model_id": "gpt-image-1",
+        "parameters": "{}",
+        "arenas": [arena.pk],
+        "enabled": "on",
+        "sampling_weight": "1",
+        "license": "",
+        "link": "",
+    }
+    refused = staff.post("/admin/battles/contender/add/", form).content.decode()
+    assert "OpenAI Images makes image only, so it cannot play in Text to Video (video)" in refused
+    assert not Contender.objects.filter(name="Clips").exists()
+    form.update(provider=in_house_server.pk, model_id="clips-v1")
+    assert staff.post("/admin/battles/contender/add/", form).status_code == 302
+    assert Contender.objects.get(name="Clips").arenas.get() == arena
