@@ -114,6 +114,8 @@ class Generator(ABC):
     supports_edit: ClassVar[bool] = False
     # Celery queue the arena routes this kind's tasks to: "remote" (I/O bound), "gpu", "default".
     queue: ClassVar[str] = "remote"
+    # What it can make (an arena of another modality cannot take it).
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -191,6 +193,14 @@ def kind_supports_edit(kind: str) -> bool:
         return generator_class(kind).supports_edit
     except (BadConfiguration, ImportError):
         return False
+
+
+def kind_modalities(kind: str) -> tuple[str, ...]:
+    """What a provider kind can make, "image" and/or "video" (imports only that module)."""
+    try:
+        return generator_class(kind).modalities
+    except (BadConfiguration, ImportError):
+        return ()
 
 
 def get_generator(config: ProviderConfig) -> Generator:

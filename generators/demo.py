@@ -174,6 +174,7 @@ class DemoGenerator(Generator):
     kind = "demo"
     queue = "default"
     supports_edit = True
+    modalities = ("image", "video")
 
     @classmethod
     def validate_config(cls, config: ProviderConfig | Mapping[str, object]) -> list[str]:

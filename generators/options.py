@@ -253,14 +253,17 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
             "object|string",
             None,
             "JSON body with placeholders {prompt} "
-            "{seed} {width} {height} {model} {aspect_ratio} {size} {quality} {image_b64}.",
+            "{seed} {width} {height} {model} {aspect_ratio} {size} {quality} {image_b64}, and "
+            "for video {duration_s} {fps} {num_frames} (default for video: model, prompt, width, "
+            "height, aspect_ratio, duration_s, fps and seed under those names).",
         ),
         _o(
             "response_path",
             "string",
             None,
             "Dotted path to the output in the answer "
-            '("|" between alternatives), e.g. data.0.b64_json.',
+            '("|" between alternatives), e.g. data.0.b64_json; a video request may also be '
+            "answered with the clip itself (Content-Type video/*).",
         ),
         _o("response_type", "string", "auto", '"auto", "b64" or "url".'),
         _o("auth_header", "string", "Authorization", "Header that carries the key."),
@@ -274,6 +277,24 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
             "string",
             None,
             "Dotted path whose truthy value means the server refused the prompt (moderation).",
+        ),
+        _o(
+            "durations",
+            "list",
+            None,
+            "Video durations in seconds the server accepts; the request maps to the nearest.",
+        ),
+        _o(
+            "max_duration_s",
+            "number",
+            None,
+            "Longest video the server makes (without durations); longer requests are capped.",
+        ),
+        _o(
+            "frame_rates",
+            "list",
+            None,
+            "Video frame rates the server accepts; the request maps to the nearest.",
         ),
     ),
     "local_diffusers": (

@@ -49,7 +49,6 @@ class RemoteGenerator(Generator):
     needs_api_key: ClassVar[bool] = True
     # The provider's own domains, whose https hosts may receive the key besides the base URL.
     provider_domains: ClassVar[tuple[str, ...]] = ()
-    modalities: ClassVar[tuple[str, ...]] = ("image",)
 
     def __init__(self, config: ProviderConfig) -> None:
         problems = self.validate_config(config)

@@ -38,6 +38,7 @@ from generators.base import (
     BadConfiguration,
     Generator,
     generator_class,
+    kind_modalities,
     kind_supports_edit,
 )
 from generators.options import option_specs, options_problems
@@ -187,6 +188,21 @@ class ContenderForm(forms.ModelForm):
                     + ".",
                 )
                 return data
+            makes = kind_modalities(provider.kind)
+            unable = [
+                f"{arena} ({arena.modality})"
+                for arena in data.get("arenas") or []
+                if arena.modality in (Modality.IMAGE, Modality.VIDEO)
+                and arena.modality not in makes
+            ]
+            if unable:
+                self.add_error(
+                    "arenas",
+                    f"The provider kind {provider.get_kind_display()} makes "
+                    f"{' and '.join(makes) or 'nothing'} only, so it cannot play in "
+                    f"{', '.join(unable)}.",
+                )
+                return data
             unknown = options_problems(provider.kind, parameters)
             if unknown:
                 self.add_error("parameters", unknown)
@@ -315,14 +331,21 @@ class ContenderAdmin(admin.ModelAdmin):
         was_paused = contender.paused_at is not None
         if request.method == "POST" and form.is_valid():
             try:
-                check, image = contender_test_generate(contender=contender, **form.cleaned_data)
+                trial = contender_test_generate(contender=contender, **form.cleaned_data)
             except ArenaError as exc:
                 form.add_error("prompt", exc.message)
             else:
-                context["check"] = check
-                context["resumed"] = was_paused and check.ok
-                if image:
-                    context["image_data"] = base64.b64encode(image).decode()
+                context["check"] = trial.check
+                context["resumed"] = was_paused and trial.check.ok
+                context["check_rows"] = check_rows(trial.check.params_used or {})
+                if trial.data:
+                    # a data: URL: the admin page is staff-only and the preview is never
+                    # stored or served anywhere else
+                    context["preview_type"] = trial.content_type
+                    context["preview_data"] = base64.b64encode(trial.data).decode()
+                    context["is_video"] = trial.content_type.startswith("video/")
+                if trial.poster:
+                    context["poster_data"] = base64.b64encode(trial.poster).decode()
         context["recent_checks"] = contender.checks.all()[:10]
         return TemplateResponse(request, "admin/battles/contender/test_generate.html", context)
 
@@ -347,9 +370,89 @@ class TestGenerateForm(forms.Form):
     prompt = forms.CharField(
         initial="a lighthouse on a cliff at sunset, oil painting", max_length=2000
     )
-    width = forms.IntegerField(initial=512, min_value=64, max_value=4096)
-    height = forms.IntegerField(initial=512, min_value=64, max_value=4096)
+    width = forms.IntegerField(
+        required=False,
+        min_value=64,
+        max_value=4096,
+        help_text="Blank: the arena's default form (its first aspect ratio and resolution).",
+    )
+    height = forms.IntegerField(required=False, min_value=64, max_value=4096)
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("width")) != bool(data.get("height")):
+            raise forms.ValidationError("Give both width and height, or neither.")
+        return data
+
+
+def _size(entry: dict[str, Any]) -> str:
+    if entry.get("width") and entry.get("height"):
+        return f"{entry['width']}×{entry['height']}"
+    return "–"
+
+
+def _timing(entry: dict[str, Any]) -> str:
+    parts = []
+    if entry.get("duration_s") is not None:
+        parts.append(f"{float(entry['duration_s']):g} s")
+    if entry.get("fps") is not None:
+        parts.append(f"{float(entry['fps']):g} fps")
+    return ", ".join(parts)
+
+
+def check_rows(used: dict[str, Any]) -> list[tuple[str, str]]:
+    """A test generate's record as (what, value) rows: the form asked for, what the provider
+    was sent and mapped, what it returned and what voters would get (so no size change is
+    silent)."""
+    rows: list[tuple[str, str]] = []
+    if used.get("arena"):
+        rows.append(("Arena", f"{used['arena']} ({used.get('modality', '')})"))
+    requested = used.get("requested") or {}
+    if requested:
+        text = f"{_size(requested)} ({requested.get('aspect_ratio', '')})"
+        timing = _timing(requested)
+        rows.append(("Requested", f"{text}, {timing}" if timing else text))
+    found = used.get("sent")
+    sent: dict[str, Any] = found if isinstance(found, dict) else {}
+    if sent:
+        rows.append(("Sent", ", ".join(f"{k}={v}" for k, v in sent.items())))
+    bookkeeping = {"arena", "modality", "requested", "sent", "mapped", "received", "delivered"}
+    provider = {
+        k: v for k, v in used.items() if k not in bookkeeping and (k not in sent or sent[k] != v)
+    }
+    if provider:  # what the provider reports it used, beyond what it was sent
+        rows.append(("Provider used", ", ".join(f"{k}={v}" for k, v in provider.items())))
+    mapped = used.get("mapped") or {}
+    if mapped:
+        rows.append(
+            (
+                "Mapped",
+                "; ".join(
+                    f"{name}: {entry.get('requested')} → "
+                    f"{'not sent' if entry.get('used') is None else entry.get('used')}"
+                    for name, entry in mapped.items()
+                    if isinstance(entry, dict)
+                ),
+            )
+        )
+    elif requested:
+        rows.append(("Mapped", "nothing: the provider was sent what was requested"))
+    received = used.get("received") or {}
+    if received:
+        parts = [_size(received)]
+        timing = _timing(received)
+        if timing:
+            parts.append(timing)
+        for key in ("codec", "format"):
+            if received.get(key):
+                parts.append(str(received[key]))
+        rows.append(("Received", ", ".join(parts)))
+    delivered = used.get("delivered") or {}
+    if delivered:
+        timing = _timing(delivered)
+        rows.append(("Delivered", f"{_size(delivered)}, {timing}" if timing else _size(delivered)))
+    return rows
 
 
 @admin.register(Arena)

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple, cast
 from uuid import UUID
@@ -20,7 +21,7 @@ from django.utils import timezone
 from arena.battles import events
 from arena.battles.errors import FailureCode
 from arena.battles.health import contender_output_finished, contender_resume
-from arena.battles.media import ImageLimits, MediaError, image_normalise, target_size
+from arena.battles.media import CleanImage, ImageLimits, MediaError, image_normalise
 from arena.battles.media_video import (
     VideoLimits,
     VideoTarget,
@@ -29,6 +30,7 @@ from arena.battles.media_video import (
     video_target,
 )
 from arena.battles.models import (
+    Arena,
     Battle,
     BattleStatus,
     Contender,
@@ -37,7 +39,13 @@ from arena.battles.models import (
     OutputStatus,
     ProviderCheck,
 )
-from arena.battles.params import OutputForm, output_form
+from arena.battles.params import (
+    OutputForm,
+    ParamValue,
+    arena_params_public,
+    battle_params_resolve,
+    output_form,
+)
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
@@ -164,13 +172,18 @@ def battle_output_form(battle: Battle) -> OutputForm:
     """The one size (and, for video, duration) every output of this battle is delivered at:
     from the parameters chosen for the battle, else the arena's fixed ones."""
     arena = battle.arena
-    video = arena.modality == Modality.VIDEO
     if arena.modality == Modality.IMAGE_EDIT and battle.source_image_id:
         from arena.battles.uploads import edit_output_form
 
         return edit_output_form(battle)
+    return arena_output_form(arena, battle.params or {})
+
+
+def arena_output_form(arena: Arena, params: Mapping[str, object]) -> OutputForm:
+    """The form an arena delivers for `params` (a battle's chosen ones, or the defaults)."""
+    video = arena.modality == Modality.VIDEO
     return output_form(
-        params=battle.params or {},
+        params=params,
         width=arena.width,
         height=arena.height,
         duration_s=(arena.duration_s or settings.ARENA_VIDEO_DEFAULT_SECONDS) if video else None,
@@ -179,9 +192,18 @@ def battle_output_form(battle: Battle) -> OutputForm:
     )
 
 
+def arena_default_params(arena: Arena) -> dict[str, ParamValue]:
+    """What a battle that chooses nothing gets: the first offered value of each parameter."""
+    return battle_params_resolve(offered=arena_params_public(arena.params), requested={})
+
+
 def output_video_target(battle: Battle) -> VideoTarget:
     """The one form (size, fps, duration) every video of this battle is delivered in."""
-    form = battle_output_form(battle)
+    return form_video_target(battle_output_form(battle))
+
+
+def form_video_target(form: OutputForm) -> VideoTarget:
+    """A video output form as the encoder's target (the arena's one frame rate)."""
     return video_target(
         width=form.width,
         height=form.height,
@@ -213,24 +235,7 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
     arena = battle.arena
     if arena.modality == Modality.TEXT:
         return {"text": result.text or "", "content_type": "text/plain"}
-    if len(result.data) > settings.ARENA_OUTPUT_MAX_BYTES:
-        raise MediaError(f"output of {len(result.data)} bytes exceeds the limit")
-    if arena.modality in (Modality.IMAGE, Modality.IMAGE_EDIT):
-        form = battle_output_form(battle)
-        width, height = form.width, form.height
-        clean = image_normalise(
-            result.data,
-            width=width,
-            height=height,
-            limits=_image_limits(),
-            bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL,
-        )
-    else:
-        if not result.content_type.startswith("video/"):
-            raise MediaError(f"expected a video, got {result.content_type}")
-        clean = video_normalise(
-            result.data, target=output_video_target(battle), limits=_video_limits()
-        )
+    clean = output_normalise(result, modality=arena.modality, form=battle_output_form(battle))
     name = default_storage.save(
         f"outputs/{output.token}.{clean.extension}", ContentFile(clean.data)
     )
@@ -242,13 +247,34 @@ def _store_file(output: Output, result: GenerationResult) -> dict[str, object]:
         "received": clean.source,
     }
     if clean.content_type.startswith("video/"):
-        poster = video_poster(
-            clean.data, width=clean.width, height=clean.height, limits=_video_limits()
-        )
+        poster = output_poster(clean)
         stored["poster"] = default_storage.save(
             f"outputs/{output.token}.poster.webp", ContentFile(poster.data)
         )
     return stored
+
+
+def output_normalise(result: GenerationResult, *, modality: str, form: OutputForm) -> CleanImage:
+    """A provider's image or video in the one `form` (size; for video also fps and
+    duration); `clean.source` says what the provider sent. MediaError if it is unusable."""
+    if len(result.data) > settings.ARENA_OUTPUT_MAX_BYTES:
+        raise MediaError(f"output of {len(result.data)} bytes exceeds the limit")
+    if modality in (Modality.IMAGE, Modality.IMAGE_EDIT):
+        return image_normalise(
+            result.data,
+            width=form.width,
+            height=form.height,
+            limits=_image_limits(),
+            bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL,
+        )
+    if not result.content_type.startswith("video/"):
+        raise MediaError(f"expected a video, got {result.content_type}")
+    return video_normalise(result.data, target=form_video_target(form), limits=_video_limits())
+
+
+def output_poster(clean: CleanImage) -> CleanImage:
+    """The first frame of a normalised clip, in the clip's size (made from our file)."""
+    return video_poster(clean.data, width=clean.width, height=clean.height, limits=_video_limits())
 
 
 def output_generate(*, output_id: int) -> None:
@@ -345,76 +371,133 @@ def output_fail_unexpected(*, output_id: int, message: str) -> None:
     )
 
 
+class ContenderTrial(NamedTuple):
+    """An operator's test generate: the stored check, and the output as voters would get it
+    (`data`: the normalised image or MP4, b"" on failure; `poster`: a video's first frame)."""
+
+    check: ProviderCheck
+    data: bytes = b""
+    content_type: str = ""
+    poster: bytes = b""
+
+
+def _trial_form(
+    arena: Arena | None, modality: str, width: int | None, height: int | None
+) -> OutputForm:
+    """What a test generate asks for: the arena's default form (its first offered aspect
+    ratio, resolution and duration, else its width, height and duration), or the size the
+    operator typed with the rest of that default."""
+    params: dict[str, object] = dict(arena_default_params(arena)) if arena else {}
+    if arena is not None and not (width and height):
+        return arena_output_form(arena, params)
+    video = modality == Modality.VIDEO
+    duration = (arena.duration_s if arena else None) or settings.ARENA_VIDEO_DEFAULT_SECONDS
+    return output_form(  # the operator's size wins over the arena's aspect and resolution
+        params={k: v for k, v in params.items() if k == "duration_s"},
+        width=width or 512,
+        height=height or 512,
+        duration_s=duration if video else None,
+        max_side=settings.ARENA_OUTPUT_MAX_SIDE,
+        even=video,
+    )
+
+
 def contender_test_generate(
     *,
     contender: Contender,
     prompt: str,
-    width: int = 512,
-    height: int = 512,
+    width: int | None = None,
+    height: int | None = None,
     seed: int = 0,
     deadline_s: float = 120.0,
-) -> tuple[ProviderCheck, bytes]:
-    """Run one generation for an operator and record it; returns the cleaned image (or b"")."""
+) -> ContenderTrial:
+    """Run one generation for an operator, in the form one of the contender's arenas would
+    ask for, normalise it as a battle would, and record what was requested, sent (and mapped
+    by the provider), received and delivered, so a changed size is never silent."""
     modalities = set(contender.arenas.values_list("modality", flat=True))
+    editing = modalities == {Modality.IMAGE_EDIT}  # only edits: try one on a sample picture
+    modality: str = (
+        Modality.IMAGE_EDIT
+        if editing
+        else next(
+            (m for m in (Modality.IMAGE, Modality.VIDEO, Modality.TEXT) if m in modalities),
+            Modality.IMAGE,
+        )
+    )
+    arena = contender.arenas.filter(modality=modality).order_by("pk").first()
+    form = _trial_form(arena, modality, width, height)
+    video = form_video_target(form) if modality == Modality.VIDEO else None
     source = None
-    if modalities == {Modality.IMAGE_EDIT}:  # only edits: try one on a sample picture
+    if editing:
         from arena.battles.uploads import sample_source_image
 
-        source = sample_source_image(width, height)
-    modality = next(
-        (m for m in (Modality.IMAGE, Modality.VIDEO, Modality.TEXT) if m in modalities),
-        Modality.IMAGE,
-    )
+        source = sample_source_image(form.width, form.height)
     request = GenerationRequest(
         prompt=prompt_clean(prompt),
-        # Modality's values are generators' modality literals (a str to the ORM)
-        modality=modality,  # type: ignore[arg-type]
+        # Modality's values are generators' modality literals (a str to the ORM); an edit
+        # is an image request that carries the source image
+        modality=Modality.IMAGE if editing else modality,  # type: ignore[arg-type]
         seed=seed,
-        width=width,
-        height=height,
+        width=form.width,
+        height=form.height,
+        aspect_ratio=form.aspect_ratio,
+        duration_s=video.duration_s if video else None,
+        fps=video.fps if video else None,
         deadline_s=deadline_s,
         source_image=source,
     )
+    requested: dict[str, object] = {
+        "width": form.width,
+        "height": form.height,
+        "aspect_ratio": form.aspect_ratio,
+    }
+    if video:
+        requested.update(duration_s=video.duration_s, fps=video.fps)
+    context = {
+        "arena": arena.slug if arena else None,
+        "modality": str(modality),  # the plain value, as the JSON column stores it
+        "requested": requested,
+    }
     started = time.perf_counter()
-    image = b""
     try:
         result = get_generator(provider_config(contender)).generate(request)
-        if modality == Modality.IMAGE:
-            size = target_size(width, height, max_side=settings.ARENA_OUTPUT_MAX_SIDE)
-            image = image_normalise(
-                result.data,
-                width=size[0],
-                height=size[1],
-                limits=_image_limits(),
-                bytes_per_pixel=settings.ARENA_IMAGE_BYTES_PER_PIXEL,
-            ).data
-    except GeneratorError as exc:
+        clean = (
+            None
+            if modality == Modality.TEXT
+            else output_normalise(result, modality=modality, form=form)
+        )
+        poster = output_poster(clean) if clean and video else None
+    except (GeneratorError, MediaError) as exc:
+        code, message = (
+            (exc.code, exc.message)
+            if isinstance(exc, GeneratorError)
+            else (FailureCode.BAD_OUTPUT, str(exc))
+        )
         check = ProviderCheck.objects.create(
             contender=contender,
             ok=False,
             prompt=request.prompt,
-            error_code=exc.code,
-            error=exc.message[:5000],
+            error_code=code,
+            error=message[:5000],
             latency_s=time.perf_counter() - started,
+            params_used=context,
         )
-        return check, b""
-    except MediaError as exc:
-        check = ProviderCheck.objects.create(
-            contender=contender,
-            ok=False,
-            prompt=request.prompt,
-            error_code=FailureCode.BAD_OUTPUT,
-            error=str(exc)[:5000],
-            latency_s=time.perf_counter() - started,
-        )
-        return check, b""
+        return ContenderTrial(check)
     contender_resume(contender=contender)  # a working provider again: back in the sampler
+    used: dict[str, object] = {**result.used, **context, "mapped": result.mapped}
+    if clean is not None:
+        used["received"] = clean.source
+        used["delivered"] = {**requested, "width": clean.width, "height": clean.height}
     check = ProviderCheck.objects.create(
         contender=contender,
         ok=True,
         prompt=request.prompt,
         latency_s=result.latency_s or (time.perf_counter() - started),
         cost=Decimal(str(result.cost)) if result.cost is not None else None,
-        params_used={**result.used, "mapped": result.mapped},
+        params_used=used,
     )
-    return check, image
+    if clean is None:
+        return ContenderTrial(check)
+    return ContenderTrial(
+        check, clean.data, clean.content_type, poster.data if poster is not None else b""
+    )

@@ -74,6 +74,7 @@ class VideoInfo:
     height: int
     fps: float | None
     duration_s: float | None
+    codec: str | None = None  # "h264", "hevc", "vp9", ...
 
     @property
     def frames(self) -> float | None:
@@ -85,6 +86,7 @@ class VideoInfo:
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _VIDEO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (.*)")
 _SIZE = re.compile(r"(?:^|[ ,])(\d{1,6})x(\d{1,6})(?:[ ,\[]|$)")
+_CODEC = re.compile(r"[A-Za-z0-9_.-]+")
 _RATE = re.compile(r"(\d+(?:\.\d+)?)(k?) (fps|tbr)")
 
 
@@ -106,7 +108,10 @@ def parse_ffmpeg_banner(banner: str) -> VideoInfo:
         if found
         else None
     )
-    return VideoInfo(int(size.group(1)), int(size.group(2)), fps, duration)
+    codec = _CODEC.match(stream.group(1))
+    return VideoInfo(
+        int(size.group(1)), int(size.group(2)), fps, duration, codec.group(0) if codec else None
+    )
 
 
 def _input_guard(limits: VideoLimits) -> list[str]:
@@ -259,6 +264,7 @@ def video_normalise(
             "height": info.height,
             "fps": info.fps,
             "duration_s": info.duration_s,
+            "codec": info.codec,
         },
     )
 

@@ -79,6 +79,7 @@ class LocalDiffusersGenerator(Generator):
 
     kind = KIND
     queue = "gpu"
+    modalities = ("image", "video")  # which one depends on the pipeline at `path`
 
     @classmethod
     def validate_config(cls, options: Mapping[str, object] | ProviderConfig) -> list[str]:

@@ -268,7 +268,7 @@ def test_test_generate_of_an_editing_only_contender_edits_a_sample_picture(
 
     contender = Contender.objects.get(name="Demo Aurora")
     contender.arenas.set([Arena.objects.get(slug="image-editing")])
-    check, image = contender_test_generate(contender=contender, prompt="mirror it")
+    check, image, _, _ = contender_test_generate(contender=contender, prompt="mirror it")
     assert check.ok, check.error
     assert image.startswith(b"RIFF") and check.params_used["operations"] == ["mirror"]
 

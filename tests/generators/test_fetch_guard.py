@@ -411,7 +411,7 @@ def test_the_check_an_operator_stores_carries_no_key(
     contender = Contender.objects.create(
         name="flux", organization="BFL", provider=provider, model_id="flux-pro-1.1"
     )
-    check, image = contender_test_generate(contender=contender, prompt="a fox", deadline_s=5)
+    check, image, _, _ = contender_test_generate(contender=contender, prompt="a fox", deadline_s=5)
     stored = ProviderCheck.objects.get(pk=check.pk)
     assert not stored.ok and image == b""
     assert "invalid body" in stored.error and SECRET not in stored.error
