@@ -304,3 +304,48 @@ def test_a_model_without_an_edit_endpoint_is_never_drawn_for_an_edit(
         battle = Battle.objects.get(pk=created.json()["id"])
         assert "Outsider" not in {battle.left.name, battle.right.name}
         assert battle.status == "ready"
+
+
+def test_an_editing_battle_with_a_foundry_mai_contender_sends_it_the_same_bytes(
+    demo_arena: Any, voter: Any, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    """An MAI contender (multipart /mai/v1/images/edits with the api-key header, over real HTTP
+    to the fake) against a demo editor: both sides get the upload's exact bytes."""
+    from arena.battles.models import Arena, Contender, Provider
+    from arena.battles.uploads import source_image_bytes
+    from tests.fakes import OpenAIImagesFake, start_fake
+    from tests.fakes.testing import FAST_OPTIONS
+
+    fake = OpenAIImagesFake(mai=True)
+    server = start_fake(fake)
+    try:
+        monkeypatch.setenv("ARENA_TEST_MAI_KEY", "test-key")
+        provider = Provider.objects.create(
+            name="Foundry",
+            kind="mai_image",
+            base_url=server.base_url,
+            api_key_env="ARENA_TEST_MAI_KEY",
+            options=FAST_OPTIONS,
+            timeout_s=10,
+        )
+        editing = Arena.objects.get(slug="image-editing")
+        Contender.objects.filter(arenas=editing).exclude(name="Demo Aurora").update(enabled=False)
+        Contender.objects.create(
+            name="MAI Image", provider=provider, model_id="MAI-Image-2.5"
+        ).arenas.add(editing)
+        source = upload(voter, png(96, 64)).json()["id"]
+        created = run_on_commit(
+            voter.post, EDITS, {"prompt": "make it blue", "source_image": source}
+        )
+        assert created.status_code == 201, created.content
+        battle = Battle.objects.get(pk=created.json()["id"])
+        assert battle.status == "ready", battle.failure_reason
+        assert {battle.left.name, battle.right.name} == {"MAI Image", "Demo Aurora"}
+        stored = SourceImage.objects.get(pk=source)
+        assert fake.edit_images == [source_image_bytes(stored)]
+        assert {o.input_sha256 for o in battle.outputs.all()} == {stored.sha256}
+        edit = fake.requests[-1]
+        assert edit.path == "/mai/v1/images/edits" and edit.header("api-key") == "test-key"
+        assert edit.form()["model"] == "MAI-Image-2.5" and edit.form()["prompt"] == "make it blue"
+    finally:
+        server.stop()
