@@ -188,3 +188,73 @@ def test_operators_see_generations_read_only(
     assert admin_client.get("/admin/playground/generation/add/").status_code == 403
     battles = admin_client.get("/admin/battles/battle/?mode__exact=side_by_side")
     assert battles.status_code == 200
+
+
+# ------------------------------------------------------------------ an image-editing arena
+EDITS = "/api/arenas/image-editing/generations"
+
+
+def _upload(voter: VoterClient, width: int = 96, height: int = 64) -> str:
+    from tests.arena.test_image_edit import png, upload
+
+    response = upload(voter, png(width, height))
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+def test_an_edit_generation_edits_the_voters_own_upload(
+    demo_arena: Any, voter: VoterClient, run_on_commit: Any
+) -> None:
+    from arena.battles.models import SourceImage
+
+    model = _model("image-editing")
+    source = _upload(voter)
+    created = run_on_commit(
+        voter.post, EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": source}
+    )
+    assert created.status_code == 201, created.content
+    state = voter.get(f"/api/generations/{created.json()['id']}").json()
+    assert state["status"] == "ready", state
+    assert state["modality"] == "image_edit" and state["source_image"] == f"/u/{source}"
+    generation = Generation.objects.get()
+    assert generation.source_image_id == source
+    assert generation.params_used["input_sha256"] == SourceImage.objects.get(pk=source).sha256
+    assert generation.params_used["operations"] == ["mirror"]  # the demo editor got the image
+    with Image.open(io.BytesIO(_body(voter.get(state["url"])))) as img:
+        assert img.width * 2 == img.height * 3  # the source's 3:2 framing, as in a battle
+
+
+def test_the_source_image_rules_are_the_battles(
+    demo_arena: Any, voter: VoterClient, make_voter: Any
+) -> None:
+    model = _model("image-editing")
+    missing = voter.post(EDITS, {"model": model.pk, "prompt": "mirror it"})
+    assert missing.status_code == 400 and "POST /api/uploads" in missing.json()["error"]["message"]
+    source = _upload(voter)
+    theirs = make_voter().post(
+        EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": source}
+    )
+    assert theirs.status_code == 400
+    assert "not one of your uploads" in theirs.json()["error"]["message"]
+    elsewhere = voter.post(
+        IMAGES, {"model": _model("text-to-image").pk, "prompt": "a fox", "source_image": source}
+    )
+    assert elsewhere.status_code == 400
+    assert "only accepted by image-editing" in elsewhere.json()["error"]["message"]
+    not_an_id = voter.post(EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": 7})
+    assert not_an_id.status_code == 400
+    assert not Generation.objects.exists()
+
+
+def test_a_model_that_cannot_edit_is_refused_in_an_editing_playground(
+    demo_arena: Any, voter: VoterClient
+) -> None:
+    from arena.battles.models import Arena, Provider
+
+    stability = Provider.objects.create(name="Stability", kind="stability")
+    outsider = Contender.objects.create(name="Outsider", provider=stability)
+    outsider.arenas.add(Arena.objects.get(slug="image-editing"))
+    refused = voter.post(
+        EDITS, {"model": outsider.pk, "prompt": "mirror it", "source_image": _upload(voter)}
+    )
+    assert refused.status_code == 400 and "No enabled model" in refused.json()["error"]["message"]
