@@ -11,7 +11,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -145,11 +145,34 @@ def generation_get_owned(*, generation_id: object, voter_id: str) -> Generation:
     )
     if found is None:
         raise NotFound("There is no such generation.")
-    limit = found.arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S
-    if found.status in RUNNING and timezone.now() - found.created_at > timedelta(seconds=limit):
+    if _stale(found, timezone.now()):
         _finish(found.pk, failed_code=FailureCode.TIMEOUT, fields={"error": "stale"})
         found = generation_get(generation_id=found.pk)
     return found
+
+
+def _stale(generation: Generation, now: datetime) -> bool:
+    limit = generation.arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S
+    return generation.status in RUNNING and now - generation.created_at > timedelta(seconds=limit)
+
+
+def generations_fail_stale(*, now: datetime | None = None) -> int:
+    """Fail generations still running past their arena's timeout (a worker died, a queue
+    jammed): run by the periodic sweep, so they end even if nobody reads them again."""
+    now = now or timezone.now()
+    failed = 0
+    running = Generation.objects.filter(status__in=RUNNING).select_related("arena")
+    for generation in running.iterator():
+        if _stale(generation, now) and _finish(
+            generation.pk, failed_code=FailureCode.TIMEOUT, fields={"error": "stale"}
+        ):
+            failed += 1
+    return failed
+
+
+def generations_sweep(*, now: datetime | None = None, **_: object) -> dict[str, int]:
+    """The receiver of arena.battles.signals.sweep (connected in PlaygroundConfig.ready)."""
+    return {"generations_failed": generations_fail_stale(now=now)}
 
 
 def generation_state(generation: Generation) -> dict[str, object]:
@@ -223,11 +246,12 @@ def _claim(generation_id: uuid.UUID | str) -> Generation | None:
 
 def _finish(
     generation_id: uuid.UUID | str, *, fields: dict[str, object], failed_code: str = ""
-) -> None:
+) -> bool:
+    """Store the outcome; False when it had already finished (nothing changed)."""
     with transaction.atomic():
         found = Generation.objects.select_for_update().select_related("arena").get(pk=generation_id)
         if found.status not in RUNNING:
-            return  # a redelivered task already finished it
+            return False  # a redelivered task (or the sweep) already finished it
         for name, value in fields.items():
             setattr(found, name, value)
         if failed_code:
@@ -239,6 +263,7 @@ def _finish(
             found.status = OutputStatus.READY
         found.finished_at = timezone.now()
         found.save()
+    return True
 
 
 def generation_run(*, generation_id: uuid.UUID | str) -> None:

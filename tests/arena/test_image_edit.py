@@ -349,3 +349,48 @@ def test_an_editing_battle_with_a_foundry_mai_contender_sends_it_the_same_bytes(
         assert edit.form()["model"] == "MAI-Image-2.5" and edit.form()["prompt"] == "make it blue"
     finally:
         server.stop()
+
+
+def test_the_sweep_deletes_old_uploads_nothing_uses_with_their_files(
+    demo_arena: Any, voter: Any, run_on_commit: Any, settings: Any
+) -> None:
+    """The periodic sweep (the beat's task, also run by the embedded sweeper) deletes an
+    upload older than ARENA_UPLOAD_MAX_AGE_S that no battle or playground generation uses."""
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from arena.battles.models import Contender
+    from arena.battles.tasks import battles_fail_stale_task
+    from arena.playground.models import Generation
+
+    settings.ARENA_UPLOAD_MAX_AGE_S = 3600
+    unused, in_battle, in_generation, recent = (upload(voter, png()).json()["id"] for _ in range(4))
+    run_on_commit(voter.post, EDITS, {"prompt": "blur it", "source_image": in_battle})
+    editor = Contender.objects.filter(arenas__slug="image-editing", enabled=True).first()
+    created = voter.post(
+        "/api/arenas/image-editing/generations",
+        {"model": editor.pk, "prompt": "blur it", "source_image": in_generation},
+    )
+    assert created.status_code == 201, created.content
+    old = timezone.now() - timedelta(hours=2)
+    SourceImage.objects.exclude(pk=recent).update(created_at=old)
+    files = dict(SourceImage.objects.values_list("pk", "file"))
+    assert all(default_storage.exists(name) for name in files.values())
+
+    counts = run_on_commit(battles_fail_stale_task)
+    assert counts["uploads_deleted"] == 1
+    assert set(SourceImage.objects.values_list("pk", flat=True)) == {
+        in_battle,
+        in_generation,
+        recent,
+    }
+    assert not default_storage.exists(files[unused])
+    assert all(default_storage.exists(files[pk]) for pk in (in_battle, in_generation, recent))
+    assert voter.get(f"/u/{unused}").status_code == 404
+    # once its generation is gone, the old upload goes at the next sweep
+    Generation.objects.all().delete()
+    assert run_on_commit(battles_fail_stale_task)["uploads_deleted"] == 1
+    assert not default_storage.exists(files[in_generation])
+    assert Battle.objects.filter(source_image_id=in_battle).exists()

@@ -258,3 +258,27 @@ def test_a_model_that_cannot_edit_is_refused_in_an_editing_playground(
         EDITS, {"model": outsider.pk, "prompt": "mirror it", "source_image": _upload(voter)}
     )
     assert refused.status_code == 400 and "No enabled model" in refused.json()["error"]["message"]
+
+
+def test_the_sweep_fails_a_stale_generation_nobody_reads(
+    demo_arena: Any, voter: VoterClient
+) -> None:
+    """The periodic sweep (the beat's task) fails a generation left running past its arena's
+    timeout, not only a read of it (the playground answers the battles' sweep signal)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from arena.battles.tasks import battles_fail_stale_task
+
+    voter.post(IMAGES, {"model": _model("text-to-image").pk, "prompt": "a fox"})
+    fresh = voter.post(IMAGES, {"model": _model("text-to-image").pk, "prompt": "a cat"})
+    Generation.objects.exclude(pk=fresh.json()["id"]).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    assert battles_fail_stale_task()["generations_failed"] == 1
+    stale = Generation.objects.exclude(pk=fresh.json()["id"]).get()
+    assert stale.status == "failed" and stale.error_code == "timeout"
+    assert "too long" in stale.failure_reason and stale.finished_at is not None
+    assert Generation.objects.get(pk=fresh.json()["id"]).status == "pending"
+    assert battles_fail_stale_task()["generations_failed"] == 0
