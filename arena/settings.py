@@ -244,10 +244,13 @@ ARENA_VIDEO_TIMEOUT_S = env_float("ARENA_VIDEO_TIMEOUT_S", 120.0)
 ARENA_UPLOAD_MAX_BYTES = env_int("ARENA_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 ARENA_UPLOAD_MAX_PIXELS = env_int("ARENA_UPLOAD_MAX_PIXELS", 25_000_000)
 ARENA_UPLOAD_MAX_SIDE = env_int("ARENA_UPLOAD_MAX_SIDE", 2048)  # larger ones are scaled down
+# The sweeper deletes an upload (row and file) this old that no battle or generation uses.
+ARENA_UPLOAD_MAX_AGE_S = env_float("ARENA_UPLOAD_MAX_AGE_S", 24 * 3600.0)
 for _name in (
     "ARENA_UPLOAD_MAX_BYTES",
     "ARENA_UPLOAD_MAX_PIXELS",
     "ARENA_UPLOAD_MAX_SIDE",
+    "ARENA_UPLOAD_MAX_AGE_S",
     "ARENA_OUTPUT_MAX_SIDE",
     "ARENA_VIDEO_FPS",
     "ARENA_VIDEO_DEFAULT_SECONDS",

@@ -6,6 +6,7 @@ speaking the OpenAI images format.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -157,15 +158,11 @@ class OpenAIImagesGenerator(RemoteGenerator):
         source image in `image` (the arena sends PNG)."""
         mapped: dict[str, dict[str, object]] = {}
         body, used = self.build_body(request, mapped)
-        form = {
-            name: str(value) for name, value in body.items() if not isinstance(value, dict | list)
-        }
-        files = {"image": ("image.png", request.source_image or b"", "image/png")}
         used["edit"] = True
-        response = http.request(
-            "POST", self.edit_endpoint(), data=form, files=files, params=self.params()
+        payload = post_edit_form(
+            self, http, self.edit_endpoint(), body, request.source_image, params=self.params()
         )
-        return self.parse_images(json_body(response, self.kind), http, used, mapped)
+        return self.parse_images(payload, http, used, mapped)
 
     def _generate(self, request: GenerationRequest, http: HttpClient) -> GenerationResult:
         if request.source_image is not None:
@@ -186,6 +183,25 @@ class OpenAIImagesGenerator(RemoteGenerator):
         mapped: dict[str, dict[str, object]],
     ) -> GenerationResult:
         return parse_openai_images(self, payload, http, used, mapped)
+
+
+def post_edit_form(
+    gen: RemoteGenerator,
+    http: HttpClient,
+    url: str,
+    fields: Mapping[str, object],
+    source: bytes | None,
+    *,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """POST an OpenAI-format images/edits request (OpenAI, Azure, Foundry MAI): a multipart
+    form of the scalar `fields` plus the source PNG in `image`; returns the decoded JSON."""
+    form = {
+        name: str(value) for name, value in fields.items() if not isinstance(value, dict | list)
+    }
+    files = {"image": ("image.png", source or b"", "image/png")}
+    response = http.request("POST", url, data=form, files=files, params=params)
+    return json_body(response, gen.kind)
 
 
 def parse_openai_images(

@@ -146,7 +146,18 @@ KIND_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         _EXTRA_BODY,
     ),
     "azure_openai": (),  # filled below: openai_images plus the Azure ones
-    "mai_image": REMOTE + (_DEPLOYMENT, _AUTH, _PATH),
+    "mai_image": REMOTE
+    + (
+        _DEPLOYMENT,
+        _AUTH,
+        _PATH,
+        _o(
+            "edit_path",
+            "string",
+            "/mai/v1/images/edits",
+            "Path of the edit endpoint (image-editing arenas): multipart with the source image.",
+        ),
+    ),
     "openai_video": REMOTE
     + (
         _o("auth", "string", "bearer", '"bearer", or "api-key" for Azure.'),

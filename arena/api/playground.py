@@ -13,7 +13,7 @@ from arena.playground import services
 @allow_methods("POST")
 @api_view
 def generation_create(request: HttpRequest, slug: str) -> JsonResponse:
-    body = json_body(request, fields=("model", "prompt", "params"))
+    body = json_body(request, fields=("model", "prompt", "params", "source_image"))
     generation = services.generation_create(
         arena_slug=slug,
         voter_id=voter_id_from_session(request.session),
@@ -21,6 +21,7 @@ def generation_create(request: HttpRequest, slug: str) -> JsonResponse:
         model=body.get("model"),
         prompt_text=body.get("prompt"),
         params=body.get("params"),
+        source_image=body.get("source_image"),
     )
     return JsonResponse(services.generation_state(generation), status=201)
 

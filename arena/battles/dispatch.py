@@ -42,7 +42,8 @@ def run_in_thread(task: Any, *args: object) -> None:
 
 
 def _sweep_forever() -> None:
-    """Embedded stand-in for Celery beat: fail battles that went stale."""
+    """Embedded stand-in for Celery beat: the sweep (stale battles and generations, unused
+    old uploads)."""
     while True:
         threading.Event().wait(settings.ARENA_SWEEP_EVERY_S)
         from arena.battles.tasks import battles_fail_stale_task

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.battles import events
+from arena.battles import events, signals
 from arena.battles.errors import PUBLIC_FAILURE, FailureCode, InvalidInput, Unavailable
 from arena.battles.models import (
     Arena,
@@ -35,7 +35,11 @@ from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
 from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
-from arena.battles.uploads import battle_source_image, editing_contenders
+from arena.battles.uploads import (
+    battle_source_image,
+    editing_contenders,
+    uploads_delete_unused,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +219,18 @@ def battle_fail(battle: Battle, *, side: str | None, code: str) -> None:
 
 def battle_state_announce(*, battle_id: object) -> None:
     events.battle_state_push(battle_id, battle_state(battle_get(battle_id=battle_id)))
+
+
+def sweep_run(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic sweep: fail stale battles, let the apps above fail their own stale work
+    (signals.sweep: the playground's generations), then delete unused old uploads."""
+    now = now or timezone.now()
+    counts = {"battles_failed": battles_fail_stale(now=now)}
+    for _receiver, theirs in signals.sweep.send(sender=None, now=now):
+        if isinstance(theirs, dict):
+            counts.update(theirs)
+    counts["uploads_deleted"] = uploads_delete_unused(now=now)
+    return counts
 
 
 def battles_fail_stale(*, now: datetime | None = None) -> int:

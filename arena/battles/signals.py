@@ -22,3 +22,9 @@ draw caches per version, so ``load`` runs once per new snapshot."""
 vote_reason_words = Signal()
 """Asked while describing a voted battle to its voter, with ``reason`` (the vote's
 ``invalid_reason``): a receiver returns the voter-facing words (the votes app), or None."""
+
+sweep = Signal()
+"""The periodic sweep (Celery beat, or the embedded sweeper thread) is running, with ``now``:
+a higher app fails its own work left running past its timeout (the playground's generations)
+and returns its counts for the sweep's log, e.g. ``{"generations_failed": 2}``. Sent after
+stale battles are failed and before unused uploads are deleted."""

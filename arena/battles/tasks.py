@@ -21,5 +21,7 @@ def output_generate_task(output_id: int) -> None:
 
 
 @shared_task(name="arena.battles.tasks.battles_fail_stale_task")
-def battles_fail_stale_task(*_: Any) -> int:
-    return services.battles_fail_stale()
+def battles_fail_stale_task(*_: Any) -> dict[str, int]:
+    """The periodic sweep (the name is kept for running beats and workers): stale battles,
+    the apps above's stale work, unused old uploads."""
+    return services.sweep_run()

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from PIL import Image, ImageOps
 
 from arena.battles.errors import InvalidInput, NotFound
@@ -24,6 +30,8 @@ from arena.battles.models import Arena, Battle, Contender, Modality, SourceImage
 from arena.battles.params import OutputForm, output_form
 from arena.battles.ratelimit import creation_budget_spend
 from generators.base import kind_supports_edit
+
+logger = logging.getLogger(__name__)
 
 UPLOAD_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 MIN_UPLOAD_SIDE = 16
@@ -110,6 +118,42 @@ def upload_get_owned(*, upload_id: object, voter_id: str, staff: bool = False) -
     if upload is None or not (staff or (voter_id and upload.voter_id == voter_id)):
         raise NotFound("There is no such upload.")
     return upload
+
+
+def _unused(uploads: QuerySet[SourceImage]) -> QuerySet[SourceImage]:
+    """Those no row points at: every model with a foreign key to SourceImage counts (battles
+    here, and a higher app's, the playground's generations, without naming it)."""
+    for relation in SourceImage._meta.related_objects:
+        uploads = uploads.filter(**{f"{relation.name}__isnull": True})
+    return uploads
+
+
+def _file_delete(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        logger.warning("could not delete the upload file %s", name, exc_info=True)
+
+
+def uploads_delete_unused(*, now: datetime | None = None) -> int:
+    """Delete uploads older than ARENA_UPLOAD_MAX_AGE_S that nothing uses, and their files
+    (after commit): a voter who uploaded and never started a battle leaves no private picture
+    behind. Each is re-checked under a row lock, so one just chosen for a battle is kept."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ARENA_UPLOAD_MAX_AGE_S)
+    deleted = 0
+    candidates = _unused(SourceImage.objects.filter(created_at__lt=cutoff))
+    for pk in list(candidates.values_list("pk", flat=True)):
+        with transaction.atomic():
+            locked = SourceImage.objects.select_for_update().filter(pk=pk).first()
+            if locked is None or not _unused(SourceImage.objects.filter(pk=pk)).exists():
+                continue
+            name = locked.file.name or ""
+            locked.delete()
+            if name:
+                transaction.on_commit(partial(_file_delete, name))
+        deleted += 1
+    return deleted
 
 
 def battle_source_image(*, arena: Arena, voter_id: str, upload_id: object) -> SourceImage | None:

@@ -8,11 +8,10 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from arena.battles import selectors
 from arena.battles.errors import NotFound
 from arena.battles.voters import voter_id_from_session
 from arena.pages.views import _arena_or_404, _file_response
-from arena.playground.services import generation_file_owned
+from arena.playground.services import generation_file_owned, playground_models
 
 
 @require_GET
@@ -24,7 +23,7 @@ def arena_playground(request: HttpRequest, slug: str) -> HttpResponse:
     response = render(
         request,
         "playground.html",
-        {"arena": arena, "mode": "playground", "models": selectors.arena_contenders(arena=arena)},
+        {"arena": arena, "mode": "playground", "models": playground_models(arena=arena)},
     )
     patch_cache_control(response, private=True, no_cache=True)
     return response

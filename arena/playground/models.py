@@ -10,7 +10,7 @@ import uuid
 
 from django.db import models
 
-from arena.battles.models import Arena, Contender, OutputStatus, new_output_token
+from arena.battles.models import Arena, Contender, OutputStatus, SourceImage, new_output_token
 
 
 class Generation(models.Model):
@@ -20,6 +20,15 @@ class Generation(models.Model):
     prompt = models.TextField()
     params = models.JSONField(
         default=dict, blank=True, help_text="The parameters chosen among the arena's offered."
+    )
+    source_image = models.ForeignKey(
+        SourceImage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="generations",
+        editable=False,
+        help_text="Image-editing arenas: the voter's upload the model edits.",
     )
     voter_id = models.CharField(max_length=64, db_index=True)
     voter_address = models.CharField(max_length=64, blank=True)

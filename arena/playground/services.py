@@ -11,7 +11,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -27,12 +27,22 @@ from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.selectors import arena_contenders, arena_get, contender_public, uuid_or_none
 from arena.battles.services import prompt_clean
+from arena.battles.uploads import battle_source_image, editing_contenders
 from arena.playground.models import Generation
-from generators.base import GenerationRequest, GeneratorError, get_generator
+from generators.base import BadConfiguration, GenerationRequest, GeneratorError, get_generator
 
 logger = logging.getLogger(__name__)
 
 RUNNING = (OutputStatus.PENDING, OutputStatus.GENERATING)
+
+
+def playground_models(*, arena: Arena) -> list[Contender]:
+    """The models the playground offers: the arena's enabled ones, and in an image-editing
+    arena only those whose provider can edit (as the battles' draw)."""
+    contenders = arena_contenders(arena=arena)
+    if arena.modality == Modality.IMAGE_EDIT:
+        return editing_contenders(contenders)
+    return contenders
 
 
 def playground_model(*, arena: Arena, model: object) -> Contender:
@@ -41,7 +51,7 @@ def playground_model(*, arena: Arena, model: object) -> Contender:
         raise InvalidInput(
             f'Send "model": an id from /api/arenas/{arena.slug}/models (a whole number).'
         )
-    contender = next((c for c in arena_contenders(arena=arena) if c.pk == model), None)
+    contender = next((c for c in playground_models(arena=arena) if c.pk == model), None)
     if contender is None:
         raise InvalidInput(
             f"No enabled model with id {model} in this arena; see /api/arenas/{arena.slug}/models."
@@ -61,10 +71,12 @@ def generation_create(
     model: object = None,
     prompt_text: object = None,
     params: object = None,
+    source_image: object = None,
     rng: random.Random | None = None,
 ) -> Generation:
-    """Validate like a battle (same rate-limit budget, moderation and parameter rules), store
-    the generation and queue it after commit."""
+    """Validate like a battle (same rate-limit budget, moderation and parameter rules, the
+    same source-image rule: an upload of the voter's own, required in an image-editing arena
+    and refused elsewhere), store the generation and queue it after commit."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     # The battles' own budget: the playground is no way around it.
@@ -75,6 +87,7 @@ def generation_create(
         what="new battles and generations",
     )
     chosen = battle_params_resolve(offered=arena.params or {}, requested=params)
+    source = battle_source_image(arena=arena, voter_id=voter_id, upload_id=source_image)
     text = prompt_clean(prompt_text)
     prompt_moderate(text)
     contender = playground_model(arena=arena, model=model)
@@ -84,6 +97,7 @@ def generation_create(
             contender=contender,
             prompt=text,
             params=chosen,
+            source_image=source,
             voter_id=voter_id,
             voter_address=voter_address,
             seed=rng.randrange(2**31),
@@ -107,7 +121,9 @@ def _enqueue_or_fail(generation: Generation) -> None:
 def generation_get(*, generation_id: object) -> Generation:
     pk = uuid_or_none(generation_id)
     found = (
-        Generation.objects.select_related("arena", "contender__provider").filter(pk=pk).first()
+        Generation.objects.select_related("arena", "contender__provider", "source_image")
+        .filter(pk=pk)
+        .first()
         if pk
         else None
     )
@@ -129,11 +145,34 @@ def generation_get_owned(*, generation_id: object, voter_id: str) -> Generation:
     )
     if found is None:
         raise NotFound("There is no such generation.")
-    limit = found.arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S
-    if found.status in RUNNING and timezone.now() - found.created_at > timedelta(seconds=limit):
+    if _stale(found, timezone.now()):
         _finish(found.pk, failed_code=FailureCode.TIMEOUT, fields={"error": "stale"})
         found = generation_get(generation_id=found.pk)
     return found
+
+
+def _stale(generation: Generation, now: datetime) -> bool:
+    limit = generation.arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S
+    return generation.status in RUNNING and now - generation.created_at > timedelta(seconds=limit)
+
+
+def generations_fail_stale(*, now: datetime | None = None) -> int:
+    """Fail generations still running past their arena's timeout (a worker died, a queue
+    jammed): run by the periodic sweep, so they end even if nobody reads them again."""
+    now = now or timezone.now()
+    failed = 0
+    running = Generation.objects.filter(status__in=RUNNING).select_related("arena")
+    for generation in running.iterator():
+        if _stale(generation, now) and _finish(
+            generation.pk, failed_code=FailureCode.TIMEOUT, fields={"error": "stale"}
+        ):
+            failed += 1
+    return failed
+
+
+def generations_sweep(*, now: datetime | None = None, **_: object) -> dict[str, int]:
+    """The receiver of arena.battles.signals.sweep (connected in PlaygroundConfig.ready)."""
+    return {"generations_failed": generations_fail_stale(now=now)}
 
 
 def generation_state(generation: Generation) -> dict[str, object]:
@@ -148,6 +187,11 @@ def generation_state(generation: Generation) -> dict[str, object]:
         "model": {"id": generation.contender_id, **contender_public(generation.contender)},
         "prompt": generation.prompt,
         "params": generation.params or {},
+        "source_image": (
+            reverse("upload-file", kwargs={"upload_id": generation.source_image_id})
+            if generation.source_image_id
+            else None
+        ),
         "status": generation.status,
         "url": reverse("generation-file", kwargs={"token": generation.token}) if has_file else None,
         "content_type": generation.content_type if ready else None,
@@ -202,11 +246,12 @@ def _claim(generation_id: uuid.UUID | str) -> Generation | None:
 
 def _finish(
     generation_id: uuid.UUID | str, *, fields: dict[str, object], failed_code: str = ""
-) -> None:
+) -> bool:
+    """Store the outcome; False when it had already finished (nothing changed)."""
     with transaction.atomic():
         found = Generation.objects.select_for_update().select_related("arena").get(pk=generation_id)
         if found.status not in RUNNING:
-            return  # a redelivered task already finished it
+            return False  # a redelivered task (or the sweep) already finished it
         for name, value in fields.items():
             setattr(found, name, value)
         if failed_code:
@@ -218,6 +263,7 @@ def _finish(
             found.status = OutputStatus.READY
         found.finished_at = timezone.now()
         found.save()
+    return True
 
 
 def generation_run(*, generation_id: uuid.UUID | str) -> None:
@@ -227,14 +273,17 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
         battle_output_form,
         output_video_target,
         provider_config,
+        source_image_input,
     )
 
     generation = _claim(generation_id)
     if generation is None:
         return
     arena = generation.arena
-    # battle_output_form and output_video_target read only .arena and .params
+    # battle_output_form, output_video_target and source_image_input read only .arena,
+    # .params and .source_image (a Generation has all three)
     form = battle_output_form(generation)  # type: ignore[arg-type]
+    source = source_image_input(generation)  # type: ignore[arg-type]
     video = (
         output_video_target(generation)  # type: ignore[arg-type]
         if arena.modality == Modality.VIDEO
@@ -243,7 +292,8 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
     elapsed = (timezone.now() - generation.created_at).total_seconds()
     request = GenerationRequest(
         prompt=generation.prompt,
-        modality=arena.modality,  # type: ignore[arg-type]
+        # an edit is an image request that carries the source image
+        modality=Modality.IMAGE if source else arena.modality,  # type: ignore[arg-type]
         seed=generation.seed,
         width=form.width,
         height=form.height,
@@ -251,10 +301,16 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
         duration_s=video.duration_s if video else arena.duration_s,
         fps=video.fps if video else None,
         deadline_s=max(1.0, arena.generation_timeout_s - elapsed),
+        source_image=source.data if source else None,
     )
     started = time.perf_counter()
     try:
-        result = get_generator(provider_config(generation.contender)).generate(request)
+        generator = get_generator(provider_config(generation.contender))
+        if source and not generator.supports_edit:
+            raise BadConfiguration(
+                f"provider kind {generation.contender.provider.kind} cannot edit images"
+            )
+        result = generator.generate(request)
         stored = _store_file(_StoreTarget(generation.token, generation), result)  # type: ignore[arg-type]
     except GeneratorError as exc:
         logger.warning("generation %s failed: %s", generation_id, exc.message)
@@ -276,6 +332,8 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
     used: dict[str, object] = {**result.used, "params": generation.params, "delivered": delivered}
     if received:
         used["received"] = received
+    if source:
+        used["input_sha256"] = source.sha256  # what the model was sent (the upload's bytes)
     _finish(
         generation_id,
         fields={

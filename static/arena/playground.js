@@ -55,7 +55,7 @@
         frame.textContent = "";
         const el = document.createElement(state.modality === "video" ? "video" : "img");
         if (state.modality === "video") { el.controls = true; el.loop = true; el.muted = true; el.playsInline = true; if (state.poster) el.poster = state.poster; }
-        else el.alt = "Output of " + state.model.name;
+        else el.alt = (state.source_image ? "Edit by " : "Output of ") + state.model.name;
         el.className = "output"; el.src = state.url;
         frame.appendChild(el); frame.dataset.url = state.url;
       } else if (state.text) {
@@ -92,6 +92,11 @@
     const body = {model: Number($("model").value), prompt: $("prompt-input").value};
     const params = window.ArenaParams && window.ArenaParams.chosen();
     if (params) body.params = params;
+    if (window.ArenaUpload) {  // upload.js: an image-editing arena edits the voter's upload
+      const source = window.ArenaUpload.sourceId();
+      if (!source) { say("Upload an image first, then describe the change.", "error"); box.hidden = true; return; }
+      body.source_image = source;
+    }
     $("generate-btn").disabled = true;
     try {
       const res = await api("POST", "/arenas/" + slug + "/generations", body);

@@ -1,6 +1,6 @@
 // Image-editing arenas: upload the source image (POST /api/uploads, multipart field "image"),
 // preview the stored, stripped copy (/u/<id>, private to this voter), and hand its id to
-// battle.js as "source_image". All text goes in via textContent.
+// battle.js or playground.js as "source_image". All text goes in via textContent.
 (function () {
   "use strict";
   const input = document.getElementById("upload-input");
@@ -54,7 +54,7 @@
     }
   });
 
-  // A battle opened again (?battle=...) shows the picture it edits, and its frames take the
+  // A battle (or generation) opened again (?battle=... / ?generation=...) shows the picture it edits, and its frames take the
   // picture's shape once it has loaded; "New battle" edits the same picture again.
   app.addEventListener("arena:state", (ev) => {
     const state = ev.detail || {};
@@ -64,7 +64,8 @@
       document.querySelectorAll("#battle .frame").forEach((frame) => {
         frame.style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
       });
-      caption.textContent = img.naturalWidth + "×" + img.naturalHeight + " — the picture both models edited";
+      const who = app.dataset.mode === "playground" ? "the model" : "both models";
+      caption.textContent = img.naturalWidth + "×" + img.naturalHeight + " — the picture " + who + " edited";
       img.onload = null;
     };
     img.src = state.source_image;

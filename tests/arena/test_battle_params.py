@@ -5,8 +5,6 @@ provider natively returned."""
 from __future__ import annotations
 
 import io
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +12,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from PIL import Image
 
-from arena.battles.media_video import parse_ffmpeg_banner
 from arena.battles.models import Arena, Battle, Contender, Modality, Output, Provider
 from arena.battles.params import output_form
 from tests.conftest import VoterClient
 from tests.fakes import OpenAIVideoFake, start_fake
 from tests.fakes.testing import FAST_OPTIONS
+from tests.media_probe import video_probe_bytes
 
 IMAGES = "/api/arenas/text-to-image/battles"
 VIDEOS = "/api/arenas/text-to-video/battles"
@@ -173,33 +171,6 @@ def test_an_image_battle_serves_both_sides_at_the_chosen_aspect_ratio(
 
 
 # ------------------------------------------------------------- the goal: two 9:16, 4.0 s MP4s
-def probe(data: bytes, tmp_path: Path) -> tuple[str, int]:
-    """ffmpeg's description of the served file and the number of frames it decodes to."""
-    import imageio_ffmpeg
-
-    path = tmp_path / "served.bin"
-    path.write_bytes(data)
-    done = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-hide_banner",
-            "-i",
-            str(path),
-            "-map",
-            "0:v:0",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        timeout=60,
-    )
-    text = done.stderr.decode(errors="replace")
-    frames = [int(n) for n in re.findall(r"frame=\s*(\d+)", text)]
-    return text, frames[-1] if frames else 0
-
-
 @pytest.fixture
 def sora_fake() -> Any:
     server = start_fake(OpenAIVideoFake())
@@ -250,8 +221,8 @@ def test_a_video_battle_delivers_two_mp4s_of_exactly_9_16_and_4_seconds(
     for output in state["outputs"]:
         response = voter.get(output["url"])
         assert response["Content-Type"] == "video/mp4"
-        text, frames = probe(b"".join(response.streaming_content), tmp_path)
-        info = parse_ffmpeg_banner(text)
+        probed = video_probe_bytes(b"".join(response.streaming_content), tmp_path)
+        text, frames, info = probed.text, probed.frames, probed.info
         assert info.width * 16 == info.height * 9, text  # exactly 9:16
         assert info.duration_s == pytest.approx(4.0, abs=1 / 24), text
         assert abs(frames - 96) <= 1, text  # 4.0 s ± 1 frame at 24 fps

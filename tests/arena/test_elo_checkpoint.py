@@ -12,7 +12,7 @@ from arena.battles.models import Arena, Contender
 from arena.leaderboards import refresh
 from arena.leaderboards.models import EloCheckpoint
 from arena.votes.models import Choice, InvalidReason, Vote
-from tests.arena.test_refresh_scale import add_votes, make_arena
+from tests.arena.votes_factory import add_votes, make_arena
 
 
 def _refresh(arena: Arena) -> tuple[dict[str, np.ndarray], int]:

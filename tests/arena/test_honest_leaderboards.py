@@ -7,27 +7,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import random
-from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from django.utils import timezone
 
 from arena.battles.models import (
     Arena,
-    Battle,
-    BattleStatus,
     Contender,
-    Output,
-    OutputStatus,
-    Prompt,
-    Provider,
-    ProviderKind,
 )
 from arena.battles.sampling import arena_pair_probabilities, pair_probabilities
 from arena.leaderboards import services
@@ -37,92 +26,12 @@ from arena.leaderboards.selectors import leaderboard_latest
 from arena.votes.models import Choice, InvalidReason, Vote
 from ratings import battles_from_arrays, compute_leaderboard
 from ratings.cli import main as ratings_main
-
-Size = Callable[[Contender, int, random.Random], tuple[int, int, float]]
-
-
-def make_arena(
-    *, slug: str = "honest", contenders: int = 6, **fields: Any
-) -> tuple[Arena, list[Contender]]:
-    arena = Arena.objects.create(slug=slug, title=slug, width=512, height=512, **fields)
-    provider, _ = Provider.objects.get_or_create(name="honest", kind=ProviderKind.DEMO)
-    models = []
-    for k in range(contenders):
-        contender = Contender.objects.create(name=f"{slug}-model-{k}", provider=provider)
-        contender.arenas.add(arena)
-        models.append(contender)
-    return arena, models
+from tests.arena import votes_factory
+from tests.arena.votes_factory import add_pair_votes
 
 
-def varied_outputs(contender: Contender, i: int, rng: random.Random) -> tuple[int, int, float]:
-    """Sizes and latencies that vary within each model (style control is identified)."""
-    return rng.choice((512, 768)), 512, rng.uniform(0.5, 8.0)
-
-
-def add_votes(
-    arena: Arena,
-    pairs: list[tuple[Contender, Contender]],
-    *,
-    seed: int,
-    strength: dict[int, float] | None = None,
-    probability: Callable[[int], float | None] = lambda i: 0.1,
-    outputs: Size = varied_outputs,
-    start_index: int = 0,
-) -> list[Vote]:
-    """One counted vote per pair given (in bulk: thousands in a second), outcomes from a
-    Bradley–Terry model with ties and some 'both bad'."""
-    rng = random.Random(seed)
-    strength = strength or {}
-    prompt = Prompt.objects.create(text=f"{arena.slug} {seed}")
-    battles, outs, votes = [], [], []
-    for n, (left, right) in enumerate(pairs):
-        i = start_index + n
-        if rng.random() < 0.5:
-            left, right = right, left
-        battle = Battle(
-            arena=arena,
-            prompt=prompt,
-            left=left,
-            right=right,
-            status=BattleStatus.VOTED,
-            voter_id=f"voter-{i % 50}",
-            seed=i,
-            sampling_probability=probability(i),
-        )
-        battles.append(battle)
-        for side, contender in (("left", left), ("right", right)):
-            width, height, latency = outputs(contender, i, rng)
-            outs.append(
-                Output(
-                    battle=battle,
-                    side=side,
-                    contender=contender,
-                    status=OutputStatus.READY,
-                    width=width,
-                    height=height,
-                    latency_s=latency,
-                )
-            )
-        gap = strength.get(left.pk, 0.0) - strength.get(right.pk, 0.0)
-        u = rng.random()
-        choice = (
-            Choice.BOTH_BAD
-            if u < 0.04
-            else Choice.TIE
-            if u < 0.15
-            else Choice.LEFT
-            if rng.random() < 1 / (1 + math.exp(-gap))
-            else Choice.RIGHT
-        )
-        votes.append(Vote(battle=battle, choice=choice, voter_id=battle.voter_id))
-    Battle.objects.bulk_create(battles)
-    Output.objects.bulk_create(outs)
-    Vote.objects.bulk_create(votes)
-    t0 = timezone.now() - timedelta(days=1)
-    for k, vote in enumerate(votes):
-        vote.created_at = t0 + timedelta(seconds=start_index + k)
-    Vote.objects.bulk_update(votes, ["created_at"])
-    return votes
+def make_arena(*, contenders: int = 6, **fields: Any) -> tuple[Arena, list[Contender]]:
+    return votes_factory.make_arena(slug="honest", contenders=contenders, **fields)
 
 
 def random_pairs(models: list[Contender], n: int, seed: int) -> list[tuple[Contender, Contender]]:
@@ -159,10 +68,10 @@ def test_a_zero_vote_and_a_few_vote_model_are_provisional_and_move_no_one(
     arena, models = make_arena(contenders=7)
     settled, few, silent = models[:5], models[5], models[6]
     strength = {m.pk: 0.4 * k for k, m in enumerate(settled)}
-    add_votes(arena, random_pairs(settled, 1500, seed=1), seed=1, strength=strength)
+    add_pair_votes(arena, random_pairs(settled, 1500, seed=1), seed=1, strength=strength)
     services.leaderboard_compute(arena=arena)
     before = {r["model"]: r for r in leaderboard_latest(arena=arena)["rows"]}
-    add_votes(arena, [(few, settled[k % 5]) for k in range(12)], seed=2, start_index=5000)
+    add_pair_votes(arena, [(few, settled[k % 5]) for k in range(12)], seed=2, start_index=5000)
     services.leaderboard_compute(arena=arena)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     rows = {r["model"]: r for r in board["rows"]}
@@ -189,7 +98,7 @@ def test_models_are_ranked_once_they_reach_the_arenas_own_minimum(
 ) -> None:
     settings.ARENA_MIN_VOTES_TO_RANK = 1000
     arena, models = make_arena(contenders=3, min_votes_to_rank=20)
-    add_votes(arena, random_pairs(models, 60, seed=3), seed=3)
+    add_pair_votes(arena, random_pairs(models, 60, seed=3), seed=3)
     services.leaderboard_compute(arena=arena)
     board = leaderboard_latest(arena=arena)
     assert all(not r["provisional"] and r["rank"] for r in board["rows"])
@@ -207,8 +116,8 @@ def test_the_board_equals_the_stated_command_on_the_public_export(
     settings.ARENA_STYLE_CONTROL = False
     arena, models = make_arena(contenders=9, both_bad_counts_as_tie=both_bad_counts)
     strength = {m.pk: 0.15 * k for k, m in enumerate(models)}
-    add_votes(arena, random_pairs(models[:7], 3000, seed=4), seed=4, strength=strength)
-    add_votes(arena, [(models[7], models[k]) for k in range(7)] * 3, seed=5, start_index=9000)
+    add_pair_votes(arena, random_pairs(models[:7], 3000, seed=4), seed=4, strength=strength)
+    add_pair_votes(arena, [(models[7], models[k]) for k in range(7)] * 3, seed=5, start_index=9000)
     services.leaderboard_compute(arena=arena)
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
     cli = export_and_run_recipe(arena, tmp_path)
@@ -249,7 +158,7 @@ def test_style_control_is_not_shown_when_every_covariate_is_constant_per_model(
     db: None, rounds: int, voter: Any
 ) -> None:
     arena, models = make_arena(contenders=5, style_control=True)
-    add_votes(
+    add_pair_votes(
         arena,
         random_pairs(models, 1500, seed=6),
         seed=6,
@@ -274,7 +183,7 @@ def test_a_covariate_constant_per_model_is_dropped_with_a_notice_and_the_rest_ke
     db: None, rounds: int, voter: Any
 ) -> None:
     arena, models = make_arena(contenders=5, style_control=True)
-    add_votes(
+    add_pair_votes(
         arena,
         random_pairs(models, 1500, seed=7),
         seed=7,
@@ -300,7 +209,7 @@ def test_a_covariate_constant_per_model_is_dropped_with_a_notice_and_the_rest_ke
 def test_style_control_is_opt_in_per_arena(db: None, rounds: int, settings: Any) -> None:
     settings.ARENA_STYLE_CONTROL = True
     arena, models = make_arena(contenders=3, style_control=False)
-    add_votes(arena, random_pairs(models, 120, seed=8), seed=8)
+    add_pair_votes(arena, random_pairs(models, 120, seed=8), seed=8)
     services.leaderboard_compute(arena=arena)
     board = leaderboard_latest(arena=arena)
     assert "style" not in board["matrices"] and board["params"]["style_control"] is False
@@ -315,7 +224,7 @@ def test_votes_without_a_draw_probability_leave_the_weighted_board_with_a_count(
     settings.ARENA_IPW = True
     arena, models = make_arena(contenders=4)
     probability = [0.1, 0.2, 0.4]
-    votes = add_votes(
+    votes = add_pair_votes(
         arena,
         random_pairs(models, 900, seed=9),
         seed=9,
@@ -392,7 +301,7 @@ def test_the_sampler_reads_the_snapshot_once_per_refresh(
     db: None, rounds: int, django_assert_num_queries: Any
 ) -> None:
     arena, models = make_arena(contenders=5)
-    add_votes(arena, random_pairs(models, 400, seed=10), seed=10)
+    add_pair_votes(arena, random_pairs(models, 400, seed=10), seed=10)
     services.leaderboard_compute(arena=arena)
     names, weights = [m.name for m in models], [1.0] * 5
     first = arena_pair_probabilities(arena_id=arena.pk, names=names, weights=weights)
@@ -401,7 +310,7 @@ def test_the_sampler_reads_the_snapshot_once_per_refresh(
     assert again is first
     state = leaderboard_latest(arena=arena)["matrices"]["sampler"]
     assert sorted(state["models"]) == sorted(names) and sum(map(sum, state["games"])) == 800
-    add_votes(arena, random_pairs(models, 50, seed=11), seed=11, start_index=1000)
+    add_pair_votes(arena, random_pairs(models, 50, seed=11), seed=11, start_index=1000)
     services.leaderboard_compute(arena=arena)
     assert arena_pair_probabilities(arena_id=arena.pk, names=names, weights=weights) is not first
 
@@ -411,11 +320,11 @@ def test_the_sampler_reads_the_snapshot_once_per_refresh(
 
 def test_the_changelog_says_what_moved_the_board(db: None, rounds: int, voter: Any) -> None:
     arena, models = make_arena(contenders=4, min_votes_to_rank=30)
-    add_votes(arena, random_pairs(models[:3], 300, seed=12), seed=12)
+    add_pair_votes(arena, random_pairs(models[:3], 300, seed=12), seed=12)
     services.leaderboard_compute(arena=arena)
     assert LeaderboardChange.objects.filter(arena=arena, text__startswith="First board").exists()
     # a newcomer plays, some votes are excluded, a model is retired, the threshold changes
-    votes = add_votes(
+    votes = add_pair_votes(
         arena, [(models[3], models[k % 3]) for k in range(40)], seed=13, start_index=1000
     )
     Vote.objects.filter(pk__in=[v.pk for v in votes[:5]]).update(
@@ -446,7 +355,7 @@ def test_a_board_from_before_provisional_models_logs_the_method_change(
     from arena.leaderboards.models import LeaderboardSnapshot
 
     arena, models = make_arena(contenders=3)
-    add_votes(arena, random_pairs(models, 200, seed=14), seed=14)
+    add_pair_votes(arena, random_pairs(models, 200, seed=14), seed=14)
     LeaderboardSnapshot.objects.create(  # as an older refresh stored it
         arena=arena,
         rows=[{"rank": 1, "model": m.name, "rating": 1000.0} for m in models],
@@ -461,7 +370,7 @@ def test_a_board_from_before_provisional_models_logs_the_method_change(
 
 def test_a_board_with_no_ranked_model_still_states_the_arenas_recipe(db: None, rounds: int) -> None:
     arena, models = make_arena(contenders=3, both_bad_counts_as_tie=False)
-    add_votes(arena, random_pairs(models, 12, seed=15), seed=15)
+    add_pair_votes(arena, random_pairs(models, 12, seed=15), seed=15)
     services.leaderboard_compute(arena=arena)
     board = leaderboard_latest(arena=arena)
     assert all(r["provisional"] and r["rank"] is None for r in board["rows"])

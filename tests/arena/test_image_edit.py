@@ -304,3 +304,93 @@ def test_a_model_without_an_edit_endpoint_is_never_drawn_for_an_edit(
         battle = Battle.objects.get(pk=created.json()["id"])
         assert "Outsider" not in {battle.left.name, battle.right.name}
         assert battle.status == "ready"
+
+
+def test_an_editing_battle_with_a_foundry_mai_contender_sends_it_the_same_bytes(
+    demo_arena: Any, voter: Any, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    """An MAI contender (multipart /mai/v1/images/edits with the api-key header, over real HTTP
+    to the fake) against a demo editor: both sides get the upload's exact bytes."""
+    from arena.battles.models import Arena, Contender, Provider
+    from arena.battles.uploads import source_image_bytes
+    from tests.fakes import OpenAIImagesFake, start_fake
+    from tests.fakes.testing import FAST_OPTIONS
+
+    fake = OpenAIImagesFake(mai=True)
+    server = start_fake(fake)
+    try:
+        monkeypatch.setenv("ARENA_TEST_MAI_KEY", "test-key")
+        provider = Provider.objects.create(
+            name="Foundry",
+            kind="mai_image",
+            base_url=server.base_url,
+            api_key_env="ARENA_TEST_MAI_KEY",
+            options=FAST_OPTIONS,
+            timeout_s=10,
+        )
+        editing = Arena.objects.get(slug="image-editing")
+        Contender.objects.filter(arenas=editing).exclude(name="Demo Aurora").update(enabled=False)
+        Contender.objects.create(
+            name="MAI Image", provider=provider, model_id="MAI-Image-2.5"
+        ).arenas.add(editing)
+        source = upload(voter, png(96, 64)).json()["id"]
+        created = run_on_commit(
+            voter.post, EDITS, {"prompt": "make it blue", "source_image": source}
+        )
+        assert created.status_code == 201, created.content
+        battle = Battle.objects.get(pk=created.json()["id"])
+        assert battle.status == "ready", battle.failure_reason
+        assert {battle.left.name, battle.right.name} == {"MAI Image", "Demo Aurora"}
+        stored = SourceImage.objects.get(pk=source)
+        assert fake.edit_images == [source_image_bytes(stored)]
+        assert {o.input_sha256 for o in battle.outputs.all()} == {stored.sha256}
+        edit = fake.requests[-1]
+        assert edit.path == "/mai/v1/images/edits" and edit.header("api-key") == "test-key"
+        assert edit.form()["model"] == "MAI-Image-2.5" and edit.form()["prompt"] == "make it blue"
+    finally:
+        server.stop()
+
+
+def test_the_sweep_deletes_old_uploads_nothing_uses_with_their_files(
+    demo_arena: Any, voter: Any, run_on_commit: Any, settings: Any
+) -> None:
+    """The periodic sweep (the beat's task, also run by the embedded sweeper) deletes an
+    upload older than ARENA_UPLOAD_MAX_AGE_S that no battle or playground generation uses."""
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from arena.battles.models import Contender
+    from arena.battles.tasks import battles_fail_stale_task
+    from arena.playground.models import Generation
+
+    settings.ARENA_UPLOAD_MAX_AGE_S = 3600
+    unused, in_battle, in_generation, recent = (upload(voter, png()).json()["id"] for _ in range(4))
+    run_on_commit(voter.post, EDITS, {"prompt": "blur it", "source_image": in_battle})
+    editor = Contender.objects.filter(arenas__slug="image-editing", enabled=True).first()
+    created = voter.post(
+        "/api/arenas/image-editing/generations",
+        {"model": editor.pk, "prompt": "blur it", "source_image": in_generation},
+    )
+    assert created.status_code == 201, created.content
+    old = timezone.now() - timedelta(hours=2)
+    SourceImage.objects.exclude(pk=recent).update(created_at=old)
+    files = dict(SourceImage.objects.values_list("pk", "file"))
+    assert all(default_storage.exists(name) for name in files.values())
+
+    counts = run_on_commit(battles_fail_stale_task)
+    assert counts["uploads_deleted"] == 1
+    assert set(SourceImage.objects.values_list("pk", flat=True)) == {
+        in_battle,
+        in_generation,
+        recent,
+    }
+    assert not default_storage.exists(files[unused])
+    assert all(default_storage.exists(files[pk]) for pk in (in_battle, in_generation, recent))
+    assert voter.get(f"/u/{unused}").status_code == 404
+    # once its generation is gone, the old upload goes at the next sweep
+    Generation.objects.all().delete()
+    assert run_on_commit(battles_fail_stale_task)["uploads_deleted"] == 1
+    assert not default_storage.exists(files[in_generation])
+    assert Battle.objects.filter(source_image_id=in_battle).exists()

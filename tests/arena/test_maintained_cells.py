@@ -3,19 +3,22 @@ every kind of change, and a refresh repairs cells that went wrong behind its bac
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
-from arena.battles.models import Arena, Battle, BattleStatus, Prompt
+from arena.battles.models import Arena, Prompt
 from arena.leaderboards import maintained, services
 from arena.leaderboards.models import LeaderboardSnapshot, PairCell, StyleCell
 from arena.votes.models import Choice, InvalidReason, Vote
-from arena.votes.services import vote_cast
-from tests.arena.test_refresh_scale import add_votes, make_arena, recount
+from tests.arena.votes_factory import (
+    add_votes,
+    cast_concurrently,
+    make_arena,
+    ready_battles,
+    recount,
+)
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the cells are kept by PostgreSQL triggers"
@@ -120,60 +123,20 @@ def test_a_refresh_recounts_cells_that_disagree_with_the_votes(db: None) -> None
 def test_cells_equal_a_recount_after_concurrent_votes_and_a_flagging() -> None:
     maintained.cells_rebuild()
     arena, models = make_arena(slug="cells-concurrent")
-    prompt = Prompt.objects.create(text="a cat", category="animals")
-    now = timezone.now()
-    battles = Battle.objects.bulk_create(
-        [
-            Battle(
-                arena=arena,
-                prompt=prompt,
-                left=models[i % 6],
-                right=models[(i + 1) % 6],
-                status=BattleStatus.READY,
-                voter_id=f"v{i % 5}",
-                seed=i,
-                ready_at=now,
-            )
-            for i in range(60)
-        ]
-    )
-    errors: list[BaseException] = []
-
-    def cast(mine: list[Battle]) -> None:
-        try:
-            for k, battle in enumerate(mine):
-                vote_cast(
-                    battle_id=battle.pk,
-                    voter_id=battle.voter_id,
-                    choice=("left", "right", "tie", "both_bad")[k % 4],
-                )
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    battles = ready_battles(arena, models, 60, voters=5)
 
     def exclude() -> None:
-        try:
-            excluded = 0
-            for _ in range(200):  # bulk exclusions racing the votes (cells locked in key order)
-                excluded += Vote.objects.filter(voter_id="v1", is_valid=True).update(
-                    is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
-                )
-                if excluded >= 6:
-                    break
-                time.sleep(0.01)
-            assert excluded, "no vote of v1 was excluded while the others voted"
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        excluded = 0
+        for _ in range(200):  # bulk exclusions racing the votes (cells locked in key order)
+            excluded += Vote.objects.filter(voter_id="v1", is_valid=True).update(
+                is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+            )
+            if excluded >= 6:
+                break
+            time.sleep(0.01)
+        assert excluded, "no vote of v1 was excluded while the others voted"
 
-    threads = [threading.Thread(target=cast, args=(battles[k::3],)) for k in range(3)]
-    threads.append(threading.Thread(target=exclude))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = cast_concurrently(battles, threads=3, alongside=[exclude])
     assert not errors
     assert Vote.objects.filter(battle__arena=arena).count() == 60
     assert_equal_to_a_recount(arena)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from PIL import Image
 
 from arena.battles import events, generation, services
 from arena.battles.media import image_normalise
-from arena.battles.media_video import parse_ffmpeg_banner, video_normalise, video_target
+from arena.battles.media_video import video_normalise, video_target
 from arena.battles.models import (
     Arena,
     Battle,
@@ -37,6 +36,7 @@ from arena.battles.models import (
 from arena.battles.selectors import battle_get, battle_state
 from tests.fakes import OpenAIImagesFake, start_fake
 from tests.fakes.testing import FAST_OPTIONS
+from tests.media_probe import video_probe_bytes
 
 TINY_MP4 = Path(__file__).resolve().parents[1] / "fakes" / "tiny.mp4"
 
@@ -221,30 +221,6 @@ def ffmpeg_video(tmp_path: Path, name: str, *args: str) -> bytes:
     return target.read_bytes()
 
 
-def banner(data: bytes, tmp_path: Path) -> str:
-    import imageio_ffmpeg
-
-    path = tmp_path / "probe.mp4"
-    path.write_bytes(data)
-    done = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-hide_banner",
-            "-i",
-            str(path),
-            "-map",
-            "0:v:0",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        timeout=60,
-    )
-    return done.stderr.decode(errors="replace")
-
-
 def test_every_video_is_delivered_at_one_size_fps_duration_and_bitrate(tmp_path: Path) -> None:
     sources = {
         "tiny_64_8fps_1s": TINY_MP4.read_bytes(),
@@ -284,12 +260,11 @@ def test_every_video_is_delivered_at_one_size_fps_duration_and_bitrate(tmp_path:
     served = {name: video_normalise(raw, target=target) for name, raw in sources.items()}
     sizes = []
     for name, clean in served.items():
-        text = banner(clean.data, tmp_path)
-        info = parse_ffmpeg_banner(text)
+        probed = video_probe_bytes(clean.data, tmp_path)
+        text, info = probed.text, probed.info
         assert (info.width, info.height, info.fps) == (256, 192, 24), (name, text)
         assert info.duration_s == pytest.approx(4.0, abs=0.05), (name, text)
-        frames = [int(n) for n in re.findall(r"frame=\s*(\d+)", text)]
-        assert frames and frames[-1] == 96, (name, text)
+        assert probed.frames == 96, (name, text)
         assert "Audio:" not in text and "h264 (High)" in text and "yuv420p" in text
         assert b"Secret Model" not in clean.data and b"Lavf" not in clean.data
         assert (clean.content_type, clean.width, clean.height) == ("video/mp4", 256, 192)

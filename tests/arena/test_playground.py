@@ -5,7 +5,6 @@ battle's output, owner-only, and counted nowhere."""
 from __future__ import annotations
 
 import io
-import subprocess
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from arena.leaderboards.models import PairCell
 from arena.playground.models import Generation
 from arena.votes.models import EloRating, Vote
 from tests.conftest import VoterClient
+from tests.media_probe import video_probe_bytes
 
 IMAGES = "/api/arenas/text-to-image/generations"
 VIDEOS = "/api/arenas/text-to-video/generations"
@@ -57,8 +57,6 @@ def test_an_image_generation_is_served_to_its_owner_at_the_chosen_form(
 def test_a_video_generation_takes_every_offered_parameter(
     demo_arena: Any, voter: VoterClient, run_on_commit: Any, tmp_path: Any
 ) -> None:
-    import imageio_ffmpeg
-
     model = _model("text-to-video")
     params = {"aspect_ratio": "9:16", "resolution": "480p", "duration_s": 4}
     created = run_on_commit(
@@ -69,14 +67,9 @@ def test_a_video_generation_takes_every_offered_parameter(
     assert state["status"] == "ready", state
     assert state["content_type"] == "video/mp4" and state["poster"]
     assert state["delivered"]["duration_s"] == 4 and state["delivered"]["width"] == 486
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(_body(voter.get(state["url"])))
-    banner = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-        capture_output=True,
-        timeout=60,
-    ).stderr.decode()
-    assert "486x864" in banner and "Duration: 00:00:04.0" in banner
+    info = video_probe_bytes(_body(voter.get(state["url"])), tmp_path, decode=False).info
+    assert (info.width, info.height) == (486, 864)
+    assert info.duration_s == pytest.approx(4.0, abs=0.05)
     assert voter.get(state["poster"]).status_code == 200
 
 
@@ -188,3 +181,97 @@ def test_operators_see_generations_read_only(
     assert admin_client.get("/admin/playground/generation/add/").status_code == 403
     battles = admin_client.get("/admin/battles/battle/?mode__exact=side_by_side")
     assert battles.status_code == 200
+
+
+# ------------------------------------------------------------------ an image-editing arena
+EDITS = "/api/arenas/image-editing/generations"
+
+
+def _upload(voter: VoterClient, width: int = 96, height: int = 64) -> str:
+    from tests.arena.test_image_edit import png, upload
+
+    response = upload(voter, png(width, height))
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+def test_an_edit_generation_edits_the_voters_own_upload(
+    demo_arena: Any, voter: VoterClient, run_on_commit: Any
+) -> None:
+    from arena.battles.models import SourceImage
+
+    model = _model("image-editing")
+    source = _upload(voter)
+    created = run_on_commit(
+        voter.post, EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": source}
+    )
+    assert created.status_code == 201, created.content
+    state = voter.get(f"/api/generations/{created.json()['id']}").json()
+    assert state["status"] == "ready", state
+    assert state["modality"] == "image_edit" and state["source_image"] == f"/u/{source}"
+    generation = Generation.objects.get()
+    assert generation.source_image_id == source
+    assert generation.params_used["input_sha256"] == SourceImage.objects.get(pk=source).sha256
+    assert generation.params_used["operations"] == ["mirror"]  # the demo editor got the image
+    with Image.open(io.BytesIO(_body(voter.get(state["url"])))) as img:
+        assert img.width * 2 == img.height * 3  # the source's 3:2 framing, as in a battle
+
+
+def test_the_source_image_rules_are_the_battles(
+    demo_arena: Any, voter: VoterClient, make_voter: Any
+) -> None:
+    model = _model("image-editing")
+    missing = voter.post(EDITS, {"model": model.pk, "prompt": "mirror it"})
+    assert missing.status_code == 400 and "POST /api/uploads" in missing.json()["error"]["message"]
+    source = _upload(voter)
+    theirs = make_voter().post(
+        EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": source}
+    )
+    assert theirs.status_code == 400
+    assert "not one of your uploads" in theirs.json()["error"]["message"]
+    elsewhere = voter.post(
+        IMAGES, {"model": _model("text-to-image").pk, "prompt": "a fox", "source_image": source}
+    )
+    assert elsewhere.status_code == 400
+    assert "only accepted by image-editing" in elsewhere.json()["error"]["message"]
+    not_an_id = voter.post(EDITS, {"model": model.pk, "prompt": "mirror it", "source_image": 7})
+    assert not_an_id.status_code == 400
+    assert not Generation.objects.exists()
+
+
+def test_a_model_that_cannot_edit_is_refused_in_an_editing_playground(
+    demo_arena: Any, voter: VoterClient
+) -> None:
+    from arena.battles.models import Arena, Provider
+
+    stability = Provider.objects.create(name="Stability", kind="stability")
+    outsider = Contender.objects.create(name="Outsider", provider=stability)
+    outsider.arenas.add(Arena.objects.get(slug="image-editing"))
+    refused = voter.post(
+        EDITS, {"model": outsider.pk, "prompt": "mirror it", "source_image": _upload(voter)}
+    )
+    assert refused.status_code == 400 and "No enabled model" in refused.json()["error"]["message"]
+
+
+def test_the_sweep_fails_a_stale_generation_nobody_reads(
+    demo_arena: Any, voter: VoterClient
+) -> None:
+    """The periodic sweep (the beat's task) fails a generation left running past its arena's
+    timeout, not only a read of it (the playground answers the battles' sweep signal)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from arena.battles.tasks import battles_fail_stale_task
+
+    voter.post(IMAGES, {"model": _model("text-to-image").pk, "prompt": "a fox"})
+    fresh = voter.post(IMAGES, {"model": _model("text-to-image").pk, "prompt": "a cat"})
+    Generation.objects.exclude(pk=fresh.json()["id"]).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    assert battles_fail_stale_task()["generations_failed"] == 1
+    stale = Generation.objects.exclude(pk=fresh.json()["id"]).get()
+    assert stale.status == "failed" and stale.error_code == "timeout"
+    assert "too long" in stale.failure_reason and stale.finished_at is not None
+    assert Generation.objects.get(pk=fresh.json()["id"]).status == "pending"
+    assert battles_fail_stale_task()["generations_failed"] == 0

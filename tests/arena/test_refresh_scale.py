@@ -4,7 +4,6 @@ ETags, and a refresh lock that cannot expire under a running refresh."""
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -18,14 +17,8 @@ from django.utils import timezone
 
 from arena.battles.models import (
     Arena,
-    Battle,
-    BattleStatus,
     Contender,
-    Output,
-    OutputStatus,
     Prompt,
-    Provider,
-    ProviderKind,
 )
 from arena.leaderboards import cells as lb_cells
 from arena.leaderboards import refresh, services
@@ -33,21 +26,22 @@ from arena.leaderboards.locks import refresh_lock
 from arena.leaderboards.models import LeaderboardSnapshot
 from arena.votes.detector import _assess_columns, _assess_one_by_one, _voter_ids
 from arena.votes.models import Choice, EloRating, InvalidReason, Vote
-from arena.votes.services import elo_rebuild, vote_cast
+from arena.votes.services import elo_rebuild
 from arena.votes.stream import counted_vote_columns
 from tests.arena import refresh_oracle
+from tests.arena.votes_factory import (
+    LATENCIES,
+    add_votes,
+    cast_concurrently,
+    make_arena,
+    ready_battles,
+    recount,
+)
 
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="the production path (COPY, advisory lock, concurrent writers) is PostgreSQL's",
 )
-
-LATENCIES = (1.0, 2.5, 4.0, 9.0)
-# None: the arena's size. Power-of-two ratios only: ln(1.5) and -ln(2/3) differ in the last
-# bit, and whether such values pool into one row of the style fit then depends on summation
-# order (the per-vote and the cell fits would differ by chance, not by method).
-SIZES = ((512, 512), (1024, 1024), (1024, 512), (None, None))
-CATEGORIES = ("animals", "space", "")
 
 
 def _latency_edges() -> list[float]:
@@ -55,102 +49,6 @@ def _latency_edges() -> list[float]:
     the binned fit must equal the per-vote fit exactly."""
     diffs = sorted({a - b for a in LATENCIES for b in LATENCIES})
     return [(lo + hi) / 2 for lo, hi in zip(diffs, diffs[1:], strict=False)]
-
-
-def make_arena(*, slug: str = "scale", contenders: int = 6) -> tuple[Arena, list[Contender]]:
-    arena = Arena.objects.create(slug=slug, title=slug, width=512, height=512)
-    provider, _ = Provider.objects.get_or_create(name="bench", kind=ProviderKind.DEMO)
-    models = []
-    for k in range(contenders):
-        contender = Contender.objects.create(
-            name=f"{slug}-model-{k}", provider=provider, organization=f"org {k % 3}"
-        )
-        contender.arenas.add(arena)
-        models.append(contender)
-    return arena, models
-
-
-def add_votes(
-    arena: Arena, models: list[Contender], n: int, *, seed: int, voter_count: int = 40
-) -> list[Vote]:
-    """n voted battles with outputs (latencies and sizes per model) and varied outcomes; in
-    bulk, so thousands take a second."""
-    rng = random.Random(seed)
-    strength = {m.pk: rng.gauss(0, 1) for m in models}
-    prompts = Prompt.objects.bulk_create(
-        [
-            Prompt(text=f"{arena.slug} {seed} prompt {i}", category=CATEGORIES[i % 3])
-            for i in range(max(3, n // 10))
-        ]
-    )
-    battles, outputs, votes = [], [], []
-    start = timezone.now() - timedelta(days=1)
-    for i in range(n):
-        left, right = rng.sample(models, 2)
-        voter = f"voter-{rng.randrange(voter_count)}"
-        battle = Battle(
-            arena=arena,
-            prompt=rng.choice(prompts),
-            left=left,
-            right=right,
-            status=BattleStatus.VOTED,
-            voter_id=voter,
-            seed=i,
-            sampling_probability=rng.choice((0.05, 0.1, 0.2)),
-        )
-        battles.append(battle)
-        for side, contender in (("left", left), ("right", right)):
-            if side == "right" and i % 17 == 0:
-                continue  # a missing output: its covariates count as zero
-            width, height = SIZES[contender.pk % len(SIZES)]
-            outputs.append(
-                Output(
-                    battle=battle,
-                    side=side,
-                    contender=contender,
-                    status=OutputStatus.READY,
-                    width=width,
-                    height=height,
-                    latency_s=LATENCIES[(contender.pk + i % 2) % len(LATENCIES)],
-                )
-            )
-        u = rng.random()
-        gap = strength[left.pk] - strength[right.pk]
-        choice = (
-            Choice.BOTH_BAD
-            if u < 0.05
-            else Choice.TIE
-            if u < 0.2
-            else Choice.LEFT
-            if rng.random() < 1 / (1 + np.exp(-gap))
-            else Choice.RIGHT
-        )
-        invalid = i % 23 == 0
-        votes.append(
-            Vote(
-                battle=battle,
-                choice=choice,
-                voter_id=voter,
-                is_valid=not invalid,
-                invalid_reason=InvalidReason.TOO_FAST if invalid else "",
-            )
-        )
-    Battle.objects.bulk_create(battles)
-    Output.objects.bulk_create(outputs)
-    Vote.objects.bulk_create(votes)
-    for i, vote in enumerate(votes):  # auto_now_add ignores given times: set the order after
-        vote.created_at = start + timedelta(seconds=i // 3)  # some share a time: pk decides
-    Vote.objects.bulk_update(votes, ["created_at"])
-    return votes
-
-
-def recount(arena: Arena) -> Counter[tuple[str, str, str, str]]:
-    """(category, left, right, choice) counts of the counted votes, one Python row each."""
-    return Counter(
-        Vote.objects.filter(battle__arena=arena, is_valid=True).values_list(
-            "battle__prompt__category", "battle__left__name", "battle__right__name", "choice"
-        )
-    )
 
 
 def cells_as_counter(arena: Arena) -> Counter[tuple[str, str, str, str]]:
@@ -198,47 +96,11 @@ def test_pair_counts_equal_a_recount_after_exclusions_and_deletions(db: None, ro
 @pytest.mark.django_db(transaction=True)
 def test_pair_counts_equal_a_recount_after_concurrent_votes(rounds: int) -> None:
     arena, models = make_arena(slug="concurrent")
-    prompt = Prompt.objects.create(text="a fox", category="animals")
-    now = timezone.now()
-    battles = Battle.objects.bulk_create(
-        [
-            Battle(
-                arena=arena,
-                prompt=prompt,
-                left=models[i % 6],
-                right=models[(i + 1) % 6],
-                status=BattleStatus.READY,
-                voter_id=f"v{i % 8}",
-                seed=i,
-                ready_at=now,
-            )
-            for i in range(80)
-        ]
+    battles = ready_battles(arena, models, 80, voters=8)
+    # a refresh while votes land: it must not break or lose any
+    errors = cast_concurrently(
+        battles, threads=4, alongside=[lambda: services.leaderboard_refresh(arena_id=arena.pk)]
     )
-    errors: list[BaseException] = []
-
-    def cast(mine: list[Battle]) -> None:
-        try:
-            for k, battle in enumerate(mine):
-                vote_cast(
-                    battle_id=battle.pk,
-                    voter_id=battle.voter_id,
-                    choice=("left", "right", "tie", "both_bad")[k % 4],
-                )
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=cast, args=(battles[k::4],)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    counted = threading.Thread(
-        target=lambda: (services.leaderboard_refresh(arena_id=arena.pk), connection.close())
-    )
-    counted.start()  # a refresh while votes land: it must not break or lose any
-    for thread in [*threads, counted]:
-        thread.join()
     assert not errors
     assert Vote.objects.filter(battle__arena=arena).count() == 80
     assert cells_as_counter(arena) == recount(arena)

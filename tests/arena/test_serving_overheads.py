@@ -70,7 +70,7 @@ def test_a_leaderboard_render_is_served_from_the_process_until_the_next_refresh(
     """The rendered bytes of the newest snapshot are kept in the process too (no cache round
     trip per request); a refresh makes a new snapshot, and so new bytes."""
     from arena.leaderboards import services, serving
-    from tests.arena.test_refresh_scale import add_votes, make_arena
+    from tests.arena.votes_factory import add_votes, make_arena
 
     settings.ARENA_BOOTSTRAP_ROUNDS = settings.ARENA_STYLE_BOOTSTRAP_ROUNDS = 20
     arena, models = make_arena()

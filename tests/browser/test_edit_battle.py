@@ -100,3 +100,66 @@ def test_an_editing_battle_with_an_upload(browser: object, live: LiveArena, tmp_
     page.wait_for_selector(".panel[data-side=left] .reveal .model-name", state="visible")
     assert page.inner_text(".panel[data-side=left] .model-name").startswith("Demo ")
     assert not errors, errors
+
+
+def test_a_playground_edit_of_an_upload(browser: object, live: LiveArena, tmp_path: Path) -> None:
+    """The playground of an editing arena reuses the battle page's upload control: it asks for
+    an upload first, then one chosen model edits the stored copy at the picture's shape."""
+    from tests.browser.test_site_ux import axe_violations
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live.base + "/arena/image-editing/playground/")
+    assert "describe the change" in page.inner_text(".arena-head")
+    page.fill("#prompt-input", "make it black and white, then mirror it")
+    page.click("#generate-btn")
+    page.wait_for_selector("#message:not([hidden])")
+    assert "Upload an image first" in page.inner_text("#message")
+    page.get_by_label("Image to edit").set_input_files(str(picture(tmp_path / "hill.jpg")))
+    page.wait_for_function(
+        "document.getElementById('upload-img').complete && "
+        "document.getElementById('upload-img').naturalWidth === 480"
+    )
+    model = page.eval_on_selector_all("#model option", "os => os.map(o => o.textContent)")[0]
+    page.click("#generate-btn")
+    shown = (
+        "(() => { const i = document.querySelector('#battle img.output');"
+        " return i && i.complete && i.naturalWidth > 0; })()"
+    )
+    page.wait_for_function(shown, timeout=60_000)
+    width, height = page.evaluate(
+        "(() => { const i = document.querySelector('#battle img.output');"
+        " return [i.naturalWidth, i.naturalHeight]; })()"
+    )
+    assert width * 2 == height * 3  # the source's 3:2 framing
+    # the demo editor really edited the upload: black and white, and mirrored (sun on the right)
+    grey, sun_right = page.evaluate(
+        """(() => { const i = document.querySelector('#battle img.output');
+        const c = document.createElement('canvas'); c.width = i.naturalWidth;
+        c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+        const at = (x, y) => g.getImageData(Math.round(x * c.width),
+          Math.round(y * c.height), 1, 1).data;
+        const p = at(0.5, 0.3), right = at(0.82, 0.23), left = at(0.18, 0.23);
+        return [Math.abs(p[0] - p[1]) < 4 && Math.abs(p[1] - p[2]) < 4,
+          right[0] > left[0] + 40]; })()"""
+    )
+    assert grey and sun_right
+    assert page.inner_text("#model-shown") == model
+    assert "Not counted anywhere" in page.inner_text("#status-shown")
+    assert "?generation=" in page.url
+    assert axe_violations(page) == []
+    page.screenshot(path=str(tmp_path / "playground-edit.png"), full_page=True)
+    shots = os.environ.get("ARENA_SCREENSHOT_DIR")
+    if shots:
+        Path(shots, "playground-edit.png").write_bytes(
+            (tmp_path / "playground-edit.png").read_bytes()
+        )
+    page.reload()  # the page resumes the generation and shows the picture it edited
+    page.wait_for_function(shown, timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('upload-img').complete && "
+        "document.getElementById('upload-img').naturalWidth === 480"
+    )
+    assert "the model edited" in page.inner_text("#upload-caption")
+    assert not errors, errors

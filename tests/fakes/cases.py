@@ -42,7 +42,7 @@ CASES: dict[str, Case] = {
         auth=("api-key", "test-key"),
     ),
     "mai_image": Case(
-        lambda: OpenAIImagesFake(azure=True), model_id="MAI-Image-1", auth=("api-key", "test-key")
+        lambda: OpenAIImagesFake(mai=True), model_id="MAI-Image-1", auth=("api-key", "test-key")
     ),
     "openai_video": Case(OpenAIVideoFake, "/v1", request={"modality": "video"}, is_async=True),
     "azure_sora": Case(

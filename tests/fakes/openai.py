@@ -15,6 +15,8 @@ class OpenAIImagesFake(ProviderFake):
     outcome: "ok" (base64, or a URL when the body asks response_format=url or `url_mode`),
     "moderation" (400 moderation_blocked; Azure style content_filter when `azure`),
     "empty" (200 with data: []).
+    `mai=True` is Foundry MAI (implies the `api-key` header): its edit form must hold exactly
+    `model`, `prompt` and the `image` file; any other field (size, seed, ...) is a 400.
     """
 
     name = "openai_images"
@@ -24,15 +26,17 @@ class OpenAIImagesFake(ProviderFake):
         *,
         api_key: str | None = "test-key",
         azure: bool = False,
+        mai: bool = False,
         url_mode: bool = False,
         usage: bool = True,
     ) -> None:
         super().__init__(api_key=api_key)
-        self.azure = azure
+        self.azure = azure or mai
+        self.mai = mai
         self.url_mode = url_mode
         self.usage = usage
         self.edit_images: list[bytes] = []  # the source images the edit endpoint received
-        if azure:
+        if self.azure:
             self.auth_header, self.auth_prefix = "api-key", ""
 
     def unauthorized(self) -> Reply:
@@ -75,6 +79,12 @@ class OpenAIImagesFake(ProviderFake):
         fields, files = req.form(), req.files()
         if not fields.get("prompt"):
             return self.error_reply(400, "prompt is required")
+        if self.mai:
+            if not fields.get("model"):
+                return self.error_reply(400, "model is required")
+            unknown = sorted(set(files) - {"model", "prompt", "image"})
+            if unknown:
+                return self.error_reply(400, f"unrecognized fields: {', '.join(unknown)}")
         edited = edited_png(files.get("image", b""))
         if edited is None:
             return self.error_reply(400, "image is required and must be a PNG, JPEG or WebP")

@@ -3,16 +3,15 @@ prompt, different per contender, each in its own native form like a real provide
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from arena.battles.media_video import parse_ffmpeg_banner
 from generators.base import BadConfiguration, GenerationRequest, ProviderConfig, get_generator
 from generators.demo_video import NATIVE, render_frames
+from tests.media_probe import video_probe_bytes
 
 REQUEST = GenerationRequest(
     prompt="a red fox running through a snowy forest",
@@ -26,19 +25,6 @@ REQUEST = GenerationRequest(
 )
 
 
-def banner(data: bytes, tmp_path: Path) -> str:
-    import imageio_ffmpeg
-
-    path = tmp_path / "clip.bin"
-    path.write_bytes(data)
-    done = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
-        capture_output=True,
-        timeout=30,
-    )
-    return done.stderr.decode(errors="replace")
-
-
 @pytest.mark.parametrize("style", sorted(NATIVE))
 def test_each_demo_style_returns_a_real_clip_in_its_own_native_form(
     style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -48,7 +34,7 @@ def test_each_demo_style_returns_a_real_clip_in_its_own_native_form(
     result = generator.generate(REQUEST)
     elapsed = time.perf_counter() - started
     native = NATIVE[style]
-    info = parse_ffmpeg_banner(banner(result.data, tmp_path))
+    info = video_probe_bytes(result.data, tmp_path, decode=False).info
     assert result.content_type == native.content_type
     assert (info.width, info.height) == (result.used["width"], result.used["height"])
     assert info.fps == native.fps

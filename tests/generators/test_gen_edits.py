@@ -1,5 +1,6 @@
 """Image editing over real HTTP against the fakes: OpenAI images/edits (multipart), FLUX
-Kontext input_image (base64 JSON), generic_http (base64 JSON), Azure's deployment edits URL.
+Kontext input_image (base64 JSON), generic_http (base64 JSON), Azure's deployment edits URL,
+Foundry MAI's /mai/v1/images/edits (multipart, api-key).
 Each fake decodes the image it received and answers it inverted, so the test sees the exact
 bytes arrive and the edit come back."""
 
@@ -12,7 +13,13 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from generators.base import Generator, ProviderError, get_generator, kind_supports_edit
+from generators.base import (
+    BadConfiguration,
+    Generator,
+    ProviderError,
+    get_generator,
+    kind_supports_edit,
+)
 from tests.fakes import BFLFake, FakeProviderServer, GenericFake, OpenAIImagesFake, ProviderFake
 from tests.fakes.testing import make_config, make_request
 
@@ -57,6 +64,34 @@ def test_azure_edits_go_to_the_deployments_edits_url(serve: Serve) -> None:
     gen = get_generator(make_config("azure_openai", base, deployment="gpt-image-1"))
     assert_inverted_source(edit(gen))
     assert fake.requests[-1].path == "/openai/deployments/gpt-image-1/images/edits"
+
+
+def test_mai_sends_model_prompt_and_image_as_multipart_with_the_api_key(serve: Serve) -> None:
+    fake = OpenAIImagesFake(mai=True)
+    base = serve(fake).base_url
+    gen = get_generator(make_config("mai_image", base, model_id="MAI-Image-2.5"))
+    data = gen.generate(
+        make_request(prompt="make it cyan", source_image=source_png(), width=1024, height=768)
+    )
+    assert data.used["model"] == "MAI-Image-2.5" and data.used["edit"] is True
+    assert data.mapped["size"] == {"requested": "1024x768", "used": None}
+    assert_inverted_source(data.data)
+    assert fake.edit_images == [source_png()]
+    request = fake.requests[-1]
+    assert request.path == "/mai/v1/images/edits"
+    assert request.header("content-type").startswith("multipart/form-data")
+    assert set(request.files()) == {"model", "prompt", "image"}
+    assert request.form()["model"] == "MAI-Image-2.5"
+    assert request.form()["prompt"] == "make it cyan"
+    assert request.header("api-key") == "test-key" and request.header("Authorization") is None
+
+
+def test_mai_edit_with_a_wrong_key_is_a_configuration_error(serve: Serve) -> None:
+    fake = OpenAIImagesFake(mai=True)
+    gen = get_generator(make_config("mai_image", serve(fake).base_url, api_key="wrong"))
+    with pytest.raises(BadConfiguration):
+        gen.generate(make_request(source_image=source_png()))
+    assert fake.edit_images == []
 
 
 def test_openai_edit_without_a_real_image_is_refused_by_the_fake(serve: Serve) -> None:
@@ -112,8 +147,8 @@ def test_generic_http_template_may_place_the_image_itself(serve: Serve) -> None:
 
 
 def test_only_kinds_with_an_edit_endpoint_say_they_edit() -> None:
-    editing = {"demo", "openai_images", "azure_openai", "bfl", "generic_http"}
-    for kind in ("demo", "openai_images", "azure_openai", "bfl", "generic_http"):
+    editing = {"demo", "openai_images", "azure_openai", "bfl", "generic_http", "mai_image"}
+    for kind in editing:
         assert kind_supports_edit(kind), kind
-    for kind in ("stability", "imagen", "openai_video", "replicate", "fal", "mai_image"):
+    for kind in ("stability", "imagen", "openai_video", "replicate", "fal"):
         assert kind not in editing and not kind_supports_edit(kind), kind
