@@ -393,7 +393,7 @@ def test_before_the_first_refresh_the_board_counts_every_vote_already_cast(
     board replays the few counted votes so each model's counts and Elo are current."""
     arena, models = make_arena(contenders=3, both_bad_counts_as_tie=False)
     pairs = random_pairs(models, 40, seed=5)
-    votes = add_votes(arena, pairs, seed=5)
+    votes = add_pair_votes(arena, pairs, seed=5)
     Vote.objects.filter(pk=votes[0].pk).update(is_valid=False, invalid_reason="too_fast")
     counted = votes[1:]
     board = voter.get(f"/api/arenas/{arena.slug}/leaderboard").json()
