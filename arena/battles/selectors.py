@@ -147,6 +147,18 @@ def arena_contenders(*, arena: Arena) -> list[Contender]:
     )
 
 
+def contenders_playing(*, arena: Arena) -> list[Contender]:
+    """The models the sampler draws from now: enabled, with an enabled provider, not paused
+    (by id: the order the sampler's probabilities are computed in)."""
+    return list(
+        Contender.objects.filter(
+            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
+        )
+        .select_related("provider")
+        .order_by("pk")
+    )
+
+
 def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:
     """One model that plays (or played) in the arena; anything else is a 404."""
     contender = None

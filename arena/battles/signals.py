@@ -22,3 +22,7 @@ draw caches per version, so ``load`` runs once per new snapshot."""
 vote_reason_words = Signal()
 """Asked while describing a voted battle to its voter, with ``reason`` (the vote's
 ``invalid_reason``): a receiver returns the voter-facing words (the votes app), or None."""
+
+instant_battle_served = Signal()
+"""A battle was made at once from outputs made in advance (instant battles; sent inside its
+transaction). Arguments: ``battle`` (the saved Battle, ready)."""
