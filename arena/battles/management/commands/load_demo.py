@@ -40,9 +40,9 @@ class Command(BaseCommand):
             from arena.battles.instant import stock_fill_soon
 
             for slug in ("text-to-image", "text-to-video"):
-                demo = Arena.objects.filter(slug=slug, instant_stock__gt=0).first()
-                if demo is not None:
-                    stock_fill_soon(arena_id=demo.pk)
+                warm = Arena.objects.filter(slug=slug, instant_stock__gt=0).first()
+                if warm is not None:
+                    stock_fill_soon(arena_id=warm.pk)
         demo, others = demo_counts(arena)
         also = f", plus {others} other contender{'s' if others != 1 else ''}" if others else ""
         self.stdout.write(
