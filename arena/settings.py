@@ -229,8 +229,11 @@ ARENA_GENERATION_THREADS = env_int("ARENA_GENERATION_THREADS", 8)
 ARENA_OUTPUT_MAX_SIDE = env_int("ARENA_OUTPUT_MAX_SIDE", 1536)
 ARENA_OUTPUT_MAX_BYTES = env_int("ARENA_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARENA_STALE_GRACE_S = env_float("ARENA_STALE_GRACE_S", 30.0)
-# Instant battles (Arena.instant_stock): outputs made in advance older than this are deleted
-# unserved; a battle that took stock tops it up after this debounce.
+# Instant battles (Arena.instant_stock): ARENA_INSTANT_BATTLES=0 turns them off everywhere
+# (nothing made in advance, nothing served); outputs made in advance older than
+# ARENA_INSTANT_MAX_AGE_S are deleted unserved; a battle that took stock tops it up, at most
+# once per ARENA_INSTANT_DEBOUNCE_S.
+ARENA_INSTANT_BATTLES = env_bool("ARENA_INSTANT_BATTLES", True)
 ARENA_INSTANT_MAX_AGE_S = env_float("ARENA_INSTANT_MAX_AGE_S", 86400.0)
 ARENA_INSTANT_DEBOUNCE_S = env_float("ARENA_INSTANT_DEBOUNCE_S", 2.0)
 

@@ -114,7 +114,8 @@ def instant_eligible(
 ) -> bool:
     """Only anonymous random-prompt battles at the default parameters are made in advance."""
     return (
-        arena.instant_stock > 0
+        settings.ARENA_INSTANT_BATTLES
+        and arena.instant_stock > 0
         and random_prompt
         and not side_by_side
         and not editing
@@ -210,6 +211,8 @@ def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
 def stock_fill_soon(*, arena_id: int) -> None:
     """Top the arena's stock up, at most once per ARENA_INSTANT_DEBOUNCE_S (a burst of
     battles asks once)."""
+    if not settings.ARENA_INSTANT_BATTLES:
+        return
     if not cache.add(f"instant-fill:{arena_id}", 1, timeout=settings.ARENA_INSTANT_DEBOUNCE_S):
         return
     from arena.battles.dispatch import task_enqueue
@@ -241,6 +244,8 @@ def instant_stock_fill(*, arena_id: int, now: datetime | None = None) -> int:
     at a time (made by every playing model), within the arena's daily budget; returns how
     many were queued."""
     now = now or timezone.now()
+    if not settings.ARENA_INSTANT_BATTLES:
+        return 0
     arena = Arena.objects.filter(pk=arena_id, is_active=True).first()
     if arena is None or not arena.instant_stock or arena.modality == Modality.IMAGE_EDIT:
         return 0
