@@ -144,21 +144,24 @@ def stock_claim(
     ready = InstantOutput.objects.filter(
         arena=arena, status=OutputStatus.READY, consumed_at__isnull=True
     )
-    rights = ready.filter(
-        contender=right, fingerprint=stock_fingerprint(arena=arena, contender=right, params=params)
+    # Rows are locked in one order (the lower contender id first) whatever the sides, or two
+    # battles of the same pair drawn with swapped sides would each hold one half.
+    low, high = sorted((left, right), key=lambda c: c.pk)
+    highs = ready.filter(
+        contender=high, fingerprint=stock_fingerprint(arena=arena, contender=high, params=params)
     )
-    lefts = ready.filter(
-        contender=left,
-        fingerprint=stock_fingerprint(arena=arena, contender=left, params=params),
-        prompt_id__in=rights.values("prompt_id"),
+    lows = ready.filter(
+        contender=low,
+        fingerprint=stock_fingerprint(arena=arena, contender=low, params=params),
+        prompt_id__in=highs.values("prompt_id"),
     )
     if voter_id:
         used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
-        lefts = lefts.exclude(prompt__text_hash__in=used)
+        lows = lows.exclude(prompt__text_hash__in=used)
     passed: list[int] = []
     for _ in range(4):
         first = (
-            lefts.exclude(prompt_id__in=passed)
+            lows.exclude(prompt_id__in=passed)
             .order_by("created_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
@@ -166,7 +169,7 @@ def stock_claim(
         if first is None:
             return None
         second = (
-            rights.filter(prompt_id=first.prompt_id)
+            highs.filter(prompt_id=first.prompt_id)
             .order_by("created_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
@@ -186,7 +189,8 @@ def stock_claim(
         except _Taken:
             passed.append(first.prompt_id)
             continue
-        return Claimed(Prompt.objects.get(pk=first.prompt_id), first, second)
+        prompt = Prompt.objects.get(pk=first.prompt_id)
+        return Claimed(prompt, first, second) if low == left else Claimed(prompt, second, first)
     return None
 
 

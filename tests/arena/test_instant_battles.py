@@ -309,6 +309,15 @@ def test_two_battles_at_once_never_share_an_output(
         return claimed
 
     monkeypatch.setattr(instant, "stock_claim", claim_together)
+    real_draw = services._pair_drawn
+
+    def sides_swapped(**kwargs: Any) -> Any:
+        """The same pair, on swapped sides in the two threads."""
+        contenders, _, _, probability = real_draw(**kwargs)
+        swap = threading.current_thread().name == "v2"
+        return contenders, int(swap), int(not swap), probability
+
+    monkeypatch.setattr(services, "_pair_drawn", sides_swapped)
     made: list[Battle] = []
     errors: list[BaseException] = []
 
@@ -322,7 +331,7 @@ def test_two_battles_at_once_never_share_an_output(
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=one, args=(v,)) for v in ("v1", "v2")]
+    threads = [threading.Thread(target=one, args=(v,), name=v) for v in ("v1", "v2")]
     for thread in threads:
         thread.start()
     for thread in threads:
