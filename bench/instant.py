@@ -4,10 +4,10 @@ Starts a real deployment as bench/load.py does (its own PostgreSQL database, Red
 and port; the `make prod` layout by default, or daphne + one Celery worker with
 `--server daphne`), turns instant battles on (ARENA_INSTANT_BATTLES=1), gives the demo
 text-to-image arena a stock of STOCK outputs per model and waits until the workers have made
-it. Then, one client at a time as a voter would, it measures COUNT random-prompt battles from
-the POST until "ready" arrives on the battle's WebSocket (bench/load.py's `one_battle`), first
-with instant battles on, then with them off (the arena's stock set to 0: live generation)
-as the reference of the same run. Prints a table, and with --json one JSON object last:
+it. Then, one battle at a time, each by a new voter, it measures COUNT random-prompt battles
+from the POST until "ready" arrives on the battle's WebSocket (bench/load.py's `one_battle`),
+first with instant battles on, then with them off (the arena's stock set to 0: live
+generation) as the reference of the same run. Prints a table, and with --json one JSON object last:
 
   instant_battle_p50_ms, instant_battle_p95_ms   instant on (warm stock)
   live_battle_p50_ms, live_battle_p95_ms         instant off, same arena, same run
@@ -39,10 +39,31 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import SLUG, measure_battles, percentile  # noqa: E402
+import aiohttp  # noqa: E402
+
+from bench.load import SLUG, one_battle, percentile  # noqa: E402
 from tests.live import LiveArena  # noqa: E402
 
 RANDOM = {"random_prompt": True}
+
+
+async def measure_voters(base: str, count: int) -> list[tuple[str, float, float]]:
+    """`count` random-prompt battles one after another, each by a new voter (its own session
+    cookie, fetched before the clock starts): a voter never gets a prompt twice, so one
+    voter's many battles would measure the bank's size, not the stock."""
+    results = []
+    for _ in range(count):
+        async with aiohttp.ClientSession(
+            base,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            timeout=aiohttp.ClientTimeout(total=120),
+        ) as http:
+            async with http.get("/api/arenas") as answer:  # the csrftoken cookie
+                await answer.read()
+            result = await one_battle(http, base, RANDOM)
+            if result:
+                results.append(result)
+    return results
 
 
 def set_stock(arena: LiveArena, stock: int) -> None:
@@ -140,7 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         set_stock(arena, args.stock)
         figures["warm_up_s"] = wait_warm(database_url, args.stock, timeout=300)
 
-        fast = asyncio.run(measure_battles(base, args.count, 1, RANDOM))
+        fast = asyncio.run(measure_voters(base, args.count))
         hits = stock_taken(database_url, [battle_id for battle_id, _, _ in fast])
         figures["instant_battle_p50_ms"] = percentile([s for _, s, _ in fast], 50) * 1000
         figures["instant_battle_p95_ms"] = percentile([s for _, s, _ in fast], 95) * 1000
@@ -149,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         set_stock(arena, 0)  # instant off: every battle generated live
         wait_warm(database_url, 0, timeout=120)  # a refill still running would be timed
-        live = asyncio.run(measure_battles(base, args.count, 1, RANDOM))
+        live = asyncio.run(measure_voters(base, args.count))
         figures["live_battle_p50_ms"] = percentile([s for _, s, _ in live], 50) * 1000
         figures["live_battle_p95_ms"] = percentile([s for _, s, _ in live], 95) * 1000
         figures["live_battles_ok"] = len(live)
