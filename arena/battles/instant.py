@@ -109,17 +109,24 @@ def stock_fingerprint(*, arena: Arena, contender: Contender, params: object) -> 
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def arena_instant_on(arena: Arena) -> bool:
+    """Does this arena make random-prompt battles from stock (its API flag `instant`)?"""
+    return (
+        settings.ARENA_INSTANT_BATTLES
+        and arena.instant_stock > 0
+        and arena.modality != Modality.IMAGE_EDIT
+    )
+
+
 def instant_eligible(
     *, arena: Arena, random_prompt: bool, side_by_side: bool, editing: bool, params: object
 ) -> bool:
     """Only anonymous random-prompt battles at the default parameters are made in advance."""
     return (
-        settings.ARENA_INSTANT_BATTLES
-        and arena.instant_stock > 0
+        arena_instant_on(arena)
         and random_prompt
         and not side_by_side
         and not editing
-        and arena.modality != Modality.IMAGE_EDIT
         and params == default_params(arena)
     )
 

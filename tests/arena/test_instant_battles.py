@@ -223,6 +223,13 @@ def test_other_battles_are_generated_live(
     assert not InstantOutput.objects.filter(consumed_at__isnull=False).exists()
 
 
+def test_the_arena_list_says_which_arenas_are_instant(
+    demo_arena: Any, instant_on: None, voter: Any
+) -> None:
+    listed = {a["slug"]: a["instant"] for a in voter.get("/api/arenas").json()}
+    assert listed == {"text-to-image": True, "text-to-video": True, "image-editing": False}
+
+
 def test_edit_battles_are_never_instant(demo_arena: Any, instant_on: None) -> None:
     arena = _arena(stock=1)
     params = instant.default_params(arena)
