@@ -420,7 +420,7 @@ def _withdraw(entries: list[InstantOutput], code: str) -> int:
         return 0
     ids = [e.pk for e in entries]
     withdrawn = InstantOutput.objects.filter(pk__in=ids, consumed_at__isnull=True).update(
-        status=OutputStatus.FAILED, error_code=code, file="", poster="", finished_at=timezone.now()
+        status=OutputStatus.FAILED, error_code=code, file="", poster=""
     )
     _files_delete([name for e in entries for name in (e.file.name, e.poster.name)])
     return withdrawn

@@ -350,3 +350,38 @@ def test_two_battles_at_once_never_share_an_output(
     # the other battle was generated live: its own files
     files = [o.file.name for b in made for o in b.outputs.all()]
     assert len(set(files)) == 4 and all(files)
+
+
+def test_the_cost_report_counts_every_output_made_in_advance_once(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    from arena.battles.selectors import costs_by_day
+
+    _no_refill(monkeypatch)
+    Provider.objects.update(cost_per_output=Decimal("0.01"))
+    arena = _arena(stock=1, playing=2)
+    _fill(run_on_commit, arena)
+
+    def report() -> tuple[int, Decimal]:
+        rows = costs_by_day()
+        return sum(r["outputs"] for r in rows), sum(r["cost"] for r in rows)
+
+    assert report() == (2, Decimal("0.02"))  # in stock: paid for, not yet in any battle
+    assert _random_battle(run_on_commit, "v").status == BattleStatus.READY
+    assert report() == (2, Decimal("0.02"))  # now the battle's outputs, counted once
+
+
+def test_the_admin_shows_the_stock_read_only(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, admin_client: Any
+) -> None:
+    arena = _arena(stock=1, playing=2)
+    _fill(run_on_commit, arena)
+    arenas = admin_client.get("/admin/battles/arena/").content.decode()
+    assert "1 per model: 2 / 0 / 0" in arenas
+    stock = admin_client.get("/admin/battles/instantoutput/")
+    assert stock.status_code == 200 and "Demo Aurora" in stock.content.decode()
+    entry = InstantOutput.objects.first()
+    assert entry is not None
+    page = admin_client.get(f"/admin/battles/instantoutput/{entry.pk}/change/")
+    assert page.status_code == 200 and b'name="status"' not in page.content  # read only
+    assert admin_client.get("/admin/battles/instantoutput/add/").status_code == 403
