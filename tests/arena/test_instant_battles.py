@@ -385,3 +385,22 @@ def test_the_admin_shows_the_stock_read_only(
     page = admin_client.get(f"/admin/battles/instantoutput/{entry.pk}/change/")
     assert page.status_code == 200 and b'name="status"' not in page.content  # read only
     assert admin_client.get("/admin/battles/instantoutput/add/").status_code == 403
+
+
+def test_video_stock_is_made_and_served_with_its_poster(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, voter: Any, monkeypatch: Any
+) -> None:
+    _no_refill(monkeypatch)
+    arena = Arena.objects.get(slug="text-to-video")
+    arena.instant_stock = 1
+    arena.save(update_fields=["instant_stock"])
+    for contender in contenders_playing(arena=arena)[2:]:
+        Contender.objects.filter(pk=contender.pk).update(enabled=False)
+    assert _fill(run_on_commit, arena) == 2
+    assert {e.status for e in InstantOutput.objects.filter(arena=arena)} == {"ready"}
+    response = voter.post("/api/arenas/text-to-video/battles", {"random_prompt": True})
+    state = response.json()
+    assert state["status"] == "ready", state
+    for side in state["outputs"]:
+        assert voter.get(side["url"])["Content-Type"].startswith("video/")
+        assert voter.get(side["poster"])["Content-Type"] == "image/webp"
