@@ -100,7 +100,9 @@ def battle_create(
     prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
     ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
     (see params.py); what it leaves out takes the arena's default. pair: the two models of a
-    named side-by-side battle (see side_by_side.py), in place of the sampler's draw."""
+    named side-by-side battle (see side_by_side.py), in place of the sampler's draw.
+    An anonymous random-prompt battle at the default parameters may take outputs made in
+    advance for its drawn pair and be ready at once (instant battles, see instant.py)."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     creation_budget_spend(
