@@ -274,7 +274,9 @@ def instant_stock_fill(*, arena_id: int, now: datetime | None = None) -> int:
         prompt_bank_load(modality=arena.modality)
     queued: list[tuple[int, str]] = []
     with transaction.atomic():
-        Arena.objects.select_for_update().filter(pk=arena.pk).first()  # one fill at a time
+        # one fill at a time; NO KEY UPDATE does not hold up battles inserted meanwhile (their
+        # foreign key takes KEY SHARE on the arena row, which a plain FOR UPDATE would block)
+        Arena.objects.select_for_update(no_key=True).filter(pk=arena.pk).first()
         rounds = arena.instant_stock - min(_stock_counts(arena, fingerprints).values())
         if rounds <= 0:
             return 0
