@@ -404,3 +404,31 @@ def test_video_stock_is_made_and_served_with_its_poster(
     for side in state["outputs"]:
         assert voter.get(side["url"])["Content-Type"].startswith("video/")
         assert voter.get(side["poster"])["Content-Type"] == "image/webp"
+
+
+def test_stock_stuck_on_the_way_is_withdrawn_after_the_arena_timeout(
+    demo_arena: Any, instant_on: None, settings: Any
+) -> None:
+    arena = _arena(stock=1, playing=2)
+    with_no_worker = instant.instant_stock_fill(arena_id=arena.pk)  # queued, never run
+    assert with_no_worker == 2
+    stuck = InstantOutput.objects.filter(status=OutputStatus.PENDING)
+    assert stuck.count() == 2
+    assert instant.instant_stock_clean() == 0  # not late yet
+    late = timezone.now() + timedelta(
+        seconds=arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S + 1
+    )
+    assert instant.instant_stock_clean(now=late) == 2
+    assert set(InstantOutput.objects.values_list("error_code", flat=True)) == {"timeout"}
+
+
+def test_the_periodic_task_tops_up_every_instant_arena(
+    demo_arena: Any, instant_on: None, run_on_commit: Any
+) -> None:
+    from arena.battles.tasks import instant_stock_task
+
+    _arena(stock=1)
+    Arena.objects.filter(slug="text-to-video").update(instant_stock=0)
+    queued = run_on_commit(instant_stock_task)
+    assert queued == len(contenders_playing(arena=Arena.objects.get(slug=SLUG)))
+    assert set(InstantOutput.objects.values_list("status", flat=True)) == {"ready"}
