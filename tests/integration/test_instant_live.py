@@ -1,15 +1,21 @@
-"""Instant battles on the embedded default (SQLite, no Redis): a random-prompt battle that finds
-no stock is generated live and has the web process's thread pool make the stock; the next
-voter's random-prompt battle is ready in the POST's answer, served and voted like any other."""
+"""Instant battles on real processes. The embedded default (SQLite, no Redis): a random-prompt
+battle that finds no stock is generated live and has the web process's thread pool make the
+stock; the next voter's random-prompt battle is ready in the POST's answer, served and voted
+like any other. PostgreSQL + Redis + a Celery worker: load_demo has the worker make the stock
+at start."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.conftest import PG_ADMIN
 from tests.live import LiveArena, Voter
 
 pytestmark = pytest.mark.services
@@ -74,3 +80,38 @@ def test_a_cold_arena_makes_its_stock_and_the_next_battle_opens_ready(
     vote = voter.post(f"/api/battles/{battle['id']}/vote", {"choice": "left"})
     assert vote.status_code == 200, vote.text
     assert vote.json()["left"]["name"].startswith("Demo ")
+
+
+def test_the_worker_makes_the_stock_at_start_on_postgres_and_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    name = f"arena_live_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    arena = LiveArena(
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        extra_env={"ARENA_INSTANT_BATTLES": "1"},
+    )
+    try:
+        arena.start()  # load_demo queued the demo arenas' fills: nothing else asks for it
+        deadline = time.monotonic() + 90
+        query = (
+            "SELECT count(*) FROM battles_instantoutput s JOIN battles_arena a "
+            "ON a.id = s.arena_id WHERE a.slug = 'text-to-image' AND s.status = 'ready'"
+        )
+        made = 0
+        while time.monotonic() < deadline and made < 5 * 6:  # 5 demo models, 6 each
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(query).fetchone()
+            made = int(row[0]) if row else 0
+            time.sleep(0.5)
+        assert made == 5 * 6, arena.logs()
+        battle = random_battle(Voter(arena))
+        assert battle["status"] == "ready", battle
+    finally:
+        arena.stop()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
