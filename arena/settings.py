@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "arena.battles.tasks.battles_fail_stale_task",
         "schedule": ARENA_SWEEP_EVERY_S,
     },
+    "instant-stock": {  # instant battles: top the stock up, drop stale or unservable stock
+        "task": "arena.battles.tasks.instant_stock_task",
+        "schedule": env_float("ARENA_INSTANT_EVERY_S", 60.0),
+    },
     "leaderboards-refresh": {
         "task": "arena.leaderboards.tasks.leaderboards_refresh_all_task",
         "schedule": env_float("ARENA_LEADERBOARD_SAFETY_REFRESH_S", 300.0),
@@ -225,6 +229,13 @@ ARENA_GENERATION_THREADS = env_int("ARENA_GENERATION_THREADS", 8)
 ARENA_OUTPUT_MAX_SIDE = env_int("ARENA_OUTPUT_MAX_SIDE", 1536)
 ARENA_OUTPUT_MAX_BYTES = env_int("ARENA_OUTPUT_MAX_BYTES", 50 * 1024 * 1024)
 ARENA_STALE_GRACE_S = env_float("ARENA_STALE_GRACE_S", 30.0)
+# Instant battles (Arena.instant_stock): ARENA_INSTANT_BATTLES=0 turns them off everywhere
+# (nothing made in advance, nothing served); outputs made in advance older than
+# ARENA_INSTANT_MAX_AGE_S are deleted unserved; a battle that took stock tops it up, at most
+# once per ARENA_INSTANT_DEBOUNCE_S.
+ARENA_INSTANT_BATTLES = env_bool("ARENA_INSTANT_BATTLES", True)
+ARENA_INSTANT_MAX_AGE_S = env_float("ARENA_INSTANT_MAX_AGE_S", 86400.0)
+ARENA_INSTANT_DEBOUNCE_S = env_float("ARENA_INSTANT_DEBOUNCE_S", 2.0)
 
 # --- Outputs in one form per battle, and hostile files (issue 9) ---------------------------------
 # Every output is delivered at the arena's width × height (capped by ARENA_OUTPUT_MAX_SIDE);

@@ -264,14 +264,16 @@ async def measure_votes(
     }
 
 
-async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float, float] | None:
-    """POST a battle and wait for "ready" on its WebSocket; (id, seconds, wall clock at the
-    POST) or None if failed."""
+async def one_battle(
+    http: aiohttp.ClientSession, base: str, body: dict[str, Any] | None = None
+) -> tuple[str, float, float] | None:
+    """POST a battle (`body`: a typed prompt unless given) and wait for "ready" on its
+    WebSocket; (id, seconds, wall clock at the POST) or None if failed."""
     csrf = http.cookie_jar.filter_cookies(URL(base)).get("csrftoken")
     headers = {"X-CSRFToken": csrf.value if csrf else ""}
     started, posted_at = time.perf_counter(), time.time()
     async with http.post(
-        f"/api/arenas/{SLUG}/battles", json={"prompt": "a lighthouse"}, headers=headers
+        f"/api/arenas/{SLUG}/battles", json=body or {"prompt": "a lighthouse"}, headers=headers
     ) as answer:
         if answer.status != 201:
             return None
@@ -287,7 +289,7 @@ async def one_battle(http: aiohttp.ClientSession, base: str) -> tuple[str, float
 
 
 async def measure_battles(
-    base: str, count: int, concurrency: int
+    base: str, count: int, concurrency: int, body: dict[str, Any] | None = None
 ) -> list[tuple[str, float, float]]:
     results: list[tuple[str, float, float]] = []
     remaining = [count]
@@ -301,7 +303,7 @@ async def measure_battles(
                 await answer.read()
             while remaining[0] > 0:
                 remaining[0] -= 1
-                result = await one_battle(http, base)
+                result = await one_battle(http, base, body)
                 if result:
                     results.append(result)
 

@@ -21,6 +21,8 @@ def _isolated_media(settings: Any, tmp_path: Any) -> None:
     settings.ARENA_TASKS_INLINE = True
     settings.ARENA_MIN_VOTE_SECONDS = 0.0  # tests vote at once; the rule has its own tests
     settings.ARENA_POW_BITS = 0  # proof of work has its own tests (tests/arena/test_pow.py)
+    # instant battles have their own tests (tests/arena/test_instant_battles.py)
+    settings.ARENA_INSTANT_BATTLES = False
     for name in (
         "BATTLES_PER_VOTER",
         "BATTLES_PER_ADDRESS",

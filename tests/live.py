@@ -79,6 +79,9 @@ class LiveArena:
                 "DJANGO_SETTINGS_MODULE": "arena.settings",
                 "ARENA_MIN_VOTE_SECONDS": "0",
                 "ARENA_POW_BITS": "0",
+                # nothing made in advance: battles are generated live (bench/instant.py and
+                # the instant battles' live test turn it on)
+                "ARENA_INSTANT_BATTLES": "0",
             }
         )  # a test that wants it passes extra_env
         if server == "prod":

@@ -17,6 +17,7 @@ from arena.api.openapi import OPENAPI
 from arena.api.responses import allow_methods, api_view, error_response, json_body
 from arena.battles import selectors, services, sharing
 from arena.battles.errors import ErrorCode, InvalidInput, NotFound
+from arena.battles.instant import arena_instant_on
 from arena.battles.models import BattleMode
 from arena.battles.params import arena_params_public
 from arena.battles.side_by_side import battle_mode_parse, side_by_side_pair
@@ -42,6 +43,7 @@ def arenas_list(request: HttpRequest) -> JsonResponse:
             "slug": a.slug,
             "title": a.title,
             "modality": a.modality,
+            "instant": arena_instant_on(a),
             "params": arena_params_public(a.params),
         }
         for a in selectors.arenas_list()

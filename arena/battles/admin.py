@@ -24,6 +24,7 @@ from arena.battles.models import (
     Arena,
     Battle,
     Contender,
+    InstantOutput,
     Modality,
     Output,
     Prompt,
@@ -457,8 +458,35 @@ def check_rows(used: dict[str, Any]) -> list[tuple[str, str]]:
 
 @admin.register(Arena)
 class ArenaAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "modality", "reveal_policy", "is_active"]
+    list_display = ["title", "slug", "modality", "reveal_policy", "is_active", "instant"]
     prepopulated_fields = {"slug": ["title"]}
+
+    @admin.display(description="instant battles (stock: ready / on the way / served)")
+    def instant(self, obj: Arena) -> str:
+        if not obj.instant_stock:
+            return "off"
+        from arena.battles.instant import stock_summary
+
+        counts = stock_summary(obj)
+        making = counts["pending"] + counts["generating"]
+        return f"{obj.instant_stock} per model: {counts['ready']} / {making} / {counts['served']}"
+
+
+@admin.register(InstantOutput)
+class InstantOutputAdmin(admin.ModelAdmin):
+    """Outputs made in advance for instant battles: read only (the stock keeps itself)."""
+
+    list_display = ["id", "arena", "contender", "status", "prompt", "created_at", "consumed_at"]
+    list_filter = ["arena", "status", "contender"]
+    readonly_fields = [
+        f.name for f in InstantOutput._meta.get_fields() if getattr(f, "concrete", False)
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Prompt)

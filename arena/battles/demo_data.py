@@ -9,6 +9,9 @@ from arena.battles.demo_edit_data import demo_edit_load
 from arena.battles.demo_video_data import demo_video_load
 from arena.battles.models import Arena, Contender, Modality, Provider, ProviderKind
 
+# Instant battles (instant.py) in the demo arenas: outputs made in advance per model.
+DEMO_INSTANT_STOCK = 6
+
 DEMO_CONTENDERS = [
     # (name, organisation, style)
     ("Demo Aurora", "Demo Lab North", "aurora"),
@@ -32,6 +35,7 @@ def demo_load() -> Arena:
             "description": "Two anonymous image models draw the same prompt. Pick the better.",
             "modality": Modality.IMAGE,
             "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]},
+            "instant_stock": DEMO_INSTANT_STOCK,
         },
     )
     provider, _ = Provider.objects.get_or_create(

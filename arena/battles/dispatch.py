@@ -43,12 +43,13 @@ def run_in_thread(task: Any, *args: object) -> None:
 
 def _sweep_forever() -> None:
     """Embedded stand-in for Celery beat: the sweep (stale battles and generations, unused
-    old uploads)."""
+    old uploads), and the instant battles' stock (instant.py) kept topped up and clean."""
     while True:
         threading.Event().wait(settings.ARENA_SWEEP_EVERY_S)
-        from arena.battles.tasks import battles_fail_stale_task
+        from arena.battles.tasks import battles_fail_stale_task, instant_stock_task
 
         run_in_thread(battles_fail_stale_task)
+        run_in_thread(instant_stock_task)
 
 
 def _embedded_executor() -> ThreadPoolExecutor:
@@ -64,12 +65,18 @@ def _embedded_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+def task_enqueue(task: Any, *args: object, queue: str = "default") -> None:
+    """Run a task: on its Celery queue with a broker, else in this process's thread pool
+    (at once, in this thread, with ARENA_TASKS_INLINE)."""
+    if settings.ARENA_EMBEDDED_TASKS and settings.ARENA_TASKS_INLINE:
+        task.apply(args=args, throw=False)  # Celery's eager mode
+    elif settings.ARENA_EMBEDDED_TASKS:
+        _embedded_executor().submit(run_in_thread, task, *args)
+    else:
+        task.apply_async(args=args, queue=queue)
+
+
 def generation_enqueue(*, output_id: int, provider_kind: str) -> None:
     from arena.battles.tasks import output_generate_task
 
-    if settings.ARENA_EMBEDDED_TASKS and settings.ARENA_TASKS_INLINE:
-        output_generate_task.apply(args=(output_id,), throw=False)  # Celery's eager mode
-    elif settings.ARENA_EMBEDDED_TASKS:
-        _embedded_executor().submit(run_in_thread, output_generate_task, output_id)
-    else:
-        output_generate_task.apply_async(args=(output_id,), queue=queue_for(provider_kind))
+    task_enqueue(output_generate_task, output_id, queue=queue_for(provider_kind))

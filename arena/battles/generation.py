@@ -277,40 +277,93 @@ def output_poster(clean: CleanImage) -> CleanImage:
     return video_poster(clean.data, width=clean.width, height=clean.height, limits=_video_limits())
 
 
+class _StoreTarget(NamedTuple):
+    """What _store_file reads of an output: its token and its form's owner (`.arena`,
+    `.params`, `.source_image_id`: a Battle, or an InstantOutput made for one)."""
+
+    token: str
+    battle: Battle
+
+
+def output_render(
+    *,
+    owner: Battle,
+    token: str,
+    contender: Contender,
+    prompt: str,
+    seed: int,
+    deadline_s: float,
+    source: SourceInput | None = None,
+) -> dict[str, object]:
+    """Ask the contender for one output in `owner`'s form, normalise and store it under
+    `token`; the fields to store on the output. Raises GeneratorError or MediaError.
+
+    `owner` is the battle, or an instant output made for one (it has the same `.arena`,
+    `.params` and `.source_image_id`), so both are made and normalised by this one path."""
+    arena = owner.arena
+    form = battle_output_form(owner)
+    video = output_video_target(owner) if arena.modality == Modality.VIDEO else None
+    # Both sides are asked for the battle's one form; each provider maps it to the nearest
+    # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
+    request = GenerationRequest(
+        prompt=prompt,
+        # Modality's values are generators' modality literals (a str to the ORM); an edit
+        # is an image request that carries the source image
+        modality=Modality.IMAGE if source else arena.modality,  # type: ignore[arg-type]
+        seed=seed,
+        width=form.width,
+        height=form.height,
+        aspect_ratio=form.aspect_ratio,
+        duration_s=video.duration_s if video else arena.duration_s,
+        fps=video.fps if video else None,
+        deadline_s=deadline_s,
+        source_image=source.data if source else None,
+    )
+    started = time.perf_counter()
+    generator = get_generator(provider_config(contender))
+    if source and not generator.supports_edit:
+        raise BadConfiguration(f"provider kind {contender.provider.kind} cannot edit images")
+    result = generator.generate(request)
+    stored = _store_file(_StoreTarget(token, owner), result)  # type: ignore[arg-type]
+    received = stored.pop("received", None)
+    delivered = {"width": form.width, "height": form.height, "aspect_ratio": form.aspect_ratio}
+    if video:
+        delivered.update(fps=video.fps, duration_s=video.duration_s)
+    used: dict[str, object] = {
+        **result.used,
+        "battle_params": owner.params or {},
+        "delivered": delivered,
+    }
+    if received:
+        used["received"] = received
+    return {
+        **stored,
+        "seed": result.used.get("seed", seed),
+        "params_used": used,
+        "params_mapped": result.mapped,
+        "latency_s": result.latency_s or (time.perf_counter() - started),
+        "cost": Decimal(str(result.cost)) if result.cost is not None else None,
+    }
+
+
 def output_generate(*, output_id: int) -> None:
     """Generate one side. Idempotent: a finished output or an ended battle is left alone."""
     output = _claim(output_id)
     if output is None:
         return
     battle = output.battle
-    arena = battle.arena
     contender = battle.contender_on(output.side)
-    form = battle_output_form(battle)
-    video = output_video_target(battle) if arena.modality == Modality.VIDEO else None
     source = source_image_input(battle)
-    # Both sides are asked for the battle's one form; each provider maps it to the nearest
-    # thing it supports (result.mapped, stored on the output) and media.py delivers the form.
-    request = GenerationRequest(
-        prompt=battle.prompt.text,
-        # Modality's values are generators' modality literals (a str to the ORM); an edit
-        # is an image request that carries the source image
-        modality=Modality.IMAGE if source else arena.modality,  # type: ignore[arg-type]
-        seed=battle.seed,
-        width=form.width,
-        height=form.height,
-        aspect_ratio=form.aspect_ratio,
-        duration_s=video.duration_s if video else arena.duration_s,
-        fps=video.fps if video else None,
-        deadline_s=_deadline_s(battle),
-        source_image=source.data if source else None,
-    )
-    started = time.perf_counter()
     try:
-        generator = get_generator(provider_config(contender))
-        if source and not generator.supports_edit:
-            raise BadConfiguration(f"provider kind {contender.provider.kind} cannot edit images")
-        result = generator.generate(request)
-        stored = _store_file(output, result)
+        fields = output_render(
+            owner=battle,
+            token=output.token,
+            contender=contender,
+            prompt=battle.prompt.text,
+            seed=battle.seed,
+            deadline_s=_deadline_s(battle),
+            source=source,
+        )
     except GeneratorError as exc:
         logger.warning("output %s (%s) failed: %s", output_id, contender.name, exc.message)
         _finish(
@@ -326,29 +379,7 @@ def output_generate(*, output_id: int) -> None:
             fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]},
         )
         return
-    received = stored.pop("received", None)
-    delivered = {"width": form.width, "height": form.height, "aspect_ratio": form.aspect_ratio}
-    if video:
-        delivered.update(fps=video.fps, duration_s=video.duration_s)
-    used: dict[str, object] = {
-        **result.used,
-        "battle_params": battle.params or {},
-        "delivered": delivered,
-    }
-    if received:
-        used["received"] = received
-    _finish(
-        output_id,
-        fields={
-            **stored,
-            "seed": result.used.get("seed", battle.seed),
-            "params_used": used,
-            "params_mapped": result.mapped,
-            "input_sha256": source.sha256 if source else "",
-            "latency_s": result.latency_s or (time.perf_counter() - started),
-            "cost": Decimal(str(result.cost)) if result.cost is not None else None,
-        },
-    )
+    _finish(output_id, fields={**fields, "input_sha256": source.sha256 if source else ""})
 
 
 def source_image_input(battle: Battle) -> SourceInput | None:

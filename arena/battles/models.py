@@ -67,6 +67,24 @@ class Arena(models.Model):
         help_text="Also fit ratings controlled for generation time, resolution and aspect "
         "ratio; empty: ARENA_STYLE_CONTROL.",
     )
+    instant_stock = models.PositiveIntegerField(
+        default=0,
+        help_text="Instant battles: keep this many outputs per playing model made in advance "
+        "for bank prompts (at the default parameters), so a random-prompt battle opens at "
+        "once; 0: off (every battle is generated live).",
+    )
+    instant_daily_outputs = models.PositiveIntegerField(
+        default=500,
+        help_text="Instant battles: at most this many outputs made in advance per 24 hours.",
+    )
+    instant_daily_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Instant battles: at most this much spent in advance per 24 hours (the "
+        "providers' cost per output); empty: no cost cap.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -408,3 +426,67 @@ class ProviderCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contender} {'ok' if self.ok else self.error_code} at {self.created_at}"
+
+
+class InstantOutput(models.Model):
+    """One output made in advance for a bank prompt (instant battles, see instant.py).
+
+    Single use: a battle that takes it owns its file from then on, and no other battle ever
+    gets the same bytes. Served to several voters, an output would let anyone who saw it
+    revealed once recognise its model in a later battle (a dictionary of bytes → model), which
+    is all a vote stuffer needs."""
+
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="instant_outputs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    contender = models.ForeignKey(Contender, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING
+    )
+    fingerprint = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text="Hash of the provider, model, options and form it was made with: stock of "
+        "a changed contender or arena is never served.",
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
+    file = models.FileField(upload_to="outputs/", blank=True)
+    poster = models.FileField(upload_to="outputs/", blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    text = models.TextField(blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    seed = models.BigIntegerField()
+    params = models.JSONField(default=dict, blank=True)
+    params_used = models.JSONField(default=dict, blank=True)
+    params_mapped = models.JSONField(default=dict, blank=True)
+    latency_s = models.FloatField(null=True, blank=True)
+    cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text="The provider's cost per output when queued (its reported cost once made).",
+    )
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    consumed_by = models.ForeignKey(
+        Battle, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["arena", "contender", "fingerprint", "status"],
+                condition=models.Q(consumed_at__isnull=True),
+                name="instant_stock_claim",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Instant output {self.pk} ({self.contender_id}, {self.status})"

@@ -147,6 +147,18 @@ def arena_contenders(*, arena: Arena) -> list[Contender]:
     )
 
 
+def contenders_playing(*, arena: Arena) -> list[Contender]:
+    """The models the sampler draws from now: enabled, with an enabled provider, not paused
+    (by id: the order the sampler's probabilities are computed in)."""
+    return list(
+        Contender.objects.filter(
+            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
+        )
+        .select_related("provider")
+        .order_by("pk")
+    )
+
+
 def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:
     """One model that plays (or played) in the arena; anything else is a 404."""
     contender = None
@@ -301,19 +313,40 @@ def provider_health(*, hours: float = 1.0) -> dict[int, dict[str, object]]:
 
 
 def costs_by_day(*, days: int = 30) -> list[dict[str, Any]]:
-    """Generation cost and output count per day and contender (operators' cost report)."""
+    """Generation cost and output count per day and contender (operators' cost report),
+    outputs made in advance for instant battles included: those a battle took are counted
+    as its outputs, the others (still in stock, or withdrawn unserved) on their own."""
     from datetime import timedelta
 
     from django.db.models import Count, Sum
     from django.db.models.functions import TruncDate
     from django.utils import timezone
 
+    from arena.battles.models import InstantOutput
+
     since = timezone.now() - timedelta(days=days)
-    return [
-        dict(row)
-        for row in Output.objects.filter(contender__isnull=False, finished_at__gte=since)
-        .annotate(day=TruncDate("finished_at"))
-        .values("day", "contender__name", "contender__provider__name")
-        .annotate(outputs=Count("id"), cost=Sum("cost"))
-        .order_by("-day", "contender__name")
-    ]
+    fields = ("day", "contender__name", "contender__provider__name")
+    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
+    made = (
+        Output.objects.filter(contender__isnull=False, finished_at__gte=since),
+        # made (a result stored) but taken by no battle
+        InstantOutput.objects.filter(consumed_at__isnull=True, finished_at__gte=since).exclude(
+            params_used={}
+        ),
+    )
+    for queryset in made:
+        rows = (
+            queryset.annotate(day=TruncDate("finished_at"))
+            .values(*fields)
+            .annotate(outputs=Count("id"), cost=Sum("cost"))
+            .order_by()
+        )
+        for row in rows:
+            key = tuple(row[f] for f in fields)
+            total = totals.setdefault(key, {**{f: row[f] for f in fields}, "outputs": 0})
+            total["outputs"] += row["outputs"]
+            if row["cost"] is not None:
+                total["cost"] = total.get("cost", 0) + row["cost"]
+    for total in totals.values():
+        total.setdefault("cost", None)
+    return sorted(totals.values(), key=lambda r: (-r["day"].toordinal(), r["contender__name"]))

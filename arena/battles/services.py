@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.battles import events, signals
+from arena.battles import events, instant, signals
 from arena.battles.errors import PUBLIC_FAILURE, FailureCode, InvalidInput, Unavailable
 from arena.battles.models import (
     Arena,
@@ -34,7 +34,13 @@ from arena.battles.moderation import prompt_moderate
 from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.sampling import arena_pair_probabilities, pair_draw
-from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_state
+from arena.battles.selectors import (
+    SIDE_LABELS,
+    arena_get,
+    battle_get,
+    battle_state,
+    contenders_playing,
+)
 from arena.battles.uploads import (
     battle_source_image,
     editing_contenders,
@@ -98,7 +104,9 @@ def battle_create(
     prompt_publishable: what the voter was told (see sharing.prompt_publishable); None follows
     ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
     (see params.py); what it leaves out takes the arena's default. pair: the two models of a
-    named side-by-side battle (see side_by_side.py), in place of the sampler's draw."""
+    named side-by-side battle (see side_by_side.py), in place of the sampler's draw.
+    An anonymous random-prompt battle at the default parameters may take outputs made in
+    advance for its drawn pair and be ready at once (instant battles, see instant.py)."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     creation_budget_spend(
@@ -119,7 +127,30 @@ def battle_create(
         contenders, left_i, right_i, probability = _pair_drawn(
             arena=arena, rng=rng, editing=source is not None
         )
+    seed = rng.randrange(2**31)
+    # Instant battles (instant.py): the pair above is drawn as for any battle; only then may
+    # stock made in advance for it stand in for the bank prompt and the two generations.
+    instant_wanted = instant.instant_eligible(
+        arena=arena,
+        random_prompt=random_prompt,
+        side_by_side=pair is not None,
+        editing=source is not None,
+        params=chosen,
+    )
     with transaction.atomic():
+        claimed = (
+            instant.stock_claim(
+                arena=arena,
+                left=contenders[left_i],
+                right=contenders[right_i],
+                voter_id=voter_id,
+                params=chosen,
+            )
+            if instant_wanted
+            else None
+        )
+        if claimed is not None:
+            prompt, seed = claimed.prompt, int(claimed.left.seed)
         if prompt.pk is None:
             prompt.save()
         battle = Battle.objects.create(
@@ -129,7 +160,7 @@ def battle_create(
             right=contenders[right_i],
             voter_id=voter_id,
             voter_address=voter_address,
-            seed=rng.randrange(2**31),
+            seed=seed,
             sampling_probability=probability,
             mode=BattleMode.SIDE_BY_SIDE if pair is not None else BattleMode.ANONYMOUS,
             params=chosen,
@@ -138,7 +169,15 @@ def battle_create(
             prompt_publishable=(
                 settings.ARENA_EXPORT_PROMPTS if prompt_publishable is None else prompt_publishable
             ),
+            **(
+                {"status": BattleStatus.READY, "ready_at": timezone.now()}
+                if claimed is not None
+                else {}
+            ),
         )
+        if claimed is not None:
+            instant.stock_consume(battle=battle, claimed=claimed)
+            return battle_get(battle_id=battle.pk)
         outputs = [
             Output.objects.create(battle=battle, side=side, contender=battle.contender_on(side))
             for side in Side
@@ -146,6 +185,8 @@ def battle_create(
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))
+        if instant_wanted:  # a miss: the stock ran dry, or was never made
+            transaction.on_commit(partial(instant.stock_fill_soon, arena_id=arena.pk))
     return battle_get(battle_id=battle.pk)
 
 
@@ -154,13 +195,7 @@ def _pair_drawn(
 ) -> tuple[list[Contender], int, int, float]:
     """The sampler's draw among the arena's playing models, with its probability (for IPW);
     `editing`: only models that can edit an image (see uploads.editing_contenders)."""
-    contenders = list(
-        Contender.objects.filter(
-            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
-        )
-        .select_related("provider")
-        .order_by("pk")
-    )
+    contenders = contenders_playing(arena=arena)
     if editing:
         contenders = editing_contenders(contenders)
     try:

@@ -28,3 +28,7 @@ sweep = Signal()
 a higher app fails its own work left running past its timeout (the playground's generations)
 and returns its counts for the sweep's log, e.g. ``{"generations_failed": 2}``. Sent after
 stale battles are failed and before unused uploads are deleted."""
+
+instant_battle_served = Signal()
+"""A battle was made at once from outputs made in advance (instant battles; sent inside its
+transaction). Arguments: ``battle`` (the saved Battle, ready)."""

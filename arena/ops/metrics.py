@@ -41,6 +41,11 @@ VOTES = Counter(
     ["arena", "counted"],
 )
 BATTLES = Counter("arena_battles", "Battles created, by arena.", ["arena"])
+INSTANT_BATTLES = Counter(
+    "arena_instant_battles",
+    "Battles made ready at once from outputs made in advance (instant battles), by arena.",
+    ["arena"],
+)
 GENERATION = Histogram(
     "arena_generation_seconds",
     "Time from a side's first claim by a worker to its stored result, by provider kind and "
@@ -168,6 +173,13 @@ def on_vote_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None:
 def on_battle_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None:
     if created:
         battle_created(arena_id=instance.arena_id)
+
+
+def on_instant_battle_served(sender: Any, battle: Any, **_: Any) -> None:
+    arena_id = battle.arena_id
+    transaction.on_commit(
+        lambda: _safely(lambda: INSTANT_BATTLES.labels(arena=_arena_slug(arena_id)).inc())
+    )
 
 
 def on_generation_finished(sender: Any, output: Any, outcome: str, **_: Any) -> None:

@@ -27,17 +27,25 @@ def test_arenas_lists_slug_title_modality_and_sets_csrf_cookie(demo_arena: Any, 
     response = voter.get("/api/arenas")
     assert response.status_code == 200
     assert response.json() == [
-        {"slug": "image-editing", "title": "Image Editing", "modality": "image_edit", "params": {}},
+        {
+            "slug": "image-editing",
+            "title": "Image Editing",
+            "modality": "image_edit",
+            "instant": False,
+            "params": {},
+        },
         {
             "slug": "text-to-image",
             "title": "Text to Image",
             "modality": "image",
+            "instant": False,  # instant battles are off in tests unless one turns them on
             "params": {"aspect_ratio": ["1:1", "16:9", "9:16", "4:3", "3:4"]},
         },
         {
             "slug": "text-to-video",
             "title": "Text to Video",
             "modality": "video",
+            "instant": False,
             "params": {
                 "aspect_ratio": ["16:9", "9:16", "1:1"],
                 "resolution": ["480p", "720p"],

@@ -63,6 +63,8 @@ def test_the_admin_form_refuses_bad_params_and_saves_good_ones(admin_client: Any
         "generation_timeout_s": 180,
         "is_active": "on",
         "both_bad_counts_as_tie": "on",
+        "instant_stock": 0,  # what the admin's form sends by default
+        "instant_daily_outputs": 500,
         "params": '{"duration_s": [4, -1]}',
     }
     refused = admin_client.post("/admin/battles/arena/add/", form)

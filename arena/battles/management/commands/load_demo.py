@@ -36,6 +36,13 @@ class Command(BaseCommand):
                 )
                 return
         arena = demo_load()
+        if not settings.ARENA_EMBEDDED_TASKS:  # workers make the instant battles' stock now
+            from arena.battles.instant import stock_fill_soon
+
+            for slug in ("text-to-image", "text-to-video"):
+                warm = Arena.objects.filter(slug=slug, instant_stock__gt=0).first()
+                if warm is not None:
+                    stock_fill_soon(arena_id=warm.pk)
         demo, others = demo_counts(arena)
         also = f", plus {others} other contender{'s' if others != 1 else ''}" if others else ""
         self.stdout.write(
