@@ -38,6 +38,7 @@ from arena.battles.selectors import SIDE_LABELS, arena_get, battle_get, battle_s
 from arena.battles.uploads import (
     battle_source_image,
     editing_contenders,
+    source_image_hold,
     uploads_delete_unused,
 )
 
@@ -120,6 +121,7 @@ def battle_create(
             arena=arena, rng=rng, editing=source is not None
         )
     with transaction.atomic():
+        source = source_image_hold(source)  # the sweep cannot delete it under this battle
         if prompt.pk is None:
             prompt.save()
         battle = Battle.objects.create(

@@ -1,0 +1,164 @@
+"""Attacks on what the video / image-edit / playground merge added: the upload sweep racing a
+battle or generation being created, file names the sweep must never follow out of the
+uploads folder, a hostile provider's words in the admin's Test generate page, and a provider's
+"video" that is really a playlist or a redirect into the network."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from arena.battles import services as battle_services
+from arena.battles.errors import InvalidInput
+from arena.battles.models import Battle, Contender, SourceImage
+from arena.battles.uploads import upload_store, uploads_delete_unused
+from arena.playground import services as playground_services
+from arena.playground.models import Generation
+from tests.arena.test_image_edit import png
+
+EDIT_ARENA = "image-editing"
+
+
+def _later() -> Any:
+    """A sweep's clock far enough ahead that every upload made now counts as old."""
+    return timezone.now() + timedelta(days=30)
+
+
+def _sweep_before(module: Any, monkeypatch: Any) -> None:
+    """Run the upload sweep at the moment `module` moderates the prompt: after the source
+    image was checked, before the battle or generation row is written."""
+    original = module.prompt_moderate
+
+    def moderate_then_sweep(text: str) -> None:
+        original(text)
+        assert uploads_delete_unused(now=_later()) == 1
+
+    monkeypatch.setattr(module, "prompt_moderate", moderate_then_sweep)
+
+
+# ------------------------------------------------ the sweep against a creation in flight
+@pytest.mark.django_db(transaction=True)
+def test_a_battle_whose_upload_the_sweep_just_deleted_is_a_clear_400(
+    demo_arena: Any, monkeypatch: Any, settings: Any
+) -> None:
+    """Not an IntegrityError at commit (a 500) nor a battle pointing at a deleted file."""
+    settings.ARENA_EMBEDDED_TASKS = False  # nothing is queued: only the rows matter here
+    monkeypatch.setattr(battle_services, "_enqueue_or_fail", lambda *a, **k: None)
+    upload = upload_store(raw=png(), voter_id="voter-a")
+    _sweep_before(battle_services, monkeypatch)
+    with pytest.raises(InvalidInput, match="not one of your uploads"):
+        battle_services.battle_create(
+            arena_slug=EDIT_ARENA,
+            voter_id="voter-a",
+            prompt_text="blur it",
+            source_image=upload.pk,
+        )
+    assert not Battle.objects.exists()
+    assert not SourceImage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generation_whose_upload_the_sweep_just_deleted_is_a_clear_400(
+    demo_arena: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(playground_services, "_enqueue_or_fail", lambda *a, **k: None)
+    upload = upload_store(raw=png(), voter_id="voter-a")
+    editor = Contender.objects.filter(arenas__slug=EDIT_ARENA, enabled=True).first()
+    assert editor is not None
+    _sweep_before(playground_services, monkeypatch)
+    with pytest.raises(InvalidInput, match="not one of your uploads"):
+        playground_services.generation_create(
+            arena_slug=EDIT_ARENA,
+            voter_id="voter-a",
+            model=editor.pk,
+            prompt_text="blur it",
+            source_image=upload.pk,
+        )
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_waits_for_a_battle_being_created_and_keeps_its_upload(
+    demo_arena: Any, monkeypatch: Any
+) -> None:
+    """The battle's row is written but not committed when the sweep looks: the sweep must
+    not delete the upload under it (the battle's commit would then fail)."""
+    monkeypatch.setattr(battle_services, "_enqueue_or_fail", lambda *a, **k: None)
+    upload = upload_store(raw=png(), voter_id="voter-a")
+    inserted, go = threading.Event(), threading.Event()
+    original = Battle.contender_on
+
+    def pause_inside_the_transaction(self: Battle, side: str) -> Contender:
+        inserted.set()
+        go.wait(10)
+        return original(self, side)
+
+    monkeypatch.setattr(Battle, "contender_on", pause_inside_the_transaction)
+    outcome: dict[str, Any] = {}
+
+    def create() -> None:
+        try:
+            outcome["battle"] = battle_services.battle_create(
+                arena_slug=EDIT_ARENA,
+                voter_id="voter-a",
+                prompt_text="blur it",
+                source_image=upload.pk,
+            )
+        except Exception as exc:  # noqa: BLE001 - the test reports what the creator got
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    def sweep() -> None:
+        try:
+            outcome["deleted"] = uploads_delete_unused(now=_later())
+        finally:
+            connection.close()
+
+    creator = threading.Thread(target=create)
+    creator.start()
+    assert inserted.wait(10)
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    sweeper.join(1.5)  # a sweep that does not wait for the creation is done by now
+    go.set()
+    creator.join(20)
+    sweeper.join(20)
+    assert "error" not in outcome, outcome
+    assert outcome["deleted"] == 0
+    assert SourceImage.objects.filter(pk=upload.pk).exists()
+    assert Battle.objects.get().source_image_id == upload.pk
+
+
+# ------------------------------------------------ file names the sweep must not follow
+@pytest.mark.parametrize(
+    "name",
+    ["../outside.txt", "/ABSOLUTE/outside.txt", "outputs/victim.webp", "uploads/../outputs/x"],
+)
+def test_the_sweep_deletes_only_files_in_the_uploads_folder(
+    db: None, settings: Any, tmp_path: Path, name: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A stored file name (a restored backup, an admin's slip, a row written by hand) that
+    points outside uploads/ costs the row only: the file it names stays, and the sweep goes
+    on with the next upload."""
+    media = Path(settings.MEDIA_ROOT)
+    (media / "outputs").mkdir(parents=True, exist_ok=True)
+    victims = [tmp_path / "outside.txt", media / "outputs" / "victim.webp", media / "outputs/x"]
+    for victim in victims:
+        victim.write_text("keep me")
+    name = name.replace("/ABSOLUTE", str(tmp_path))
+    innocent = upload_store(raw=png(), voter_id="voter-b")
+    hostile = upload_store(raw=png(), voter_id="voter-a")  # newer: swept first
+    innocent_file = media / str(innocent.file.name)
+    SourceImage.objects.filter(pk=hostile.pk).update(file=name)
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = uploads_delete_unused(now=_later())
+    assert deleted == 2
+    assert all(victim.read_text() == "keep me" for victim in victims)
+    assert not innocent_file.exists()
