@@ -162,3 +162,87 @@ def test_the_sweep_deletes_only_files_in_the_uploads_folder(
     assert deleted == 2
     assert all(victim.read_text() == "keep me" for victim in victims)
     assert not innocent_file.exists()
+
+
+# ------------------------------------------------ a "video" that makes ffmpeg read elsewhere
+PLAYLISTS = {
+    "hls": (
+        "clip.m3u8",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{secret}\n#EXT-X-ENDLIST\n",
+    ),
+    "concat": ("clip.ffconcat", "ffconcat version 1.0\nfile '{name}'\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PLAYLISTS))
+def test_a_playlist_naming_a_server_file_is_refused_and_reads_nothing(
+    tmp_path: Path, kind: str
+) -> None:
+    """An HLS playlist or a concat script whose segment is a file on the server: with only
+    the file protocol allowed, ffmpeg's HLS and concat demuxers would still read it and hand
+    its pixels back as the provider's video. Two walls: the provider's bytes are written
+    under a name without an extension (ffmpeg does not sniff HLS then), and only the MP4/MOV
+    and Matroska/WebM demuxers may open input at all (checked here on a file that has the
+    playlist's own extension, as if the first wall fell)."""
+    from arena.battles.media import MediaError
+    from arena.battles.media_video import VideoLimits, video_normalise, video_probe
+    from tests.arena.test_hostile_files import TARGET, make_video
+
+    make_video(tmp_path, "secret.mp4", "-f", "lavfi", "-i", "color=c=red:s=64x64:r=8", "-t", "1")
+    name, text = PLAYLISTS[kind]
+    script = text.format(secret=tmp_path / "secret.mp4", name="secret.mp4")
+    (tmp_path / name).write_text(script)
+    with pytest.raises(MediaError, match="not an MP4/MOV or WebM/Matroska video"):
+        video_probe(tmp_path / name, limits=VideoLimits())
+    with pytest.raises(MediaError, match="not an MP4/MOV or WebM/Matroska video"):
+        video_normalise(script.encode(), target=TARGET)
+
+
+# ------------------------------------------------ a hostile provider's words in the admin
+XSS = "<script>alert('provider')</script><img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def staff(db: None) -> Any:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_superuser("ops", "ops@example.org", "pw"))
+    return client
+
+
+@pytest.mark.parametrize("outcome", ["error", "revised_prompt"])
+def test_test_generate_shows_a_hostile_providers_text_as_text(
+    staff: Any, demo_arena: Any, monkeypatch: Any, outcome: str
+) -> None:
+    """An error message and a value the provider reports (OpenAI's revised_prompt, shown in
+    "Provider used" and "Everything recorded") reach the staff page escaped."""
+    from arena.battles.models import Provider
+    from tests.fakes import OpenAIImagesFake, start_fake
+
+    fake = OpenAIImagesFake()
+    if outcome == "error":
+        fake.fail_next(400, message=XSS)
+    server = start_fake(fake)
+    try:
+        monkeypatch.setenv("ARENA_TEST_OPENAI_KEY", "test-key")
+        provider = Provider.objects.create(
+            name="Hostile",
+            kind="openai_images",
+            base_url=server.base_url + "/v1",
+            api_key_env="ARENA_TEST_OPENAI_KEY",
+            options={"max_retries": 0},
+        )
+        contender = Contender.objects.create(name="h", provider=provider, model_id="dall-e-3")
+        page = staff.post(
+            f"/admin/battles/contender/{contender.pk}/test-generate/",
+            {"prompt": XSS, "seed": 0},
+        ).content.decode()
+    finally:
+        server.stop()
+    assert ("Failed:" in page) == (outcome == "error"), page[-2000:]
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(" in page
+    if outcome == "revised_prompt":
+        assert "revised_prompt=revised: &lt;script&gt;" in page
