@@ -12,6 +12,7 @@ from generators.base import ProviderError
 from generators.generic_http import fill
 from generators.netguard import UnsafeURL
 from tests.fakes import FakeProviderServer, GenericFake, ProviderFake, mp4_bytes
+from tests.fakes.testing import make_request
 from tests.generators.test_gen_generic_video import generic, video_request
 
 Serve = Callable[[ProviderFake], FakeProviderServer]
@@ -76,3 +77,27 @@ def test_a_prompt_cannot_rewrite_the_body_template(serve: Serve, prompt: str) ->
     generic(serve(fake).base_url, body_template=template).generate(video_request(prompt=prompt))
     assert fake.last_submit.json() == {"p": prompt, "m": "in-house-video", "d": 4.0, "s": 1234}
     assert fill({"p": "x {prompt} y"}, {"prompt": prompt}) == {"p": f"x {prompt} y"}
+
+
+def test_a_video_template_used_for_an_image_sends_null_not_a_crash(serve: Serve) -> None:
+    """One in-house server in an image and a video arena: the video-only placeholders of its
+    template have no value in an image request (was a KeyError: a 500 in Test generate)."""
+    fake = GenericFake()
+    template = {
+        "p": "{prompt}",
+        "w": "{width}",
+        "h": "{height}",
+        "d": "{duration_s}",
+        "f": "x{fps}",
+    }
+    result = generic(
+        serve(fake).base_url, path="/generate", body_template=template, response_path="output.b64"
+    ).generate(make_request(width=64, height=64))
+    assert result.content_type == "image/png"
+    assert fake.last_submit.json() == {
+        "p": "a red fox in the snow",
+        "w": 64,
+        "h": 64,
+        "d": None,
+        "f": "x",
+    }
