@@ -246,3 +246,17 @@ def test_test_generate_shows_a_hostile_providers_text_as_text(
     assert "&lt;script&gt;alert(" in page
     if outcome == "revised_prompt":
         assert "revised_prompt=revised: &lt;script&gt;" in page
+
+
+def test_an_upload_swept_while_it_is_being_served_is_a_404_not_a_500(voter: Any) -> None:
+    """The sweep deletes the row, then the file: a request that read the row just before
+    finds no file (the same 404 as a missing upload, no traceback)."""
+    from django.core.files.storage import default_storage
+
+    from tests.arena.test_image_edit import upload
+
+    made = upload(voter, png()).json()
+    assert voter.get(made["url"]).status_code == 200
+    default_storage.delete(SourceImage.objects.get(pk=made["id"]).file.name)
+    voter.client.raise_request_exception = False
+    assert voter.get(made["url"]).status_code == 404
