@@ -19,9 +19,9 @@ from PIL import Image
 
 from arena.battles.media_video import parse_ffmpeg_banner
 from arena.battles.models import Arena, Contender, Output, Provider, ProviderCheck
-from tests.arena.test_battle_params import probe
 from tests.fakes import FakeProviderServer, GenericFake, OpenAIImagesFake, start_fake
 from tests.fakes.testing import FAST_OPTIONS
+from tests.media_probe import video_probe_bytes
 
 VIDEOS = "/api/arenas/text-to-video/battles"
 IN_HOUSE = {
@@ -89,7 +89,8 @@ def test_a_video_battle_between_two_in_house_servers_delivers_one_form(
     for output in state["outputs"]:
         response = voter.get(output["url"])
         assert response["Content-Type"] == "video/mp4"
-        text, frames = probe(b"".join(response.streaming_content), tmp_path)
+        probed = video_probe_bytes(b"".join(response.streaming_content), tmp_path)
+        text, frames = probed.text, probed.frames
         info = parse_ffmpeg_banner(text)
         assert (info.width, info.height, info.fps, info.codec) == (486, 864, 24, "h264"), text
         assert abs(frames - 96) <= 1, text
@@ -130,7 +131,8 @@ def test_test_generate_of_a_video_contender_previews_the_clip_and_the_mapping(
     html = page.content.decode()
     assert "Success" in html, html[-3000:]
     assert '<video id="test-preview" controls muted' in html
-    text, frames = probe(data_url(html, "video/mp4"), tmp_path)
+    probed = video_probe_bytes(data_url(html, "video/mp4"), tmp_path)
+    text, frames = probed.text, probed.frames
     info = parse_ffmpeg_banner(text)
     assert (info.width, info.height, info.fps) == (864, 486, 24) and abs(frames - 96) <= 1
     with Image.open(io.BytesIO(data_url(html, "image/webp"))) as poster:

@@ -260,3 +260,42 @@ def test_an_upload_swept_while_it_is_being_served_is_a_404_not_a_500(voter: Any)
     default_storage.delete(SourceImage.objects.get(pk=made["id"]).file.name)
     voter.client.raise_request_exception = False
     assert voter.get(made["url"]).status_code == 404
+
+
+# ------------------------------------------------ a result far over the arena's own limit
+def test_a_result_over_the_output_limit_is_cut_while_downloading(
+    demo_arena: Any, settings: Any
+) -> None:
+    """The arena refuses any output over ARENA_OUTPUT_MAX_BYTES; a provider's download (a
+    video URL may be 500 MB by the generators' own default) stops at that limit instead of
+    being held whole in a worker's memory first."""
+    from arena.battles.generation import contender_test_generate, provider_config
+    from arena.battles.models import Arena, Provider
+    from tests.fakes import GenericFake, start_fake
+
+    settings.ARENA_OUTPUT_MAX_BYTES = 50_000
+    fake = GenericFake(api_key=None)
+    server = start_fake(fake)
+    try:
+        fake.video_url = fake.add_file(b"\0\0\0\x18ftypisom" + b"\0" * 400_000, "video/mp4")
+        provider = Provider.objects.create(
+            name="Huge",
+            kind="generic_http",
+            base_url=server.base_url,
+            options={"path": "/video", "response_path": "output.url", "max_retries": 0},
+        )
+        contender = Contender.objects.create(name="huge", provider=provider, model_id="h")
+        contender.arenas.add(Arena.objects.get(slug="text-to-video"))
+        assert provider_config(contender).options["max_bytes"] == 50_000
+        check = contender_test_generate(contender=contender, prompt="waves").check
+    finally:
+        server.stop()
+    assert not check.ok
+    assert "over the 50000 limit" in check.error or "exceeded the 50000 byte" in check.error
+    # an operator's smaller limit stays; a larger one cannot lift the arena's
+    provider.options["max_bytes"] = 1000
+    provider.save()
+    assert provider_config(contender).options["max_bytes"] == 1000
+    provider.options["max_bytes"] = 10**9
+    provider.save()
+    assert provider_config(contender).options["max_bytes"] == 50_000
