@@ -45,10 +45,9 @@ def _sweep_before(module: Any, monkeypatch: Any) -> None:
 # ------------------------------------------------ the sweep against a creation in flight
 @pytest.mark.django_db(transaction=True)
 def test_a_battle_whose_upload_the_sweep_just_deleted_is_a_clear_400(
-    demo_arena: Any, monkeypatch: Any, settings: Any
+    demo_arena: Any, monkeypatch: Any
 ) -> None:
     """Not an IntegrityError at commit (a 500) nor a battle pointing at a deleted file."""
-    settings.ARENA_EMBEDDED_TASKS = False  # nothing is queued: only the rows matter here
     monkeypatch.setattr(battle_services, "_enqueue_or_fail", lambda *a, **k: None)
     upload = upload_store(raw=png(), voter_id="voter-a")
     _sweep_before(battle_services, monkeypatch)
