@@ -86,7 +86,9 @@ def template_of(value: object, *, video: bool = False) -> Any:
 
 
 def fill(template: Any, values: Mapping[str, object]) -> Any:
-    """Substitute {placeholders} in string leaves; "{seed}" alone keeps the number's type."""
+    """Substitute {placeholders} in string leaves; "{seed}" alone keeps the number's type.
+    A placeholder the request has no value for (a video's {duration_s} in an image request)
+    is empty text, or null where it stands alone."""
     if isinstance(template, dict):
         return {k: fill(v, values) for k, v in template.items()}
     if isinstance(template, list):
@@ -94,7 +96,7 @@ def fill(template: Any, values: Mapping[str, object]) -> Any:
     if isinstance(template, str):
         whole = WHOLE.match(template)
         if whole:
-            return values[whole.group(1)]
+            return values.get(whole.group(1))
         return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), template)
     return template
 

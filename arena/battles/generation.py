@@ -78,6 +78,7 @@ def provider_config(contender: Contender) -> ProviderConfig:
                 f"{provider.name}) is not set"
             )
     options = {**provider.options, **contender.parameters}
+    options["max_bytes"] = _result_limit(options.get("max_bytes"))
     return ProviderConfig(
         kind=provider.kind,
         model_id=contender.model_id,
@@ -90,6 +91,16 @@ def provider_config(contender: Contender) -> ProviderConfig:
         else None,
         options=options,
     )
+
+
+def _result_limit(configured: object) -> int:
+    """The most a provider's result may be while it is read: the operator's max_bytes, never
+    over ARENA_OUTPUT_MAX_BYTES (anything larger is refused afterwards anyway, so a hostile
+    provider's 500 MB video URL stops at the arena's limit instead of filling a worker)."""
+    limit = int(settings.ARENA_OUTPUT_MAX_BYTES)
+    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
+        return min(int(configured), limit)
+    return limit
 
 
 def _claim(output_id: int) -> Output | None:

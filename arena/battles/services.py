@@ -44,6 +44,7 @@ from arena.battles.selectors import (
 from arena.battles.uploads import (
     battle_source_image,
     editing_contenders,
+    source_image_hold,
     uploads_delete_unused,
 )
 
@@ -138,6 +139,7 @@ def battle_create(
         params=chosen,
     )
     with transaction.atomic():
+        source = source_image_hold(source)  # the sweep cannot delete it under this battle
         claimed = (
             instant.stock_claim(
                 arena=arena,

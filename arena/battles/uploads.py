@@ -13,10 +13,12 @@ import hashlib
 import io
 import logging
 import math
+import re
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -35,6 +37,11 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 MIN_UPLOAD_SIDE = 16
+# The only file names the sweep deletes: what upload_store writes (its id, perhaps with the
+# storage's collision suffix). A row naming anything else (a restored backup, a hand edit)
+# costs its row only, never another file.
+UPLOAD_FILE_NAME = re.compile(r"uploads/[A-Za-z0-9_-]+\.png")
+NOT_YOURS = "source_image is not one of your uploads; upload the image first."
 
 
 def _allowed() -> str:
@@ -129,9 +136,12 @@ def _unused(uploads: QuerySet[SourceImage]) -> QuerySet[SourceImage]:
 
 
 def _file_delete(name: str) -> None:
+    if not UPLOAD_FILE_NAME.fullmatch(name):
+        logger.warning("not deleting %r: it is not a file of the uploads folder", name[:200])
+        return
     try:
         default_storage.delete(name)
-    except OSError:
+    except (OSError, SuspiciousFileOperation):
         logger.warning("could not delete the upload file %s", name, exc_info=True)
 
 
@@ -172,9 +182,20 @@ def battle_source_image(*, arena: Arena, voter_id: str, upload_id: object) -> So
     try:
         return upload_get_owned(upload_id=upload_id, voter_id=voter_id)
     except NotFound:
-        raise InvalidInput(
-            "source_image is not one of your uploads; upload the image first."
-        ) from None
+        raise InvalidInput(NOT_YOURS) from None
+
+
+def source_image_hold(upload: SourceImage | None) -> SourceImage | None:
+    """Called inside the transaction that writes the battle or generation: lock the upload's
+    row, so the sweep (which locks it before deleting) waits for that commit and then finds
+    it used; one the sweep deleted since it was checked is refused like a missing one (not
+    an IntegrityError at commit)."""
+    if upload is None:
+        return None
+    held = SourceImage.objects.select_for_update(no_key=True).filter(pk=upload.pk).first()
+    if held is None:
+        raise InvalidInput(NOT_YOURS)
+    return held
 
 
 def editing_contenders(contenders: list[Contender]) -> list[Contender]:

@@ -25,9 +25,11 @@ def upload_file(request: HttpRequest, upload_id: str) -> HttpResponseBase:
         )
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    response = FileResponse(
-        default_storage.open(upload.file.name or "", "rb"), content_type=upload.content_type
-    )
+    try:
+        handle = default_storage.open(upload.file.name or "", "rb")
+    except FileNotFoundError:  # the sweep deleted it since the row was read
+        raise Http404("There is no such upload.") from None
+    response = FileResponse(handle, content_type=upload.content_type)
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = OUTPUT_FILE_CSP

@@ -27,7 +27,7 @@ from arena.battles.params import battle_params_resolve
 from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.selectors import arena_contenders, arena_get, contender_public, uuid_or_none
 from arena.battles.services import prompt_clean
-from arena.battles.uploads import battle_source_image, editing_contenders
+from arena.battles.uploads import battle_source_image, editing_contenders, source_image_hold
 from arena.playground.models import Generation
 from generators.base import BadConfiguration, GenerationRequest, GeneratorError, get_generator
 
@@ -92,6 +92,7 @@ def generation_create(
     prompt_moderate(text)
     contender = playground_model(arena=arena, model=model)
     with transaction.atomic():
+        source = source_image_hold(source)  # the sweep cannot delete it under this generation
         generation = Generation.objects.create(
             arena=arena,
             contender=contender,
