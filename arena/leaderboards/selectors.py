@@ -40,12 +40,14 @@ def leaderboard_latest(*, arena: Arena, category: str = "") -> BoardJSON:
     if snapshot is None:
         board = live_elo_board(arena=arena)
         live = [BoardRow.from_dict(row) for row in cast("list[dict[str, Any]]", board["rows"])]
+        # no rating or rank without evidence, even on the live Elo board (the Elo is shown
+        # as such, as on a refreshed board)
         board["rows"] = [
             replace(
                 row,
                 elo=row.rating,
                 provisional=row.votes < arena.rank_min_votes,
-                # no rank without evidence, even on the live Elo board
+                rating=None if row.votes < arena.rank_min_votes else row.rating,
                 rank=None if row.votes < arena.rank_min_votes else row.rank,
             ).as_dict()
             for row in live

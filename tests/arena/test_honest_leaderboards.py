@@ -411,4 +411,4 @@ def test_before_the_first_refresh_the_board_counts_every_vote_already_cast(
         )
         assert row["wins"] == wins
         assert row["ties"] == sum(v.choice == Choice.TIE for v in played)
-    assert sorted(r["rating"] for r in board["rows"]) != [1000.0] * 3
+    assert sorted(r["elo"] for r in board["rows"]) != [1000.0] * 3
