@@ -420,12 +420,19 @@ def _withdraw(entries: list[InstantOutput], code: str) -> int:
     for the daily budget until it is a day old)."""
     if not entries:
         return 0
-    ids = [e.pk for e in entries]
-    withdrawn = InstantOutput.objects.filter(pk__in=ids, consumed_at__isnull=True).update(
-        status=OutputStatus.FAILED, error_code=code, file="", poster=""
-    )
-    _files_delete([name for e in entries for name in (e.file.name, e.poster.name)])
-    return withdrawn
+    with transaction.atomic():
+        # Read again under the row locks: a battle may have taken one since the caller listed
+        # it (its file is the battle's now), or its output may have been made meanwhile.
+        locked = list(
+            InstantOutput.objects.select_for_update()
+            .filter(pk__in=[e.pk for e in entries], consumed_at__isnull=True)
+            .only("pk", "file", "poster")
+        )
+        InstantOutput.objects.filter(pk__in=[e.pk for e in locked]).update(
+            status=OutputStatus.FAILED, error_code=code, file="", poster=""
+        )
+    _files_delete([name for e in locked for name in (e.file.name, e.poster.name)])
+    return len(locked)
 
 
 def instant_stock_clean(*, now: datetime | None = None) -> int:

@@ -1,0 +1,97 @@
+"""Attacks on instant battles (arena/battles/instant.py), each played against the real path:
+a stock file deleted under the battle that took it, the instant/live difference naming a model,
+stock served twice, the stock made to cost more than the battles it serves, a bot's vote on a
+battle that is ready at once."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from arena.battles import instant, services
+from arena.battles.models import (
+    Arena,
+    Battle,
+    BattleStatus,
+    Contender,
+    InstantOutput,
+    OutputStatus,
+)
+from arena.battles.selectors import contenders_playing
+
+SLUG = "text-to-image"
+
+
+@pytest.fixture
+def instant_on(settings: Any) -> None:
+    settings.ARENA_INSTANT_BATTLES = True
+
+
+def _arena(*, stock: int, playing: int | None = None) -> Arena:
+    arena = Arena.objects.get(slug=SLUG)
+    arena.instant_stock = stock
+    arena.save(update_fields=["instant_stock"])
+    if playing is not None:
+        for contender in contenders_playing(arena=arena)[playing:]:
+            Contender.objects.filter(pk=contender.pk).update(enabled=False)
+    return arena
+
+
+def _fill(run_on_commit: Any, arena: Arena) -> int:
+    return int(run_on_commit(instant.instant_stock_fill, arena_id=arena.pk))
+
+
+def _no_refill(monkeypatch: Any) -> None:
+    monkeypatch.setattr(instant, "stock_fill_soon", lambda **_: None)
+
+
+def _random_battle(run_on_commit: Any, voter_id: str, **kwargs: Any) -> Battle:
+    return run_on_commit(
+        services.battle_create, arena_slug=SLUG, voter_id=voter_id, random_prompt=True, **kwargs
+    )
+
+
+def _files_of(battle: Battle) -> list[str]:
+    return [o.file.name for o in battle.outputs.all()]
+
+
+# ------------------------------------------------------------- reuse, and files deleted in use
+@pytest.mark.parametrize("why", ["expired", "stuck"])
+def test_the_cleanup_never_deletes_a_file_a_battle_took_meanwhile(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any, settings: Any, why: str
+) -> None:
+    """The cleanup lists stale stock, then withdraws it: a battle that takes one of the listed
+    outputs between the two (stock past its age, or made just after the arena's timeout) owns
+    its file, which must survive and be served; the outputs stay the battle's."""
+    _no_refill(monkeypatch)
+    arena = _arena(stock=1, playing=2)
+    if why == "expired":
+        _fill(run_on_commit, arena)
+        now = timezone.now() + timedelta(seconds=settings.ARENA_INSTANT_MAX_AGE_S + 1)
+    else:
+        assert instant.instant_stock_fill(arena_id=arena.pk) == 2  # queued, the worker late
+        now = timezone.now() + timedelta(
+            seconds=arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S + 1
+        )
+    taken: list[Battle] = []
+    real_withdraw = instant._withdraw
+
+    def battle_in_between(entries: list[InstantOutput], code: str) -> int:
+        if entries and not taken:
+            for entry in entries:  # the late worker finishes now (no-op when made already)
+                instant.instant_output_generate(entry_id=entry.pk)
+            taken.append(_random_battle(run_on_commit, "v"))
+        return real_withdraw(entries, code)
+
+    monkeypatch.setattr(instant, "_withdraw", battle_in_between)
+    instant.instant_stock_clean(now=now)
+    assert taken and taken[0].status == BattleStatus.READY
+    files = [name for o in taken[0].outputs.all() for name in (o.file.name,)]
+    assert all(files) and all(default_storage.exists(name) for name in files)
+    served = InstantOutput.objects.filter(consumed_by=taken[0])
+    assert served.count() == 2 and not served.filter(status=OutputStatus.FAILED).exists()
