@@ -40,7 +40,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from arena.battles.errors import FailureCode
@@ -164,7 +164,10 @@ def stock_claim(
     )
     if voter_id:
         used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
+        ready = ready.exclude(prompt__text_hash__in=used)
         lows = lows.exclude(prompt__text_hash__in=used)
+    if not _every_model_stocked(arena=arena, ready=ready, params=params):
+        return None
     passed: list[int] = []
     for _ in range(4):
         first = (
@@ -199,6 +202,19 @@ def stock_claim(
         prompt = Prompt.objects.get(pk=first.prompt_id)
         return Claimed(prompt, first, second) if low == left else Claimed(prompt, second, first)
     return None
+
+
+def _every_model_stocked(*, arena: Arena, ready: QuerySet[InstantOutput], params: object) -> bool:
+    """Does every playing model have a servable output? Else no battle is instant: were only
+    the pairs of a model without stock (just added, its stock withdrawn, drawn dry) generated
+    live, "live" would name that model to its voter (tests/arena/test_instant_attacks.py)."""
+    playing = contenders_playing(arena=arena)
+    wanted = Q(pk__in=[])
+    for contender in playing:
+        fingerprint = stock_fingerprint(arena=arena, contender=contender, params=params)
+        wanted |= Q(contender=contender, fingerprint=fingerprint)
+    stocked = ready.filter(wanted).values("contender_id").distinct().count()
+    return stocked == len(playing)
 
 
 def stock_consume(*, battle: Battle, claimed: Claimed) -> None:

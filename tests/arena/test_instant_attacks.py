@@ -95,3 +95,29 @@ def test_the_cleanup_never_deletes_a_file_a_battle_took_meanwhile(
     assert all(files) and all(default_storage.exists(name) for name in files)
     served = InstantOutput.objects.filter(consumed_by=taken[0])
     assert served.count() == 2 and not served.filter(status=OutputStatus.FAILED).exists()
+
+
+# -------------------------------------------------------------------------- deanonymisation
+def test_instant_or_live_does_not_say_whether_an_unstocked_model_is_in_the_pair(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    """A model with no stock yet (just added, its stock withdrawn after a change, or drawn so
+    often it ran dry) must not make exactly its own battles the live ones: a voter would read
+    "generated live" as "the new model is in this pair" and know whom to vote for. While any
+    playing model has no ready stock, every battle is generated live."""
+    _no_refill(monkeypatch)
+    arena = _arena(stock=4, playing=3)
+    newcomer = contenders_playing(arena=arena)[-1]
+    Contender.objects.filter(pk=newcomer.pk).update(enabled=False)
+    _fill(run_on_commit, arena)  # the two others stocked; then the newcomer starts playing
+    Contender.objects.filter(pk=newcomer.pk).update(enabled=True)
+    outcomes: dict[bool, set[bool]] = {True: set(), False: set()}
+    for seed in range(12):
+        battle = _random_battle(run_on_commit, f"v{seed}", rng=random.Random(seed))
+        with_newcomer = newcomer.pk in (battle.left_id, battle.right_id)
+        outcomes[with_newcomer].add(battle.status == BattleStatus.READY)
+    assert outcomes[True] and outcomes[False]  # both kinds of pair were drawn
+    assert outcomes == {True: {False}, False: {False}}  # all live: nothing to tell them apart
+    # once the newcomer is stocked too, battles are instant again, whatever the pair
+    _fill(run_on_commit, arena)
+    assert _random_battle(run_on_commit, "after", rng=random.Random(0)).status == "ready"
