@@ -121,3 +121,71 @@ def test_instant_or_live_does_not_say_whether_an_unstocked_model_is_in_the_pair(
     # once the newcomer is stocked too, battles are instant again, whatever the pair
     _fill(run_on_commit, arena)
     assert _random_battle(run_on_commit, "after", rng=random.Random(0)).status == "ready"
+
+
+def test_a_redelivered_generation_task_never_touches_the_file_a_battle_took(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    """A worker dies mid-output and the broker hands the task out again: both copies make the
+    output; the first to finish is taken by a battle, the second must neither replace nor
+    delete that file (nor hand its own bytes to anyone)."""
+    from arena.battles import generation
+
+    _no_refill(monkeypatch)
+    arena = _arena(stock=1, playing=2)
+    assert instant.instant_stock_fill(arena_id=arena.pk) == 2  # queued, not run
+    first, second = InstantOutput.objects.order_by("pk")
+    real_render = generation.output_render
+    battles: list[Battle] = []
+
+    def render_slowly(**kwargs: Any) -> Any:
+        fields = real_render(**kwargs)
+        if not battles and kwargs["owner"].pk == first.pk:
+            # meanwhile the redelivered copy finishes, the partner too, and a battle takes both
+            battles.append(Battle())
+            instant.instant_output_generate(entry_id=first.pk)
+            instant.instant_output_generate(entry_id=second.pk)
+            battles[0] = _random_battle(run_on_commit, "v")
+        return fields
+
+    monkeypatch.setattr(generation, "output_render", render_slowly)
+    instant.instant_output_generate(entry_id=first.pk)  # the late copy finishes last
+    battle = battles[0]
+    assert battle.status == BattleStatus.READY
+    files = [o.file.name for o in battle.outputs.all()]
+    assert all(files) and all(default_storage.exists(name) for name in files)
+    stale = [n for n in default_storage.listdir("outputs")[1] if first.token in n]
+    assert [f"outputs/{n}" for n in stale if f"outputs/{n}" not in files] == []  # no orphan
+    instant.instant_output_generate(entry_id=first.pk)  # a third delivery, after the battle
+    assert all(default_storage.exists(name) for name in files)
+    assert not InstantOutput.objects.filter(consumed_at__isnull=True, status="ready").exists()
+
+
+# ------------------------------------------------------------------------------------ votes
+def test_a_bot_voting_the_moment_an_instant_battle_opens_is_not_counted(
+    demo_arena: Any,
+    instant_on: None,
+    run_on_commit: Any,
+    voter: Any,
+    settings: Any,
+    monkeypatch: Any,
+) -> None:
+    """ready_at of an instant battle is its creation (when its voter first gets the outputs),
+    not when the stock was made: a vote sent with the creation's answer is "too fast"."""
+    _no_refill(monkeypatch)
+    settings.ARENA_MIN_VOTE_SECONDS = 1.0
+    arena = _arena(stock=2, playing=2)
+    _fill(run_on_commit, arena)
+    InstantOutput.objects.update(finished_at=timezone.now() - timedelta(minutes=5))
+    state = voter.post(f"/api/arenas/{SLUG}/battles", {"random_prompt": True}).json()
+    assert state["status"] == "ready"
+    battle = Battle.objects.get(pk=state["id"])
+    answer = voter.post(f"/api/battles/{state['id']}/vote", {"choice": "left"}).json()
+    assert answer["counted"] is False and "too soon" in answer["not_counted_reason"]
+    assert battle.ready_at is not None
+    assert abs(battle.ready_at - battle.created_at) < timedelta(seconds=1)
+    # a human who looks for the minimum time is counted as on a live battle
+    state = voter.post(f"/api/arenas/{SLUG}/battles", {"random_prompt": True}).json()
+    assert state["status"] == "ready"
+    Battle.objects.filter(pk=state["id"]).update(ready_at=timezone.now() - timedelta(seconds=1.5))
+    assert voter.post(f"/api/battles/{state['id']}/vote", {"choice": "left"}).json()["counted"]
