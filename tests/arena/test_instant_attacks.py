@@ -189,3 +189,49 @@ def test_a_bot_voting_the_moment_an_instant_battle_opens_is_not_counted(
     assert state["status"] == "ready"
     Battle.objects.filter(pk=state["id"]).update(ready_at=timezone.now() - timedelta(seconds=1.5))
     assert voter.post(f"/api/battles/{state['id']}/vote", {"choice": "left"}).json()["counted"]
+
+
+def test_an_instant_battle_reads_like_a_live_one_once_ready(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, voter: Any, monkeypatch: Any
+) -> None:
+    """Nothing the voter receives names the stock: the state has the same fields (no timings,
+    seed or parameters used), the files the same headers (no file name, which for stock holds
+    the stock's token; no date; one byte count for both sides)."""
+    _no_refill(monkeypatch)
+    arena = _arena(stock=1, playing=2)
+    _fill(run_on_commit, arena)
+    fast = voter.post(f"/api/arenas/{SLUG}/battles", {"random_prompt": True}).json()
+    assert fast["status"] == "ready"
+    live = run_on_commit(voter.post, f"/api/arenas/{SLUG}/battles", {"random_prompt": True}).json()
+    live = voter.get(f"/api/battles/{live['id']}").json()
+    assert live["status"] == "ready"
+    assert (
+        not Battle.objects.get(pk=live["id"])
+        .outputs.filter(file__in=InstantOutput.objects.values("file"))
+        .exclude(file="")
+        .exists()
+    )
+
+    def shape(state: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted(state)), tuple(tuple(sorted(o)) for o in state["outputs"])
+
+    assert shape(fast) == shape(live)
+    text = repr(fast).casefold()
+    assert not any(word in text for word in ("latency", "seed", "instant", "stock", "_at"))
+
+    def headers(state: dict[str, Any]) -> list[dict[str, str]]:
+        got = []
+        for side in state["outputs"]:
+            response = voter.get(side["url"])
+            assert response.status_code == 200
+            got.append({k.casefold(): v for k, v in response.items()})
+        return got
+
+    fast_headers, live_headers = headers(fast), headers(live)
+    entry_tokens = set(InstantOutput.objects.values_list("token", flat=True))
+    for one in (*fast_headers, *live_headers):
+        assert one["content-disposition"] == "inline"
+        assert "last-modified" not in one and "etag" not in one
+        assert not any(token in value for token in entry_tokens for value in one.values())
+    assert fast_headers[0] == fast_headers[1]  # byte count included: padded alike
+    assert {k for h in fast_headers for k in h} == {k for h in live_headers for k in h}
