@@ -235,3 +235,23 @@ def test_an_instant_battle_reads_like_a_live_one_once_ready(
         assert not any(token in value for token in entry_tokens for value in one.values())
     assert fast_headers[0] == fast_headers[1]  # byte count included: padded alike
     assert {k for h in fast_headers for k in h} == {k for h in live_headers for k in h}
+
+
+def test_stock_a_battle_took_is_never_served_again_even_once_that_battle_is_gone(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
+) -> None:
+    """Deleting the battle (an operator, retention) must not return its outputs to the stock:
+    they were shown once, so their bytes may be known with their model."""
+    _no_refill(monkeypatch)
+    arena = _arena(stock=1, playing=2)
+    _fill(run_on_commit, arena)
+    first = _random_battle(run_on_commit, "v1")
+    assert first.status == BattleStatus.READY
+    shown = set(first.outputs.values_list("file", flat=True))
+    Battle.objects.filter(pk=first.pk).delete()
+    assert InstantOutput.objects.filter(consumed_at__isnull=False).count() == 2
+    again = _random_battle(run_on_commit, "v2")
+    assert again.status != BattleStatus.READY
+    assert not shown & set(again.outputs.values_list("file", flat=True))
+    instant.instant_stock_clean()
+    assert InstantOutput.objects.filter(consumed_at__isnull=True, status="ready").count() == 0
