@@ -31,6 +31,7 @@ import json
 import logging
 import random
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -231,6 +232,7 @@ def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
     InstantOutput.objects.filter(pk__in=[claimed.left.pk, claimed.right.pk]).update(
         consumed_by=battle, file="", poster=""
     )
+    _alone_withdraw(arena_id=battle.arena_id, prompt_ids=[claimed.prompt.pk])
     instant_battle_served.send(sender=Battle, battle=battle)
     transaction.on_commit(partial(stock_fill_soon, arena_id=battle.arena_id))
 
@@ -422,7 +424,7 @@ def _finish(entry_id: int, *, fields: dict[str, object], failed_code: str = "") 
 
 
 # -------------------------------------------------------------------------------- maintenance
-def _files_delete(names: list[object]) -> None:
+def _files_delete(names: Sequence[object]) -> None:
     for name in names:
         if name:
             try:
@@ -439,16 +441,33 @@ def _withdraw(entries: list[InstantOutput], code: str) -> int:
     with transaction.atomic():
         # Read again under the row locks: a battle may have taken one since the caller listed
         # it (its file is the battle's now), or its output may have been made meanwhile.
+        # (SKIP LOCKED: a row another transaction holds is being taken by a battle.)
         locked = list(
-            InstantOutput.objects.select_for_update()
+            InstantOutput.objects.select_for_update(skip_locked=True)
             .filter(pk__in=[e.pk for e in entries], consumed_at__isnull=True)
             .only("pk", "file", "poster")
         )
         InstantOutput.objects.filter(pk__in=[e.pk for e in locked]).update(
             status=OutputStatus.FAILED, error_code=code, file="", poster=""
         )
-    _files_delete([name for e in locked for name in (e.file.name, e.poster.name)])
+        names = [name for e in locked for name in (e.file.name, e.poster.name)]
+        # once the withdrawal is committed (a battle's transaction may roll back)
+        transaction.on_commit(partial(_files_delete, names))
     return len(locked)
+
+
+def _alone_withdraw(*, arena_id: int, prompt_ids: list[int] | None = None) -> int:
+    """Withdraw an output left alone on its prompt (the others taken by battles, or withdrawn):
+    no pair can take it, yet counted as stock it would stop the fill (with five models one is
+    left on every prompt: after about a hundred battles no battle would be instant until they
+    expire), and it keeps its prompt from being made again."""
+    stock = InstantOutput.objects.filter(
+        arena_id=arena_id, consumed_at__isnull=True, status__in=IN_STOCK
+    )
+    if prompt_ids is not None:
+        stock = stock.filter(prompt_id__in=prompt_ids)
+    alone = stock.values("prompt_id").annotate(n=Count("pk")).filter(n=1).values_list("prompt_id")
+    return _withdraw(list(stock.filter(prompt_id__in=alone)), "alone")
 
 
 def instant_stock_clean(*, now: datetime | None = None) -> int:
@@ -482,6 +501,7 @@ def instant_stock_clean(*, now: datetime | None = None) -> int:
         withdrawn += _withdraw(changed, "withdrawn")
         withdrawn += _withdraw(old, "expired")
         withdrawn += _withdraw(stuck, FailureCode.TIMEOUT)
+        withdrawn += _alone_withdraw(arena_id=arena.pk)
     keep_after = now - timedelta(seconds=max(86400.0, settings.ARENA_INSTANT_MAX_AGE_S) + 3600)
     # Consumed rows have no file (their battle has it); failed ones none either.
     InstantOutput.objects.filter(created_at__lt=keep_after).filter(

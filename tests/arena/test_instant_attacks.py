@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db.models import Count
 from django.utils import timezone
 
 from arena.battles import instant, services
@@ -89,7 +90,7 @@ def test_the_cleanup_never_deletes_a_file_a_battle_took_meanwhile(
         return real_withdraw(entries, code)
 
     monkeypatch.setattr(instant, "_withdraw", battle_in_between)
-    instant.instant_stock_clean(now=now)
+    run_on_commit(instant.instant_stock_clean, now=now)
     assert taken and taken[0].status == BattleStatus.READY
     files = [name for o in taken[0].outputs.all() for name in (o.file.name,)]
     assert all(files) and all(default_storage.exists(name) for name in files)
@@ -281,3 +282,33 @@ def test_a_prompt_seen_again_tells_nothing_about_the_pair(
     again = [pairs for pairs in seen.values() if len(pairs) > 1]
     assert len(seen) >= 2  # the stock served several battles
     assert not again, f"prompts served again, to disjoint pairs: {again}"
+
+
+# ----------------------------------------------------------------------- budget and liveness
+def test_the_stock_never_fills_up_with_outputs_no_pair_can_take(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, settings: Any
+) -> None:
+    """Each battle takes two of a prompt's outputs, made by every playing model: with five
+    models one is left alone on every prompt. Counted as stock, those single outputs would
+    stop the fill while no pair can take them: after ~100 battles (one voter's few minutes)
+    every battle would be live until they expire a day later, the day's budget spent on them.
+    """
+    settings.ARENA_INSTANT_DEBOUNCE_S = 0  # every miss may top up (inline)
+    arena = _arena(stock=2)
+    assert len(contenders_playing(arena=arena)) == 5
+    _fill(run_on_commit, arena)
+    statuses = [
+        _random_battle(run_on_commit, f"v{seed}", rng=random.Random(seed)).status
+        for seed in range(30)
+    ]
+    assert statuses[-10:].count(BattleStatus.READY) >= 8, statuses
+    alone = [
+        prompt
+        for prompt, n in InstantOutput.objects.filter(
+            consumed_at__isnull=True, status__in=instant.IN_STOCK
+        )
+        .values_list("prompt_id")
+        .annotate(n=Count("pk"))
+        if n == 1
+    ]
+    assert alone == []
