@@ -312,3 +312,27 @@ def test_the_stock_never_fills_up_with_outputs_no_pair_can_take(
         if n == 1
     ]
     assert alone == []
+
+
+def test_draining_the_stock_is_held_to_the_battle_rate_limits(
+    demo_arena: Any,
+    instant_on: None,
+    run_on_commit: Any,
+    make_voter: Any,
+    settings: Any,
+    monkeypatch: Any,
+) -> None:
+    """An instant battle spends the same creation budget as a live one, per voter and per
+    network: many voter ids from one address take no more stock than one address may."""
+    _no_refill(monkeypatch)
+    settings.ARENA_RATE_BATTLES_PER_VOTER = 2
+    settings.ARENA_RATE_BATTLES_PER_ADDRESS = 3
+    arena = _arena(stock=6, playing=2)
+    _fill(run_on_commit, arena)
+    first, second = make_voter(), make_voter()
+    codes = [
+        client.post(f"/api/arenas/{SLUG}/battles", {"random_prompt": True}).status_code
+        for client in (first, second, first, second, first)
+    ]
+    assert codes == [201, 201, 201, 429, 429]  # the address's third, then its limit
+    assert InstantOutput.objects.filter(consumed_at__isnull=False).count() == 3 * 2
