@@ -31,6 +31,7 @@ import json
 import logging
 import random
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -40,7 +41,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from arena.battles.errors import FailureCode
@@ -164,7 +165,10 @@ def stock_claim(
     )
     if voter_id:
         used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
+        ready = ready.exclude(prompt__text_hash__in=used)
         lows = lows.exclude(prompt__text_hash__in=used)
+    if not _every_model_stocked(arena=arena, ready=ready, params=params):
+        return None
     passed: list[int] = []
     for _ in range(4):
         first = (
@@ -201,6 +205,19 @@ def stock_claim(
     return None
 
 
+def _every_model_stocked(*, arena: Arena, ready: QuerySet[InstantOutput], params: object) -> bool:
+    """Does every playing model have a servable output? Else no battle is instant: were only
+    the pairs of a model without stock (just added, its stock withdrawn, drawn dry) generated
+    live, "live" would name that model to its voter (tests/arena/test_instant_attacks.py)."""
+    playing = contenders_playing(arena=arena)
+    wanted = Q(pk__in=[])
+    for contender in playing:
+        fingerprint = stock_fingerprint(arena=arena, contender=contender, params=params)
+        wanted |= Q(contender=contender, fingerprint=fingerprint)
+    stocked = ready.filter(wanted).values("contender_id").distinct().count()
+    return stocked == len(playing)
+
+
 def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
     """The battle's two outputs from the claimed ones (new tokens; the files move to the
     battle and are served like any other output), and the battle ready at once."""
@@ -215,6 +232,7 @@ def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
     InstantOutput.objects.filter(pk__in=[claimed.left.pk, claimed.right.pk]).update(
         consumed_by=battle, file="", poster=""
     )
+    _alone_withdraw(arena_id=battle.arena_id, prompt_ids=[claimed.prompt.pk])
     instant_battle_served.send(sender=Battle, battle=battle)
     transaction.on_commit(partial(stock_fill_soon, arena_id=battle.arena_id))
 
@@ -406,7 +424,7 @@ def _finish(entry_id: int, *, fields: dict[str, object], failed_code: str = "") 
 
 
 # -------------------------------------------------------------------------------- maintenance
-def _files_delete(names: list[object]) -> None:
+def _files_delete(names: Sequence[object]) -> None:
     for name in names:
         if name:
             try:
@@ -420,12 +438,36 @@ def _withdraw(entries: list[InstantOutput], code: str) -> int:
     for the daily budget until it is a day old)."""
     if not entries:
         return 0
-    ids = [e.pk for e in entries]
-    withdrawn = InstantOutput.objects.filter(pk__in=ids, consumed_at__isnull=True).update(
-        status=OutputStatus.FAILED, error_code=code, file="", poster=""
+    with transaction.atomic():
+        # Read again under the row locks: a battle may have taken one since the caller listed
+        # it (its file is the battle's now), or its output may have been made meanwhile.
+        # (SKIP LOCKED: a row another transaction holds is being taken by a battle.)
+        locked = list(
+            InstantOutput.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[e.pk for e in entries], consumed_at__isnull=True)
+            .only("pk", "file", "poster")
+        )
+        InstantOutput.objects.filter(pk__in=[e.pk for e in locked]).update(
+            status=OutputStatus.FAILED, error_code=code, file="", poster=""
+        )
+        names = [name for e in locked for name in (e.file.name, e.poster.name)]
+        # once the withdrawal is committed (a battle's transaction may roll back)
+        transaction.on_commit(partial(_files_delete, names))
+    return len(locked)
+
+
+def _alone_withdraw(*, arena_id: int, prompt_ids: list[int] | None = None) -> int:
+    """Withdraw an output left alone on its prompt (the others taken by battles, or withdrawn):
+    no pair can take it, yet counted as stock it would stop the fill (with five models one is
+    left on every prompt: after about a hundred battles no battle would be instant until they
+    expire), and it keeps its prompt from being made again."""
+    stock = InstantOutput.objects.filter(
+        arena_id=arena_id, consumed_at__isnull=True, status__in=IN_STOCK
     )
-    _files_delete([name for e in entries for name in (e.file.name, e.poster.name)])
-    return withdrawn
+    if prompt_ids is not None:
+        stock = stock.filter(prompt_id__in=prompt_ids)
+    alone = stock.values("prompt_id").annotate(n=Count("pk")).filter(n=1).values_list("prompt_id")
+    return _withdraw(list(stock.filter(prompt_id__in=alone)), "alone")
 
 
 def instant_stock_clean(*, now: datetime | None = None) -> int:
@@ -459,6 +501,7 @@ def instant_stock_clean(*, now: datetime | None = None) -> int:
         withdrawn += _withdraw(changed, "withdrawn")
         withdrawn += _withdraw(old, "expired")
         withdrawn += _withdraw(stuck, FailureCode.TIMEOUT)
+        withdrawn += _alone_withdraw(arena_id=arena.pk)
     keep_after = now - timedelta(seconds=max(86400.0, settings.ARENA_INSTANT_MAX_AGE_S) + 3600)
     # Consumed rows have no file (their battle has it); failed ones none either.
     InstantOutput.objects.filter(created_at__lt=keep_after).filter(
