@@ -83,3 +83,21 @@ def test_a_success_still_resets_a_failure_streak(demo_arena: Any) -> None:
     Contender.objects.filter(pk=output.contender_id).update(failure_streak=2)
     generation.output_generate(output_id=output.pk)
     assert Contender.objects.get(pk=output.contender_id).failure_streak == 0
+
+
+def test_creating_a_battle_reads_neither_it_back_nor_its_arena_twice(
+    demo_arena: Any, voter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The answer to the POST is the battle as stored, from the objects in hand."""
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        response = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"})
+    assert response.status_code == 201, response.content
+    state = response.json()
+    assert state["status"] == "pending" and state["prompt"] == "a cat"
+    assert [o["status"] for o in state["outputs"]] == ["pending", "pending"]
+    reads = [s for s in statements(queries) if s.startswith("SELECT")]
+    assert not [s for s in reads if 'FROM "battles_battle"' in s or 'FROM "battles_output"' in s]
+    assert len([s for s in reads if 'FROM "battles_arena"' in s]) == 1, reads
