@@ -39,8 +39,12 @@ def test_a_side_is_a_few_statements_none_of_them_a_wide_join(
     ):
         generation.output_generate(output_id=right)
     sql = statements(queries)
-    # claim: lock + outputs + UPDATE output; finish: lock + outputs + UPDATE output + battle
-    assert len(sql) <= 7, sql
+    # claim: the battle's id, one conditional UPDATE (no lock on the battle), battle +
+    # outputs; finish: lock + outputs + UPDATE output + UPDATE battle
+    assert len(sql) <= 9, sql
+    # the claim locks nothing but its own output's row: the other side's claim never waits
+    claim = sql[: next(i for i, s in enumerate(sql) if "FOR UPDATE" in s)]
+    assert len(claim) >= 3 and not [s for s in claim if "FOR UPDATE" in s]
     widest = max(s.count(" JOIN ") for s in sql)
     assert widest <= 3, [s for s in sql if s.count(" JOIN ") == widest]
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.READY
