@@ -91,6 +91,9 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Under ASGI every concurrent request runs in its own thread: a bounded pool, checked on
         # checkout so a restarted server is survived, instead of one connection per thread.
+        # Django's backend with that check made free for a connection whose socket shows it
+        # alive (arena/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "arena.postgresql"
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

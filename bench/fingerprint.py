@@ -240,7 +240,8 @@ def legacy_code() -> Iterator[None]:
     )
     selectors.battle_state = services.battle_state = generation.battle_state = old_state
     generation._store_file = old_store
-    generation._public_state = lambda battle_id: {"n": next(counter)}  # always "changed"
+    # always "changed" (a push after every side), and what is pushed is the old state
+    generation._public_state = lambda battle: {**old_state(battle), "n": next(counter)}
     try:
         yield
     finally:

@@ -75,18 +75,23 @@ def battle_create(request: HttpRequest, slug: str) -> JsonResponse:
         raise InvalidInput('Send {"prompt": "..."} or {"random_prompt": true}.')
     if random_prompt and body.get("prompt") not in (None, ""):
         raise InvalidInput('Send either a prompt or "random_prompt": true, not both.')
+    voter_id = voter_id_from_session(request.session)
+    mode, models = body.get("mode"), body.get("models")
+    pair = (  # the arena is read here only for a side-by-side request (the service reads it)
+        side_by_side_pair(arena=selectors.arena_get(slug=slug), mode=mode, models=models)
+        if mode is not None or models is not None
+        else None
+    )
     battle = services.battle_create(
         arena_slug=slug,
-        voter_id=voter_id_from_session(request.session),
+        voter_id=voter_id,
         voter_address=client_address_hash(request),
         prompt_text=body.get("prompt"),
         random_prompt=random_prompt,
         prompt_publishable=sharing.prompt_publishable(request.session),
         params=body.get("params"),
         source_image=body.get("source_image"),
-        pair=side_by_side_pair(
-            arena=selectors.arena_get(slug=slug), mode=body.get("mode"), models=body.get("models")
-        ),
+        pair=pair,
     )
     return JsonResponse(selectors.battle_state(battle), status=201)
 

@@ -67,16 +67,16 @@ class BattleConsumer(_CountedConsumer):
     def target(self) -> str:
         voter_id = voter_id_from_session(self.scope.get("session"), create=False)
         try:  # another voter's battle reads exactly like a missing one
-            battle = selectors.battle_get_owned(
+            self.battle_id = selectors.battle_owned_id(
                 battle_id=self.scope["url_route"]["kwargs"]["battle_id"], voter_id=voter_id
             )
         except NotFound:
             return ""
-        self.battle_id = battle.pk
-        return events.battle_group(battle.pk)
+        return events.battle_group(self.battle_id)
 
     def opened(self) -> None:
-        # Whatever happened before the socket opened is not lost: send the current state.
+        # Whatever happened before the socket opened is not lost: send the current state,
+        # read once the group is joined (so a push cannot fall between the two).
         state = selectors.battle_state(selectors.battle_get(battle_id=self.battle_id))
         self.send_json({"type": "battle", "state": state})
 

@@ -16,15 +16,23 @@ NOT_THE_PROVIDERS_FAULT = frozenset({"moderation", "cancelled"})
 
 
 def contender_output_finished(
-    *, contender_id: int | None, error_code: str = "", error: str = ""
+    *,
+    contender_id: int | None,
+    error_code: str = "",
+    error: str = "",
+    failure_streak: int | None = None,
 ) -> bool:
     """Count one finished output; returns True when this failure paused the contender.
 
     A success resets the streak (one UPDATE only when there was a streak). Called inside the
-    transaction that stores the output."""
+    transaction that stores the output. `failure_streak`: the streak as the caller read it in
+    this transaction, if it did; a success then writes nothing when it was 0 (a failure
+    committed since reads as ordered after this success)."""
     if contender_id is None:
         return False
     if not error_code:
+        if failure_streak == 0:
+            return False
         Contender.objects.filter(pk=contender_id, failure_streak__gt=0).update(failure_streak=0)
         return False
     if error_code in NOT_THE_PROVIDERS_FAULT:

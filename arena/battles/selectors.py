@@ -50,6 +50,35 @@ def _battles() -> QuerySet[Battle]:
     )
 
 
+def outputs_attach(battle: Battle, outputs: list[Output]) -> Battle:
+    """Give the battle the outputs already in hand, in `_battles()`'s order, as if they were
+    prefetched (`battle.outputs.all()` reads them without a query), as Django's own
+    prefetching stores them."""
+    queryset = battle.outputs.all()
+    queryset._result_cache = sorted(outputs, key=lambda o: o.side)
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    cache = getattr(battle, "_prefetched_objects_cache", None)
+    if cache is None:
+        cache = battle._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    cache["outputs"] = queryset
+    return battle
+
+
+def battle_owned_id(*, battle_id: object, voter_id: str) -> uuid.UUID:
+    """The id of the voter's own battle, checked with one narrow query (a WebSocket checks
+    ownership before joining the battle's group, and reads the state once joined); anyone
+    else's reads as missing, like in `battle_get_owned`."""
+    pk = uuid_or_none(battle_id)
+    found = (
+        Battle.objects.filter(pk=pk, voter_id=voter_id).values_list("pk", flat=True).first()
+        if pk and voter_id
+        else None
+    )
+    if found is None:
+        raise NotFound("There is no such battle.")
+    return found
+
+
 def battle_get(*, battle_id: object) -> Battle:
     """Any battle, for services and operators; what a voter may read goes through
     battle_get_owned or battle_get_shared."""

@@ -204,7 +204,8 @@ def vote_cast(
     `proof_of_work` is False for a voter id that has not solved its challenge yet: the vote is
     refused with instructions (nothing is stored, the same vote can be sent again).
     Costs: one pipelined Redis round trip for the rate limits, then SELECT ... FOR UPDATE OF
-    the battle (with every rule's subquery), INSERT, UPDATE; a text arena reads its outputs.
+    the battle (with every rule's subquery), then the INSERT and UPDATE (one statement on
+    PostgreSQL); a text arena reads its outputs.
     """
     parsed = choice_parse(choice)
     if len(idempotency_key) > 100:

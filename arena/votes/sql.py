@@ -203,10 +203,17 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
     )
     battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
     table = quote(Battle._meta.db_table)
-    update = (
-        f"UPDATE {table} SET {', '.join(f'{quote(_column(f))} = %s' for f in battle_fields)} "
-        f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s"
-    )
+    sets = ", ".join(f"{quote(_column(f))} = %s" for f in battle_fields)
+    where = f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s"
+    update = f"UPDATE {table} SET {sets} {where}"
+    if vendor == "postgresql":
+        # one statement, one round trip: the INSERT in a data-modifying WITH, the UPDATE
+        # returning the new vote's id (the battle's row is locked by this transaction)
+        insert = (
+            f"WITH {quote('v')} AS ({insert}) UPDATE {table} SET {sets} "
+            f"FROM {quote('v')} {where} RETURNING {quote('v')}.{quote(_column(Vote._meta.pk))}"
+        )
+        update = ""
     built = (insert, vote_fields, update, battle_fields)
     _store_built[vendor] = built
     return built
@@ -216,28 +223,27 @@ _store_built: dict[str, tuple[str, list[Field], str, list[Field]]] = {}
 
 
 def vote_store(*, vote: Vote, battle: Battle) -> None:
-    """INSERT the vote and mark its battle voted (two prepared statements), then send the
-    post_save signals that Model.save would (the metrics count votes there)."""
+    """INSERT the vote and mark its battle voted (one prepared statement on PostgreSQL, two
+    elsewhere), then send the post_save signals that Model.save would (the metrics count
+    votes there)."""
     insert, vote_fields, update, battle_fields = _store_statements()
+    values = [f.get_db_prep_save(getattr(vote, f.attname), connection) for f in vote_fields]
+    marks = [
+        *(f.get_db_prep_save(getattr(battle, f.attname), connection) for f in battle_fields),
+        Battle._meta.pk.get_db_prep_value(battle.pk, connection),
+    ]
     with prepared_cursor() as cursor:
-        cursor.execute(
-            insert, [f.get_db_prep_save(getattr(vote, f.attname), connection) for f in vote_fields]
-        )
-        vote.pk = (
-            cursor.fetchone()[0]
-            if connection.features.can_return_columns_from_insert
-            else cursor.lastrowid
-        )
-        cursor.execute(
-            update,
-            [
-                *(
-                    f.get_db_prep_save(getattr(battle, f.attname), connection)
-                    for f in battle_fields
-                ),
-                Battle._meta.pk.get_db_prep_value(battle.pk, connection),
-            ],
-        )
+        if not update:  # PostgreSQL: both in one statement
+            cursor.execute(insert, [*values, *marks])
+            vote.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(insert, values)
+            vote.pk = (
+                cursor.fetchone()[0]
+                if connection.features.can_return_columns_from_insert
+                else cursor.lastrowid
+            )
+            cursor.execute(update, marks)
     using = connection.alias
     vote._state.adding, vote._state.db = False, using
     post_save.send(

@@ -1,0 +1,107 @@
+"""A side's generation stays cheap for the database (issue 10): claiming and finishing a side
+read what they need in statements of at most four tables (one statement joining the eight
+rows of battle, output, arena, prompt, both contenders and both providers cost PostgreSQL ~9 ms
+of planning per call), the public state is computed from the rows in hand, and nothing of
+what the statements replaced changes: the push, the failure path, the provider health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from arena.battles import events, generation, services
+from arena.battles.models import Battle, BattleStatus, Contender, Output, OutputStatus
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+@pytest.fixture
+def pushes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(events, "battle_state_push", lambda battle_id, state: sent.append(state))
+    return sent
+
+
+def test_a_side_is_a_few_statements_none_of_them_a_wide_join(
+    demo_arena: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    left, right = (battle.outputs.get(side=side).pk for side in ("left", "right"))
+    generation.output_generate(output_id=left)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        generation.output_generate(output_id=right)
+    sql = statements(queries)
+    # claim: the battle's id, one conditional UPDATE (no lock on the battle), battle +
+    # outputs; finish: lock + outputs + UPDATE output + UPDATE battle
+    assert len(sql) <= 9, sql
+    # the claim locks nothing but its own output's row: the other side's claim never waits
+    claim = sql[: next(i for i, s in enumerate(sql) if "FOR UPDATE" in s)]
+    assert len(claim) >= 3 and not [s for s in claim if "FOR UPDATE" in s]
+    widest = max(s.count(" JOIN ") for s in sql)
+    assert widest <= 3, [s for s in sql if s.count(" JOIN ") == widest]
+    assert Battle.objects.get(pk=battle.pk).status == BattleStatus.READY
+
+
+def test_the_battle_turning_ready_is_pushed_once_with_both_sides(
+    demo_arena: Any, pushes: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    with django_capture_on_commit_callbacks(execute=True):
+        for output in battle.outputs.order_by("side"):
+            generation.output_generate(output_id=output.pk)
+    assert len(pushes) == 1  # "together": one side finishing changes nothing public
+    state = pushes[0]
+    assert state["status"] == "ready" and state["prompt"] == "a cat"
+    assert [o["status"] for o in state["outputs"]] == ["ready", "ready"]
+    assert all(o["url"] and o["content_type"] == "image/webp" for o in state["outputs"])
+
+
+def test_a_failed_side_pushes_the_battle_failed_with_the_other_side_cancelled(
+    demo_arena: Any, pushes: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    battle = services.battle_create(
+        arena_slug="text-to-image", voter_id="v", prompt_text="something forbidden"
+    )
+    first = battle.outputs.get(side="left")
+    with django_capture_on_commit_callbacks(execute=True):
+        generation.output_generate(output_id=first.pk)
+    assert len(pushes) == 1
+    state = pushes[0]
+    assert state["status"] == "failed" and "Model A" in str(state["failure"])
+    assert [o["status"] for o in state["outputs"]] == ["failed", "failed"]
+    other = Output.objects.get(battle=battle, side="right")
+    assert other.status == OutputStatus.FAILED and other.error_code == "cancelled"
+
+
+def test_a_success_still_resets_a_failure_streak(demo_arena: Any) -> None:
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    output = battle.outputs.get(side="left")
+    Contender.objects.filter(pk=output.contender_id).update(failure_streak=2)
+    generation.output_generate(output_id=output.pk)
+    assert Contender.objects.get(pk=output.contender_id).failure_streak == 0
+
+
+def test_creating_a_battle_reads_neither_it_back_nor_its_arena_twice(
+    demo_arena: Any, voter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The answer to the POST is the battle as stored, from the objects in hand."""
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        response = voter.post("/api/arenas/text-to-image/battles", {"prompt": "a cat"})
+    assert response.status_code == 201, response.content
+    state = response.json()
+    assert state["status"] == "pending" and state["prompt"] == "a cat"
+    assert [o["status"] for o in state["outputs"]] == ["pending", "pending"]
+    reads = [s for s in statements(queries) if s.startswith("SELECT")]
+    assert not [s for s in reads if 'FROM "battles_battle"' in s or 'FROM "battles_output"' in s]
+    assert len([s for s in reads if 'FROM "battles_arena"' in s]) == 1, reads
