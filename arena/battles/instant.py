@@ -46,7 +46,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from arena.battles.errors import FailureCode, Unavailable
@@ -178,7 +178,7 @@ def stock_claim(*, arena: Arena, voter_id: str, params: object) -> Claimed | Non
         ready = ready.exclude(prompt__text_hash__in=used)
     whole = ready.values("draw").annotate(n=Count("pk")).filter(n=2).values("draw")
     lefts = ready.filter(side=Side.LEFT, draw__in=whole)
-    passed: list[object] = []
+    passed: list[uuid.UUID | None] = []
     for _ in range(4):
         first = (
             lefts.exclude(draw__in=passed)

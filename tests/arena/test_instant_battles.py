@@ -165,9 +165,7 @@ def test_the_battle_stores_the_probability_of_the_stored_draw(
         )
 
 
-def test_the_pairs_drawn_in_advance_follow_the_sampler(
-    demo_arena: Any, instant_on: None
-) -> None:
+def test_the_pairs_drawn_in_advance_follow_the_sampler(demo_arena: Any, instant_on: None) -> None:
     """Fills with fixed weights and seeded draws: the pair frequencies are the sampler's pair
     probabilities, and each pair shows up on both sides."""
     arena = _arena(stock=5)
