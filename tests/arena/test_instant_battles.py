@@ -493,3 +493,23 @@ def test_the_periodic_task_tops_up_every_instant_arena(
     queued = run_on_commit(instant_stock_task)
     assert queued == 2
     assert set(InstantOutput.objects.values_list("status", flat=True)) == {"ready"}
+
+
+def test_the_cleanup_withdraws_half_failed_and_undrawn_stock_whole(
+    demo_arena: Any, instant_on: None, run_on_commit: Any
+) -> None:
+    """A pre-drawn battle with one output failed cannot be served: its other half goes too
+    (both files); so does stock without a draw (made per model before the pre-drawn design)."""
+    arena = _arena(stock=2, playing=2)
+    _fill(run_on_commit, arena)
+    first, second = InstantOutput.objects.order_by("created_at", "pk")[:2]
+    assert first.draw == second.draw
+    InstantOutput.objects.filter(pk=first.pk).update(status=OutputStatus.FAILED)
+    undrawn = InstantOutput.objects.exclude(draw=first.draw).order_by("pk").first()
+    assert undrawn is not None
+    InstantOutput.objects.filter(pk=undrawn.pk).update(draw=None)
+    assert run_on_commit(instant.instant_stock_clean) == 3
+    assert not default_storage.exists(second.file.name)
+    assert not default_storage.exists(undrawn.file.name)
+    codes = dict(InstantOutput.objects.values_list("pk", "error_code"))
+    assert codes[second.pk] == "partner_failed" and codes[undrawn.pk] == "withdrawn"
