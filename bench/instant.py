@@ -3,11 +3,12 @@
 Starts a real deployment as bench/load.py does (its own PostgreSQL database, Redis key prefix
 and port; the `make prod` layout by default, or daphne + one Celery worker with
 `--server daphne`), turns instant battles on (ARENA_INSTANT_BATTLES=1), gives the demo
-text-to-image arena a stock of STOCK outputs per model and waits until the workers have made
-it. Then, one battle at a time, each by a new voter, it measures COUNT random-prompt battles
-from the POST until "ready" arrives on the battle's WebSocket (bench/load.py's `one_battle`),
-first with instant battles on, then with them off (the arena's stock set to 0: live
-generation) as the reference of the same run. Prints a table, and with --json one JSON object last:
+text-to-image arena a stock of STOCK pre-drawn battles (two outputs each) and waits until the
+workers have made it. Then, one battle at a time, each by a new voter, it measures COUNT
+random-prompt battles from the POST until "ready" arrives on the battle's WebSocket
+(bench/load.py's `one_battle`), first with instant battles on, then with them off (the arena's
+stock set to 0: live generation) as the reference of the same run. Prints a table, and with
+--json one JSON object last:
 
   instant_battle_p50_ms, instant_battle_p95_ms   instant on (warm stock)
   live_battle_p50_ms, live_battle_p95_ms         instant off, same arena, same run
@@ -67,7 +68,8 @@ async def measure_voters(base: str, count: int) -> list[tuple[str, float, float]
 
 
 def set_stock(arena: LiveArena, stock: int) -> None:
-    """The demo image arena's stock per model, and a fill queued for the workers now."""
+    """The demo image arena's stock (pre-drawn battles), and a fill queued for the workers
+    now."""
     arena.manage(
         "shell",
         "-c",
@@ -81,28 +83,25 @@ def set_stock(arena: LiveArena, stock: int) -> None:
 
 
 def stock_ready(database_url: str) -> tuple[int, int]:
-    """(the fewest ready outputs of any playing model, outputs still being made)."""
+    """(pre-drawn battles ready: both outputs made, outputs still being made)."""
     with psycopg.connect(database_url) as conn:
         arena_id = conn.execute("SELECT id FROM battles_arena WHERE slug = %s", (SLUG,)).fetchone()
         assert arena_id is not None
-        rows = conn.execute(
-            "SELECT c.id, count(s.id) FILTER (WHERE s.status = 'ready') "
-            "FROM battles_contender c "
-            "JOIN battles_contender_arenas ca ON ca.contender_id = c.id AND ca.arena_id = %s "
-            "LEFT JOIN battles_instantoutput s ON s.contender_id = c.id AND s.arena_id = %s "
-            "  AND s.consumed_at IS NULL "
-            "WHERE c.enabled GROUP BY c.id",
-            (arena_id[0], arena_id[0]),
-        ).fetchall()
+        ready = conn.execute(
+            "SELECT count(*) FROM (SELECT draw FROM battles_instantoutput "
+            "WHERE arena_id = %s AND consumed_at IS NULL AND status = 'ready' "
+            "AND draw IS NOT NULL GROUP BY draw HAVING count(*) = 2) d",
+            (arena_id[0],),
+        ).fetchone()
         making = conn.execute(
             "SELECT count(*) FROM battles_instantoutput "
             "WHERE status IN ('pending', 'generating') AND consumed_at IS NULL"
         ).fetchone()
-    return (min(n for _, n in rows) if rows else 0), int(making[0] if making else 0)
+    return int(ready[0] if ready else 0), int(making[0] if making else 0)
 
 
 def wait_warm(database_url: str, stock: int, timeout: float) -> float:
-    """Wait until every model has `stock` ready outputs and nothing is being made (a render in
+    """Wait until `stock` pre-drawn battles are ready and nothing is being made (a render in
     the worker would be timed with the battles otherwise); returns the seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -190,7 +189,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
     parser.add_argument("--server", choices=("prod", "daphne"), default="prod")
     parser.add_argument("--count", type=int, default=40, help="battles per run (each mode)")
-    parser.add_argument("--stock", type=int, default=16, help="outputs made in advance per model")
+    parser.add_argument("--stock", type=int, default=40, help="pre-drawn battles kept ready")
     args = parser.parse_args()
     started = time.perf_counter()
     figures = run(args)

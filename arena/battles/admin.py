@@ -461,22 +461,33 @@ class ArenaAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "modality", "reveal_policy", "is_active", "instant"]
     prepopulated_fields = {"slug": ["title"]}
 
-    @admin.display(description="instant battles (stock: ready / on the way / served)")
+    @admin.display(description="instant battles (pre-drawn: ready / on the way / served)")
     def instant(self, obj: Arena) -> str:
         if not obj.instant_stock:
             return "off"
         from arena.battles.instant import stock_summary
 
         counts = stock_summary(obj)
-        making = counts["pending"] + counts["generating"]
-        return f"{obj.instant_stock} per model: {counts['ready']} / {making} / {counts['served']}"
+        ready, making, served = counts["ready"], counts["making"], counts["served"]
+        return f"{obj.instant_stock} battles: {ready} / {making} / {served}"
 
 
 @admin.register(InstantOutput)
 class InstantOutputAdmin(admin.ModelAdmin):
-    """Outputs made in advance for instant battles: read only (the stock keeps itself)."""
+    """Sides of battles drawn and made in advance for instant battles: read only (the stock
+    keeps itself)."""
 
-    list_display = ["id", "arena", "contender", "status", "prompt", "created_at", "consumed_at"]
+    list_display = [
+        "id",
+        "arena",
+        "draw",
+        "side",
+        "contender",
+        "status",
+        "prompt",
+        "created_at",
+        "consumed_at",
+    ]
     list_filter = ["arena", "status", "contender"]
     readonly_fields = [
         f.name for f in InstantOutput._meta.get_fields() if getattr(f, "concrete", False)

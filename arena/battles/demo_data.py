@@ -9,7 +9,7 @@ from arena.battles.demo_edit_data import demo_edit_load
 from arena.battles.demo_video_data import demo_video_load
 from arena.battles.models import Arena, Contender, Modality, Provider, ProviderKind
 
-# Instant battles (instant.py) in the demo arenas: outputs made in advance per model.
+# Instant battles (instant.py) in the demo arenas: battles drawn and made in advance.
 DEMO_INSTANT_STOCK = 6
 
 DEMO_CONTENDERS = [

@@ -36,7 +36,7 @@ def demo_video_load(*, provider: Provider) -> Arena:
             "height": 480,
             "duration_s": 4.0,
             "params": VIDEO_ARENA_PARAMS,
-            "instant_stock": 4,  # instant battles (instant.py); video outputs are larger
+            "instant_stock": 4,  # pre-drawn battles (instant.py); video outputs are larger
         },
     )
     for name, org, style in DEMO_VIDEO_CONTENDERS:

@@ -1,27 +1,31 @@
-"""Instant battles: outputs of bank prompts made in advance, so a random-prompt battle opens at
-once instead of waiting for two generations.
+"""Instant battles: whole battles drawn and made in advance on bank prompts, so a
+random-prompt battle opens at once instead of waiting for two generations.
 
-Per arena with ``Arena.instant_stock`` > 0, every playing model keeps that many outputs made
-in advance (pairs need a shared prompt, so a prompt is made by every playing model at once),
-within the arena's budget per rolling 24 hours (``instant_daily_outputs`` outputs and
-``instant_daily_cost``, from the providers' cost per output). They are made by the battles'
-own path (``generation.output_render``: the same request, normalisation and storage) at the
-arena's default parameters, and a failure counts toward the model's health like a battle's.
+Per arena with ``Arena.instant_stock`` > 0, that many **pre-drawn battles** are kept ready or
+on the way, within the arena's budget per rolling 24 hours (``instant_daily_outputs`` outputs,
+two per battle, and ``instant_daily_cost``, from the providers' cost per output). The fill
+draws each pair with the sampler exactly as a live battle does (the pair, its sides, and the
+probability of that draw), takes a bank prompt the stock has not used, and makes exactly those
+two outputs by the battles' own path (``generation.output_render``: the same request,
+normalisation and storage) at the arena's default parameters; a failure counts toward the
+model's health like a battle's.
 
-A random-prompt battle at the default parameters still draws its pair with the sampler
-first, exactly as a live battle does, so the stored draw probability is the sampler's and
-does not depend on what is in stock; only then does it look for a bank prompt that has a
-ready output of both drawn models and that this voter has not used here. Found: the battle is
-made ready at once with those two outputs; else it is generated live as always.
+A random-prompt battle at the default parameters takes the oldest ready pre-drawn battle
+(both outputs made, both models still playing unchanged, a prompt its voter has not used
+here) instead of drawing a pair, and stores the probability of that stored draw: the
+sampler's at fill time, the probability under which its pair was drawn, which is what the
+inverse-propensity weights need. None qualifies: the battle draws now and is generated live
+as always. Whether a battle is instant depends on the stock level only, never on its pair.
 
-Single use: an output made in advance goes to exactly one battle, which takes its file. Were
-the same bytes shown to several voters, anyone could note (prompt, bytes) → model from battles
-revealed after their vote and recognise the models of later battles, which is all vote
-stuffing needs (see tests/arena/test_instant_battles.py).
+Single use, per prompt: a pre-drawn battle's two outputs go to exactly one battle, which takes
+their files, and its prompt to no other pre-drawn battle in stock. Were the same bytes shown
+to several voters, anyone could note (prompt, bytes) → model from battles revealed after their
+vote; were a prompt's outputs shared out among battles, a battle seen revealed on it would
+rule those models out of the next (tests/arena/test_instant_attacks.py).
 
-Stock whose model or arena changed since (provider, model id, options, parameters, form: the
-fingerprint) is never served, and the periodic maintenance deletes its files, as it does for
-a model no longer playing and for stock older than ARENA_INSTANT_MAX_AGE_S.
+A pre-drawn battle with a model that stopped playing or changed since (provider, model id,
+options, parameters, form: the fingerprint), older than ARENA_INSTANT_MAX_AGE_S, stuck, or
+with one output failed is never served, and the periodic maintenance deletes both files.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import json
 import logging
 import random
 import secrets
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,10 +46,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from arena.battles.errors import FailureCode
+from arena.battles.errors import FailureCode, Unavailable
 from arena.battles.health import contender_output_finished
 from arena.battles.media import MediaError
 from arena.battles.models import (
@@ -136,43 +141,47 @@ class Claimed(NamedTuple):
     prompt: Prompt
     left: InstantOutput
     right: InstantOutput
+    probability: float | None
 
 
 class _Taken(Exception):
-    """Another battle took one of the two outputs first."""
+    """Another battle (or the cleanup) took one of the two outputs first."""
 
 
-def stock_claim(
-    *, arena: Arena, left: Contender, right: Contender, voter_id: str, params: object
-) -> Claimed | None:
-    """Take a ready output of both drawn models for one bank prompt this voter has not used
-    here, oldest first; None when the stock has none. Call inside the battle's transaction:
-    the two are marked taken in it (rows locked, SKIP LOCKED, so concurrent battles pass each
-    other instead of waiting, and never share an output)."""
+def _current_fingerprints(arena: Arena, params: object) -> dict[int, str]:
+    """The fingerprint of every playing model now: stock made otherwise is not served."""
+    return {
+        c.pk: stock_fingerprint(arena=arena, contender=c, params=params)
+        for c in contenders_playing(arena=arena)
+    }
+
+
+def stock_claim(*, arena: Arena, voter_id: str, params: object) -> Claimed | None:
+    """Take the oldest ready pre-drawn battle: both outputs ready, both models still playing
+    with the fingerprint they were made with, on a bank prompt this voter has not used here;
+    None when the stock has none. Call inside the battle's transaction: the two are marked
+    taken in it (rows locked, left then right, SKIP LOCKED, so concurrent battles pass each
+    other instead of waiting, and never share an entry)."""
+    current = _current_fingerprints(arena, params)
+    servable = Q(pk__in=[])
+    for contender_id, fingerprint in current.items():
+        servable |= Q(contender_id=contender_id, fingerprint=fingerprint)
     ready = InstantOutput.objects.filter(
-        arena=arena, status=OutputStatus.READY, consumed_at__isnull=True
-    )
-    # Rows are locked in one order (the lower contender id first) whatever the sides, or two
-    # battles of the same pair drawn with swapped sides would each hold one half.
-    low, high = sorted((left, right), key=lambda c: c.pk)
-    highs = ready.filter(
-        contender=high, fingerprint=stock_fingerprint(arena=arena, contender=high, params=params)
-    )
-    lows = ready.filter(
-        contender=low,
-        fingerprint=stock_fingerprint(arena=arena, contender=low, params=params),
-        prompt_id__in=highs.values("prompt_id"),
+        servable,
+        arena=arena,
+        status=OutputStatus.READY,
+        consumed_at__isnull=True,
+        draw__isnull=False,
     )
     if voter_id:
         used = Battle.objects.filter(voter_id=voter_id, arena=arena).values("prompt__text_hash")
         ready = ready.exclude(prompt__text_hash__in=used)
-        lows = lows.exclude(prompt__text_hash__in=used)
-    if not _every_model_stocked(arena=arena, ready=ready, params=params):
-        return None
-    passed: list[int] = []
+    whole = ready.values("draw").annotate(n=Count("pk")).filter(n=2).values("draw")
+    lefts = ready.filter(side=Side.LEFT, draw__in=whole)
+    passed: list[uuid.UUID | None] = []
     for _ in range(4):
         first = (
-            lows.exclude(prompt_id__in=passed)
+            lefts.exclude(draw__in=passed)
             .order_by("created_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
@@ -180,42 +189,30 @@ def stock_claim(
         if first is None:
             return None
         second = (
-            highs.filter(prompt_id=first.prompt_id)
-            .order_by("created_at", "pk")
+            ready.filter(draw=first.draw, side=Side.RIGHT)
             .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
         if second is None:
-            passed.append(first.prompt_id)
+            passed.append(first.draw)
             continue
         try:
             with transaction.atomic():
                 # the conditional update is what guarantees single use where rows cannot be
-                # locked (SQLite): a second taker updates fewer than two rows and rolls back
+                # locked (SQLite): a second taker (or a withdrawal) leaves fewer than two rows
                 taken = InstantOutput.objects.filter(
-                    pk__in=[first.pk, second.pk], consumed_at__isnull=True
+                    pk__in=[first.pk, second.pk],
+                    consumed_at__isnull=True,
+                    status=OutputStatus.READY,
                 ).update(consumed_at=timezone.now())
                 if taken != 2:
                     raise _Taken
         except _Taken:
-            passed.append(first.prompt_id)
+            passed.append(first.draw)
             continue
         prompt = Prompt.objects.get(pk=first.prompt_id)
-        return Claimed(prompt, first, second) if low == left else Claimed(prompt, second, first)
+        return Claimed(prompt, first, second, first.sampling_probability)
     return None
-
-
-def _every_model_stocked(*, arena: Arena, ready: QuerySet[InstantOutput], params: object) -> bool:
-    """Does every playing model have a servable output? Else no battle is instant: were only
-    the pairs of a model without stock (just added, its stock withdrawn, drawn dry) generated
-    live, "live" would name that model to its voter (tests/arena/test_instant_attacks.py)."""
-    playing = contenders_playing(arena=arena)
-    wanted = Q(pk__in=[])
-    for contender in playing:
-        fingerprint = stock_fingerprint(arena=arena, contender=contender, params=params)
-        wanted |= Q(contender=contender, fingerprint=fingerprint)
-    stocked = ready.filter(wanted).values("contender_id").distinct().count()
-    return stocked == len(playing)
 
 
 def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
@@ -232,7 +229,6 @@ def stock_consume(*, battle: Battle, claimed: Claimed) -> None:
     InstantOutput.objects.filter(pk__in=[claimed.left.pk, claimed.right.pk]).update(
         consumed_by=battle, file="", poster=""
     )
-    _alone_withdraw(arena_id=battle.arena_id, prompt_ids=[claimed.prompt.pk])
     instant_battle_served.send(sender=Battle, battle=battle)
     transaction.on_commit(partial(stock_fill_soon, arena_id=battle.arena_id))
 
@@ -254,82 +250,100 @@ def stock_fill_soon(*, arena_id: int) -> None:
 
 
 # ----------------------------------------------------------------------------------- filling
-def _stock_counts(arena: Arena, fingerprints: dict[int, str]) -> dict[int, int]:
-    """Unconsumed outputs (made or on the way) per playing model, of its current fingerprint."""
-    counts = dict.fromkeys(fingerprints, 0)
-    rows = (
-        InstantOutput.objects.filter(arena=arena, consumed_at__isnull=True, status__in=IN_STOCK)
-        .values_list("contender_id", "fingerprint")
-        .annotate(n=Count("pk"))
-    )
-    for contender_id, fingerprint, n in rows:
+def _draws_in_stock(arena: Arena, fingerprints: dict[int, str]) -> int:
+    """Pre-drawn battles still to serve (made or on the way), both outputs of a playing model
+    at its current fingerprint."""
+    rows = InstantOutput.objects.filter(
+        arena=arena, consumed_at__isnull=True, status__in=IN_STOCK, draw__isnull=False
+    ).values_list("draw", "contender_id", "fingerprint")
+    good: dict[object, int] = {}
+    for draw, contender_id, fingerprint in rows:
         if fingerprints.get(contender_id) == fingerprint:
-            counts[contender_id] += n
-    return counts
+            good[draw] = good.get(draw, 0) + 1
+    return sum(1 for n in good.values() if n == 2)
 
 
-def instant_stock_fill(*, arena_id: int, now: datetime | None = None) -> int:
-    """Queue outputs until every playing model has ``instant_stock`` of them, a bank prompt
-    at a time (made by every playing model), within the arena's daily budget; returns how
-    many were queued."""
+def instant_stock_fill(
+    *, arena_id: int, now: datetime | None = None, rng: random.Random | None = None
+) -> int:
+    """Queue pre-drawn battles until ``instant_stock`` of them are ready or on the way, within
+    the arena's daily budget; returns how many outputs were queued (two per battle).
+
+    Each is drawn by the sampler exactly as a live battle is (services._pair_drawn: the pair,
+    its sides, and the probability of that draw, stored for IPW), on a bank prompt the stock
+    has not used yet (else one not in stock now), made by those two models only."""
     now = now or timezone.now()
     if not settings.ARENA_INSTANT_BATTLES:
         return 0
     arena = Arena.objects.filter(pk=arena_id, is_active=True).first()
     if arena is None or not arena.instant_stock or arena.modality == Modality.IMAGE_EDIT:
         return 0
-    contenders = contenders_playing(arena=arena)
-    if len(contenders) < 2:
-        return 0
     params = default_params(arena)
-    fingerprints = {
-        c.pk: stock_fingerprint(arena=arena, contender=c, params=params) for c in contenders
-    }
+    fingerprints = _current_fingerprints(arena, params)
+    if len(fingerprints) < 2:
+        return 0
     bank = Prompt.objects.filter(source=Prompt.Source.BANK, modality=arena.modality)
     if not bank.exists():
         from arena.battles.bank import prompt_bank_load
 
         prompt_bank_load(modality=arena.modality)
+    from arena.battles.services import _pair_drawn
+
+    rng = rng or random.Random(secrets.randbits(64))
     queued: list[tuple[int, str]] = []
     with transaction.atomic():
         # one fill at a time; NO KEY UPDATE does not hold up battles inserted meanwhile (their
         # foreign key takes KEY SHARE on the arena row, which a plain FOR UPDATE would block)
         Arena.objects.select_for_update(no_key=True).filter(pk=arena.pk).first()
-        rounds = arena.instant_stock - min(_stock_counts(arena, fingerprints).values())
-        if rounds <= 0:
+        wanted = arena.instant_stock - _draws_in_stock(arena, fingerprints)
+        if wanted <= 0:
             return 0
         spent = InstantOutput.objects.filter(
             arena=arena, created_at__gte=now - timedelta(days=1)
         ).aggregate(n=Count("pk"), cost=Sum("cost"))
         count, cost = int(spent["n"]), Decimal(spent["cost"] or 0)
-        prices = {c.pk: c.provider.cost_per_output for c in contenders}
-        round_cost = sum((p for p in prices.values() if p is not None), Decimal(0))
-        busy = InstantOutput.objects.filter(
-            arena=arena, consumed_at__isnull=True, status__in=IN_STOCK
-        ).values("prompt_id")
-        prompt_ids = list(bank.exclude(pk__in=busy).values_list("pk", flat=True))
-        rng = random.Random(secrets.randbits(64))
-        rng.shuffle(prompt_ids)
-        for prompt_id in prompt_ids[:rounds]:
-            if count + len(contenders) > arena.instant_daily_outputs:
+        stock = InstantOutput.objects.filter(arena=arena)
+        busy = stock.filter(consumed_at__isnull=True, status__in=IN_STOCK).values("prompt_id")
+        # a prompt serves one battle: never one in stock, and one never used before first
+        fresh = list(bank.exclude(pk__in=stock.values("prompt_id")).values_list("pk", flat=True))
+        reused = list(
+            bank.filter(pk__in=stock.values("prompt_id"))
+            .exclude(pk__in=busy)
+            .values_list("pk", flat=True)
+        )
+        rng.shuffle(fresh)
+        rng.shuffle(reused)
+        for prompt_id in (fresh + reused)[:wanted]:
+            if count + 2 > arena.instant_daily_outputs:
                 break
+            try:
+                contenders, left_i, right_i, probability = _pair_drawn(arena=arena, rng=rng)
+            except Unavailable:  # fewer than two playing models now
+                break
+            pair = (contenders[left_i], contenders[right_i])
+            prices = [c.provider.cost_per_output for c in pair]
+            draw_cost = sum((p for p in prices if p is not None), Decimal(0))
             cap = arena.instant_daily_cost
-            if cap is not None and cost + round_cost > cap:
+            if cap is not None and cost + draw_cost > cap:
                 break
-            seed = rng.randrange(2**31)  # one seed per prompt, like both sides of a battle
-            for contender in contenders:
+            seed = rng.randrange(2**31)  # one seed for both sides, like a battle's
+            draw = uuid.uuid4()
+            for side, contender, price in zip((Side.LEFT, Side.RIGHT), pair, prices, strict=True):
                 entry = InstantOutput.objects.create(
                     arena=arena,
                     prompt_id=prompt_id,
                     contender=contender,
-                    fingerprint=fingerprints[contender.pk],
+                    draw=draw,
+                    side=side,
+                    sampling_probability=probability,
+                    fingerprint=stock_fingerprint(arena=arena, contender=contender, params=params),
                     seed=seed,
                     params=params,
-                    cost=prices[contender.pk],
+                    cost=price,
                 )
                 queued.append((entry.pk, contender.provider.kind))
-            count += len(contenders)
-            cost += round_cost
+            count += 2
+            cost += draw_cost
         for entry_id, kind in queued:
             transaction.on_commit(partial(_enqueue, entry_id, kind))
     return len(queued)
@@ -417,6 +431,8 @@ def _finish(entry_id: int, *, fields: dict[str, object], failed_code: str = "") 
         entry.status = OutputStatus.FAILED if failed_code else OutputStatus.READY
         entry.finished_at = timezone.now()
         entry.save()
+        if failed_code and entry.draw is not None:
+            _partner_withdraw(entry)
         if contender_output_finished(
             contender_id=entry.contender_id, error_code=failed_code, error=entry.error
         ):
@@ -456,52 +472,61 @@ def _withdraw(entries: list[InstantOutput], code: str) -> int:
     return len(locked)
 
 
-def _alone_withdraw(*, arena_id: int, prompt_ids: list[int] | None = None) -> int:
-    """Withdraw an output left alone on its prompt (the others taken by battles, or withdrawn):
-    no pair can take it, yet counted as stock it would stop the fill (with five models one is
-    left on every prompt: after about a hundred battles no battle would be instant until they
-    expire), and it keeps its prompt from being made again."""
-    stock = InstantOutput.objects.filter(
-        arena_id=arena_id, consumed_at__isnull=True, status__in=IN_STOCK
-    )
-    if prompt_ids is not None:
-        stock = stock.filter(prompt_id__in=prompt_ids)
-    alone = stock.values("prompt_id").annotate(n=Count("pk")).filter(n=1).values_list("prompt_id")
-    return _withdraw(list(stock.filter(prompt_id__in=alone)), "alone")
+def _partner_withdraw(entry: InstantOutput) -> None:
+    """The other half of a pre-drawn battle whose output failed: no battle can take it
+    alone (the caller holds the failed row's lock)."""
+    partners = InstantOutput.objects.filter(
+        draw=entry.draw, consumed_at__isnull=True, status__in=IN_STOCK
+    ).exclude(pk=entry.pk)
+    _withdraw(list(partners), "partner_failed")
 
 
 def instant_stock_clean(*, now: datetime | None = None) -> int:
-    """Withdraw stock that is too old, stuck, or of a model (or arena) that changed or no
-    longer plays; forget rows older than the budget's day. Returns how many were withdrawn."""
+    """Withdraw pre-drawn battles (both outputs) that are too old, stuck, half failed, or of a
+    model (or arena) that changed or no longer plays; forget rows older than the budget's
+    day. Returns how many outputs were withdrawn."""
     now = now or timezone.now()
     unconsumed = InstantOutput.objects.filter(consumed_at__isnull=True, status__in=IN_STOCK)
     withdrawn = 0
     for arena in Arena.objects.filter(pk__in=unconsumed.values("arena_id")):
         current: dict[int, str] = {}
         if arena.is_active and arena.instant_stock and arena.modality != Modality.IMAGE_EDIT:
-            params = default_params(arena)
-            current = {
-                c.pk: stock_fingerprint(arena=arena, contender=c, params=params)
-                for c in contenders_playing(arena=arena)
-            }
+            current = _current_fingerprints(arena, default_params(arena))
         stuck_before = now - timedelta(
             seconds=arena.generation_timeout_s + settings.ARENA_STALE_GRACE_S
         )
         old_before = now - timedelta(seconds=settings.ARENA_INSTANT_MAX_AGE_S)
-        changed, stuck, old = [], [], []
+        draws: dict[object, list[InstantOutput]] = {}
         for entry in unconsumed.filter(arena=arena).only(
-            "pk", "contender_id", "fingerprint", "status", "created_at", "file", "poster"
+            "pk", "draw", "contender_id", "fingerprint", "status", "created_at", "file", "poster"
         ):
-            if current.get(entry.contender_id) != entry.fingerprint:
-                changed.append(entry)
-            elif entry.created_at < old_before:
-                old.append(entry)
-            elif entry.status != OutputStatus.READY and entry.created_at < stuck_before:
-                stuck.append(entry)
+            # an entry of the per-model design (no draw) is never served: withdrawn
+            draws.setdefault(entry.draw or entry.pk, []).append(entry)
+        halves = set(
+            InstantOutput.objects.filter(
+                arena=arena, draw__in=[d for d in draws if isinstance(d, uuid.UUID)]
+            )
+            .exclude(consumed_at__isnull=True, status__in=IN_STOCK)
+            .values_list("draw", flat=True)
+        )
+        changed, broken, stuck, old = [], [], [], []
+        for draw, entries in draws.items():
+            if not isinstance(draw, uuid.UUID) or any(
+                current.get(e.contender_id) != e.fingerprint for e in entries
+            ):
+                changed += entries
+            elif draw in halves or len(entries) != 2:
+                broken += entries
+            elif any(e.created_at < old_before for e in entries):
+                old += entries
+            elif any(
+                e.status != OutputStatus.READY and e.created_at < stuck_before for e in entries
+            ):
+                stuck += entries
         withdrawn += _withdraw(changed, "withdrawn")
+        withdrawn += _withdraw(broken, "partner_failed")
         withdrawn += _withdraw(old, "expired")
         withdrawn += _withdraw(stuck, FailureCode.TIMEOUT)
-        withdrawn += _alone_withdraw(arena_id=arena.pk)
     keep_after = now - timedelta(seconds=max(86400.0, settings.ARENA_INSTANT_MAX_AGE_S) + 3600)
     # Consumed rows have no file (their battle has it); failed ones none either.
     InstantOutput.objects.filter(created_at__lt=keep_after).filter(
@@ -523,13 +548,18 @@ def instant_stock_maintain() -> int:
 
 
 def stock_summary(arena: Arena) -> dict[str, int]:
-    """Counts for operators: unconsumed stock by status, and what was served."""
-    counts = dict(
-        InstantOutput.objects.filter(arena=arena, consumed_at__isnull=True)
-        .values_list("status")
-        .annotate(n=Count("pk"))
+    """Counts for operators, in pre-drawn battles: ready (both outputs made), on the way,
+    and served."""
+    ready: dict[object, int] = {}
+    for draw, status in InstantOutput.objects.filter(
+        arena=arena, consumed_at__isnull=True, status__in=IN_STOCK, draw__isnull=False
+    ).values_list("draw", "status"):
+        ready[draw] = ready.get(draw, 0) + (status == OutputStatus.READY)
+    served = (
+        InstantOutput.objects.filter(arena=arena, consumed_at__isnull=False, draw__isnull=False)
+        .values("draw")
+        .distinct()
+        .count()
     )
-    return {
-        **{str(status): int(counts.get(status, 0)) for status in OutputStatus.values},
-        "served": InstantOutput.objects.filter(arena=arena, consumed_at__isnull=False).count(),
-    }
+    done = sum(1 for n in ready.values() if n == 2)
+    return {"ready": done, "making": len(ready) - done, "served": served}

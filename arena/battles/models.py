@@ -69,9 +69,9 @@ class Arena(models.Model):
     )
     instant_stock = models.PositiveIntegerField(
         default=0,
-        help_text="Instant battles: keep this many outputs per playing model made in advance "
-        "for bank prompts (at the default parameters), so a random-prompt battle opens at "
-        "once; 0: off (every battle is generated live).",
+        help_text="Instant battles: keep this many battles drawn by the sampler and made in "
+        "advance on bank prompts (at the default parameters, two outputs each), so a "
+        "random-prompt battle opens at once; 0: off (every battle is generated live).",
     )
     instant_daily_outputs = models.PositiveIntegerField(
         default=500,
@@ -429,7 +429,8 @@ class ProviderCheck(models.Model):
 
 
 class InstantOutput(models.Model):
-    """One output made in advance for a bank prompt (instant battles, see instant.py).
+    """One side of a battle drawn and made in advance on a bank prompt (instant battles, see
+    instant.py); the two sides share `draw`.
 
     Single use: a battle that takes it owns its file from then on, and no other battle ever
     gets the same bytes. Served to several voters, an output would let anyone who saw it
@@ -477,6 +478,20 @@ class InstantOutput(models.Model):
         Battle, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     consumed_at = models.DateTimeField(null=True, blank=True)
+    draw = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The pre-drawn battle this output is one side of (the other has the same).",
+    )
+    side = models.CharField(max_length=5, choices=Side.choices, blank=True)
+    sampling_probability = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Probability of the sampler's draw of this pair at fill time (for IPW); "
+        "the battle that takes it stores it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -107,8 +107,8 @@ def battle_create(
     ARENA_EXPORT_PROMPTS. params: the voter's choice among the arena's offered parameters
     (see params.py); what it leaves out takes the arena's default. pair: the two models of a
     named side-by-side battle (see side_by_side.py), in place of the sampler's draw.
-    An anonymous random-prompt battle at the default parameters may take outputs made in
-    advance for its drawn pair and be ready at once (instant battles, see instant.py)."""
+    An anonymous random-prompt battle at the default parameters may instead take a battle
+    drawn and made in advance, ready at once (instant battles, see instant.py)."""
     rng = rng or random.Random(secrets.randbits(64))
     arena = arena_get(slug=arena_slug)
     creation_budget_spend(
@@ -122,16 +122,8 @@ def battle_create(
         text = prompt_clean(prompt_text)
         prompt_moderate(text)
         prompt = Prompt(text=text, source=Prompt.Source.USER, modality=arena.modality)
-    probability: float | None
-    if pair is not None:
-        contenders, left_i, right_i, probability = list(pair), 0, 1, None
-    else:
-        contenders, left_i, right_i, probability = _pair_drawn(
-            arena=arena, rng=rng, editing=source is not None
-        )
-    seed = rng.randrange(2**31)
-    # Instant battles (instant.py): the pair above is drawn as for any battle; only then may
-    # stock made in advance for it stand in for the bank prompt and the two generations.
+    # Instant battles (instant.py): the oldest battle drawn by the sampler and made in advance
+    # stands in for this one's draw, bank prompt and generations; none ready: drawn now, live.
     instant_wanted = instant.instant_eligible(
         arena=arena,
         random_prompt=random_prompt,
@@ -139,21 +131,27 @@ def battle_create(
         editing=source is not None,
         params=chosen,
     )
+    probability: float | None
     with transaction.atomic():
         source = source_image_hold(source)  # the sweep cannot delete it under this battle
         claimed = (
-            instant.stock_claim(
-                arena=arena,
-                left=contenders[left_i],
-                right=contenders[right_i],
-                voter_id=voter_id,
-                params=chosen,
-            )
+            instant.stock_claim(arena=arena, voter_id=voter_id, params=chosen)
             if instant_wanted
             else None
         )
         if claimed is not None:
+            # the stored draw's probability: the sampler's when the pair was drawn (for IPW)
+            contenders = [claimed.left.contender, claimed.right.contender]
+            left_i, right_i, probability = 0, 1, claimed.probability
             prompt, seed = claimed.prompt, int(claimed.left.seed)
+        else:
+            if pair is not None:
+                contenders, left_i, right_i, probability = list(pair), 0, 1, None
+            else:
+                contenders, left_i, right_i, probability = _pair_drawn(
+                    arena=arena, rng=rng, editing=source is not None
+                )
+            seed = rng.randrange(2**31)
         if prompt.pk is None:
             prompt.save()
         battle = Battle.objects.create(

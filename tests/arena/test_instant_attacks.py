@@ -1,7 +1,7 @@
 """Attacks on instant battles (arena/battles/instant.py), each played against the real path:
 a stock file deleted under the battle that took it, the instant/live difference naming a model,
-stock served twice, the stock made to cost more than the battles it serves, a bot's vote on a
-battle that is ready at once."""
+stock or a prompt served twice, the stock made to cost more than the battles it serves, a bot's
+vote on a battle that is ready at once."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from arena.battles.models import (
     Contender,
     InstantOutput,
     OutputStatus,
+    Prompt,
 )
 from arena.battles.selectors import contenders_playing
 
@@ -99,29 +100,33 @@ def test_the_cleanup_never_deletes_a_file_a_battle_took_meanwhile(
 
 
 # -------------------------------------------------------------------------- deanonymisation
-def test_instant_or_live_does_not_say_whether_an_unstocked_model_is_in_the_pair(
+def test_instant_or_live_depends_on_the_stock_level_not_on_the_pair(
     demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
 ) -> None:
-    """A model with no stock yet (just added, its stock withdrawn after a change, or drawn so
-    often it ran dry) must not make exactly its own battles the live ones: a voter would read
-    "generated live" as "the new model is in this pair" and know whom to vote for. While any
-    playing model has no ready stock, every battle is generated live."""
+    """A model with no stock yet (just added, its stock withdrawn after a change) must not
+    make exactly its own battles the live ones: a voter would read "generated live" as "the
+    new model is in this pair" and know whom to vote for. A battle takes a pre-drawn battle
+    whatever it holds, else draws live: while stock lasts every battle is instant, then every
+    one is live, with and without the newcomer alike."""
     _no_refill(monkeypatch)
     arena = _arena(stock=4, playing=3)
     newcomer = contenders_playing(arena=arena)[-1]
     Contender.objects.filter(pk=newcomer.pk).update(enabled=False)
     _fill(run_on_commit, arena)  # the two others stocked; then the newcomer starts playing
     Contender.objects.filter(pk=newcomer.pk).update(enabled=True)
-    outcomes: dict[bool, set[bool]] = {True: set(), False: set()}
-    for seed in range(12):
+    statuses, live_pairs = [], {True: 0, False: 0}
+    for seed in range(16):
         battle = _random_battle(run_on_commit, f"v{seed}", rng=random.Random(seed))
-        with_newcomer = newcomer.pk in (battle.left_id, battle.right_id)
-        outcomes[with_newcomer].add(battle.status == BattleStatus.READY)
-    assert outcomes[True] and outcomes[False]  # both kinds of pair were drawn
-    assert outcomes == {True: {False}, False: {False}}  # all live: nothing to tell them apart
-    # once the newcomer is stocked too, battles are instant again, whatever the pair
-    _fill(run_on_commit, arena)
-    assert _random_battle(run_on_commit, "after", rng=random.Random(0)).status == "ready"
+        statuses.append(battle.status == BattleStatus.READY)
+        if battle.status != BattleStatus.READY:
+            live_pairs[newcomer.pk in (battle.left_id, battle.right_id)] += 1
+    assert statuses == [True] * 4 + [False] * 12  # the stock level alone decides
+    assert live_pairs[True] and live_pairs[False]  # live: with and without the newcomer
+    # the next fill draws with the newcomer like any other model
+    arena.instant_stock = 30
+    arena.save(update_fields=["instant_stock"])
+    instant.instant_stock_fill(arena_id=arena.pk, rng=random.Random(1))
+    assert InstantOutput.objects.filter(contender=newcomer).exists()
 
 
 def test_a_redelivered_generation_task_never_touches_the_file_a_battle_took(
@@ -258,42 +263,41 @@ def test_stock_a_battle_took_is_never_served_again_even_once_that_battle_is_gone
     assert InstantOutput.objects.filter(consumed_at__isnull=True, status="ready").count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a bank prompt is made by every playing model and its outputs go to several "
-    "battles (two models each), so a prompt seen again, after an earlier battle on it was "
-    "revealed, rules those models out (README, instant battles). Serving a prompt once would "
-    "waste N - 2 of its N outputs.",
-)
 def test_a_prompt_seen_again_tells_nothing_about_the_pair(
     demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
 ) -> None:
     """Sybils: one votes and sees its pair revealed; another later gets the same prompt from
-    the stock. That second pair can share no model with the first (each model's output on the
-    prompt is single use), so with five models three pairs are left of ten."""
+    the stock. Had a prompt's outputs gone to several battles, that second pair could share no
+    model with the first (with five models three pairs left of ten). A prompt serves one
+    pre-drawn battle: it is never seen again from the stock, refills included."""
     _no_refill(monkeypatch)
     arena = _arena(stock=6)
-    _fill(run_on_commit, arena)
+    bank = Prompt.objects.filter(source=Prompt.Source.BANK, modality=arena.modality)
+    # a bank of exactly the prompts three fills need: any reuse would show
+    bank.exclude(pk__in=list(bank.order_by("pk").values_list("pk", flat=True)[:18])).delete()
     seen: dict[int, list[set[int]]] = {}
-    for seed in range(12):
-        battle = _random_battle(run_on_commit, f"sybil{seed}", rng=random.Random(seed))
-        if battle.status == BattleStatus.READY:
-            seen.setdefault(battle.prompt_id, []).append({battle.left_id, battle.right_id})
+    served = 0
+    for round_ in range(3):
+        _fill(run_on_commit, arena)
+        for seed in range(8):
+            voter = f"sybil{round_}-{seed}"
+            battle = _random_battle(run_on_commit, voter, rng=random.Random(seed))
+            if battle.status == BattleStatus.READY:
+                served += 1
+                seen.setdefault(battle.prompt_id, []).append({battle.left_id, battle.right_id})
     again = [pairs for pairs in seen.values() if len(pairs) > 1]
-    assert len(seen) >= 2  # the stock served several battles
-    assert not again, f"prompts served again, to disjoint pairs: {again}"
+    assert served == 18  # the stock served every battle it held
+    assert not again, f"prompts served again: {again}"
 
 
 # ----------------------------------------------------------------------- budget and liveness
-def test_the_stock_never_fills_up_with_outputs_no_pair_can_take(
+def test_the_stock_costs_two_outputs_per_battle_and_never_stalls(
     demo_arena: Any, instant_on: None, run_on_commit: Any, settings: Any
 ) -> None:
-    """Each battle takes two of a prompt's outputs, made by every playing model: with five
-    models one is left alone on every prompt. Counted as stock, those single outputs would
-    stop the fill while no pair can take them: after ~100 battles (one voter's few minutes)
-    every battle would be live until they expire a day later, the day's budget spent on them.
-    """
-    settings.ARENA_INSTANT_DEBOUNCE_S = 0  # every miss may top up (inline)
+    """Whole battles are made in advance: each costs its two outputs, none left alone on a
+    prompt (which, counted as stock, would stop the fill while no pair can take it), and with
+    the refill after each battle the stock keeps up."""
+    settings.ARENA_INSTANT_DEBOUNCE_S = 0  # every battle may top up (inline)
     arena = _arena(stock=2)
     assert len(contenders_playing(arena=arena)) == 5
     _fill(run_on_commit, arena)
@@ -301,15 +305,18 @@ def test_the_stock_never_fills_up_with_outputs_no_pair_can_take(
         _random_battle(run_on_commit, f"v{seed}", rng=random.Random(seed)).status
         for seed in range(30)
     ]
-    assert statuses[-10:].count(BattleStatus.READY) >= 8, statuses
+    assert statuses.count(BattleStatus.READY) == 30, statuses
+    made = InstantOutput.objects.count()
+    in_stock = InstantOutput.objects.filter(consumed_at__isnull=True, status="ready").count()
+    assert made == 2 * 30 + in_stock and in_stock == 2 * 2
     alone = [
-        prompt
-        for prompt, n in InstantOutput.objects.filter(
+        draw
+        for draw, n in InstantOutput.objects.filter(
             consumed_at__isnull=True, status__in=instant.IN_STOCK
         )
-        .values_list("prompt_id")
+        .values_list("draw")
         .annotate(n=Count("pk"))
-        if n == 1
+        if n != 2
     ]
     assert alone == []
 

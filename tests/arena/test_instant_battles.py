@@ -1,5 +1,6 @@
-"""Instant battles (arena/battles/instant.py): bank-prompt outputs made in advance, taken by
-random-prompt battles at the default parameters. The pair is still the sampler's, each output
+"""Instant battles (arena/battles/instant.py): battles drawn by the sampler and made in advance
+on bank prompts, taken by random-prompt battles at the default parameters. The pairs follow
+the sampler and the battle stores the probability of the stored draw, each pre-drawn battle
 is served to one battle only, never on a prompt its voter already used, and stock of a
 changed model is never served."""
 
@@ -67,28 +68,35 @@ def _random_battle(run_on_commit: Any, voter_id: str, **kwargs: Any) -> Battle:
     )
 
 
-def test_fill_makes_an_output_of_every_playing_model_per_prompt_through_the_task_code(
+def test_fill_makes_pre_drawn_battles_of_two_outputs_through_the_task_code(
     demo_arena: Any, instant_on: None, run_on_commit: Any
 ) -> None:
-    arena = _arena(stock=2)
+    arena = _arena(stock=3)
     playing = contenders_playing(arena=arena)
     paused = playing[-1]
     Contender.objects.filter(pk=paused.pk).update(paused_at=timezone.now())
-    assert _fill(run_on_commit, arena) == 2 * (len(playing) - 1)
+    assert _fill(run_on_commit, arena) == 2 * 3  # two outputs per battle, whatever N
     entries = list(InstantOutput.objects.filter(arena=arena))
     assert {e.status for e in entries} == {OutputStatus.READY}
     assert paused.pk not in {e.contender_id for e in entries}
-    by_prompt: dict[int, set[int]] = {}
+    draws: dict[Any, list[InstantOutput]] = {}
     for entry in entries:
-        by_prompt.setdefault(entry.prompt_id, set()).add(entry.contender_id)
+        draws.setdefault(entry.draw, []).append(entry)
         # normalised and stored like a battle's side: the arena's default form, as WebP
         assert (entry.width, entry.height, entry.content_type) == (512, 512, "image/webp")
         assert default_storage.exists(entry.file.name)
         assert entry.params == {"aspect_ratio": "1:1"}
         assert entry.params_used["delivered"]["aspect_ratio"] == "1:1"
-    # pairs need a shared prompt: every prompt was made by every playing model
-    assert len(by_prompt) == 2
-    assert all(who == {c.pk for c in playing[:-1]} for who in by_prompt.values())
+    assert len(draws) == 3
+    for pair in draws.values():
+        left, right = sorted(pair, key=lambda e: e.side)
+        assert (left.side, right.side) == ("left", "right")
+        assert left.contender_id != right.contender_id
+        assert left.prompt_id == right.prompt_id and left.seed == right.seed
+        assert left.sampling_probability == right.sampling_probability
+        assert left.sampling_probability is not None and 0 < left.sampling_probability <= 1
+    # each prompt is used by exactly one pre-drawn battle
+    assert len({pair[0].prompt_id for pair in draws.values()}) == 3
     assert _fill(run_on_commit, arena) == 0  # full: nothing more
 
 
@@ -105,7 +113,11 @@ def test_a_random_battle_takes_stock_and_is_ready_at_once_served_by_its_tokens(
     battle = Battle.objects.get(pk=state["id"])
     assert battle.ready_at is not None and battle.prompt.source == Prompt.Source.BANK
     taken = InstantOutput.objects.filter(consumed_by=battle)
-    assert {e.contender_id for e in taken} == {battle.left_id, battle.right_id}
+    assert {(e.side, e.contender_id) for e in taken} == {
+        ("left", battle.left_id),
+        ("right", battle.right_id),
+    }  # the stored draw's sides
+    assert {e.prompt_id for e in taken} == {battle.prompt_id}
     entry_tokens = set(taken.values_list("token", flat=True))
     for output in battle.outputs.all():
         assert output.status == OutputStatus.READY and output.token not in entry_tokens
@@ -116,23 +128,74 @@ def test_a_random_battle_takes_stock_and_is_ready_at_once_served_by_its_tokens(
         assert b"".join(served.streaming_content)[:4] == b"RIFF"
 
 
-def test_the_stored_probability_and_pair_are_the_samplers_whatever_the_stock(
-    demo_arena: Any, instant_on: None, run_on_commit: Any, settings: Any, monkeypatch: Any
+def _pair_probability(arena: Arena, a: int, b: int) -> float:
+    """The sampler's probability of the unordered pair {a, b} now."""
+    from arena.battles.sampling import arena_pair_probabilities
+
+    playing = contenders_playing(arena=arena)
+    sampling = arena_pair_probabilities(
+        arena_id=arena.pk,
+        names=[c.name for c in playing],
+        weights=[c.sampling_weight for c in playing],
+    )
+    index = {c.pk: i for i, c in enumerate(playing)}
+    wanted = {index[a], index[b]}
+    for i, j, p in zip(sampling.pair_i, sampling.pair_j, sampling.probability, strict=True):
+        if {int(i), int(j)} == wanted:
+            return float(p)
+    raise AssertionError("pair not in the sampler")
+
+
+def test_the_battle_stores_the_probability_of_the_stored_draw(
+    demo_arena: Any, instant_on: None, run_on_commit: Any, monkeypatch: Any
 ) -> None:
     _no_refill(monkeypatch)
-    arena = _arena(stock=3)
+    arena = _arena(stock=4)
+    weights = [1.0, 2.0, 3.0, 4.0, 5.0]  # unequal: each pair has its own probability
+    for contender, weight in zip(contenders_playing(arena=arena), weights, strict=True):
+        Contender.objects.filter(pk=contender.pk).update(sampling_weight=weight)
     _fill(run_on_commit, arena)
-    hits = 0
-    for seed in range(6):
-        settings.ARENA_INSTANT_BATTLES = True
-        fast = _random_battle(run_on_commit, f"a{seed}", rng=random.Random(seed))
-        hits += fast.status == BattleStatus.READY
-        settings.ARENA_INSTANT_BATTLES = False
-        live = _random_battle(run_on_commit, f"b{seed}", rng=random.Random(seed))
-        assert live.status != BattleStatus.READY
-        assert (fast.left_id, fast.right_id) == (live.left_id, live.right_id)
-        assert fast.sampling_probability == live.sampling_probability
-    assert hits >= 3  # the comparison is about battles that took stock
+    for n in range(4):
+        battle = _random_battle(run_on_commit, f"v{n}")
+        assert battle.status == BattleStatus.READY
+        taken = InstantOutput.objects.filter(consumed_by=battle)
+        stored = {e.sampling_probability for e in taken}
+        assert stored == {battle.sampling_probability}
+        assert battle.sampling_probability == pytest.approx(
+            _pair_probability(arena, battle.left_id, battle.right_id)
+        )
+
+
+def test_the_pairs_drawn_in_advance_follow_the_sampler(demo_arena: Any, instant_on: None) -> None:
+    """Fills with fixed weights and seeded draws: the pair frequencies are the sampler's pair
+    probabilities, and each pair shows up on both sides."""
+    arena = _arena(stock=5)
+    arena.instant_daily_outputs = 10**6
+    arena.save(update_fields=["instant_daily_outputs"])
+    playing = contenders_playing(arena=arena)
+    for contender, weight in zip(playing, [1.0, 1.0, 2.0, 4.0, 8.0], strict=True):
+        Contender.objects.filter(pk=contender.pk).update(sampling_weight=weight)
+    counts: dict[frozenset[int], int] = {}
+    lefts: dict[frozenset[int], set[int]] = {}
+    draws = 0
+    for seed in range(120):
+        instant.instant_stock_fill(arena_id=arena.pk, rng=random.Random(seed))  # not made
+        for entry in InstantOutput.objects.filter(side="left"):
+            partner = InstantOutput.objects.get(draw=entry.draw, side="right")
+            pair = frozenset((entry.contender_id, partner.contender_id))
+            counts[pair] = counts.get(pair, 0) + 1
+            lefts.setdefault(pair, set()).add(entry.contender_id)
+            assert entry.sampling_probability == pytest.approx(
+                _pair_probability(arena, entry.contender_id, partner.contender_id)
+            )
+            draws += 1
+        InstantOutput.objects.all().delete()
+    assert draws == 600
+    for pair, n in counts.items():
+        a, b = tuple(pair)
+        assert n / draws == pytest.approx(_pair_probability(arena, a, b), abs=0.04), pair
+    frequent = [pair for pair, n in counts.items() if n >= 30]
+    assert frequent and all(len(lefts[pair]) == 2 for pair in frequent)  # sides at random
 
 
 def test_each_output_made_in_advance_goes_to_one_battle_only(
@@ -177,19 +240,19 @@ def test_stock_of_a_changed_model_is_never_served_and_is_cleaned_away(
     _no_refill(monkeypatch)
     arena = _arena(stock=1, playing=3)
     _fill(run_on_commit, arena)
-    contender = contenders_playing(arena=arena)[0]
-    kept = [e.file.name for e in InstantOutput.objects.exclude(contender=contender)]
+    entries = list(InstantOutput.objects.all())
+    contender = Contender.objects.get(pk=entries[0].contender_id)
     contender.parameters = {"style": "pixel"}  # a different model now
     contender.save(update_fields=["parameters"])
     battle = _random_battle(run_on_commit, "v")
     assert battle.status != BattleStatus.READY
-    changed = InstantOutput.objects.get(contender=contender)
-    # its stock; the two others' outputs stay good (a pair can still take them)
-    assert run_on_commit(instant.instant_stock_clean) == 1
-    assert not default_storage.exists(changed.file.name)
-    assert all(default_storage.exists(name) for name in kept)
-    changed.refresh_from_db()
-    assert changed.status == OutputStatus.FAILED and changed.error_code == "withdrawn"
+    # the pre-drawn battle is withdrawn whole: the unchanged partner's output cannot be
+    # served alone
+    assert run_on_commit(instant.instant_stock_clean) == 2
+    assert not any(default_storage.exists(e.file.name) for e in entries)
+    assert set(InstantOutput.objects.values_list("status", "error_code")) == {
+        (OutputStatus.FAILED, "withdrawn")
+    }
 
 
 def test_stock_older_than_the_max_age_is_deleted_unserved(
@@ -250,10 +313,9 @@ def test_the_daily_count_budget_stops_the_fill(
     demo_arena: Any, instant_on: None, run_on_commit: Any
 ) -> None:
     arena = _arena(stock=3)
-    models = len(contenders_playing(arena=arena))
-    arena.instant_daily_outputs = models + 1  # one prompt's round fits, not two
+    arena.instant_daily_outputs = 3  # one battle's two outputs fit, not two battles'
     arena.save(update_fields=["instant_daily_outputs"])
-    assert _fill(run_on_commit, arena) == models
+    assert _fill(run_on_commit, arena) == 2
     assert _fill(run_on_commit, arena) == 0
 
 
@@ -261,11 +323,10 @@ def test_the_daily_cost_budget_stops_the_fill(
     demo_arena: Any, instant_on: None, run_on_commit: Any
 ) -> None:
     arena = _arena(stock=3)
-    models = len(contenders_playing(arena=arena))
     Provider.objects.update(cost_per_output=Decimal("0.01"))
-    arena.instant_daily_cost = Decimal("0.01") * models * 2  # two rounds, not three
+    arena.instant_daily_cost = Decimal("0.04")  # two battles (two outputs each), not three
     arena.save(update_fields=["instant_daily_cost"])
-    assert _fill(run_on_commit, arena) == 2 * models
+    assert _fill(run_on_commit, arena) == 4
     assert _fill(run_on_commit, arena) == 0
 
 
@@ -281,6 +342,12 @@ def test_failures_made_in_advance_count_toward_the_models_health(
     assert broken.failure_streak == 2 and broken.paused_at is not None
     failed = InstantOutput.objects.filter(contender=broken)
     assert {e.status for e in failed} == {OutputStatus.FAILED}
+    # the other half of each pre-drawn battle is withdrawn with it: no battle can take it
+    partners = InstantOutput.objects.exclude(contender=broken)
+    assert set(partners.values_list("status", "error_code")) == {
+        (OutputStatus.FAILED, "partner_failed")
+    }
+    assert not any(default_storage.exists(e.file.name) for e in partners if e.file)
 
 
 def test_a_taken_output_tops_the_stock_up(
@@ -291,13 +358,14 @@ def test_a_taken_output_tops_the_stock_up(
     assert _random_battle(run_on_commit, "v").status == BattleStatus.READY
     ready = InstantOutput.objects.filter(consumed_at__isnull=True, status=OutputStatus.READY)
     assert ready.count() == 2  # made again at once (inline tasks) for another prompt
+    assert ready.first().prompt_id != Battle.objects.get().prompt_id  # type: ignore[union-attr]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_battles_at_once_never_share_an_output(
     instant_on: None, monkeypatch: Any, settings: Any
 ) -> None:
-    """PostgreSQL, two connections: both claims run together on a stock of one prompt."""
+    """PostgreSQL, two connections: both claims run together on a stock of one battle."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
     from django.db import connections
@@ -319,15 +387,6 @@ def test_two_battles_at_once_never_share_an_output(
         return claimed
 
     monkeypatch.setattr(instant, "stock_claim", claim_together)
-    real_draw = services._pair_drawn
-
-    def sides_swapped(**kwargs: Any) -> Any:
-        """The same pair, on swapped sides in the two threads."""
-        contenders, _, _, probability = real_draw(**kwargs)
-        swap = threading.current_thread().name == "v2"
-        return contenders, int(swap), int(not swap), probability
-
-    monkeypatch.setattr(services, "_pair_drawn", sides_swapped)
     made: list[Battle] = []
     errors: list[BaseException] = []
 
@@ -381,7 +440,7 @@ def test_the_admin_shows_the_stock_read_only(
     arena = _arena(stock=1, playing=2)
     _fill(run_on_commit, arena)
     arenas = admin_client.get("/admin/battles/arena/").content.decode()
-    assert "1 per model: 2 / 0 / 0" in arenas
+    assert "1 battles: 1 / 0 / 0" in arenas
     stock = admin_client.get("/admin/battles/instantoutput/")
     assert stock.status_code == 200 and "Demo Aurora" in stock.content.decode()
     entry = InstantOutput.objects.first()
@@ -434,5 +493,25 @@ def test_the_periodic_task_tops_up_every_instant_arena(
     _arena(stock=1)
     Arena.objects.filter(slug="text-to-video").update(instant_stock=0)
     queued = run_on_commit(instant_stock_task)
-    assert queued == len(contenders_playing(arena=Arena.objects.get(slug=SLUG)))
+    assert queued == 2
     assert set(InstantOutput.objects.values_list("status", flat=True)) == {"ready"}
+
+
+def test_the_cleanup_withdraws_half_failed_and_undrawn_stock_whole(
+    demo_arena: Any, instant_on: None, run_on_commit: Any
+) -> None:
+    """A pre-drawn battle with one output failed cannot be served: its other half goes too
+    (both files); so does stock without a draw (made per model before the pre-drawn design)."""
+    arena = _arena(stock=2, playing=2)
+    _fill(run_on_commit, arena)
+    first, second = InstantOutput.objects.order_by("created_at", "pk")[:2]
+    assert first.draw == second.draw
+    InstantOutput.objects.filter(pk=first.pk).update(status=OutputStatus.FAILED)
+    undrawn = InstantOutput.objects.exclude(draw=first.draw).order_by("pk").first()
+    assert undrawn is not None
+    InstantOutput.objects.filter(pk=undrawn.pk).update(draw=None)
+    assert run_on_commit(instant.instant_stock_clean) == 3
+    assert not default_storage.exists(second.file.name)
+    assert not default_storage.exists(undrawn.file.name)
+    codes = dict(InstantOutput.objects.values_list("pk", "error_code"))
+    assert codes[second.pk] == "partner_failed" and codes[undrawn.pk] == "withdrawn"

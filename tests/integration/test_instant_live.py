@@ -64,9 +64,9 @@ def test_a_cold_arena_makes_its_stock_and_the_next_battle_opens_ready(
     first = random_battle(Voter(live_instant))
     assert first["status"] in {"pending", "generating"}  # no stock yet: generated live
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and ready_stock(live_instant) < 5 * STOCK:
+    while time.monotonic() < deadline and ready_stock(live_instant) < 2 * STOCK:
         time.sleep(0.3)
-    assert ready_stock(live_instant) == 5 * STOCK, live_instant.logs()  # 5 demo models
+    assert ready_stock(live_instant) == 2 * STOCK, live_instant.logs()  # two per battle
 
     voter = Voter(live_instant)
     battle = random_battle(voter)
@@ -103,12 +103,12 @@ def test_the_worker_makes_the_stock_at_start_on_postgres_and_redis(
             "ON a.id = s.arena_id WHERE a.slug = 'text-to-image' AND s.status = 'ready'"
         )
         made = 0
-        while time.monotonic() < deadline and made < 5 * 6:  # 5 demo models, 6 each
+        while time.monotonic() < deadline and made < 2 * 6:  # 6 pre-drawn battles, 2 each
             with psycopg.connect(database_url) as conn:
                 row = conn.execute(query).fetchone()
             made = int(row[0]) if row else 0
             time.sleep(0.5)
-        assert made == 5 * 6, arena.logs()
+        assert made == 2 * 6, arena.logs()
         battle = random_battle(Voter(arena))
         assert battle["status"] == "ready", battle
     finally:
