@@ -269,7 +269,7 @@ def instant_stock_fill(
     """Queue pre-drawn battles until ``instant_stock`` of them are ready or on the way, within
     the arena's daily budget; returns how many outputs were queued (two per battle).
 
-    Each is drawn by the sampler exactly as a live battle is (services._pair_drawn: the pair,
+    Each is drawn by the sampler exactly as a live battle is (services.pair_drawn: the pair,
     its sides, and the probability of that draw, stored for IPW), on a bank prompt the stock
     has not used yet (else one not in stock now), made by those two models only."""
     now = now or timezone.now()
@@ -287,7 +287,7 @@ def instant_stock_fill(
         from arena.battles.bank import prompt_bank_load
 
         prompt_bank_load(modality=arena.modality)
-    from arena.battles.services import _pair_drawn
+    from arena.battles.services import pair_drawn
 
     rng = rng or random.Random(secrets.randbits(64))
     queued: list[tuple[int, str]] = []
@@ -317,7 +317,7 @@ def instant_stock_fill(
             if count + 2 > arena.instant_daily_outputs:
                 break
             try:
-                contenders, left_i, right_i, probability = _pair_drawn(arena=arena, rng=rng)
+                contenders, left_i, right_i, probability = pair_drawn(arena=arena, rng=rng)
             except Unavailable:  # fewer than two playing models now
                 break
             pair = (contenders[left_i], contenders[right_i])

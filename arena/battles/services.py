@@ -148,7 +148,7 @@ def battle_create(
             if pair is not None:
                 contenders, left_i, right_i, probability = list(pair), 0, 1, None
             else:
-                contenders, left_i, right_i, probability = _pair_drawn(
+                contenders, left_i, right_i, probability = pair_drawn(
                     arena=arena, rng=rng, editing=source is not None
                 )
             seed = rng.randrange(2**31)
@@ -194,7 +194,7 @@ def battle_create(
     return outputs_attach(battle, outputs)
 
 
-def _pair_drawn(
+def pair_drawn(
     *, arena: Arena, rng: random.Random, editing: bool = False
 ) -> tuple[list[Contender], int, int, float]:
     """The sampler's draw among the arena's playing models, with its probability (for IPW);
