@@ -139,3 +139,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("figures")
         for name, figures in RECORDED.items():
             terminalreporter.write_line(f"{name}: {json.dumps(figures)}")
+
+
+@pytest.fixture
+def instant_on(settings: Any) -> None:
+    """Instant battles on (the suite runs with ARENA_INSTANT_BATTLES off, see above)."""
+    settings.ARENA_INSTANT_BATTLES = True

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from arena.battles import instant, services
 from arena.battles.models import (
-    Arena,
     Battle,
     BattleStatus,
     Contender,
@@ -25,31 +24,7 @@ from arena.battles.models import (
     Prompt,
 )
 from arena.battles.selectors import contenders_playing
-
-SLUG = "text-to-image"
-
-
-@pytest.fixture
-def instant_on(settings: Any) -> None:
-    settings.ARENA_INSTANT_BATTLES = True
-
-
-def _arena(*, stock: int, playing: int | None = None) -> Arena:
-    arena = Arena.objects.get(slug=SLUG)
-    arena.instant_stock = stock
-    arena.save(update_fields=["instant_stock"])
-    if playing is not None:
-        for contender in contenders_playing(arena=arena)[playing:]:
-            Contender.objects.filter(pk=contender.pk).update(enabled=False)
-    return arena
-
-
-def _fill(run_on_commit: Any, arena: Arena) -> int:
-    return int(run_on_commit(instant.instant_stock_fill, arena_id=arena.pk))
-
-
-def _no_refill(monkeypatch: Any) -> None:
-    monkeypatch.setattr(instant, "stock_fill_soon", lambda **_: None)
+from tests.arena.test_instant_battles import SLUG, _arena, _fill, _no_refill
 
 
 def _random_battle(run_on_commit: Any, voter_id: str, **kwargs: Any) -> Battle:

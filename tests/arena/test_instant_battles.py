@@ -35,11 +35,6 @@ from arena.battles.selectors import contenders_playing
 SLUG = "text-to-image"
 
 
-@pytest.fixture
-def instant_on(settings: Any) -> None:
-    settings.ARENA_INSTANT_BATTLES = True
-
-
 def _arena(*, stock: int, playing: int | None = None) -> Arena:
     """The demo image arena with `stock` per model; only the first `playing` models play."""
     arena = Arena.objects.get(slug=SLUG)
