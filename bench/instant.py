@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -42,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from bench.load import SLUG, one_battle, percentile  # noqa: E402
+from bench.load import SLUG, figures_print, one_battle, percentile  # noqa: E402
 from tests.live import LiveArena  # noqa: E402
 
 RANDOM = {"random_prompt": True}
@@ -194,13 +193,7 @@ def main() -> None:
     started = time.perf_counter()
     figures = run(args)
     figures["wall_s"] = round(time.perf_counter() - started, 1)
-    for key, value in figures.items():
-        shown = f"{value:,.1f}" if isinstance(value, float) else value
-        print(f"{key:>24}  {shown}")
-    if args.json:
-        print(
-            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
-        )
+    figures_print(figures, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -653,10 +653,16 @@ def main() -> None:
     started = time.perf_counter()
     figures = run(args)
     figures["wall_s"] = round(time.perf_counter() - started, 1)
+    figures_print(figures, as_json=args.json)
+
+
+def figures_print(figures: dict[str, Any], *, as_json: bool) -> None:
+    """The figures as a table, and with --json as one JSON object on the last line."""
+    width = max(len(key) for key in figures)
     for key, value in figures.items():
         shown = f"{value:,.1f}" if isinstance(value, float) else value
-        print(f"{key:>26}  {shown}")
-    if args.json:
+        print(f"{key:>{width}}  {shown}")
+    if as_json:
         print(
             json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
         )
