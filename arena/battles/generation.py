@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -418,6 +418,20 @@ def output_render(
     }
 
 
+def output_attempt(render: Callable[[], dict[str, object]]) -> tuple[str, dict[str, object]]:
+    """Run one render (`output_render`): ("", the fields to store), or a provider's or the
+    normalisation's failure as (its code, the error fields to store)."""
+    try:
+        return "", render()
+    except GeneratorError as exc:
+        return exc.code, {"error_code": exc.code, "error": exc.message[:5000]}
+    except MediaError as exc:
+        return FailureCode.BAD_OUTPUT, {
+            "error_code": FailureCode.BAD_OUTPUT,
+            "error": str(exc)[:5000],
+        }
+
+
 def output_generate(*, output_id: int) -> None:
     """Generate one side. Idempotent: a finished output or an ended battle is left alone."""
     output = _claim(output_id)
@@ -426,8 +440,8 @@ def output_generate(*, output_id: int) -> None:
     battle = output.battle
     contender = battle.contender_on(output.side)
     source = source_image_input(battle)
-    try:
-        fields = output_render(
+    failed_code, fields = output_attempt(
+        lambda: output_render(
             owner=battle,
             token=output.token,
             contender=contender,
@@ -436,20 +450,10 @@ def output_generate(*, output_id: int) -> None:
             deadline_s=_deadline_s(battle),
             source=source,
         )
-    except GeneratorError as exc:
-        logger.warning("output %s (%s) failed: %s", output_id, contender.name, exc.message)
-        _finish(
-            output_id,
-            failed_code=exc.code,
-            fields={"error_code": exc.code, "error": exc.message[:5000]},
-        )
-        return
-    except MediaError as exc:
-        _finish(
-            output_id,
-            failed_code=FailureCode.BAD_OUTPUT,
-            fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]},
-        )
+    )
+    if failed_code:
+        logger.warning("output %s (%s) failed: %s", output_id, contender.name, fields["error"])
+        _finish(output_id, failed_code=failed_code, fields=fields)
         return
     _finish(output_id, fields={**fields, "input_sha256": source.sha256 if source else ""})
 

@@ -51,7 +51,6 @@ from django.utils import timezone
 
 from arena.battles.errors import FailureCode, Unavailable
 from arena.battles.health import contender_output_finished
-from arena.battles.media import MediaError
 from arena.battles.models import (
     Arena,
     Battle,
@@ -66,7 +65,6 @@ from arena.battles.models import (
 from arena.battles.params import ParamValue, battle_params_resolve
 from arena.battles.selectors import contenders_playing
 from arena.battles.signals import instant_battle_served
-from generators.base import GeneratorError
 
 logger = logging.getLogger(__name__)
 
@@ -375,13 +373,13 @@ def instant_output_generate(*, entry_id: int) -> None:
         entry.attempts += 1
         entry.started_at = entry.started_at or timezone.now()
         entry.save(update_fields=["status", "attempts", "started_at"])
-    from arena.battles.generation import output_render
+    from arena.battles.generation import output_attempt, output_render
 
     entry = InstantOutput.objects.select_related("arena", "prompt", "contender__provider").get(
         pk=entry_id
     )
-    try:
-        fields = output_render(
+    failed_code, fields = output_attempt(
+        lambda: output_render(
             # an instant output has the form a battle has (.arena, .params; never an edit)
             owner=entry,  # type: ignore[arg-type]
             token=entry.token,
@@ -390,20 +388,10 @@ def instant_output_generate(*, entry_id: int) -> None:
             seed=entry.seed,
             deadline_s=float(entry.arena.generation_timeout_s),
         )
-    except GeneratorError as exc:
-        logger.warning("instant output %s failed: %s", entry_id, exc.message)
-        _finish(
-            entry_id,
-            failed_code=exc.code,
-            fields={"error_code": exc.code, "error": exc.message[:5000]},
-        )
-        return
-    except MediaError as exc:
-        _finish(
-            entry_id,
-            failed_code=FailureCode.BAD_OUTPUT,
-            fields={"error_code": FailureCode.BAD_OUTPUT, "error": str(exc)[:5000]},
-        )
+    )
+    if failed_code:
+        logger.warning("instant output %s failed: %s", entry_id, fields["error"])
+        _finish(entry_id, failed_code=failed_code, fields=fields)
         return
     if fields.get("cost") is None:
         fields.pop("cost", None)  # keep the provider's price per output (the budget's)
