@@ -9,7 +9,7 @@ from django.db.models import Max, QuerySet
 
 from arena.battles.models import Arena, Contender
 from arena.votes.models import EloRating, Vote
-from arena.votes.services import elo_standings
+from arena.votes.services import elo_row, elo_standings
 
 # Before an arena's first refresh its stored Elo rows are empty (the vote path does not write
 # them): up to this many counted votes the board replays them on read, so its counts and Elo
@@ -26,15 +26,7 @@ def _live_standings(*, arena: Arena, counted: QuerySet[Vote], total: int) -> dic
     )
     standings = elo_standings(votes, both_bad_counts=arena.both_bad_counts_as_tie)
     return {
-        cast(int, pk): EloRating(
-            arena=arena,
-            contender_id=cast(int, pk),
-            rating=s.rating,
-            votes=s.votes,
-            wins=s.wins,
-            losses=s.losses,
-            ties=s.ties,
-        )
+        cast(int, pk): elo_row(arena=arena, contender_id=cast(int, pk), standing=s)
         for pk, s in standings.items()
     }
 

@@ -86,24 +86,26 @@ def elo_standings(
     }
 
 
+def elo_row(*, arena: Arena, contender_id: int, standing: Standing) -> EloRating:
+    """A standing as the (unsaved) row that stores it."""
+    return EloRating(
+        arena=arena,
+        contender_id=contender_id,
+        rating=standing.rating,
+        votes=standing.votes,
+        wins=standing.wins,
+        losses=standing.losses,
+        ties=standing.ties,
+    )
+
+
 @transaction.atomic
 def elo_store(*, arena: Arena, standings: dict[int, Standing]) -> None:
     """Store the arena's live Elo, one standing per contender id; the contenders without
     counted votes go back to the start (two statements in all)."""
     played = {pk: s for pk, s in standings.items() if s.votes}
     EloRating.objects.bulk_create(
-        [
-            EloRating(
-                arena=arena,
-                contender_id=pk,
-                rating=s.rating,
-                votes=s.votes,
-                wins=s.wins,
-                losses=s.losses,
-                ties=s.ties,
-            )
-            for pk, s in played.items()
-        ],
+        [elo_row(arena=arena, contender_id=pk, standing=s) for pk, s in played.items()],
         update_conflicts=True,
         unique_fields=["arena", "contender"],
         update_fields=["rating", "votes", "wins", "losses", "ties", "updated_at"],
