@@ -30,7 +30,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from bench.load import SLUG, figures_print, one_battle, percentile  # noqa: E402
+from bench.load import (  # noqa: E402
+    SLUG,
+    bench_database_create,
+    figures_print,
+    one_battle,
+    percentile,
+)
 from tests.live import LiveArena  # noqa: E402
 
 RANDOM = {"random_prompt": True}
@@ -122,12 +127,7 @@ def stock_taken(database_url: str, battle_ids: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    pg_admin = os.environ.get("ARENA_BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("ARENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = f"arena_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = pg_admin.rsplit("/", 1)[0] + "/" + name
+    pg_admin, redis_url, name, database_url = bench_database_create()
     env = {
         "LOG_LEVEL": "WARNING",
         "ARENA_INSTANT_BATTLES": "1",

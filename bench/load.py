@@ -467,13 +467,19 @@ def wrk_available(args: argparse.Namespace) -> bool:
 
 
 # --- Main -------------------------------------------------------------------------------------
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def bench_database_create() -> tuple[str, str, str, str]:
+    """A fresh PostgreSQL database for one run (the caller drops it) and the Redis to use:
+    (admin URL, Redis URL, database name, database URL)."""
     pg_admin = os.environ.get("ARENA_BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("ARENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     name = f"arena_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = pg_admin.rsplit("/", 1)[0] + "/" + name
+    return pg_admin, redis_url, name, pg_admin.rsplit("/", 1)[0] + "/" + name
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    pg_admin, redis_url, name, database_url = bench_database_create()
     quick = args.quick
     seconds = 5.0 if quick else 12.0
     env = {
