@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
@@ -31,6 +31,15 @@ def _heartbeat_start(sender: Any = None, **_: Any) -> None:
 
     queues = sorted(sender.app.amqp.queues.consume_from)
     _heartbeat_stop = worker_heartbeat_start(hostname=sender.hostname, queues=queues)
+
+
+@worker_process_init.connect
+def _heap_freeze(**_: Any) -> None:
+    """A prefork child starts with the parent's whole start-up heap: keep the collector off it
+    (arena.ops.heap: full collections re-walked it between tasks)."""
+    from arena.ops.heap import startup_heap_freeze
+
+    startup_heap_freeze()
 
 
 @worker_shutdown.connect

@@ -72,6 +72,14 @@ SLUG = "text-to-image"
 # The demo provider's own sleep. 0: its side's latency is its render time, which the output
 # records (latency_s) and the overhead figure subtracts; a sleep would only hold a prefork slot.
 DELAY_S = 0.0
+# Votes sent before the measured burst (not counted): a fresh server's first requests open
+# pool connections and prepare statements, which a long-running server does once.
+WARMUP_VOTES = 2000
+WARMUP_S = 2.0
+WARMUP_BATTLES = 4
+# Votes a second in the open-loop run (the issue's aim for the vote rate).
+OPEN_RATE = 500.0
+OPEN_CONNECTIONS = 64  # enough that a free connection is there at each scheduled time
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,6 +178,7 @@ def wrk_run(
         raise RuntimeError(f"wrk printed no result:\n{out}")
     requests = int(total.group(1))
     elapsed = float(total.group(2)) * WRK_UNITS[total.group(3)] / 1000
+    late = re.search(r"late_sends (\d+) lag_max_ms ([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     bad = int(non2xx.group(1)) if non2xx else 0
     latency = {
@@ -182,8 +191,34 @@ def wrk_run(
         "per_s": (requests - bad) / elapsed,
         "p50_ms": latency.get(50),
         "p99_ms": latency.get(99),
+        "late_sends": int(late.group(1)) if late else None,
+        "lag_max_ms": float(late.group(2)) if late else None,
         "raw": out,
     }
+
+
+def wrk_votes(
+    base: str,
+    workdir: Path,
+    battles: list[tuple[str, str]],
+    seconds: float,
+    concurrency: int,
+    *,
+    rate: float = 0.0,
+) -> dict[str, Any]:
+    """Votes by wrk (bench/load_votes.lua), each on the next of `battles` with its voter's
+    cookie: `concurrency` connections in a closed loop, or `rate` votes a second on a fixed
+    schedule over them (an open loop; `late_sends` says how many went out late)."""
+    listing = workdir / "battles.txt"
+    listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
+    threads = 2
+    return wrk_run(
+        base,
+        seconds,
+        concurrency,
+        script=str(ROOT / "bench" / "load_votes.lua"),
+        script_args=(str(listing), str(threads), uuid.uuid4().hex, str(rate / threads)),
+    )
 
 
 async def closed_loop(
@@ -217,6 +252,40 @@ async def closed_loop(
     return len(latencies), latencies, codes, elapsed
 
 
+async def open_loop(
+    base: str, rate: float, seconds: float, make_request: Any
+) -> tuple[list[float], dict[int, int], float]:
+    """Requests sent at `rate` per second on a fixed schedule, whatever the answers do (an
+    open loop, as independent visitors arrive). Each latency runs from the request's
+    scheduled time, so a server that falls behind is charged for the wait it causes
+    (no coordinated omission)."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=512, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(
+        base, connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+        start = loop.time() + 0.2
+
+        async def one(index: int) -> None:
+            due = start + index / rate
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            request = make_request()
+            if request is None:
+                return
+            method, path, headers, body = request
+            async with http.request(method, path, headers=headers, json=body) as answer:
+                await answer.read()
+            latencies.append(loop.time() - due)
+            codes[answer.status] = codes.get(answer.status, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
+        elapsed = loop.time() - start
+    return latencies, codes, elapsed
+
+
 async def measure_get(base: str, path: str, seconds: float, concurrency: int) -> dict[str, Any]:
     count, latencies, codes, elapsed = await closed_loop(
         base, seconds, concurrency, lambda: ("GET", path, {}, None)
@@ -231,8 +300,15 @@ async def measure_get(base: str, path: str, seconds: float, concurrency: int) ->
 
 
 async def measure_votes(
-    base: str, battles: list[tuple[str, str]], seconds: float, concurrency: int
+    base: str,
+    battles: list[tuple[str, str]],
+    seconds: float,
+    concurrency: int,
+    *,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
+    """Votes on `battles` in turn: `concurrency` clients in a closed loop, or with `rate`
+    votes a second on a fixed schedule (see open_loop)."""
     pending = iter(battles)
     accepted: list[str] = []
     choices = ("left", "right", "tie", "left", "right")
@@ -252,7 +328,11 @@ async def measure_votes(
             {"choice": choices[len(accepted) % len(choices)]},
         )
 
-    count, latencies, codes, elapsed = await closed_loop(base, seconds, concurrency, next_vote)
+    if rate:
+        latencies, codes, elapsed = await open_loop(base, rate, seconds, next_vote)
+        count = len(latencies)
+    else:
+        count, latencies, codes, elapsed = await closed_loop(base, seconds, concurrency, next_vote)
     return {
         "sent": count,
         "ok": codes.get(200, 0),
@@ -528,7 +608,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         arena.start()
         base = arena.base
-        battles = seed_ready_battles(arena, 6000 if quick else 20000, 300)
+        open_count = int(OPEN_RATE * seconds)
+        battles = seed_ready_battles(
+            arena, WARMUP_VOTES + open_count + (6000 if quick else 20000), 300
+        )
+        warmup, at_rate = battles[:WARMUP_VOTES], battles[WARMUP_VOTES : WARMUP_VOTES + open_count]
+        battles = battles[WARMUP_VOTES + open_count :]
         time.sleep(2)  # let the processes settle after start-up
 
         use_wrk = args.client == "wrk" or (args.client == "auto" and wrk_available(args))
@@ -544,17 +629,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["noop_p50_ms"] = noop["p50_ms"]
         figures["insert_per_s"] = insert_loop(database_url, 3.0 if quick else 5.0)
 
+        if use_wrk:
+            # A warm-up burst on battles of its own, not measured: each web process opens its
+            # pool's connections and prepares the vote's statements, as a server does once.
+            wrk_votes(base, workdir, warmup, WARMUP_S, args.concurrency)
+        else:
+            asyncio.run(measure_votes(base, warmup, WARMUP_S, args.concurrency))
+        wait_refreshed(base, refreshes_done(base), 30.0)
         cpu_before = meter.sample()
         if use_wrk:
-            listing = workdir / "battles.txt"
-            listing.write_text("".join(f"{b} {c}\n" for b, c in battles))
-            result = wrk_run(
-                base,
-                seconds,
-                args.concurrency,
-                script=str(ROOT / "bench" / "load_votes.lua"),
-                script_args=(str(listing), "2", uuid.uuid4().hex),
-            )
+            result = wrk_votes(base, workdir, battles, seconds, args.concurrency)
             votes = {
                 "sent": result["requests"],
                 "ok": result["ok"],
@@ -568,7 +652,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             votes = asyncio.run(measure_votes(base, battles, seconds, args.concurrency))
         figures["vote_cpu_ms"] = meter.per(cpu_before, meter.sample(), votes["sent"])
         stored = votes_stored(database_url, votes["battle_ids"])
-        refreshed_before = refreshes_done(base)
         figures.update(
             {
                 "votes_per_s": votes["per_s"],
@@ -588,9 +671,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["votes_vs_noop_cpu"] = figures["noop_cpu_ms"]["total"] / max(
             1e-9, figures["vote_cpu_ms"]["total"]
         )
-        figures["refresh_wait_s"] = wait_refreshed(base, refreshed_before, 120.0)
+        # The same vote at a fixed rate (the issue's aim), as visitors arrive: the latency a
+        # voter sees when the site is busy but not past its ceiling.
+        if use_wrk:
+            paced = wrk_votes(base, workdir, at_rate, seconds, OPEN_CONNECTIONS, rate=OPEN_RATE)
+            paced_ok = paced["ok"]
+        else:
+            paced = asyncio.run(measure_votes(base, at_rate, seconds, 0, rate=OPEN_RATE))
+            paced_ok = paced["ok"]
+        paced_stored = votes_stored(database_url, [b for b, _ in at_rate])
+        figures.update(
+            {
+                "vote_open_rate_per_s": OPEN_RATE,
+                "vote_open_per_s": paced["per_s"],
+                "vote_open_p50_ms": paced["p50_ms"],
+                "vote_open_p99_ms": paced["p99_ms"],
+                # sent after their time because every connection was busy (wrk): their wait
+                # is not in the latencies; 0 means the figures are the open loop's own
+                "vote_open_late_sends": paced.get("late_sends"),
+                "votes_lost_open": max(0, paced_ok - paced_stored),
+            }
+        )
+        figures["refresh_wait_s"] = wait_refreshed(base, refreshes_done(base), 120.0)
 
+        # A few battles first, not measured: each worker process's first sides import the
+        # renderer and image codecs and open its connections (once per process).
+        asyncio.run(measure_battles(base, WARMUP_BATTLES, 1))
+        refreshes_before_c1 = refreshes_done(base)
         single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
+        figures["refreshes_during_c1"] = refreshes_done(base) - refreshes_before_c1
         sides = slower_sides(database_url, [b for b, _, _ in single])
         overheads = [(took - sides[b]) * 1000 for b, took, _ in single if sides.get(b) is not None]
         figures["battle_overhead_p50_ms"] = statistics.median(overheads) if overheads else None

@@ -199,6 +199,12 @@ def _build() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         else:
             await channels_app(scope, receive, send)
 
+    from django.urls import get_resolver
+
+    from arena.ops.heap import startup_heap_freeze
+
+    _ = get_resolver().url_patterns  # the URL conf, imported now: long-lived, frozen below
+    startup_heap_freeze()
     return application
 
 

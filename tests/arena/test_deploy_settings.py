@@ -53,13 +53,9 @@ def run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def settings_in(env: dict[str, str], *names: str) -> dict[str, object]:
-    """The named settings as a fresh process started with `env` sees them."""
-    code = (
-        "import json, django; django.setup(); from django.conf import settings; "
-        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}))"
-    )
-    done = subprocess.run(
+def python_in(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -c code` in a fresh process with the machine's environment cleaned, plus `env`."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         timeout=60,
@@ -67,6 +63,15 @@ def settings_in(env: dict[str, str], *names: str) -> dict[str, object]:
         capture_output=True,
         env=clean_env({"DJANGO_SETTINGS_MODULE": "arena.settings", **env}),
     )
+
+
+def settings_in(env: dict[str, str], *names: str) -> dict[str, object]:
+    """The named settings as a fresh process started with `env` sees them."""
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}))"
+    )
+    done = python_in(code, env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -104,14 +109,7 @@ def test_a_404_with_the_defaults_shows_no_debug_page(tmp_path: Path) -> None:
         "r = Client().get('/no-such-page/?q=1'); "
         "print(r.status_code); print(r.content.decode()[:20000])"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        timeout=60,
-        text=True,
-        capture_output=True,
-        env=clean_env({"DJANGO_SETTINGS_MODULE": "arena.settings", "ARENA_VAR_DIR": str(tmp_path)}),
-    )
+    done = python_in(code, {"ARENA_VAR_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     status, _, body = done.stdout.partition("\n")
     assert status == "404"
