@@ -12,8 +12,16 @@ and with --json the figures as JSON on the last line:
                            its own session cookie and CSRF token, CONCURRENCY clients at once
   votes_lost               votes answered 200 minus votes found in the database at the end
   votes_vs_noop, votes_vs_insert
+  vote_open_p50_ms, vote_open_p99_ms, vote_open_per_s
+                           the same vote sent at OPEN_RATE (500) a second on a fixed schedule
+                           (an open loop, as visitors arrive), latency from each vote's slot;
+                           vote_open_late_sends: votes sent late because every connection was
+                           busy (0: the figures are the open loop's own)
   battle_overhead_p50_ms   concurrency 1: POST a battle -> "ready" on its WebSocket, minus the
                            slower side's own generation time (its recorded latency_s)
+  battle_overhead_remote_p50_ms
+                           the same with two remote models: an OpenAI-format fake on 127.0.0.1
+                           (its own process) answering the demo's pictures after 150 ms
   battle_p50_ms_c16        the same at 16 clients at once (POST -> ready, not minus anything)
   leaderboard_p95_ms, api_leaderboard_p95_ms
                            GET the leaderboard page / API at 8 clients at once
@@ -25,6 +33,8 @@ and with --json the figures as JSON on the last line:
   battle_stages_c1_ms      where a concurrency-1 battle's time goes (POST to row, queue hop,
                            the slower side's worker time beyond its render, the push)
 
+The first votes and battles of a fresh server (pool connections opening, statements being
+prepared, each worker process importing its codecs) are sent first and not measured.
 The no-op and vote loads are sent by wrk (Debian's `wrk`, with bench/load_votes.lua) when it is
 installed (`apt-get install -y wrk`, or pass --install-wrk), else by an asyncio client
 (aiohttp, which tops out near 1,500 requests/s here and would hide the server's ceiling);
@@ -52,6 +62,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -345,7 +356,10 @@ async def measure_votes(
 
 
 async def one_battle(
-    http: aiohttp.ClientSession, base: str, body: dict[str, Any] | None = None
+    http: aiohttp.ClientSession,
+    base: str,
+    body: dict[str, Any] | None = None,
+    slug: str = SLUG,
 ) -> tuple[str, float, float] | None:
     """POST a battle (`body`: a typed prompt unless given) and wait for "ready" on its
     WebSocket; (id, seconds, wall clock at the POST) or None if failed."""
@@ -353,7 +367,7 @@ async def one_battle(
     headers = {"X-CSRFToken": csrf.value if csrf else ""}
     started, posted_at = time.perf_counter(), time.time()
     async with http.post(
-        f"/api/arenas/{SLUG}/battles", json=body or {"prompt": "a lighthouse"}, headers=headers
+        f"/api/arenas/{slug}/battles", json=body or {"prompt": "a lighthouse"}, headers=headers
     ) as answer:
         if answer.status != 201:
             return None
@@ -369,7 +383,11 @@ async def one_battle(
 
 
 async def measure_battles(
-    base: str, count: int, concurrency: int, body: dict[str, Any] | None = None
+    base: str,
+    count: int,
+    concurrency: int,
+    body: dict[str, Any] | None = None,
+    slug: str = SLUG,
 ) -> list[tuple[str, float, float]]:
     results: list[tuple[str, float, float]] = []
     remaining = [count]
@@ -383,12 +401,92 @@ async def measure_battles(
                 await answer.read()
             while remaining[0] > 0:
                 remaining[0] -= 1
-                result = await one_battle(http, base, body)
+                result = await one_battle(http, base, body, slug)
                 if result:
                     results.append(result)
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return results
+
+
+# --- A remote provider (the production shape: the model runs elsewhere) ------------------------
+REMOTE_SLUG = "bench-remote"
+REMOTE_DELAY_S = 0.15  # the fake provider's own time per image (the issue's fake side: ~165 ms)
+REMOTE_KEY = "bench-remote-key"
+REMOTE_SETUP = """
+from arena.battles.models import Arena, Contender, Provider
+arena = Arena.objects.create(slug=%(slug)r, title="Remote bench", width=512, height=512)
+for name in ("Remote A", "Remote B"):
+    provider = Provider.objects.create(name=name, kind="openai_images", base_url=%(base)r,
+                                       api_key_env="BENCH_REMOTE_KEY")
+    Contender.objects.create(name=name, provider=provider, model_id="gpt-image-1").arenas.add(arena)
+"""
+
+
+def remote_pictures() -> list[bytes]:
+    """The demo renderer's five styles at 512x512, as a provider sends them (deflated PNG)."""
+    import io
+
+    from PIL import Image
+
+    from generators.base import GenerationRequest, ProviderConfig
+    from generators.demo import STYLES, DemoGenerator
+
+    pictures = []
+    for i, style in enumerate(STYLES):
+        generator = DemoGenerator(ProviderConfig(kind="demo", options={"style": style}))
+        request = GenerationRequest(prompt=f"a lighthouse {i}", seed=i, width=512, height=512)
+        with Image.open(io.BytesIO(generator.generate(request).data)) as picture:
+            out = io.BytesIO()
+            picture.save(out, format="PNG")
+            pictures.append(out.getvalue())
+    return pictures
+
+
+def _remote_provider_serve(port_out: Any) -> None:
+    """The fake's own process (its CPU must not share the bench client's interpreter)."""
+    import base64
+
+    from tests.fakes import OpenAIImagesFake, Recorded, Reply, start_fake
+
+    answers = [
+        json.dumps({"created": 0, "data": [{"b64_json": base64.b64encode(p).decode()}]}).encode()
+        for p in remote_pictures()
+    ]
+
+    class RemoteImages(OpenAIImagesFake):
+        served = 0
+
+        def handle(self, req: Recorded) -> Reply:
+            if req.route != "submit" or req.method != "POST":
+                return super().handle(req)
+            self.requests.clear()  # keep nothing per request: the bench sends hundreds
+            RemoteImages.served += 1
+            answer = answers[RemoteImages.served % len(answers)]
+            return Reply(200, answer, {"Content-Type": "application/json"})
+
+    fake = RemoteImages(api_key=REMOTE_KEY)
+    fake.delay_s = REMOTE_DELAY_S
+    server = start_fake(fake)
+    port_out.send(server.base_url)
+    port_out.close()
+    threading.Event().wait()  # until terminated
+
+
+def remote_provider_start() -> tuple[Any, str]:
+    """An OpenAI-format image API on 127.0.0.1 (tests/fakes) in a process of its own, that
+    answers each request, after REMOTE_DELAY_S, with the next of the demo's pictures;
+    (the process, its base URL)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_remote_provider_serve, args=(sender,), daemon=True)
+    process.start()
+    if not receiver.poll(60):
+        process.kill()
+        raise RuntimeError("the fake remote provider did not start")
+    return process, receiver.recv()
 
 
 def slower_sides(database_url: str, battle_ids: list[str]) -> dict[str, float]:
@@ -577,6 +675,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "SECURE_COOKIES": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
+    remote, remote_url = remote_provider_start()
+    env["BENCH_REMOTE_KEY"] = REMOTE_KEY
     workdir = Path(tempfile.mkdtemp(prefix="arena-load-"))
     # Both layouts sum the worker's metrics into /metrics (the bench reads refresh counts there).
     env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "prometheus")
@@ -608,6 +708,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         arena.start()
         base = arena.base
+        arena.manage(
+            "shell", "-c", REMOTE_SETUP % {"slug": REMOTE_SLUG, "base": remote_url + "/v1"}
+        )
         open_count = int(OPEN_RATE * seconds)
         battles = seed_ready_battles(
             arena, WARMUP_VOTES + open_count + (6000 if quick else 20000), 300
@@ -707,6 +810,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             statistics.median([t for _, t, _ in single]) * 1000 if single else None
         )
         figures["battle_stages_c1_ms"] = battle_stages(database_url, single)
+        # The same with two remote models (the fake above): the arena's own overhead when the
+        # model runs elsewhere, as in production, without the demo renderer's CPU beside it.
+        asyncio.run(measure_battles(base, WARMUP_BATTLES, 1, slug=REMOTE_SLUG))
+        remote_single = asyncio.run(measure_battles(base, 6 if quick else 15, 1, slug=REMOTE_SLUG))
+        remote_sides = slower_sides(database_url, [b for b, _, _ in remote_single])
+        remote_overheads = [
+            (took - remote_sides[b]) * 1000
+            for b, took, _ in remote_single
+            if remote_sides.get(b) is not None
+        ]
+        figures["battle_overhead_remote_p50_ms"] = (
+            statistics.median(remote_overheads) if remote_overheads else None
+        )
+        figures["battle_stages_remote_c1_ms"] = battle_stages(database_url, remote_single)
         cpu_before = meter.sample()
         many = asyncio.run(measure_battles(base, 32 if quick else 64, 16))
         figures["battle_cpu_ms_c16"] = meter.per(cpu_before, meter.sample(), len(many))
@@ -731,6 +848,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         figures["load_after"] = os.getloadavg()[0]
     finally:
+        remote.terminate()
         killed = arena.stop()
         if killed:
             figures["killed_at_stop"] = killed
