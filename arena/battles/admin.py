@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,6 +28,7 @@ from arena.battles.models import (
     InstantOutput,
     Modality,
     Output,
+    OutputResult,
     Prompt,
     Provider,
     ProviderCheck,
@@ -472,6 +474,16 @@ class ArenaAdmin(admin.ModelAdmin):
         return f"{obj.instant_stock} battles: {ready} / {making} / {served}"
 
 
+def result_fields_after(model: type[models.Model], anchor: str) -> list[str]:
+    """Every column of `model` for a read-only page, in its declaration order with the
+    OutputResult columns (token, file, ... attempts) right after `anchor`: inherited, they
+    would otherwise come first, before the model's id and what the output is of."""
+    result = [f.name for f in OutputResult._meta.concrete_fields]
+    own = [f.name for f in model._meta.concrete_fields if f.name not in result]
+    at = own.index(anchor) + 1
+    return [*own[:at], *result, *own[at:]]
+
+
 @admin.register(InstantOutput)
 class InstantOutputAdmin(admin.ModelAdmin):
     """Sides of battles drawn and made in advance for instant battles: read only (the stock
@@ -489,9 +501,7 @@ class InstantOutputAdmin(admin.ModelAdmin):
         "consumed_at",
     ]
     list_filter = ["arena", "status", "contender"]
-    readonly_fields = [
-        f.name for f in InstantOutput._meta.get_fields() if getattr(f, "concrete", False)
-    ]
+    readonly_fields = result_fields_after(InstantOutput, "params")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -328,7 +328,37 @@ class OutputStatus(models.TextChoices):
     FAILED = "failed"
 
 
-class Output(models.Model):
+class OutputResult(models.Model):
+    """What one generation returns, and the opaque token it is stored and served under: the
+    columns shared by a battle's side (Output), a side made in advance (InstantOutput) and a
+    playground run (playground.Generation). All three are filled by the same pipeline
+    (generation.py: the generator call, _store_file's normalisation); one place for these
+    columns keeps the three alike."""
+
+    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
+    file = models.FileField(upload_to="outputs/", blank=True)
+    poster = models.FileField(
+        upload_to="outputs/",
+        blank=True,
+        help_text="Videos: the first frame, shown before the clip loads.",
+    )
+    content_type = models.CharField(max_length=64, blank=True)
+    text = models.TextField(blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    params_used = models.JSONField(default=dict, blank=True)
+    params_mapped = models.JSONField(default=dict, blank=True)
+    latency_s = models.FloatField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class Output(OutputResult):
     """One side of a battle. Served only through its opaque token."""
 
     battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="outputs")
@@ -344,25 +374,7 @@ class Output(models.Model):
     status = models.CharField(
         max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING
     )
-    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
-    file = models.FileField(upload_to="outputs/", blank=True)
-    poster = models.FileField(
-        upload_to="outputs/",
-        blank=True,
-        help_text="Videos: the first frame, shown before the clip loads.",
-    )
-    content_type = models.CharField(max_length=64, blank=True)
-    text = models.TextField(blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
-    params_used = models.JSONField(default=dict, blank=True)
-    params_mapped = models.JSONField(default=dict, blank=True)
-    latency_s = models.FloatField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
-    error_code = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
-    attempts = models.PositiveIntegerField(default=0)
     input_sha256 = models.CharField(
         max_length=64,
         blank=True,
@@ -428,7 +440,7 @@ class ProviderCheck(models.Model):
         return f"{self.contender} {'ok' if self.ok else self.error_code} at {self.created_at}"
 
 
-class InstantOutput(models.Model):
+class InstantOutput(OutputResult):
     """One side of a battle drawn and made in advance on a bank prompt (instant battles, see
     instant.py); the two sides share `draw`.
 
@@ -449,18 +461,9 @@ class InstantOutput(models.Model):
         help_text="Hash of the provider, model, options and form it was made with: stock of "
         "a changed contender or arena is never served.",
     )
-    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
-    file = models.FileField(upload_to="outputs/", blank=True)
-    poster = models.FileField(upload_to="outputs/", blank=True)
-    content_type = models.CharField(max_length=64, blank=True)
-    text = models.TextField(blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
     seed = models.BigIntegerField()
     params = models.JSONField(default=dict, blank=True)
-    params_used = models.JSONField(default=dict, blank=True)
-    params_mapped = models.JSONField(default=dict, blank=True)
-    latency_s = models.FloatField(null=True, blank=True)
+    # OutputResult's cost, with what it holds before the output is made.
     cost = models.DecimalField(
         max_digits=10,
         decimal_places=5,
@@ -468,9 +471,6 @@ class InstantOutput(models.Model):
         blank=True,
         help_text="The provider's cost per output when queued (its reported cost once made).",
     )
-    error_code = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from arena.battles.admin import result_fields_after
 from arena.playground.models import Generation
 
 
@@ -11,7 +12,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
     list_display = ["id", "arena", "contender", "status", "latency_s", "cost", "created_at"]
     list_filter = ["status", "arena", "contender"]
-    readonly_fields = [f.name for f in Generation._meta.fields]
+    readonly_fields = result_fields_after(Generation, "failure_reason")
 
     def has_add_permission(self, request: object) -> bool:
         return False

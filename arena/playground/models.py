@@ -2,7 +2,8 @@
 
 It is not a battle (one side, no vote, never counted) but its output is made by the battles'
 pipeline (same generator call, same normalisation to the chosen form, same private serving by
-an opaque token), so the file fields mirror battles.Output."""
+an opaque token), so its result columns are battles.Output's: both inherit
+battles.OutputResult."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import uuid
 
 from django.db import models
 
-from arena.battles.models import Arena, Contender, OutputStatus, SourceImage, new_output_token
+from arena.battles.models import Arena, Contender, OutputResult, OutputStatus, SourceImage
 
 
-class Generation(models.Model):
+class Generation(OutputResult):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     arena = models.ForeignKey(Arena, on_delete=models.PROTECT, related_name="generations")
     contender = models.ForeignKey(Contender, on_delete=models.PROTECT, related_name="generations")
@@ -38,20 +39,6 @@ class Generation(models.Model):
         max_length=16, choices=OutputStatus.choices, default=OutputStatus.PENDING, db_index=True
     )
     failure_reason = models.CharField(max_length=300, blank=True)
-    token = models.CharField(max_length=64, unique=True, default=new_output_token, editable=False)
-    file = models.FileField(upload_to="outputs/", blank=True)
-    poster = models.FileField(upload_to="outputs/", blank=True)
-    content_type = models.CharField(max_length=64, blank=True)
-    text = models.TextField(blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    params_used = models.JSONField(default=dict, blank=True)
-    params_mapped = models.JSONField(default=dict, blank=True)
-    latency_s = models.FloatField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
-    error_code = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True, help_text="Provider's text, for operators only.")
-    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

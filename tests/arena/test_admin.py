@@ -200,3 +200,42 @@ def test_provider_health_columns_keep_no_state_on_the_shared_admin(
     assert first[-1] is not second[-1]  # per-request closures
     assert dict(vars(provider_admin)) == before  # nothing stored on the instance
     assert staff.get("/admin/battles/provider/").status_code == 200
+
+
+def test_read_only_output_pages_show_every_column_in_reading_order(
+    staff: Client, demo_arena: Any
+) -> None:
+    """The OutputResult columns are inherited (so Django lists them first): the read-only
+    pages still open on the id and what the output is of, the result columns together."""
+    from django.contrib import admin as django_admin
+
+    from arena.battles.models import InstantOutput, OutputResult, Prompt
+    from arena.playground.models import Generation
+
+    contender = Contender.objects.filter(arenas=demo_arena).first()
+    assert contender is not None
+    made = [
+        InstantOutput.objects.create(
+            arena=demo_arena,
+            prompt=Prompt.objects.create(text="a lighthouse"),
+            contender=contender,
+            fingerprint="f",
+            seed=1,
+        ),
+        Generation.objects.create(
+            arena=demo_arena, contender=contender, prompt="a lighthouse", voter_id="v", seed=1
+        ),
+    ]
+    result = [f.name for f in OutputResult._meta.concrete_fields]
+    for obj in made:
+        model = type(obj)
+        fields = list(django_admin.site._registry[model].readonly_fields)
+        assert sorted(fields) == sorted(f.name for f in model._meta.concrete_fields)
+        assert fields[0] == "id"
+        start = fields.index("token")
+        assert fields[start : start + len(result)] == result
+        assert fields.index("contender") < start < fields.index("created_at")
+        meta = model._meta
+        page = staff.get(f"/admin/{meta.app_label}/{meta.model_name}/{obj.pk}/change/")
+        assert page.status_code == 200
+        assert "Provider's text, for operators only." in page.content.decode()
