@@ -686,6 +686,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {
                 "WEB_WORKERS": str(args.web_workers),
                 "WORKER_CONCURRENCY": "2",
+                "REMOTE_WORKERS": str(os.cpu_count() or 2),  # make prod's default
                 "REMOTE_CONCURRENCY": "8",
                 "ARENA_HTTP_THREADS": str(args.http_threads),
                 "DB_POOL_MAX": str(args.http_threads + 4),

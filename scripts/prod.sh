@@ -4,12 +4,15 @@
 #          port: HTTP runs Django's WSGI handler in ARENA_HTTP_THREADS threads per process (no
 #          per-request async hops), WebSockets go through Channels on the same port;
 #          static files by WhiteNoise (hashed names, gzip, immutable caching);
-#   celery a prefork worker on queue `default` (CPU work: demo renders, leaderboards), a thread
-#          pool worker on queue `remote` (I/O-bound providers), beat once (the sweeper);
+#   celery a prefork worker on queue `default` (CPU work: demo renders, leaderboards),
+#          REMOTE_WORKERS (default: one per core) thread-pool workers of REMOTE_CONCURRENCY (16)
+#          threads on queue `remote` (I/O-bound providers), beat once (the sweeper);
 #          GPU workers run on the GPU machine: `CUDA_VISIBLE_DEVICES=0 make worker-gpu`.
 # Each web process keeps a psycopg pool of at most DB_POOL_MAX connections (default: its HTTP
 # threads + 4 for WebSocket consumers), so the database sees at most
-# WEB_WORKERS x DB_POOL_MAX connections from the web, plus one per Celery process.
+# WEB_WORKERS x DB_POOL_MAX connections from the web; a Celery process uses one per task it
+# runs at once, at most DB_POOL_MAX (a remote thread holds one only while it claims and
+# finishes a side, not while the provider works).
 # Stops everything on SIGINT/SIGTERM, and when any part exits (a supervisor restarts the set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,9 +65,14 @@ HOSTNAME_TAG=${CELERY_HOSTNAME:-%h}
 "$BIN/celery" -A arena worker -Q default -c "${WORKER_CONCURRENCY:-$CORES}" -l "${LOG_LEVEL:-INFO}" \
   -n "default-$$@$HOSTNAME_TAG" --without-gossip --without-mingle &
 pids+=($!)
-"$BIN/celery" -A arena worker -Q remote --pool threads -c "${REMOTE_CONCURRENCY:-32}" \
-  -l "${LOG_LEVEL:-INFO}" -n "remote-$$@$HOSTNAME_TAG" --without-gossip --without-mingle &
-pids+=($!)
+# Several thread-pool processes for `remote`: a side's decoding, normalising and SQL hold the
+# GIL, so one process would do all of them on one core (issue 10: two processes on 2 cores cut
+# a remote battle's overhead at concurrency 1 by ~7 ms).
+for i in $(seq 1 "${REMOTE_WORKERS:-$CORES}"); do
+  "$BIN/celery" -A arena worker -Q remote --pool threads -c "${REMOTE_CONCURRENCY:-16}" \
+    -l "${LOG_LEVEL:-INFO}" -n "remote$i-$$@$HOSTNAME_TAG" --without-gossip --without-mingle &
+  pids+=($!)
+done
 if [ "${BEAT:-1}" = 1 ]; then
   "$BIN/celery" -A arena beat -l "${LOG_LEVEL:-INFO}" \
     --schedule "$ARENA_VAR_DIR/celerybeat-schedule" &

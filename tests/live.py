@@ -95,6 +95,7 @@ class LiveArena:
                     "PORT": str(self.port),
                     "WEB_WORKERS": "2",
                     "WORKER_CONCURRENCY": "2",
+                    "REMOTE_WORKERS": "1",
                     "REMOTE_CONCURRENCY": "4",
                     "ARENA_HTTP_THREADS": "4",
                     "DB_POOL_MAX": "6",

@@ -50,6 +50,7 @@ from arena.battles.params import (
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
+from arena.db import connection_release
 from generators.base import (
     BadConfiguration,
     GenerationRequest,
@@ -149,34 +150,34 @@ def _claim(output_id: int) -> Output | None:
     """Mark the output as generating, unless it is already finished or its battle is over.
 
     Returns it with its battle, arena, prompt and both contenders (with providers) loaded.
-    Without the battle's lock (issue 10: the second side of a battle waited for the first
-    side's whole claim, ~17 ms of the queue hop at concurrency 1): one conditional UPDATE of
-    the output, whose row lock orders it against a finish that cancels it (that UPDATE only
-    touches pending outputs, this one only unfinished outputs of a running battle, so either
-    order leaves a consistent pair), then the battle's own conditional pending -> generating.
+    Four statements, each its own transaction (issue 10: every round trip to PostgreSQL is on
+    the way to the battle being ready): one conditional UPDATE of the output, whose row lock
+    orders it against a finish that cancels it (that UPDATE only touches pending outputs, this
+    one only unfinished outputs of a running battle, so either order leaves a consistent
+    pair); the battle's own conditional pending -> generating (a battle left pending by a
+    crash between the two is failed by the sweep as a generating one is); then the reads.
+    The battle is never locked: the second side's claim used to wait ~17 ms for the first's.
     """
-    battle_id = Output.objects.filter(pk=output_id).values_list("battle_id", flat=True).first()
-    if battle_id is None:
+    claimed = (
+        Output.objects.filter(
+            pk=output_id,
+            battle__status__in=(BattleStatus.PENDING, BattleStatus.GENERATING),
+        )
+        .exclude(status__in=(OutputStatus.READY, OutputStatus.FAILED))
+        .update(
+            status=OutputStatus.GENERATING,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), Value(timezone.now())),
+        )
+    )
+    if not claimed:
         return None
-    with transaction.atomic():
-        claimed = (
-            Output.objects.filter(
-                pk=output_id,
-                battle__status__in=(BattleStatus.PENDING, BattleStatus.GENERATING),
-            )
-            .exclude(status__in=(OutputStatus.READY, OutputStatus.FAILED))
-            .update(
-                status=OutputStatus.GENERATING,
-                attempts=F("attempts") + 1,
-                started_at=Coalesce(F("started_at"), Value(timezone.now())),
-            )
-        )
-        if not claimed:
-            return None
-        Battle.objects.filter(pk=battle_id, status=BattleStatus.PENDING).update(
-            status=BattleStatus.GENERATING
-        )
-    battle = Battle.objects.select_related("arena", "prompt").get(pk=battle_id)
+    Battle.objects.filter(outputs__pk=output_id, status=BattleStatus.PENDING).update(
+        status=BattleStatus.GENERATING
+    )
+    battle = Battle.objects.select_related("arena", "prompt").filter(outputs__pk=output_id).first()
+    if battle is None:
+        return None
     outputs = Output.objects.select_related("contender__provider").order_by("pk")
     prefetch_related_objects([battle], Prefetch("outputs", queryset=outputs))
     _contenders_from_outputs(battle)
@@ -395,6 +396,7 @@ def output_render(
     generator = get_generator(provider_config(contender))
     if source and not generator.supports_edit:
         raise BadConfiguration(f"provider kind {contender.provider.kind} cannot edit images")
+    connection_release()  # no pooled connection held while the provider works
     result = generator.generate(request)
     stored = _store_file(_StoreTarget(token, owner), result)  # type: ignore[arg-type]
     received = stored.pop("received", None)

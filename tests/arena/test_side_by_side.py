@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from arena.battles.models import Battle, BattleMode, Contender
 from arena.leaderboards.models import PairCell
@@ -125,7 +126,9 @@ def test_a_side_by_side_vote_is_stored_but_changes_no_board_cell_elo_or_export(
     assert cast["counted"] is True
     [snapshot, *_] = leaderboard_compute(arena=demo_arena)
     before, rows_before = _board(demo_arena), snapshot.rows
-    assert before["elo"] and before["cells"]
+    assert before["elo"]
+    # cells are kept by PostgreSQL's triggers (arena.leaderboards.maintained); SQLite has none
+    assert before["cells"] or connection.vendor != "postgresql"
 
     a, b = _ids(demo_arena)[:2]
     with django_capture_on_commit_callbacks(execute=True):
