@@ -84,7 +84,7 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         yield cursor
 
 
-def connection_release() -> None:
+def database_connection_release() -> None:
     """Give this thread's database connection back (to the pool, on PostgreSQL) unless a
     transaction is open. Called before a provider is asked for an output: that call can take
     minutes, and each thread of a `remote` worker would otherwise hold a pooled connection

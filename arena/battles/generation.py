@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Prefetch, Value, prefetch_related_objects
+from django.db.models import F, Prefetch, Subquery, Value, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ from arena.battles.params import (
 from arena.battles.selectors import battle_state
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
-from arena.db import connection_release
+from arena.db import database_connection_release
 from generators.base import (
     BadConfiguration,
     GenerationRequest,
@@ -158,11 +158,13 @@ def _claim(output_id: int) -> Output | None:
     crash between the two is failed by the sweep as a generating one is); then the reads.
     The battle is never locked: the second side's claim used to wait ~17 ms for the first's.
     """
+    # Each UPDATE names only its own table: a filter across a relation makes Django write
+    # `WHERE id IN (SELECT ... JOIN ...)`, whose conditions PostgreSQL does not re-check on the
+    # row's new version after waiting for its lock, so a side cancelled (or a battle failed)
+    # meanwhile would be claimed (or revived) anyway.
+    running = Battle.objects.filter(status__in=(BattleStatus.PENDING, BattleStatus.GENERATING))
     claimed = (
-        Output.objects.filter(
-            pk=output_id,
-            battle__status__in=(BattleStatus.PENDING, BattleStatus.GENERATING),
-        )
+        Output.objects.filter(pk=output_id, battle_id__in=running.values("pk"))
         .exclude(status__in=(OutputStatus.READY, OutputStatus.FAILED))
         .update(
             status=OutputStatus.GENERATING,
@@ -172,9 +174,7 @@ def _claim(output_id: int) -> Output | None:
     )
     if not claimed:
         return None
-    Battle.objects.filter(outputs__pk=output_id, status=BattleStatus.PENDING).update(
-        status=BattleStatus.GENERATING
-    )
+    _battle_generating(output_id)
     battle = Battle.objects.select_related("arena", "prompt").filter(outputs__pk=output_id).first()
     if battle is None:
         return None
@@ -182,6 +182,14 @@ def _claim(output_id: int) -> Output | None:
     prefetch_related_objects([battle], Prefetch("outputs", queryset=outputs))
     _contenders_from_outputs(battle)
     return _output_of(battle, output_id)
+
+
+def _battle_generating(output_id: int) -> None:
+    """The output's battle goes pending -> generating; a battle failed meanwhile stays failed."""
+    battle_of_output = Output.objects.filter(pk=output_id).values("battle_id")[:1]
+    Battle.objects.filter(pk=Subquery(battle_of_output), status=BattleStatus.PENDING).update(
+        status=BattleStatus.GENERATING
+    )
 
 
 def _deadline_s(battle: Battle) -> float:
@@ -396,7 +404,7 @@ def output_render(
     generator = get_generator(provider_config(contender))
     if source and not generator.supports_edit:
         raise BadConfiguration(f"provider kind {contender.provider.kind} cannot edit images")
-    connection_release()  # no pooled connection held while the provider works
+    database_connection_release()  # no pooled connection held while the provider works
     result = generator.generate(request)
     stored = _store_file(_StoreTarget(token, owner), result)  # type: ignore[arg-type]
     received = stored.pop("received", None)

@@ -28,7 +28,7 @@ from arena.battles.ratelimit import creation_budget_spend
 from arena.battles.selectors import arena_contenders, arena_get, contender_public, uuid_or_none
 from arena.battles.services import prompt_clean
 from arena.battles.uploads import battle_source_image, editing_contenders, source_image_hold
-from arena.db import connection_release
+from arena.db import database_connection_release
 from arena.playground.models import Generation
 from generators.base import BadConfiguration, GenerationRequest, GeneratorError, get_generator
 
@@ -312,7 +312,7 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
             raise BadConfiguration(
                 f"provider kind {generation.contender.provider.kind} cannot edit images"
             )
-        connection_release()  # no pooled connection held while the provider works
+        database_connection_release()  # no pooled connection held while the provider works
         result = generator.generate(request)
         stored = _store_file(_StoreTarget(generation.token, generation), result)  # type: ignore[arg-type]
     except GeneratorError as exc:

@@ -140,3 +140,91 @@ def test_a_side_holds_no_database_connection_while_its_provider_works(
         generation.output_generate(output_id=output.pk)
     assert held == [False, False]
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.READY
+
+
+def _pending_battle() -> Battle:
+    """A battle whose sides are queued but not started (in a transactional test its tasks run
+    at the commit: put it back as it stood before them)."""
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    Battle.objects.filter(pk=battle.pk).update(status=BattleStatus.PENDING, ready_at=None)
+    Output.objects.filter(battle=battle).update(
+        status=OutputStatus.PENDING, attempts=0, started_at=None, finished_at=None
+    )
+    return battle
+
+
+def _while_failed_in_another_transaction(battle: Battle, claim: Any) -> list[Any]:
+    """Run `claim` while another transaction fails the battle (its right side had an error:
+    the pending left side is cancelled) and holds its locks; the claim waits for them, then
+    sees the commit. Returns what `claim` returned."""
+    import threading
+    import time
+
+    from django.db import transaction
+
+    from arena.battles.errors import FailureCode
+
+    locked, commit = threading.Event(), threading.Event()
+
+    def fail() -> None:
+        try:
+            with transaction.atomic():
+                held = Battle.objects.select_for_update().select_related("arena").get(pk=battle.pk)
+                services.battle_fail(held, side="right", code=FailureCode.PROVIDER_ERROR)
+                locked.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def run(out: list[Any]) -> None:
+        try:
+            out.append(claim())
+        except Exception as exc:  # reported by the assertion below
+            out.append(exc)
+        finally:
+            connection.close()
+
+    failing = threading.Thread(target=fail)
+    failing.start()
+    assert locked.wait(10)
+    result: list[Any] = []
+    claiming = threading.Thread(target=run, args=(result,))
+    claiming.start()
+    time.sleep(0.3)
+    assert claiming.is_alive(), ("the claim should wait for the failing transaction", result)
+    commit.set()
+    failing.join(10)
+    claiming.join(10)
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waiting_on_a_battle_failing_does_not_take_the_cancelled_side(
+    demo_arena: Any,
+) -> None:
+    """A side cancelled while its claim waited for the row is not generated (found in review:
+    a filter across the battle relation put the output's status check in a subquery that
+    PostgreSQL does not re-check after the wait, so the cancelled side was claimed anyway)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    battle = _pending_battle()
+    left = battle.outputs.get(side="left")
+    assert _while_failed_in_another_transaction(battle, lambda: generation._claim(left.pk)) == [
+        None
+    ]
+    left.refresh_from_db()
+    assert (left.status, left.attempts) == (OutputStatus.FAILED, 0)
+    assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_battle_failed_while_a_claim_waited_stays_failed(demo_arena: Any) -> None:
+    """The claim's pending -> generating waits for the battle's row; a battle failed in the
+    meantime is not brought back to generating (found in review, same cause as above)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    battle = _pending_battle()
+    left = battle.outputs.get(side="left")
+    Output.objects.filter(pk=left.pk).update(status=OutputStatus.GENERATING)  # claimed already
+    _while_failed_in_another_transaction(battle, lambda: generation._battle_generating(left.pk))
+    assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
