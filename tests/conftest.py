@@ -132,17 +132,6 @@ def postgres_database() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def pytest_unconfigure(config: Any) -> None:
-    """Importing arena.ops.asgi (tests/arena/test_ops_asgi.py) freezes this process's heap as
-    a server's start-up does (arena.ops.heap): hand it back to the collector before the
-    interpreter exits, or objects frozen then (Redis clients in cycles) are only torn down
-    with their modules, and their finalizers complain."""
-    import gc
-
-    gc.unfreeze()
-    gc.collect()
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     from tests.figures import RECORDED
 
