@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bench.load import (  # noqa: E402
+    BENCH_SERVER_ENV,
     SLUG,
     bench_database_create,
     figures_print,
@@ -129,16 +130,11 @@ def stock_taken(database_url: str, battle_ids: list[str]) -> int:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     pg_admin, redis_url, name, database_url = bench_database_create()
     env = {
-        "LOG_LEVEL": "WARNING",
+        **BENCH_SERVER_ENV,
         "ARENA_INSTANT_BATTLES": "1",
         # the bench's voters make battles faster than any person: no budget per voter
         "ARENA_RATE_BATTLES_PER_VOTER": "0",
         "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
-        "SECRET_KEY": "bench-" + "k" * 50,
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WEB_WORKERS": "2",
         "WORKER_CONCURRENCY": "2",
         "REMOTE_CONCURRENCY": "2",

@@ -83,6 +83,16 @@ SLUG = "text-to-image"
 # The demo provider's own sleep. 0: its side's latency is its render time, which the output
 # records (latency_s) and the overhead figure subtracts; a sleep would only hold a prefork slot.
 DELAY_S = 0.0
+# Production settings for a benchmark's server, HTTPS aside (it is reached over plain HTTP on
+# 127.0.0.1); each benchmark adds what it measures.
+BENCH_SERVER_ENV = {
+    "LOG_LEVEL": "WARNING",
+    "SECRET_KEY": "bench-" + "k" * 50,
+    "DEBUG": "0",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_COOKIES": "0",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+}
 # Votes sent before the measured burst (not counted): a fresh server's first requests open
 # pool connections and prepare statements, which a long-running server does once.
 WARMUP_VOTES = 2000
@@ -661,7 +671,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     seconds = 5.0 if quick else 12.0
     env = {
-        "LOG_LEVEL": "WARNING",
+        **BENCH_SERVER_ENV,
         "ARENA_MIN_VOTE_SECONDS": "0",
         "ARENA_POW_BITS": "0",
         "ARENA_VOTER_DAILY_CAP": "1000000",
@@ -669,11 +679,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ARENA_RATE_VOTES_PER_ADDRESS": "0",
         "ARENA_RATE_BATTLES_PER_VOTER": "0",
         "ARENA_RATE_BATTLES_PER_ADDRESS": "0",
-        "SECRET_KEY": "bench-" + "k" * 50,
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     remote, remote_url = remote_provider_start()
     env["BENCH_REMOTE_KEY"] = REMOTE_KEY
@@ -779,10 +784,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # voter sees when the site is busy but not past its ceiling.
         if use_wrk:
             paced = wrk_votes(base, workdir, at_rate, seconds, OPEN_CONNECTIONS, rate=OPEN_RATE)
-            paced_ok = paced["ok"]
         else:
             paced = asyncio.run(measure_votes(base, at_rate, seconds, 0, rate=OPEN_RATE))
-            paced_ok = paced["ok"]
         paced_stored = votes_stored(database_url, [b for b, _ in at_rate])
         figures.update(
             {
@@ -793,7 +796,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # sent after their time because every connection was busy (wrk): their wait
                 # is not in the latencies; 0 means the figures are the open loop's own
                 "vote_open_late_sends": paced.get("late_sends"),
-                "votes_lost_open": max(0, paced_ok - paced_stored),
+                "votes_lost_open": max(0, paced["ok"] - paced_stored),
             }
         )
         figures["refresh_wait_s"] = wait_refreshed(base, refreshes_done(base), 120.0)

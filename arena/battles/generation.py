@@ -294,6 +294,19 @@ def form_video_target(form: OutputForm) -> VideoTarget:
     )
 
 
+def form_delivered(form: OutputForm, video: VideoTarget | None) -> dict[str, object]:
+    """The form an output is asked for and delivered in, as stored in params_used (size and
+    aspect; for video also the frame rate and duration)."""
+    delivered: dict[str, object] = {
+        "width": form.width,
+        "height": form.height,
+        "aspect_ratio": form.aspect_ratio,
+    }
+    if video:
+        delivered.update(fps=video.fps, duration_s=video.duration_s)
+    return delivered
+
+
 def _image_limits() -> ImageLimits:
     return ImageLimits(max_pixels=settings.ARENA_IMAGE_MAX_PIXELS)
 
@@ -408,9 +421,7 @@ def output_render(
     result = generator.generate(request)
     stored = _store_file(_StoreTarget(token, owner), result)  # type: ignore[arg-type]
     received = stored.pop("received", None)
-    delivered = {"width": form.width, "height": form.height, "aspect_ratio": form.aspect_ratio}
-    if video:
-        delivered.update(fps=video.fps, duration_s=video.duration_s)
+    delivered = form_delivered(form, video)
     used: dict[str, object] = {
         **result.used,
         "battle_params": owner.params or {},
@@ -563,13 +574,7 @@ def contender_test_generate(
         deadline_s=deadline_s,
         source_image=source,
     )
-    requested: dict[str, object] = {
-        "width": form.width,
-        "height": form.height,
-        "aspect_ratio": form.aspect_ratio,
-    }
-    if video:
-        requested.update(duration_s=video.duration_s, fps=video.fps)
+    requested = form_delivered(form, video)
     context = {
         "arena": arena.slug if arena else None,
         "modality": str(modality),  # the plain value, as the JSON column stores it

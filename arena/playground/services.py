@@ -273,6 +273,7 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
     from arena.battles.generation import (
         _store_file,
         battle_output_form,
+        form_delivered,
         output_video_target,
         provider_config,
         source_image_input,
@@ -325,13 +326,7 @@ def generation_run(*, generation_id: uuid.UUID | str) -> None:
         )
         return
     received = stored.pop("received", None)
-    delivered: dict[str, object] = {
-        "width": form.width,
-        "height": form.height,
-        "aspect_ratio": form.aspect_ratio,
-    }
-    if video:
-        delivered.update(fps=video.fps, duration_s=video.duration_s)
+    delivered = form_delivered(form, video)
     used: dict[str, object] = {**result.used, "params": generation.params, "delivered": delivered}
     if received:
         used["received"] = received
