@@ -30,6 +30,9 @@ def _isolated_media(settings: Any, tmp_path: Any) -> None:
         "VOTES_PER_ADDRESS",
     ):
         setattr(settings, f"ARENA_RATE_{name}", 0)  # rate limits have their own tests
+    # Fixed windows: a test's few requests must not straddle a window's end (with 60 s
+    # windows, about one run in fifty of a one-second test saw its counts reset midway).
+    settings.ARENA_RATE_WINDOW_S = 86_400
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 

@@ -14,9 +14,8 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F, Prefetch, Subquery, Value, prefetch_related_objects
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from arena.battles import events
@@ -47,10 +46,11 @@ from arena.battles.params import (
     battle_params_resolve,
     output_form,
 )
-from arena.battles.selectors import battle_state
+from arena.battles.selectors import battle_of_output, battle_state
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
 from arena.db import database_connection_release
+from arena.rows import Statement, table
 from generators.base import (
     BadConfiguration,
     GenerationRequest,
@@ -105,91 +105,71 @@ def _result_limit(configured: object) -> int:
     return limit
 
 
-def _battle_locked(output_id: int) -> Battle | None:
-    """Lock the battle of this output (its row only), then read and lock both its outputs.
-
-    The battle comes with its arena and prompt, the outputs with their contenders and
-    providers (what generating and the public state read), in two statements of at most
-    three tables each: one statement joining all eight rows cost PostgreSQL ~9 ms of
-    planning per call (issue 10's load profile), more than the rest of a side's SQL.
-    The outputs are read after the lock is held, so they are the versions committed by
-    whoever held it before (under READ COMMITTED a row joined into the locking statement
-    could be older). Every writer of outputs locks their battle first, so the order
-    battle -> outputs cannot deadlock. The outputs land in the battle's prefetch cache
-    (`battle.outputs.all()` reads them without a query)."""
-    battle = (
-        Battle.objects.select_for_update(of=("self",))
-        .select_related("arena", "prompt")
-        .filter(outputs__pk=output_id)
-        .first()
-    )
-    if battle is None:
-        return None
-    outputs = Output.objects.select_for_update(of=("self",)).select_related("contender__provider")
-    prefetch_related_objects([battle], Prefetch("outputs", queryset=outputs.order_by("pk")))
-    _contenders_from_outputs(battle)
-    return battle
-
-
-def _contenders_from_outputs(battle: Battle) -> None:
-    """The battle's two contenders, taken from its prefetched outputs (no query)."""
-    for output in battle.outputs.all():
-        if output.contender_id == battle.left_id:
-            battle.left = output.contender  # type: ignore[assignment]
-        elif output.contender_id == battle.right_id:
-            battle.right = output.contender  # type: ignore[assignment]
-
-
 def _output_of(battle: Battle, output_id: int) -> Output:
-    output = next(o for o in battle.outputs.all() if o.pk == output_id)
-    output.battle = battle  # the same loaded battle, not a query
-    return output
+    return next(o for o in battle.outputs.all() if o.pk == output_id)
+
+
+def _claim_output_sql() -> str:
+    # Each UPDATE names only its own table: a filter across a relation (a join) is not
+    # re-checked by PostgreSQL on the row's new version after waiting for its lock, so a side
+    # cancelled (or a battle failed) meanwhile would be claimed (or revived) anyway.
+    output, battle = table(Output), table(Battle)
+    return (
+        f"UPDATE {output} SET status = %s, attempts = attempts + 1, "
+        f"started_at = COALESCE(started_at, %s) WHERE id = %s "
+        f"AND battle_id IN (SELECT id FROM {battle} WHERE status IN (%s, %s)) "
+        f"AND status NOT IN (%s, %s)"
+    )
+
+
+def _battle_generating_sql() -> str:
+    # a battle failed meanwhile stays failed (its new version is re-checked after the lock)
+    output, battle = table(Output), table(Battle)
+    return (
+        f"UPDATE {battle} SET status = %s "
+        f"WHERE id = (SELECT battle_id FROM {output} WHERE id = %s) AND status = %s"
+    )
+
+
+_CLAIM_OUTPUT = Statement(_claim_output_sql)
+_BATTLE_GENERATING = Statement(_battle_generating_sql)
+
+
+def _battle_generating(output_id: int) -> None:
+    """The output's battle goes pending -> generating; a battle failed meanwhile stays failed."""
+    _BATTLE_GENERATING.run([BattleStatus.GENERATING.value, output_id, BattleStatus.PENDING.value])
 
 
 def _claim(output_id: int) -> Output | None:
     """Mark the output as generating, unless it is already finished or its battle is over.
 
     Returns it with its battle, arena, prompt and both contenders (with providers) loaded.
-    Four statements, each its own transaction (issue 10: every round trip to PostgreSQL is on
-    the way to the battle being ready): one conditional UPDATE of the output, whose row lock
-    orders it against a finish that cancels it (that UPDATE only touches pending outputs, this
-    one only unfinished outputs of a running battle, so either order leaves a consistent
-    pair); the battle's own conditional pending -> generating (a battle left pending by a
-    crash between the two is failed by the sweep as a generating one is); then the reads.
-    The battle is never locked: the second side's claim used to wait ~17 ms for the first's.
+    Four prepared statements (arena.rows), each its own transaction (issue 10: every round
+    trip to PostgreSQL, and every query the ORM builds, is on the way to the battle being
+    ready): one conditional UPDATE of the output, whose row lock orders it against a finish
+    that cancels it (that UPDATE only touches pending outputs, this one only unfinished
+    outputs of a running battle, so either order leaves a consistent pair); the battle's own
+    conditional pending -> generating (a battle left pending by a crash between the two is
+    failed by the sweep as a generating one is); then the reads. The battle is never locked:
+    the second side's claim used to wait ~17 ms for the first's.
     """
-    # Each UPDATE names only its own table: a filter across a relation makes Django write
-    # `WHERE id IN (SELECT ... JOIN ...)`, whose conditions PostgreSQL does not re-check on the
-    # row's new version after waiting for its lock, so a side cancelled (or a battle failed)
-    # meanwhile would be claimed (or revived) anyway.
-    running = Battle.objects.filter(status__in=(BattleStatus.PENDING, BattleStatus.GENERATING))
-    claimed = (
-        Output.objects.filter(pk=output_id, battle_id__in=running.values("pk"))
-        .exclude(status__in=(OutputStatus.READY, OutputStatus.FAILED))
-        .update(
-            status=OutputStatus.GENERATING,
-            attempts=F("attempts") + 1,
-            started_at=Coalesce(F("started_at"), Value(timezone.now())),
-        )
+    started = Output._meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)
+    claimed = _CLAIM_OUTPUT.run(
+        [
+            OutputStatus.GENERATING.value,
+            started,
+            output_id,
+            BattleStatus.PENDING.value,
+            BattleStatus.GENERATING.value,
+            OutputStatus.READY.value,
+            OutputStatus.FAILED.value,
+        ]
     )
     if not claimed:
         return None
     _battle_generating(output_id)
-    battle = Battle.objects.select_related("arena", "prompt").filter(outputs__pk=output_id).first()
-    if battle is None:
-        return None
-    outputs = Output.objects.select_related("contender__provider").order_by("pk")
-    prefetch_related_objects([battle], Prefetch("outputs", queryset=outputs))
-    _contenders_from_outputs(battle)
-    return _output_of(battle, output_id)
-
-
-def _battle_generating(output_id: int) -> None:
-    """The output's battle goes pending -> generating; a battle failed meanwhile stays failed."""
-    battle_of_output = Output.objects.filter(pk=output_id).values("battle_id")[:1]
-    Battle.objects.filter(pk=Subquery(battle_of_output), status=BattleStatus.PENDING).update(
-        status=BattleStatus.GENERATING
-    )
+    battle = battle_of_output(output_id)
+    return None if battle is None else _output_of(battle, output_id)
 
 
 def _deadline_s(battle: Battle) -> float:
@@ -204,7 +184,9 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
     contender's failure streak only if it had one, mark the battle ready or failed; the
     public state before and after is computed from the rows in hand (no reload)."""
     with transaction.atomic():
-        battle = _battle_locked(output_id)
+        # the battle's row, then its outputs' (every writer of outputs locks their battle
+        # first, so the order battle -> outputs cannot deadlock)
+        battle = battle_of_output(output_id, lock=True)
         if battle is None:
             return
         output = _output_of(battle, output_id)

@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any, cast
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from django.urls import reverse
 
 from arena.battles.errors import FailureCode, NotFound
@@ -18,10 +18,13 @@ from arena.battles.models import (
     Contender,
     Output,
     OutputStatus,
+    Prompt,
+    Provider,
     RevealPolicy,
     Side,
 )
 from arena.battles.signals import vote_reason_words
+from arena.rows import RowsRead, lock_of, primary_key, table
 
 SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
 # What secrets.token_urlsafe makes (output and share tokens). Anything else is no token: a NUL
@@ -33,8 +36,17 @@ def token_or_empty(token: object) -> str:
     return token if isinstance(token, str) and TOKEN_SHAPE.fullmatch(token) else ""
 
 
+def _arena_from() -> str:
+    return f"FROM {table(Arena)} a WHERE a.slug = %s AND a.is_active"
+
+
+_ARENA_BY_SLUG = RowsRead(((Arena, "a", None),), _arena_from)
+
+
 def arena_get(*, slug: str) -> Arena:
-    arena = Arena.objects.filter(slug=slug, is_active=True).first()
+    """An active arena (read on every battle and page: a prepared statement, arena.rows)."""
+    found = _ARENA_BY_SLUG.row([slug]) if isinstance(slug, str) else None
+    arena = cast(Arena | None, found[0][0]) if found else None
     if arena is None:
         raise NotFound(f"There is no arena called '{slug}'.")
     return arena
@@ -69,21 +81,90 @@ def battle_owned_id(*, battle_id: object, voter_id: str) -> uuid.UUID:
     ownership before joining the battle's group, and reads the state once joined); anyone
     else's reads as missing, like in `battle_get_owned`."""
     pk = uuid_or_none(battle_id)
-    found = (
-        Battle.objects.filter(pk=pk, voter_id=voter_id).values_list("pk", flat=True).first()
-        if pk and voter_id
-        else None
-    )
+    found = _BATTLE_OWNED.row([primary_key(Battle, pk), voter_id]) if pk and voter_id else None
     if found is None:
         raise NotFound("There is no such battle.")
-    return found
+    return cast(Battle, found[0][0]).pk
+
+
+_BATTLE_OWNED = RowsRead(
+    ((Battle, "b", ("id",)),), lambda: f"FROM {table(Battle)} b WHERE b.id = %s AND b.voter_id = %s"
+)
+
+
+def _battle_from(where: str, *, lock: bool = False) -> str:
+    return (
+        f"FROM {table(Battle)} b JOIN {table(Arena)} a ON a.id = b.arena_id "
+        f"JOIN {table(Prompt)} p ON p.id = b.prompt_id WHERE {where}"
+        + (lock_of("b") if lock else "")
+    )
+
+
+def _outputs_from(*, lock: bool = False) -> str:
+    # ordered by id when locking, as every writer of a battle's outputs locks them
+    return (
+        f"FROM {table(Output)} o LEFT JOIN {table(Contender)} c ON c.id = o.contender_id "
+        f"LEFT JOIN {table(Provider)} pv ON pv.id = c.provider_id "
+        f"WHERE o.battle_id = %s ORDER BY o.id" + (lock_of("o") if lock else "")
+    )
+
+
+def _output_battle() -> str:
+    return f"b.id = (SELECT o.battle_id FROM {table(Output)} o WHERE o.id = %s)"
+
+
+_BATTLE_PARTS = ((Battle, "b", None), (Arena, "a", None), (Prompt, "p", None))
+_OUTPUT_PARTS = ((Output, "o", None), (Contender, "c", None), (Provider, "pv", None))
+_BATTLE_BY_ID = RowsRead(_BATTLE_PARTS, lambda: _battle_from("b.id = %s"))
+_BATTLE_OF_OUTPUT = RowsRead(_BATTLE_PARTS, lambda: _battle_from(_output_battle()))
+_BATTLE_OF_OUTPUT_LOCKED = RowsRead(
+    _BATTLE_PARTS, lambda: _battle_from(_output_battle(), lock=True)
+)
+_OUTPUTS = RowsRead(_OUTPUT_PARTS, _outputs_from)
+_OUTPUTS_LOCKED = RowsRead(_OUTPUT_PARTS, lambda: _outputs_from(lock=True))
+
+
+def _battle_loaded(read: RowsRead, key: object, *, lock: bool = False) -> Battle | None:
+    """A battle with its arena, prompt and outputs (each with its contender and provider),
+    and both contenders taken from its outputs: two prepared statements (arena.rows), where
+    the ORM's select_related and prefetch cost more Python time to build than to run.
+    With `lock`, the battle's row is locked first, then its outputs' rows (read after the
+    battle's lock is held, so they are the versions committed by whoever held it before)."""
+    found = read.row([key])
+    if found is None:
+        return None
+    (battle, arena, prompt), _ = found
+    battle = cast(Battle, battle)
+    battle.arena, battle.prompt = cast(Arena, arena), cast(Prompt, prompt)
+    outputs = []
+    for (output, contender, provider), _ in (_OUTPUTS_LOCKED if lock else _OUTPUTS).rows(
+        [primary_key(Battle, battle.pk)]
+    ):
+        output = cast(Output, output)
+        if contender is not None:
+            cast(Contender, contender).provider = cast(Provider, provider)
+        output.contender = cast(Contender | None, contender)
+        output.battle = battle
+        outputs.append(output)
+        if contender is not None and output.contender_id == battle.left_id:
+            battle.left = cast(Contender, contender)
+        elif contender is not None and output.contender_id == battle.right_id:
+            battle.right = cast(Contender, contender)
+    return outputs_attach(battle, outputs)
+
+
+def battle_of_output(output_id: int, *, lock: bool = False) -> Battle | None:
+    """The battle of this output, loaded as `_battle_loaded` says (None if there is none)."""
+    return _battle_loaded(
+        _BATTLE_OF_OUTPUT_LOCKED if lock else _BATTLE_OF_OUTPUT, output_id, lock=lock
+    )
 
 
 def battle_get(*, battle_id: object) -> Battle:
     """Any battle, for services and operators; what a voter may read goes through
     battle_get_owned or battle_get_shared."""
     # an id from a URL or a task: Django validates it (a bad one is ValidationError)
-    battle = _battles().filter(pk=cast("uuid.UUID | str", battle_id)).first()
+    battle = _battle_loaded(_BATTLE_BY_ID, primary_key(Battle, battle_id))
     if battle is None:
         raise NotFound("There is no such battle.")
     return battle
@@ -103,8 +184,8 @@ def battle_get_owned(*, battle_id: object, voter_id: str) -> Battle:
     404, same message), so a leaked or guessed id reveals neither the prompt nor that the
     battle exists."""
     pk = uuid_or_none(battle_id)
-    battle = _battles().filter(pk=pk, voter_id=voter_id).first() if pk and voter_id else None
-    if battle is None:
+    battle = _battle_loaded(_BATTLE_BY_ID, primary_key(Battle, pk)) if pk and voter_id else None
+    if battle is None or battle.voter_id != voter_id:
         raise NotFound("There is no such battle.")
     return battle
 
@@ -179,13 +260,26 @@ def arena_contenders(*, arena: Arena) -> list[Contender]:
 def contenders_playing(*, arena: Arena) -> list[Contender]:
     """The models the sampler draws from now: enabled, with an enabled provider, not paused
     (by id: the order the sampler's probabilities are computed in)."""
-    return list(
-        Contender.objects.filter(
-            arenas=arena, enabled=True, provider__enabled=True, paused_at__isnull=True
-        )
-        .select_related("provider")
-        .order_by("pk")
+    playing = []
+    for (contender, provider), _ in _CONTENDERS_PLAYING.rows([arena.pk]):
+        contender = cast(Contender, contender)
+        contender.provider = cast(Provider, provider)
+        playing.append(contender)
+    return playing
+
+
+def _contenders_playing_from() -> str:
+    member = cast("type[Model]", Contender.arenas.through)  # the m2m's table
+    return (
+        f"FROM {table(Contender)} c JOIN {table(Provider)} pv ON pv.id = c.provider_id "
+        f"WHERE c.enabled AND pv.enabled AND c.paused_at IS NULL AND c.id IN "
+        f"(SELECT m.contender_id FROM {table(member)} m WHERE m.arena_id = %s) ORDER BY c.id"
     )
+
+
+_CONTENDERS_PLAYING = RowsRead(
+    ((Contender, "c", None), (Provider, "pv", None)), _contenders_playing_from
+)
 
 
 def arena_contender_get(*, arena: Arena, contender_id: object) -> Contender:

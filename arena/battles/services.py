@@ -179,10 +179,9 @@ def battle_create(
         if claimed is not None:
             instant.stock_consume(battle=battle, claimed=claimed)
             return battle_get(battle_id=battle.pk)
-        outputs = [
-            Output.objects.create(battle=battle, side=side, contender=battle.contender_on(side))
-            for side in Side
-        ]
+        outputs = Output.objects.bulk_create(  # one INSERT (no receivers on Output's saves)
+            [Output(battle=battle, side=side, contender=battle.contender_on(side)) for side in Side]
+        )
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))

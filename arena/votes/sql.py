@@ -9,12 +9,13 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field
 from django.db.models.signals import post_save
 from django.utils import timezone
 
 from arena.battles.models import Arena, Battle, Contender, Prompt, Provider
 from arena.db import prepared_cursor
+from arena.rows import RowsRead, column_name, lock_of, primary_key, table
 from arena.votes.models import FlaggedVoter, Vote
 
 
@@ -75,73 +76,34 @@ def history_read(*, battle: Battle, voter_id: str, voter_address: str) -> VoterH
     return _history_from(row) if row is not None else VoterHistory()
 
 
-# The columns the vote reads, per model: the battle whole, what revealing and the quality rules
-# need of the rest (anything else is loaded on access, like a deferred field).
-_LOCK_COLUMNS: tuple[tuple[type[Model], str, tuple[str, ...] | None], ...] = (
-    (Battle, Battle._meta.db_table, None),
-    (Arena, "va", ("id", "slug", "modality", "both_bad_counts_as_tie")),
-    (Contender, "vl", ("id", "name", "organization", "provider", "model_id")),
-    (Provider, "vlp", ("id", "name", "kind")),
-    (Contender, "vr", ("id", "name", "organization", "provider", "model_id")),
-    (Provider, "vrp", ("id", "name", "kind")),
-)
-
-
-@dataclass(frozen=True)
-class _LockStatement:
-    """The vote's one read, written once per process and database: building it with the ORM
-    cost about two thirds of a vote's Python time (profiled under load), for a statement whose
-    shape never changes."""
-
-    sql: str
-    # per model: its attribute names, and (column index, expression, converters) to apply
-    loads: tuple[tuple[type[Model], tuple[str, ...], tuple[tuple[int, Any, list[Any]], ...]], ...]
-
-
-_lock_statements: dict[str, _LockStatement] = {}
-
-
-def _column(field: Field) -> str:
-    """A concrete field's column name (the stubs allow None, which only fields without a
-    column of their own have)."""
-    return cast(str, field.column)
-
-
-def _lock_statement() -> _LockStatement:
-    vendor = connection.vendor
-    built = _lock_statements.get(vendor)
-    if built is not None:
-        return built
-    quote = connection.ops.quote_name
-    columns: list[str] = []
-    loads = []
-    for model, alias, names in _LOCK_COLUMNS:
-        # in the model's own order, as Model.from_db expects a subset
-        fields = [f for f in model._meta.concrete_fields if names is None or f.name in names]
-        converters = []
-        for field in fields:
-            col = field.get_col(alias)
-            found = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
-            if found:
-                converters.append((len(columns), col, found))
-            columns.append(f"{quote(alias)}.{quote(_column(field))}")
-        loads.append((model, tuple(f.attname for f in fields), tuple(converters)))
-    battle, arena = quote(Battle._meta.db_table), quote(Arena._meta.db_table)
-    contender, provider = quote(Contender._meta.db_table), quote(Provider._meta.db_table)
-    history, _ = _history_sql("", "")
-    lock = f" FOR UPDATE OF {battle}" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT {', '.join(columns + history)} FROM {battle} "
+def _lock_tail() -> str:
+    battle, arena = table(Battle), table(Arena)
+    contender, provider = table(Contender), table(Provider)
+    return (
+        f"FROM {battle} "
         f"JOIN {arena} va ON va.id = {battle}.arena_id "
         f"JOIN {contender} vl ON vl.id = {battle}.left_id "
         f"JOIN {provider} vlp ON vlp.id = vl.provider_id "
         f"JOIN {contender} vr ON vr.id = {battle}.right_id "
         f"JOIN {provider} vrp ON vrp.id = vr.provider_id "
-        f"WHERE {battle}.id = %s{lock}"
+        f"WHERE {battle}.id = %s{lock_of(Battle._meta.db_table)}"
     )
-    built = _LockStatement(sql, tuple(loads))
-    _lock_statements[vendor] = built
-    return built
+
+
+# The vote's one read: the battle whole, what revealing and the quality rules need of the rest
+# (anything else is loaded on access, like a deferred field), and every rule's history.
+_LOCK_READ = RowsRead(
+    (
+        (Battle, Battle._meta.db_table, None),
+        (Arena, "va", ("id", "slug", "modality", "both_bad_counts_as_tie")),
+        (Contender, "vl", ("id", "name", "organization", "provider", "model_id")),
+        (Provider, "vlp", ("id", "name", "kind")),
+        (Contender, "vr", ("id", "name", "organization", "provider", "model_id")),
+        (Provider, "vrp", ("id", "name", "kind")),
+    ),
+    _lock_tail,
+    extra=lambda: _history_sql("", "")[0],
+)
 
 
 def battle_lock(
@@ -150,33 +112,20 @@ def battle_lock(
     """Lock the battle row (only it) and read, in the same statement, its arena, both
     contenders with their providers and every quality rule's history; None if no such battle.
     """
-    statement = _lock_statement()
     try:
-        key = Battle._meta.pk.get_db_prep_value(Battle._meta.pk.to_python(battle_id), connection)
+        key = primary_key(Battle, battle_id)
     except ValidationError:
         return None
     _, params = _history_sql(voter_id, voter_address)
-    with prepared_cursor() as cursor:  # planned once per connection: see arena.db
-        cursor.execute(statement.sql, [*params, key])
-        row = cursor.fetchone()
-    if row is None:
+    found = _LOCK_READ.row([*params, key])
+    if found is None:
         return None
-    values = list(row)
-    for index, col, converters in (c for _, _, cs in statement.loads for c in cs):
-        for convert in converters:
-            values[index] = convert(values[index], col, connection)
-    objects: list[Model] = []  # in _LOCK_COLUMNS' order; from_db is typed as returning Model
-    start = 0
-    for model, names, _ in statement.loads:
-        objects.append(model.from_db(connection.alias, names, values[start : start + len(names)]))
-        start += len(names)
-    battle = cast(Battle, objects[0])
-    arena = cast(Arena, objects[1])
+    objects, history = found
+    battle, arena = cast(Battle, objects[0]), cast(Arena, objects[1])
     left, right = cast(Contender, objects[2]), cast(Contender, objects[4])
-    left_provider, right_provider = cast(Provider, objects[3]), cast(Provider, objects[5])
-    left.provider, right.provider = left_provider, right_provider
+    left.provider, right.provider = cast(Provider, objects[3]), cast(Provider, objects[5])
     battle.arena, battle.left, battle.right = arena, left, right
-    return battle, _history_from(values[start:])
+    return battle, _history_from(history)
 
 
 _VOTE_UPDATE = ("status", "finished_at")
@@ -192,26 +141,26 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
     quote = connection.ops.quote_name
     vote_fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
     returning = (
-        f" RETURNING {quote(_column(Vote._meta.pk))}"
+        f" RETURNING {quote(column_name(Vote._meta.pk))}"
         if connection.features.can_return_columns_from_insert
         else ""
     )
     insert = (
         f"INSERT INTO {quote(Vote._meta.db_table)} "
-        f"({', '.join(quote(_column(f)) for f in vote_fields)}) "
+        f"({', '.join(quote(column_name(f)) for f in vote_fields)}) "
         f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}"
     )
     battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
-    table = quote(Battle._meta.db_table)
-    sets = ", ".join(f"{quote(_column(f))} = %s" for f in battle_fields)
-    where = f"WHERE {table}.{quote(_column(Battle._meta.pk))} = %s"
-    update = f"UPDATE {table} SET {sets} {where}"
+    battles = quote(Battle._meta.db_table)
+    sets = ", ".join(f"{quote(column_name(f))} = %s" for f in battle_fields)
+    where = f"WHERE {battles}.{quote(column_name(Battle._meta.pk))} = %s"
+    update = f"UPDATE {battles} SET {sets} {where}"
     if vendor == "postgresql":
         # one statement, one round trip: the INSERT in a data-modifying WITH, the UPDATE
         # returning the new vote's id (the battle's row is locked by this transaction)
         insert = (
-            f"WITH {quote('v')} AS ({insert}) UPDATE {table} SET {sets} "
-            f"FROM {quote('v')} {where} RETURNING {quote('v')}.{quote(_column(Vote._meta.pk))}"
+            f"WITH {quote('v')} AS ({insert}) UPDATE {battles} SET {sets} "
+            f"FROM {quote('v')} {where} RETURNING {quote('v')}.{quote(column_name(Vote._meta.pk))}"
         )
         update = ""
     built = (insert, vote_fields, update, battle_fields)

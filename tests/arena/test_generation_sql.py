@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from arena.battles import events, generation, services
+from arena.battles import events, generation, selectors, services
 from arena.battles.models import Battle, BattleStatus, Contender, Output, OutputStatus
 
 
@@ -42,9 +42,10 @@ def test_a_side_is_a_few_statements_none_of_them_a_wide_join(
     # claim: two conditional UPDATEs (no lock on the battle), battle + outputs; finish:
     # lock + outputs + UPDATE output + UPDATE battle
     assert len(sql) <= 8, sql
-    # the claim locks nothing but its own output's row: the other side's claim never waits
-    claim = sql[: next(i for i, s in enumerate(sql) if "FOR UPDATE" in s)]
-    assert 3 <= len(claim) <= 4 and not [s for s in claim if "FOR UPDATE" in s], claim
+    if connection.vendor == "postgresql":  # SQLite has no row locks (nor FOR UPDATE)
+        # the claim locks nothing but its own output's row: the other side's claim never waits
+        claim = sql[: next(i for i, s in enumerate(sql) if "FOR UPDATE" in s)]
+        assert 3 <= len(claim) <= 4 and not [s for s in claim if "FOR UPDATE" in s], claim
     widest = max(s.count(" JOIN ") for s in sql)
     assert widest <= 3, [s for s in sql if s.count(" JOIN ") == widest]
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.READY
@@ -228,3 +229,53 @@ def test_a_battle_failed_while_a_claim_waited_stays_failed(demo_arena: Any) -> N
     Output.objects.filter(pk=left.pk).update(status=OutputStatus.GENERATING)  # claimed already
     _while_failed_in_another_transaction(battle, lambda: generation._battle_generating(left.pk))
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
+
+
+def test_a_loaded_battle_needs_no_further_query(demo_arena: Any) -> None:
+    """The claim's and the finish's read (arena.rows) hand over everything a side and the
+    public state use: arena, prompt, both contenders with their providers, each output's
+    contender and battle."""
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    output_id = battle.outputs.get(side="left").pk
+    for lock in (False, True):
+        with transaction.atomic():
+            loaded = selectors.battle_of_output(output_id, lock=lock)
+            assert loaded is not None
+            with CaptureQueriesContext(connection) as queries:
+                seen = [loaded.arena.slug, loaded.prompt.text]
+                seen += [loaded.left.provider.kind, loaded.right.provider.kind]
+                for output in loaded.outputs.all():
+                    assert output.contender is not None and output.battle is loaded
+                    seen.append(output.contender.provider.name)
+                seen.append(selectors.battle_state(loaded)["status"])
+            assert queries.captured_queries == [], queries.captured_queries
+        assert seen[:2] == ["text-to-image", "a cat"] and len(seen) == 7
+        assert [o.side for o in loaded.outputs.all()] == ["left", "right"]
+        assert {loaded.left.pk, loaded.right.pk} == {battle.left_id, battle.right_id}
+
+
+def test_an_output_whose_contender_is_gone_reads_as_none(demo_arena: Any) -> None:
+    """An output's contender may be NULL (the outer join finds no row): it loads as None."""
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    Output.objects.filter(battle=battle, side="left").update(contender=None)
+    loaded = selectors.battle_get(battle_id=battle.pk)
+    contenders = {o.side: o.contender for o in loaded.outputs.all()}
+    assert contenders["left"] is None and contenders["right"] is not None
+    assert contenders["right"].provider.kind == "demo"
+
+
+def test_a_sides_statements_are_prepared(demo_arena: Any) -> None:
+    """Claiming and finishing run the statements written once per process, prepared once
+    per connection (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    for output in battle.outputs.order_by("side"):
+        generation.output_generate(output_id=output.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith('UPDATE "battles_output" SET status') for s in prepared), prepared
+    locked = [s for s in prepared if 'FOR UPDATE OF "b"' in s or 'FOR UPDATE OF "o"' in s]
+    assert len(locked) == 2, prepared
+    assert Battle.objects.get(pk=battle.pk).status == BattleStatus.READY
