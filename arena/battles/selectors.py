@@ -116,6 +116,9 @@ def _output_battle() -> str:
 _BATTLE_PARTS = ((Battle, "b", None), (Arena, "a", None), (Prompt, "p", None))
 _OUTPUT_PARTS = ((Output, "o", None), (Contender, "c", None), (Provider, "pv", None))
 _BATTLE_BY_ID = RowsRead(_BATTLE_PARTS, lambda: _battle_from("b.id = %s"))
+# the owner is part of the read: another voter's battle costs what a missing one does (one
+# statement that finds nothing), so not even the time of its 404 tells that it exists
+_BATTLE_OWNED_BY_ID = RowsRead(_BATTLE_PARTS, lambda: _battle_from("b.id = %s AND b.voter_id = %s"))
 _BATTLE_OF_OUTPUT = RowsRead(_BATTLE_PARTS, lambda: _battle_from(_output_battle()))
 _BATTLE_OF_OUTPUT_LOCKED = RowsRead(
     _BATTLE_PARTS, lambda: _battle_from(_output_battle(), lock=True)
@@ -124,13 +127,13 @@ _OUTPUTS = RowsRead(_OUTPUT_PARTS, _outputs_from)
 _OUTPUTS_LOCKED = RowsRead(_OUTPUT_PARTS, lambda: _outputs_from(lock=True))
 
 
-def _battle_loaded(read: RowsRead, key: object, *, lock: bool = False) -> Battle | None:
+def _battle_loaded(read: RowsRead, *params: object, lock: bool = False) -> Battle | None:
     """A battle with its arena, prompt and outputs (each with its contender and provider),
     and both contenders taken from its outputs: two prepared statements (arena.rows), where
     the ORM's select_related and prefetch cost more Python time to build than to run.
     With `lock`, the battle's row is locked first, then its outputs' rows (read after the
     battle's lock is held, so they are the versions committed by whoever held it before)."""
-    found = read.row([key])
+    found = read.row(params)
     if found is None:
         return None
     (battle, arena, prompt), _ = found
@@ -184,7 +187,11 @@ def battle_get_owned(*, battle_id: object, voter_id: str) -> Battle:
     404, same message), so a leaked or guessed id reveals neither the prompt nor that the
     battle exists."""
     pk = uuid_or_none(battle_id)
-    battle = _battle_loaded(_BATTLE_BY_ID, primary_key(Battle, pk)) if pk and voter_id else None
+    battle = (
+        _battle_loaded(_BATTLE_OWNED_BY_ID, primary_key(Battle, pk), voter_id)
+        if pk and voter_id
+        else None
+    )
     if battle is None or battle.voter_id != voter_id:
         raise NotFound("There is no such battle.")
     return battle

@@ -60,6 +60,30 @@ def test_another_voters_battle_reads_exactly_like_a_missing_one(
     assert Client().get(f"/api/battles/{battle['id']}").status_code == 404  # no cookie at all
 
 
+def test_another_voters_battle_costs_the_database_what_a_missing_one_does(
+    make_voter: Any, run_on_commit: Any
+) -> None:
+    """Not only the same 404: the same statements. Loading another voter's battle (with its
+    outputs) before checking its owner made its 404 one read longer than a missing battle's,
+    a timing difference that tells a leaked id's battle exists (found in review)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from arena.battles import selectors
+    from arena.battles.errors import NotFound
+
+    me = make_voter()
+    battle = ready_battle(me, run_on_commit, "my secret prompt")
+    read = []
+    for battle_id in (battle["id"], "00000000-0000-0000-0000-000000000000"):
+        with CaptureQueriesContext(connection) as queries, pytest.raises(NotFound):
+            selectors.battle_get_owned(battle_id=battle_id, voter_id="somebody-else")
+        read.append([q["sql"] for q in queries.captured_queries])
+    theirs, missing = read
+    assert len(theirs) == len(missing) == 1, read
+    assert "my secret prompt" not in str(theirs)
+
+
 def test_battle_detail_is_never_kept_by_a_shared_cache(voter: Any, run_on_commit: Any) -> None:
     battle = ready_battle(voter, run_on_commit)
     response = voter.get(f"/api/battles/{battle['id']}")
