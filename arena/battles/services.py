@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from arena.battles import events, instant, signals
@@ -179,9 +179,14 @@ def battle_create(
         if claimed is not None:
             instant.stock_consume(battle=battle, claimed=claimed)
             return battle_get(battle_id=battle.pk)
-        outputs = Output.objects.bulk_create(  # one INSERT (no receivers on Output's saves)
-            [Output(battle=battle, side=side, contender=battle.contender_on(side)) for side in Side]
-        )
+        outputs = [
+            Output(battle=battle, side=side, contender=battle.contender_on(side)) for side in Side
+        ]
+        if connection.features.can_return_rows_from_bulk_insert:
+            Output.objects.bulk_create(outputs)  # one INSERT (no receivers on Output's saves)
+        else:  # the INSERT would give no ids back (SQLite before 3.35): the sides need theirs
+            for output in outputs:
+                output.save(force_insert=True)
         for output in outputs:
             contender = battle.contender_on(output.side)
             transaction.on_commit(partial(_enqueue_or_fail, output, contender.provider.kind))

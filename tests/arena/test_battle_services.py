@@ -67,6 +67,25 @@ def test_battle_create_stores_prompt_pair_and_two_pending_outputs(
     assert 0 < battle.sampling_probability <= 1
 
 
+def test_battle_create_queues_both_sides_where_an_insert_returns_no_ids(
+    demo_arena: Any, run_on_commit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both outputs go in one INSERT, whose ids come back only where the database returns
+    rows from a bulk insert (SQLite from 3.35; Django 5.2 runs on 3.31): elsewhere the sides
+    were queued with no id, never generated, and the battle hung until the sweep failed it
+    (found in review)."""
+    from django.db import connection
+
+    monkeypatch.setattr(
+        type(connection.features), "can_return_rows_from_bulk_insert", False, raising=False
+    )
+    battle = run_on_commit(
+        services.battle_create, arena_slug="text-to-image", voter_id="v", prompt_text="a cat"
+    )
+    assert all(o.pk is not None for o in battle.outputs.all())
+    assert battle_get(battle_id=battle.pk).status == BattleStatus.READY
+
+
 def test_battle_create_with_random_prompt_uses_the_bank(
     demo_arena: Any, rng: random.Random
 ) -> None:
