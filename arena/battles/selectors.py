@@ -101,7 +101,7 @@ def _battle_from(where: str, *, lock: bool = False) -> str:
 
 
 def _outputs_from(*, lock: bool = False) -> str:
-    # ordered by id when locking, as every writer of a battle's outputs locks them
+    # by id: the order in which every writer of a battle's outputs locks them
     return (
         f"FROM {table(Output)} o LEFT JOIN {table(Contender)} c ON c.id = o.contender_id "
         f"LEFT JOIN {table(Provider)} pv ON pv.id = c.provider_id "
