@@ -29,7 +29,7 @@ from arena.votes.models import (
     Vote,
 )
 from arena.votes.signals import vote_stored
-from arena.votes.sql import VoterHistory, battle_lock, history_read, vote_store
+from arena.votes.sql import VoterHistory, battle_lock, vote_store
 from ratings.replay import elo_replay
 
 
@@ -148,19 +148,16 @@ def _names_of(battle: Battle) -> list[str]:
 def vote_invalid_reason(
     *,
     battle: Battle,
-    voter_id: str,
     seconds_to_vote: float | None,
+    history: VoterHistory,
     voter_address: str | None = None,
-    history: VoterHistory | None = None,
 ) -> str:
-    """Why this vote must not count ("" when it counts). Checked inside the vote's transaction.
+    """Why this vote must not count ("" when it counts). Checked inside the vote's transaction,
+    with the voter's `history` read by the statement that locked the battle (`battle_lock`).
 
     `voter_address` is the keyed hash of the client's address: "" when the request had no
     usable address (stored, not counted), None when the vote did not come over the network.
-    Without `history` it is read here (one statement).
     """
-    if history is None:
-        history = history_read(battle=battle, voter_id=voter_id, voter_address=voter_address or "")
     if battle.mode == BattleMode.SIDE_BY_SIDE:  # the voter saw the names: never counted
         return InvalidReason.SIDE_BY_SIDE
     if battle.arena.modality == Modality.TEXT:  # only text outputs can spell a name out
@@ -261,7 +258,6 @@ def vote_cast(
             seconds = (now - battle.ready_at).total_seconds() if battle.ready_at else None
             reason = vote_invalid_reason(
                 battle=battle,
-                voter_id=voter_id,
                 seconds_to_vote=seconds,
                 voter_address=voter_address,
                 history=history,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from arena.battles.models import Arena, Battle, Contender, Prompt, Provider
 from arena.db import prepared_cursor
-from arena.rows import RowsRead, column_name, lock_of, primary_key, table
+from arena.rows import RowsRead, column_name, lock_of, primary_key, quote, table
 from arena.votes.models import FlaggedVoter, Vote
 
 
@@ -30,16 +30,13 @@ class VoterHistory:
     address_today: int = 0
 
 
-def _history_sql(voter_id: str, voter_address: str) -> tuple[list[str], list[Any]]:
+def _history_columns() -> list[str]:
     """One scalar subquery per rule, for the statement that locks the battle (the day is a
-    rolling 24 hours), and their parameters in order. Counts read the partial indexes of
-    counted votes (vote_counted_by_voter / vote_counted_by_address)."""
-    quote = connection.ops.quote_name
-    battle, vote = quote(Battle._meta.db_table), quote(Vote._meta.db_table)
-    prompt, flagged = quote(Prompt._meta.db_table), quote(FlaggedVoter._meta.db_table)
-    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
+    rolling 24 hours); their parameters, in order, are `_history_params`'. Counts read the
+    partial indexes of counted votes (vote_counted_by_voter / vote_counted_by_address)."""
+    battle, vote, prompt, flagged = table(Battle), table(Vote), table(Prompt), table(FlaggedVoter)
     counted = f"SELECT COUNT(*) FROM {vote} c WHERE c.is_valid AND c.created_at >= %s AND c."
-    sql = [
+    return [
         # the voter is flagged
         f"EXISTS (SELECT 1 FROM {flagged} f WHERE f.voter_id = %s)",
         # the voter already has a counted vote on the same prompt in this arena
@@ -51,7 +48,12 @@ def _history_sql(voter_id: str, voter_address: str) -> tuple[list[str], list[Any
         f"({counted}voter_id = %s)",
         f"(CASE WHEN %s = '' THEN 0 ELSE ({counted}voter_address = %s) END)",
     ]
-    return sql, [voter_id, voter_id, since, voter_id, voter_address, since, voter_address]
+
+
+def _history_params(voter_id: str, voter_address: str) -> list[Any]:
+    """The parameters of `_history_columns`, per vote (the SQL itself is written once)."""
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=1))
+    return [voter_id, voter_id, since, voter_id, voter_address, since, voter_address]
 
 
 def _history_from(values: Sequence[Any]) -> VoterHistory:
@@ -62,18 +64,6 @@ def _history_from(values: Sequence[Any]) -> VoterHistory:
         voter_today=int(voter_today),
         address_today=int(address_today),
     )
-
-
-def history_read(*, battle: Battle, voter_id: str, voter_address: str) -> VoterHistory:
-    history, params = _history_sql(voter_id, voter_address)
-    table = connection.ops.quote_name(Battle._meta.db_table)
-    key = Battle._meta.pk.get_db_prep_value(battle.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(history)} FROM {table} WHERE {table}.id = %s", [*params, key]
-        )
-        row = cursor.fetchone()
-    return _history_from(row) if row is not None else VoterHistory()
 
 
 def _lock_tail() -> str:
@@ -102,7 +92,7 @@ _LOCK_READ = RowsRead(
         (Provider, "vrp", ("id", "name", "kind")),
     ),
     _lock_tail,
-    extra=lambda: _history_sql("", "")[0],
+    extra=_history_columns,
 )
 
 
@@ -116,8 +106,7 @@ def battle_lock(
         key = primary_key(Battle, battle_id)
     except ValidationError:
         return None
-    _, params = _history_sql(voter_id, voter_address)
-    found = _LOCK_READ.row([*params, key])
+    found = _LOCK_READ.row([*_history_params(voter_id, voter_address), key])
     if found is None:
         return None
     objects, history = found
@@ -138,7 +127,6 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
     built = _store_built.get(vendor)
     if built is not None:
         return built
-    quote = connection.ops.quote_name
     vote_fields = [f for f in Vote._meta.concrete_fields if not f.primary_key]
     returning = (
         f" RETURNING {quote(column_name(Vote._meta.pk))}"
@@ -146,12 +134,12 @@ def _store_statements() -> tuple[str, list[Field], str, list[Field]]:
         else ""
     )
     insert = (
-        f"INSERT INTO {quote(Vote._meta.db_table)} "
+        f"INSERT INTO {table(Vote)} "
         f"({', '.join(quote(column_name(f)) for f in vote_fields)}) "
         f"VALUES ({', '.join(['%s'] * len(vote_fields))}){returning}"
     )
     battle_fields = [cast(Field, Battle._meta.get_field(name)) for name in _VOTE_UPDATE]
-    battles = quote(Battle._meta.db_table)
+    battles = table(Battle)
     sets = ", ".join(f"{quote(column_name(f))} = %s" for f in battle_fields)
     where = f"WHERE {battles}.{quote(column_name(Battle._meta.pk))} = %s"
     update = f"UPDATE {battles} SET {sets} {where}"
