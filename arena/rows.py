@@ -11,10 +11,11 @@ into model instances with `Model.from_db` (Django's own converters applied, as t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Model
 
 from arena.db import prepared_cursor
@@ -22,6 +23,8 @@ from arena.db import prepared_cursor
 # A model read by the statement: the model, the alias its table has in the SQL, and the
 # fields to load (None: every concrete field; else a subset that includes the primary key).
 Part = tuple[type[Model], str, tuple[str, ...] | None]
+# A read's rows: per row, one instance per part (or None) and the extra columns' values.
+Loaded = list[tuple[list[Model | None], list[Any]]]
 
 
 def column_name(field: Field[Any, Any]) -> str:
@@ -107,13 +110,21 @@ class RowsRead:
         self._built[vendor] = built
         return built
 
-    def rows(self, params: Sequence[Any]) -> list[tuple[list[Model | None], list[Any]]]:
+    def sql(self) -> str:
+        return self._statement().sql
+
+    def rows(self, params: Sequence[Any]) -> Loaded:
         statement = self._statement()
         with prepared_cursor() as cursor:  # planned once per connection: see arena.db
             cursor.execute(statement.sql, list(params))
             fetched = cursor.fetchall()
+        return self.loaded(fetched)
+
+    def loaded(self, fetched: Sequence[Sequence[Any]]) -> Loaded:
+        """The fetched rows as instances (see the class)."""
+        statement = self._statement()
         alias = connection.alias
-        result: list[tuple[list[Model | None], list[Any]]] = []
+        result: Loaded = []
         for row in fetched:
             values = list(row)
             objects: list[Model | None] = []
@@ -152,11 +163,52 @@ class Statement:
         self.build = build
         self._built: dict[str, str] = {}
 
-    def run(self, params: Sequence[Any]) -> int:
+    def sql(self) -> str:
         vendor = connection.vendor
         sql = self._built.get(vendor)
         if sql is None:
             sql = self._built[vendor] = self.build()
+        return sql
+
+    def run(self, params: Sequence[Any]) -> int:
         with prepared_cursor() as cursor:
-            cursor.execute(sql, list(params))
+            cursor.execute(self.sql(), list(params))
             return int(cursor.rowcount)
+
+
+# What `run_together` returns for each query: a read's rows, a write's count of changed rows.
+Together = Loaded | int
+
+
+def run_together(*queries: tuple[RowsRead | Statement, Sequence[Any]]) -> list[Together]:
+    """Run the queries in order as ONE transaction (the caller's, when one is open) and return
+    each one's result. On PostgreSQL they are sent at once (psycopg's pipeline mode): one
+    round trip instead of one each, where every round trip of a battle's side waits for a
+    busy core twice (issue 10: ~1.5 ms a statement with both cores rendering). Statements that
+    fail abort the rest, and the transaction is rolled back, as in any transaction.
+    Elsewhere, or with prepared statements turned off (a pooler that may not pipeline), they
+    run one after the other in a transaction."""
+    if connection.vendor != "postgresql":
+        return _run_in_turn(queries)
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # DB_PREPARED_STATEMENTS=0
+        return _run_in_turn(queries)
+    with ExitStack() as stack:
+        cursors = [stack.enter_context(prepared_cursor()) for _ in queries]
+        with connection.wrap_database_errors, raw.pipeline() as pipeline:
+            for cursor, (query, params) in zip(cursors, queries, strict=True):
+                cursor.execute(query.sql(), list(params))
+            pipeline.sync()  # sends them all, with one Sync, and reads every result
+        return [
+            query.loaded(cursor.fetchall()) if isinstance(query, RowsRead) else cursor.rowcount
+            for cursor, (query, _) in zip(cursors, queries, strict=True)
+        ]
+
+
+def _run_in_turn(queries: Sequence[tuple[RowsRead | Statement, Sequence[Any]]]) -> list[Together]:
+    with transaction.atomic():
+        return [
+            query.rows(params) if isinstance(query, RowsRead) else query.run(params)
+            for query, params in queries
+        ]

@@ -98,6 +98,11 @@ BENCH_SERVER_ENV = {
 WARMUP_VOTES = 2000
 WARMUP_S = 2.0
 WARMUP_BATTLES = 4
+# Battles at concurrency 1 (demo, then remote): their median is the overhead figure. The demo
+# pairs 5 styles at random and a side's normalising costs 1-4 encodes by style, so 15 battles
+# gave medians 20 ms apart from run to run.
+C1_BATTLES = 40
+C1_BATTLES_QUICK = 10
 # Votes a second in the open-loop run (the aim for the vote rate).
 OPEN_RATE = 500.0
 OPEN_CONNECTIONS = 64  # enough that a free connection is there at each scheduled time
@@ -805,7 +810,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # renderer and image codecs and open its connections (once per process).
         asyncio.run(measure_battles(base, WARMUP_BATTLES, 1))
         refreshes_before_c1 = refreshes_done(base)
-        single = asyncio.run(measure_battles(base, 6 if quick else 15, 1))
+        single = asyncio.run(measure_battles(base, C1_BATTLES_QUICK if quick else C1_BATTLES, 1))
         figures["refreshes_during_c1"] = refreshes_done(base) - refreshes_before_c1
         sides = slower_sides(database_url, [b for b, _, _ in single])
         overheads = [(took - sides[b]) * 1000 for b, took, _ in single if sides.get(b) is not None]
@@ -817,7 +822,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # The same with two remote models (the fake above): the arena's own overhead when the
         # model runs elsewhere, as in production, without the demo renderer's CPU beside it.
         asyncio.run(measure_battles(base, WARMUP_BATTLES, 1, slug=REMOTE_SLUG))
-        remote_single = asyncio.run(measure_battles(base, 6 if quick else 15, 1, slug=REMOTE_SLUG))
+        remote_single = asyncio.run(
+            measure_battles(base, C1_BATTLES_QUICK if quick else C1_BATTLES, 1, slug=REMOTE_SLUG)
+        )
         remote_sides = slower_sides(database_url, [b for b, _, _ in remote_single])
         remote_overheads = [
             (took - remote_sides[b]) * 1000

@@ -34,9 +34,10 @@ DEFAULT_MAX_IMAGE_PIXELS = 36_000_000  # 6000×6000; settings.ARENA_IMAGE_MAX_PI
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
 # One encoder and method, and one byte budget per output size: the file is encoded at the
-# highest quality (up to WEBP_QUALITY) that fits IMAGE_BYTES_PER_PIXEL × width × height, so its
-# size says almost nothing about how sharp or grainy the provider's native file was (a
-# 1024² source downscaled is smoother than a 384² one upscaled, and would otherwise weigh less).
+# highest quality (up to WEBP_QUALITY; or one that fills WEBP_BUDGET_FILLED of the budget)
+# that fits IMAGE_BYTES_PER_PIXEL × width × height, so its size says almost nothing about how
+# sharp or grainy the provider's native file was (a 1024² source downscaled is smoother than a
+# 384² one upscaled, and would otherwise weigh less).
 # libwebp's quality steps are coarse (a step can change the size by 10 %), so the bitstream
 # lands a content-dependent distance under the budget; the file is then padded to exactly the
 # budget with a chunk every WebP reader ignores, so every image of a battle has the same length.
@@ -46,6 +47,10 @@ WEBP_QUALITY_MIN = 10
 WEBP_METHOD = 2
 IMAGE_BYTES_PER_PIXEL = 0.12  # settings.ARENA_IMAGE_BYTES_PER_PIXEL; 31 KB at 512×512
 WEBP_FILLER = b"FILL"  # an unknown chunk: readers must skip it (WebP container spec)
+# What padding adds to a simple WebP: the VP8X chunk (8 + 10 bytes) and the filler's header;
+# the bitstream must fit the budget less this, or the file could not be padded to the budget
+# and would keep its own length (a file within 26 bytes of the budget did, before).
+WEBP_PADDING = 18 + 8
 BACKGROUND = (255, 255, 255)  # transparent pixels are flattened onto this, for every output
 
 
@@ -166,7 +171,10 @@ def image_normalise(
     clean = Image.frombytes("RGB", fitted.size, fitted.tobytes())  # a fresh image: pixels only
     budget = image_byte_budget(width, height, bytes_per_pixel=bytes_per_pixel)
     data = webp_padded(
-        webp_within_budget(clean, budget=budget), width=width, height=height, size=budget
+        webp_within_budget(clean, budget=budget - WEBP_PADDING),
+        width=width,
+        height=height,
+        size=budget,
     )
     return CleanImage(
         data,
@@ -211,6 +219,11 @@ WEBP_SEARCH_FIRST_STEP = 10  # the second probe at most this far down; most imag
 # the budget, like the demo's noise style, is probed at 88, not 80): every answer is still
 # checked by encoding, and below the first step the search is unchanged.
 WEBP_TYPICAL_SIZE = ((80, 0.73), (85, 0.84), (90, 1.0))
+# A probe that fits and fills at least this share of the budget ends the search: one quality
+# step changes the size by 2-4 % up there, so the quality that would fit is at most a step
+# higher, and finding out costs an encode more (the noise style: 2.6 -> 2.0 encodes a side,
+# sketch 3.7 -> 3.3; never more than one step below the highest, over 125 demo pictures).
+WEBP_BUDGET_FILLED = 0.97
 
 
 def _second_probe(ratio: float) -> int:
@@ -225,7 +238,8 @@ def _second_probe(ratio: float) -> int:
 
 def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
     """WebP at the highest quality in [WEBP_QUALITY_MIN, WEBP_QUALITY] whose size fits `budget`
-    (the size grows with the quality). Below the floor quality the floor is delivered.
+    (the size grows with the quality), or the first quality found that fits and fills
+    WEBP_BUDGET_FILLED of it. Below the floor quality the floor is delivered.
 
     The bracket [fits, too big] starts at [q, WEBP_QUALITY], q between WEBP_QUALITY - 10 and
     WEBP_QUALITY - 1 where a typical size curve meets the budget (stepping down while even
@@ -243,6 +257,9 @@ def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
             encoded[quality] = out.getvalue()
         return len(encoded[quality]) <= budget
 
+    def filled(quality: int) -> bool:
+        return len(encoded[quality]) >= WEBP_BUDGET_FILLED * budget
+
     if fits(WEBP_QUALITY):
         return encoded[WEBP_QUALITY]
     above, high = WEBP_QUALITY, WEBP_QUALITY
@@ -257,7 +274,7 @@ def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
         drop = (len(encoded[high]) - budget) / max(1.0, slope)
         low = max(WEBP_QUALITY_MIN, high - min(40, max(1, math.ceil(drop))))
     interpolate = True
-    while high - low > 1:
+    while high - low > 1 and not filled(low):
         if interpolate:  # where the size, linear between the ends, meets the budget
             low_size, high_size = len(encoded[low]), len(encoded[high])
             guess = low + (budget - low_size) * (high - low) / max(1, high_size - low_size)
@@ -266,6 +283,8 @@ def webp_within_budget(img: Image.Image, *, budget: int) -> bytes:
             probe = (low + high) // 2
         if fits(probe):
             low, neighbour = probe, probe + 1
+            if filled(low):
+                break
         else:
             high, neighbour = probe, probe - 1
         if interpolate and low < neighbour < high:

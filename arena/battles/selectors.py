@@ -24,7 +24,7 @@ from arena.battles.models import (
     Side,
 )
 from arena.battles.signals import vote_reason_words
-from arena.rows import RowsRead, lock_of, primary_key, table
+from arena.rows import Loaded, RowsRead, Together, lock_of, primary_key, run_together, table
 
 SIDE_LABELS = {Side.LEFT: "A", Side.RIGHT: "B"}
 # What secrets.token_urlsafe makes (output and share tokens). Anything else is no token: a NUL
@@ -100,12 +100,13 @@ def _battle_from(where: str, *, lock: bool = False) -> str:
     )
 
 
-def _outputs_from(*, lock: bool = False) -> str:
+def _outputs_from(*, lock: bool = False, of_output: bool = False) -> str:
     # by id: the order in which every writer of a battle's outputs locks them
+    battle = f"(SELECT s.battle_id FROM {table(Output)} s WHERE s.id = %s)" if of_output else "%s"
     return (
         f"FROM {table(Output)} o LEFT JOIN {table(Contender)} c ON c.id = o.contender_id "
         f"LEFT JOIN {table(Provider)} pv ON pv.id = c.provider_id "
-        f"WHERE o.battle_id = %s ORDER BY o.id" + (lock_of("o") if lock else "")
+        f"WHERE o.battle_id = {battle} ORDER BY o.id" + (lock_of("o") if lock else "")
     )
 
 
@@ -124,25 +125,29 @@ _BATTLE_OF_OUTPUT_LOCKED = RowsRead(
     _BATTLE_PARTS, lambda: _battle_from(_output_battle(), lock=True)
 )
 _OUTPUTS = RowsRead(_OUTPUT_PARTS, _outputs_from)
-_OUTPUTS_LOCKED = RowsRead(_OUTPUT_PARTS, lambda: _outputs_from(lock=True))
+_OUTPUTS_OF_OUTPUT = RowsRead(_OUTPUT_PARTS, lambda: _outputs_from(of_output=True))
+_OUTPUTS_OF_OUTPUT_LOCKED = RowsRead(
+    _OUTPUT_PARTS, lambda: _outputs_from(lock=True, of_output=True)
+)
 
 
-def _battle_loaded(read: RowsRead, *params: object, lock: bool = False) -> Battle | None:
+def _battle_loaded(read: RowsRead, *params: object) -> Battle | None:
     """A battle with its arena, prompt and outputs (each with its contender and provider),
     and both contenders taken from its outputs: two prepared statements (arena.rows), where
-    the ORM's select_related and prefetch cost more Python time to build than to run.
-    With `lock`, the battle's row is locked first, then its outputs' rows (read after the
-    battle's lock is held, so they are the versions committed by whoever held it before)."""
+    the ORM's select_related and prefetch cost more Python time to build than to run."""
     found = read.row(params)
     if found is None:
         return None
+    battle_id = cast(Battle, found[0][0]).pk
+    return _battle_assembled(found, _OUTPUTS.rows([primary_key(Battle, battle_id)]))
+
+
+def _battle_assembled(found: tuple[list[Any], list[Any]], output_rows: Loaded) -> Battle:
     (battle, arena, prompt), _ = found
     battle = cast(Battle, battle)
     battle.arena, battle.prompt = cast(Arena, arena), cast(Prompt, prompt)
     outputs = []
-    for (output, contender, provider), _ in (_OUTPUTS_LOCKED if lock else _OUTPUTS).rows(
-        [primary_key(Battle, battle.pk)]
-    ):
+    for (output, contender, provider), _ in output_rows:
         output = cast(Output, output)
         if contender is not None:
             cast(Contender, contender).provider = cast(Provider, provider)
@@ -156,11 +161,28 @@ def _battle_loaded(read: RowsRead, *params: object, lock: bool = False) -> Battl
     return outputs_attach(battle, outputs)
 
 
+def battle_of_output_reads(
+    output_id: int, *, lock: bool = False
+) -> tuple[tuple[RowsRead, list[object]], tuple[RowsRead, list[object]]]:
+    """The two reads of `battle_of_output`, for `arena.rows.run_together` (a caller may send
+    its own statements with them); `battle_of_output_assembled` makes their rows a battle."""
+    if lock:
+        return (_BATTLE_OF_OUTPUT_LOCKED, [output_id]), (_OUTPUTS_OF_OUTPUT_LOCKED, [output_id])
+    return (_BATTLE_OF_OUTPUT, [output_id]), (_OUTPUTS_OF_OUTPUT, [output_id])
+
+
+def battle_of_output_assembled(battle_rows: Together, output_rows: Together) -> Battle | None:
+    if not isinstance(battle_rows, list) or not isinstance(output_rows, list):
+        raise TypeError("expected the rows of battle_of_output_reads")
+    return _battle_assembled(battle_rows[0], output_rows) if battle_rows else None
+
+
 def battle_of_output(output_id: int, *, lock: bool = False) -> Battle | None:
-    """The battle of this output, loaded as `_battle_loaded` says (None if there is none)."""
-    return _battle_loaded(
-        _BATTLE_OF_OUTPUT_LOCKED if lock else _BATTLE_OF_OUTPUT, output_id, lock=lock
-    )
+    """The battle of this output, loaded as `_battle_loaded` says (None if there is none),
+    both reads sent at once. With `lock`, the battle's row is locked first, then its
+    outputs' rows (read after the battle's lock is held, so they are the versions committed
+    by whoever held it before)."""
+    return battle_of_output_assembled(*run_together(*battle_of_output_reads(output_id, lock=lock)))
 
 
 def battle_get(*, battle_id: object) -> Battle:

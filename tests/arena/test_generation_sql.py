@@ -226,8 +226,10 @@ def test_a_battle_failed_while_a_claim_waited_stays_failed(demo_arena: Any) -> N
         pytest.skip("row locks: PostgreSQL")
     battle = _pending_battle()
     left = battle.outputs.get(side="left")
-    Output.objects.filter(pk=left.pk).update(status=OutputStatus.GENERATING)  # claimed already
-    _while_failed_in_another_transaction(battle, lambda: generation._battle_generating(left.pk))
+    Output.objects.filter(pk=left.pk).update(status=OutputStatus.GENERATING)  # a redelivery
+    assert _while_failed_in_another_transaction(battle, lambda: generation._claim(left.pk)) == [
+        None
+    ]
     assert Battle.objects.get(pk=battle.pk).status == BattleStatus.FAILED
 
 
