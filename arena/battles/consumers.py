@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.generic.websocket import JsonWebsocketConsumer
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from arena.battles import events, selectors
@@ -22,41 +22,57 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4429
 
 
-class _CountedConsumer(JsonWebsocketConsumer):
-    """Joins one group once `target()` names it; holds one of its address's slots meanwhile."""
+class _CountedConsumer(AsyncJsonWebsocketConsumer):
+    """Joins one group once `target()` names it; holds one of its address's slots meanwhile.
+
+    Asynchronous, so a push is forwarded on the server's event loop as it arrives (issue 10:
+    a synchronous consumer handed every message to a thread and its send back to the loop);
+    what reads the database or the cache runs in a thread (`database_sync_to_async`)."""
 
     group = ""
     slot = ""
 
     def target(self) -> str:
-        """The group to join, or "" for a 404."""
+        """The group to join, or "" for a 404 (runs in a thread)."""
         raise NotImplementedError
 
-    def connect(self) -> None:
+    def opened(self) -> dict[str, Any] | None:
+        """A first message once the group is joined, or None (runs in a thread)."""
+        return None
+
+    def _admit(self) -> tuple[str, str]:
+        """(group, slot): ("", "") for a 404, (group, "") when the address has no slot left."""
         group = self.target()
         if not group:
-            self.close(code=CLOSE_NOT_FOUND)
-            return
+            return "", ""
         slot = scope_address_hash(self.scope) or "no-address"
         if not connection_acquire(
             key=slot, limit=settings.ARENA_WS_MAX_PER_ADDRESS, ttl_s=settings.ARENA_WS_COUNT_TTL_S
         ):
-            self.close(code=CLOSE_TOO_MANY)
+            return group, ""
+        return group, slot
+
+    async def connect(self) -> None:
+        group, slot = await database_sync_to_async(self._admit)()
+        if not group:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if not slot:
+            await self.close(code=CLOSE_TOO_MANY)
             return
         self.slot, self.group = slot, group
-        async_to_sync(self.channel_layer.group_add)(self.group, self.channel_name)
-        self.accept()
-        self.opened()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        first = await database_sync_to_async(self.opened)()
+        if first is not None:
+            await self.send_json(first)
 
-    def opened(self) -> None:
-        pass
-
-    def disconnect(self, code: int) -> None:
+    async def disconnect(self, code: int) -> None:
         if self.group:
-            async_to_sync(self.channel_layer.group_discard)(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.slot:
-            connection_release(key=self.slot)
-            self.slot = ""
+            slot, self.slot = self.slot, ""
+            await database_sync_to_async(connection_release)(key=slot)
 
 
 class BattleConsumer(_CountedConsumer):
@@ -74,14 +90,14 @@ class BattleConsumer(_CountedConsumer):
             return ""
         return events.battle_group(self.battle_id)
 
-    def opened(self) -> None:
+    def opened(self) -> dict[str, Any]:
         # Whatever happened before the socket opened is not lost: send the current state,
         # read once the group is joined (so a push cannot fall between the two).
         state = selectors.battle_state(selectors.battle_get(battle_id=self.battle_id))
-        self.send_json({"type": "battle", "state": state})
+        return {"type": "battle", "state": state}
 
-    def battle_state(self, event: dict[str, Any]) -> None:
-        self.send_json({"type": "battle", "state": event["state"]})
+    async def battle_state(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "battle", "state": event["state"]})
 
 
 class LeaderboardConsumer(_CountedConsumer):
@@ -94,12 +110,12 @@ class LeaderboardConsumer(_CountedConsumer):
             return ""
         return events.leaderboard_group(arena.slug)
 
-    def leaderboard_update(self, event: dict[str, Any]) -> None:
-        self.send_json({"type": "leaderboard", "board": event["board"]})
+    async def leaderboard_update(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "leaderboard", "board": event["board"]})
 
 
-class NotFoundConsumer(JsonWebsocketConsumer):
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
     """Any other WebSocket path: refused like a missing battle, never a crash."""
 
-    def connect(self) -> None:
-        self.close(code=CLOSE_NOT_FOUND)
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)

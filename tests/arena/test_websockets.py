@@ -136,6 +136,37 @@ def redis_cache(settings: Any, redis_url: str) -> Iterator[None]:
     cache.clear()
 
 
+async def test_sockets_open_no_new_redis_connections(
+    arena: Any, settings: Any, redis_url: str
+) -> None:
+    """Each socket is its own asyncio context, so Django's `caches` gives it its own cache
+    object; with the project's backend they share the process's connection pool (issue 10:
+    every socket opened two new Redis connections, to count its slot and to give it back)."""
+    import redis as redis_lib
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "arena.ops.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "wsshared",
+        }
+    }
+    settings.ARENA_WS_MAX_PER_ADDRESS = 50
+    server = redis_lib.Redis.from_url(redis_url)
+    path = "/ws/arenas/text-to-image/leaderboard/"
+
+    async def open_and_close() -> None:
+        communicator = socket(path)
+        assert (await communicator.connect())[0]
+        await communicator.disconnect()
+
+    await open_and_close()  # the pool's first connection
+    before = server.info("stats")["total_connections_received"]
+    for _ in range(5):
+        await open_and_close()
+    assert server.info("stats")["total_connections_received"] - before <= 1
+
+
 def test_slots_of_a_crashed_process_expire(redis_cache: None, settings: Any) -> None:
     # a process that died holding two sockets never released them ...
     assert connection_acquire(key="crashed", limit=2, ttl_s=1)
