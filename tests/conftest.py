@@ -36,7 +36,10 @@ def _isolated_media(settings: Any, tmp_path: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
+    from arena.leaderboards import services as leaderboard_services
+
     cache.clear()  # rate-limit windows must not leak between tests
+    leaderboard_services._covered_until.clear()  # nor what a process knew of a due refresh
 
 
 @pytest.fixture

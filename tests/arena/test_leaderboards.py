@@ -218,6 +218,45 @@ def test_a_burst_of_votes_schedules_one_refresh(
     assert scheduled == [demo_arena.pk, demo_arena.pk]
 
 
+def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then(
+    demo_arena: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """Votes committed before the scheduled recompute starts are in it: until shortly
+    before then, a request costs no cache round trip (issue 10), and after that it asks
+    again (and schedules the next one once the recompute has started)."""
+    from arena.leaderboards import dispatch
+
+    settings.ARENA_LEADERBOARD_DEBOUNCE_S = 2.0
+    scheduled: list[int] = []
+    monkeypatch.setattr(
+        dispatch, "refresh_schedule", lambda *, arena_id, countdown: scheduled.append(arena_id)
+    )
+    asked: list[str] = []
+    real_add = lb_services.cache.add
+    monkeypatch.setattr(
+        lb_services.cache, "add", lambda *a, **k: asked.append(a[0]) or real_add(*a, **k)
+    )
+    clock = [1_000_000.0]
+    monkeypatch.setattr(lb_services.time, "time", lambda: clock[0])
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert scheduled == [demo_arena.pk] and len(asked) == 1
+    clock[0] += 0.9  # the recompute starts at +2.0; covered until +1.0
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert len(asked) == 1
+    clock[0] += 0.2  # +1.1: asks again, finds the same recompute still due
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert len(asked) == 2 and scheduled == [demo_arena.pk]
+    # another process's request: it learns when the one already scheduled starts
+    lb_services._covered_until.clear()
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert len(asked) == 3 and scheduled == [demo_arena.pk]
+    assert lb_services._covered_until[demo_arena.pk] == pytest.approx(1_000_001.0)
+    clock[0] += 1.0  # +2.1: the recompute has started, so the next vote schedules the next
+    lb_services.leaderboard_refresh(arena_id=demo_arena.pk)
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
+    assert scheduled == [demo_arena.pk, demo_arena.pk]
+
+
 def test_only_one_recompute_runs_at_a_time(demo_arena: Any) -> None:
     from arena.leaderboards.locks import refresh_lock
 

@@ -4,6 +4,7 @@ ask for a leaderboard refresh after commit)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +102,40 @@ def test_a_vote_is_two_statements_and_two_redis_round_trips(
         assert sql[2].startswith('UPDATE "battles_battle"')
     assert trips.count <= 2  # rate limits (one pipeline) + the debounced refresh request
     assert Vote.objects.get().is_valid
+
+
+def test_a_vote_after_the_first_of_a_burst_asks_redis_only_its_rate_limits(
+    demo_arena: Any,
+    run_on_commit: Any,
+    voter: Any,
+    redis_cache: None,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The first vote stores when the leaderboard's recompute starts (SET NX GET, one round
+    trip) and schedules it; the next votes of this process know it covers them (issue 10)."""
+    from arena.leaderboards import dispatch
+    from arena.leaderboards.services import _due_key
+
+    settings.ARENA_RATE_VOTES_PER_VOTER = 30
+    settings.ARENA_LEADERBOARD_DEBOUNCE_S = 30.0
+    scheduled: list[int] = []
+    monkeypatch.setattr(
+        dispatch, "refresh_schedule", lambda *, arena_id, countdown: scheduled.append(arena_id)
+    )
+    first, second = ready_battle(run_on_commit, voter), ready_battle(run_on_commit, voter, "a cat")
+    cache.get("warm-up")
+    trips = []
+    for battle in (first, second):
+        counted = RoundTrips(monkeypatch)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
+        assert response.status_code == 200, response.content
+        trips.append(counted.count)
+    assert trips == [2, 1]  # rate limits + the refresh's due time; then rate limits only
+    assert scheduled == [first.arena_id]
+    assert cache.get(_due_key(first.arena_id)) > time.time() * 1000  # Django reads it back
 
 
 def test_a_text_vote_reads_its_outputs_once_more(
