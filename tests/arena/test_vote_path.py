@@ -63,20 +63,23 @@ def ready_battle(run_on_commit: Any, voter: Any, prompt: str = "a fox") -> Battl
     return battle
 
 
+@pytest.fixture
+def limited(demo_arena: Any, redis_cache: None, settings: Any) -> None:
+    """The demo arena, Redis as the cache, the vote rate limits on."""
+    settings.ARENA_RATE_VOTES_PER_VOTER = 30
+    settings.ARENA_RATE_VOTES_PER_ADDRESS = 120
+
+
 def test_a_vote_is_two_statements_and_two_redis_round_trips(
-    demo_arena: Any,
+    limited: None,
     run_on_commit: Any,
     voter: Any,
-    redis_cache: None,
-    settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     django_assert_max_num_queries: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     from arena.leaderboards.services import _due_key
 
-    settings.ARENA_RATE_VOTES_PER_VOTER = 30
-    settings.ARENA_RATE_VOTES_PER_ADDRESS = 120
     battle = ready_battle(run_on_commit, voter)
     cache.get("warm-up")  # the connection's own handshake is not the vote's
     cache.add(_due_key(battle.arena_id), 1, timeout=60)  # a refresh is already due
@@ -105,20 +108,13 @@ def test_a_vote_is_two_statements_and_two_redis_round_trips(
 
 
 def test_a_vote_after_the_first_of_a_burst_asks_redis_only_its_rate_limits(
-    demo_arena: Any,
-    run_on_commit: Any,
-    voter: Any,
-    redis_cache: None,
-    settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
+    limited: None, run_on_commit: Any, voter: Any, settings: Any, monkeypatch: Any
 ) -> None:
     """The first vote stores when the leaderboard's recompute starts (SET NX GET, one round
     trip) and schedules it; the next votes of this process know it covers them (issue 10)."""
     from arena.leaderboards import dispatch
     from arena.leaderboards.services import _due_key
 
-    settings.ARENA_RATE_VOTES_PER_VOTER = 30
     settings.ARENA_LEADERBOARD_DEBOUNCE_S = 30.0
     scheduled: list[int] = []
     monkeypatch.setattr(
@@ -129,8 +125,7 @@ def test_a_vote_after_the_first_of_a_burst_asks_redis_only_its_rate_limits(
     trips = []
     for battle in (first, second):
         counted = RoundTrips(monkeypatch)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = voter.post(f"/api/battles/{battle.pk}/vote", {"choice": "left"})
+        response = run_on_commit(voter.post, f"/api/battles/{battle.pk}/vote", {"choice": "left"})
         assert response.status_code == 200, response.content
         trips.append(counted.count)
     assert trips == [2, 1]  # rate limits + the refresh's due time; then rate limits only
