@@ -11,12 +11,14 @@ here too, e.g. behind a PgBouncer older than 1.21).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
+from django.db.models.signals import post_save
 
 if TYPE_CHECKING:
     from django.db.backends.utils import _ExecuteQuery  # only in django-stubs
@@ -93,3 +95,43 @@ def database_connection_release() -> None:
     a connection again (a checkout, no new connection)."""
     if not connection.in_atomic_block:
         connection.close()
+
+
+@contextmanager
+def writes_sent_with_commit() -> Iterator[None]:
+    """Inside a transaction, until this block ends after the transaction's COMMIT: on
+    PostgreSQL the statements are queued (psycopg's pipeline mode) and sent with the COMMIT,
+    one round trip for all of them. Only writes whose row counts nobody reads may run in it
+    (`fields_update`, `QuerySet.update`; not `Model.save`, which checks the count), and
+    reads, which wait for their results. Elsewhere, or with prepared statements turned off
+    (a pooler that may not pipeline), statements run as usual."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        yield
+        return
+    with connection.wrap_database_errors, raw.pipeline():
+        yield
+
+
+def fields_update(instance: Model, names: Sequence[str]) -> None:
+    """UPDATE these fields of a stored row (what `save(update_fields=...)` writes, without
+    reading back how many rows it changed, so it can be sent with the commit) and send the
+    post_save signal the save would."""
+    model = type(instance)
+    columns = [f.attname for f in model._meta.concrete_fields if f.name in names]
+    if len(columns) != len(set(names)):
+        raise ValueError(f"not concrete fields of {model.__name__}: {sorted(names)}")
+    model._base_manager.filter(pk=instance.pk).update(
+        **{attname: getattr(instance, attname) for attname in columns}
+    )
+    post_save.send(
+        sender=model,
+        instance=instance,
+        created=False,
+        update_fields=frozenset(names),
+        raw=False,
+        using=connection.alias,
+    )

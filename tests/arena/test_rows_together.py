@@ -33,7 +33,8 @@ def output(demo_arena: Any) -> Output:
 @pytest.fixture
 def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many statements each psycopg pipeline sent (a pipeline's statements go in one
-    round trip); statements sent outside any pipeline count as pipelines of one."""
+    round trip), negative when a COMMIT went with them; statements sent outside any
+    pipeline count as pipelines of one."""
     sent: list[int] = []
     real_pipeline = psycopg.Connection.pipeline
     real_execute = psycopg.Cursor.execute
@@ -49,8 +50,17 @@ def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             sent.append(1)
         return real_execute(self, *args, **kwargs)
 
+    def commit(self: psycopg.Connection[Any]) -> None:
+        # a COMMIT sent in a pipeline: recorded as a negative count of what went with it
+        if self._pipeline is not None:
+            sent[-1] = -sent[-1]
+            sent.append(0)  # what the same pipeline sends after the commit
+        real_commit(self)
+
+    real_commit = psycopg.Connection.commit
     monkeypatch.setattr(psycopg.Connection, "pipeline", pipeline)
     monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    monkeypatch.setattr(psycopg.Connection, "commit", commit)
     return sent
 
 
@@ -103,3 +113,37 @@ def test_a_sides_claim_is_one_round_trip(output: Output, pipelines: list[int]) -
     assert pipelines == [4]
     assert Battle.objects.get(pk=claimed.battle.pk).status == BattleStatus.GENERATING
     assert Output.objects.get(pk=output.pk).attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_side_sends_its_writes_with_the_commit(
+    demo_arena: Any, pipelines: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finish's two locked reads go together, then the output's and the battle's
+    UPDATEs are queued and sent with the COMMIT (issue 10); what commits is what a save
+    would have written, and the push follows the commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pipeline mode is PostgreSQL's")
+    from arena.battles import events
+
+    pushed: list[tuple[str, bool]] = []
+
+    def push(battle_id: Any, state: dict[str, Any]) -> None:
+        committed = Battle.objects.get(pk=battle_id).status  # another read: after the commit
+        pushed.append((state["status"], committed == BattleStatus.READY))
+
+    monkeypatch.setattr(events, "battle_state_push", push)
+    monkeypatch.setattr(services, "_enqueue_or_fail", lambda *args: None)  # sides run below
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    left, right = (battle.outputs.get(side=side).pk for side in ("left", "right"))
+    generation.output_generate(output_id=left)
+    pipelines.clear()
+    generation.output_generate(output_id=right)
+    # the claim; the finish's reads; its two UPDATEs with the COMMIT; (after the commit, in
+    # the same pipeline, the metrics' first look-up of the provider's kind and the test's read)
+    assert pipelines[:3] == [4, 2, -2], pipelines
+    stored = Output.objects.get(pk=right)
+    assert stored.status == OutputStatus.READY and stored.file.name.endswith(".webp")
+    assert stored.finished_at is not None and stored.params_used["delivered"]
+    assert Battle.objects.get(pk=battle.pk).ready_at is not None
+    assert pushed[-1] == ("ready", True)
