@@ -127,11 +127,17 @@ def fields_update(instance: Model, names: Sequence[str]) -> None:
     model._base_manager.filter(pk=instance.pk).update(
         **{attname: getattr(instance, attname) for attname in columns}
     )
+    saved_signal(instance, update_fields=names)
+
+
+def saved_signal(instance: Model, *, update_fields: Sequence[str] | None) -> None:
+    """The post_save signal Model.save sends, for a row written another way (a prepared or
+    pipelined statement): created when `update_fields` is None."""
     post_save.send(
-        sender=model,
+        sender=type(instance),
         instance=instance,
-        created=False,
-        update_fields=frozenset(names),
+        created=update_fields is None,
+        update_fields=None if update_fields is None else frozenset(update_fields),
         raw=False,
         using=connection.alias,
     )

@@ -10,11 +10,10 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Field
-from django.db.models.signals import post_save
 from django.utils import timezone
 
 from arena.battles.models import Arena, Battle, Contender, Prompt, Provider
-from arena.db import prepared_cursor
+from arena.db import prepared_cursor, saved_signal
 from arena.rows import RowsRead, column_name, lock_of, primary_key, quote, table
 from arena.votes.models import FlaggedVoter, Vote
 
@@ -181,16 +180,6 @@ def vote_store(*, vote: Vote, battle: Battle) -> None:
                 else cursor.lastrowid
             )
             cursor.execute(update, marks)
-    using = connection.alias
-    vote._state.adding, vote._state.db = False, using
-    post_save.send(
-        sender=Vote, instance=vote, created=True, update_fields=None, raw=False, using=using
-    )
-    post_save.send(
-        sender=Battle,
-        instance=battle,
-        created=False,
-        update_fields=frozenset(_VOTE_UPDATE),
-        raw=False,
-        using=using,
-    )
+    vote._state.adding, vote._state.db = False, connection.alias
+    saved_signal(vote, update_fields=None)
+    saved_signal(battle, update_fields=_VOTE_UPDATE)
