@@ -44,6 +44,9 @@ def _due_key(arena_id: int) -> str:
 # Per arena, until when (time.time()) a recompute known to be scheduled, and not to start
 # before then, will include a vote committed now: this process asks Redis nothing before.
 _covered_until: dict[int, float] = {}
+# How much earlier than the stored start this process stops relying on it: the recompute's
+# countdown is measured on the clock of the host that scheduled it, and runs by the worker's.
+CLOCK_MARGIN_S = 0.25
 
 
 def _due_claim(arena_id: int, due_ms: int, timeout_s: int) -> int | None:
@@ -80,7 +83,8 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
     The first request stores when that recompute may start (its countdown) and schedules
     it; until shortly before then, every vote is included in it, so a process that has
     learnt that time asks Redis nothing more (issue 10: one round trip per vote was ~6 % of
-    a vote's web CPU). The margin, half the debounce, covers clocks of different hosts."""
+    a vote's web CPU). The margin (at most half the debounce) covers clocks of different
+    hosts."""
     from arena.leaderboards.dispatch import refresh_schedule
 
     now = time.time()
@@ -94,7 +98,7 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
             refresh_schedule(arena_id=arena_id, countdown=debounce)
         else:
             starts_ms = before  # one is already scheduled and has not started yet
-        _covered_until[arena_id] = starts_ms / 1000 - debounce / 2
+        _covered_until[arena_id] = starts_ms / 1000 - min(debounce / 2, CLOCK_MARGIN_S)
     except Exception as exc:  # Redis or the broker is down: the periodic refresh catches up
         logger.warning("could not schedule a leaderboard refresh for %s: %s", arena_id, exc)
 

@@ -240,18 +240,18 @@ def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then
     monkeypatch.setattr(lb_services.time, "time", lambda: clock[0])
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert scheduled == [demo_arena.pk] and len(asked) == 1
-    clock[0] += 0.9  # the recompute starts at +2.0; covered until +1.0
+    clock[0] += 1.7  # the recompute starts at +2.0; covered until +1.75
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert len(asked) == 1
-    clock[0] += 0.2  # +1.1: asks again, finds the same recompute still due
+    clock[0] += 0.1  # +1.8: asks again, finds the same recompute still due
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert len(asked) == 2 and scheduled == [demo_arena.pk]
     # another process's request: it learns when the one already scheduled starts
     lb_services._covered_until.clear()
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert len(asked) == 3 and scheduled == [demo_arena.pk]
-    assert lb_services._covered_until[demo_arena.pk] == pytest.approx(1_000_001.0)
-    clock[0] += 1.0  # +2.1: the recompute has started, so the next vote schedules the next
+    assert lb_services._covered_until[demo_arena.pk] == pytest.approx(1_000_001.75)
+    clock[0] += 0.3  # +2.1: the recompute has started, so the next vote schedules the next
     lb_services.leaderboard_refresh(arena_id=demo_arena.pk)
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert scheduled == [demo_arena.pk, demo_arena.pk]
