@@ -7,6 +7,7 @@ aggregates the database computes (see `arena.leaderboards.refresh`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import date
 
@@ -47,6 +48,11 @@ _covered_until: dict[int, float] = {}
 # How much earlier than the stored start this process stops relying on it: the recompute's
 # countdown is measured on the clock of the host that scheduled it, and runs by the worker's.
 CLOCK_MARGIN_S = 0.25
+# Per arena, how many recomputes this process has started. A request relies on the start it
+# learnt only if none started here meanwhile (one run at once by inline tasks, or by another
+# thread, already took its snapshot: it covers no vote after it); checked and set together.
+_started_here: dict[int, int] = {}
+_covered_lock = threading.Lock()
 
 
 def _due_claim(arena_id: int, due_ms: int, timeout_s: int) -> int | None:
@@ -91,6 +97,7 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
     if now < _covered_until.get(arena_id, 0.0):
         return
     debounce = float(settings.ARENA_LEADERBOARD_DEBOUNCE_S)
+    started = _started_here.get(arena_id, 0)
     try:
         starts_ms = round((now + debounce) * 1000)
         before = _due_claim(arena_id, starts_ms, max(1, round(debounce * 30)))
@@ -98,7 +105,9 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
             refresh_schedule(arena_id=arena_id, countdown=debounce)
         else:
             starts_ms = before  # one is already scheduled and has not started yet
-        _covered_until[arena_id] = starts_ms / 1000 - min(debounce / 2, CLOCK_MARGIN_S)
+        with _covered_lock:
+            if _started_here.get(arena_id, 0) == started:
+                _covered_until[arena_id] = starts_ms / 1000 - min(debounce / 2, CLOCK_MARGIN_S)
     except Exception as exc:  # Redis or the broker is down: the periodic refresh catches up
         logger.warning("could not schedule a leaderboard refresh for %s: %s", arena_id, exc)
 
@@ -113,7 +122,9 @@ def leaderboard_refresh(*, arena_id: int) -> bool:
         if not held:
             return False
         cache.delete(_due_key(arena_id))  # votes from now on schedule the next run
-        _covered_until.pop(arena_id, None)
+        with _covered_lock:
+            _started_here[arena_id] = _started_here.get(arena_id, 0) + 1
+            _covered_until.pop(arena_id, None)
         arena = Arena.objects.get(pk=arena_id)
         leaderboard_compute(arena=arena)
     return True

@@ -257,6 +257,25 @@ def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then
     assert scheduled == [demo_arena.pk, demo_arena.pk]
 
 
+def test_a_recompute_that_ran_before_the_request_returned_covers_no_later_vote(
+    demo_arena: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """The stored start only covers later votes while that recompute has not started: one
+    run at once (inline tasks, or one started meanwhile in this process by another thread)
+    already took its snapshot, so the next vote must schedule another, not be left out."""
+    settings.ARENA_EMBEDDED_TASKS = True
+    settings.ARENA_TASKS_INLINE = True  # refresh_schedule runs the recompute right away
+    settings.ARENA_LEADERBOARD_DEBOUNCE_S = 2.0
+    computed: list[int] = []
+    monkeypatch.setattr(
+        lb_services, "leaderboard_compute", lambda *, arena: computed.append(arena.pk)
+    )
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)  # vote 1
+    assert computed == [demo_arena.pk]
+    lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)  # vote 2, committed after
+    assert computed == [demo_arena.pk, demo_arena.pk]
+
+
 def test_only_one_recompute_runs_at_a_time(demo_arena: Any) -> None:
     from arena.leaderboards.locks import refresh_lock
 
