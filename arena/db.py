@@ -11,17 +11,20 @@ here too, e.g. behind a PgBouncer older than 1.21).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 from django.db.models.signals import post_save
 
 if TYPE_CHECKING:
     from django.db.backends.utils import _ExecuteQuery  # only in django-stubs
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -98,22 +101,52 @@ def database_connection_release() -> None:
 
 
 @contextmanager
-def writes_sent_with_commit() -> Iterator[None]:
+def writes_sent_with_commit() -> Iterator[Any]:
     """Inside a transaction, until this block ends after the transaction's COMMIT: on
     PostgreSQL the statements are queued (psycopg's pipeline mode) and sent with the COMMIT,
     one round trip for all of them. Only writes whose row counts nobody reads may run in it
     (`fields_update`, `QuerySet.update`; not `Model.save`, which checks the count), and
     reads, which wait for their results. Elsewhere, or with prepared statements turned off
-    (a pooler that may not pipeline), statements run as usual."""
+    (a pooler that may not pipeline), statements run as usual. Yields the pipeline, or None.
+    Prefer `atomic_sent_with_commit`, which also handles a block that raises."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
-        yield
+        yield None
         return
     raw = connection.connection
     if raw.prepare_threshold is None:
-        yield
+        yield None
         return
-    with connection.wrap_database_errors, raw.pipeline():
-        yield
+    with connection.wrap_database_errors, raw.pipeline() as pipeline:
+        yield pipeline
+
+
+@contextmanager
+def atomic_sent_with_commit() -> Iterator[Callable[[], None]]:
+    """`transaction.atomic()`, giving a function that, called in the block, queues the
+    block's statements from then on to be sent with the COMMIT (`writes_sent_with_commit`).
+
+    When the block raises while statements are queued, they are sent (and their results
+    read) before the rollback: a queued statement's error read first by the rollback makes
+    it fail, and Django then drops the connection, back to its pool still in pipeline mode
+    (where a thread waiting for a connection would get it, and this block's end would later
+    end that pipeline under it)."""
+    pipelines: list[Any] = []
+    with ExitStack() as stack, transaction.atomic():
+
+        def send_with_commit() -> None:
+            pipelines.append(stack.enter_context(writes_sent_with_commit()))
+
+        try:
+            yield send_with_commit
+        except BaseException:
+            for pipeline in pipelines:
+                if pipeline is None:
+                    continue
+                try:
+                    pipeline.sync()
+                except Exception as exc:  # rolled back with the rest, raised or not
+                    logger.warning("a statement queued for the commit failed: %s", exc)
+            raise
 
 
 def fields_update(instance: Model, names: Sequence[str]) -> None:

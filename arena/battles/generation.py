@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -55,7 +54,7 @@ from arena.battles.selectors import (
 )
 from arena.battles.services import battle_fail, prompt_clean
 from arena.battles.signals import generation_finished
-from arena.db import database_connection_release, fields_update, writes_sent_with_commit
+from arena.db import atomic_sent_with_commit, database_connection_release, fields_update
 from arena.rows import Statement, run_together, table
 from generators.base import (
     BadConfiguration,
@@ -194,9 +193,9 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
     One transaction: lock the battle, read both outputs, update this one, reset the
     contender's failure streak only if it had one, mark the battle ready or failed; the
     public state before and after is computed from the rows in hand (no reload). A side that
-    succeeded sends its writes with the COMMIT (`writes_sent_with_commit`: one round trip on
+    succeeded sends its writes with the COMMIT (`atomic_sent_with_commit`: one round trip on
     PostgreSQL where the two saves and the commit took three)."""
-    with ExitStack() as sent_with_commit, transaction.atomic():
+    with atomic_sent_with_commit() as send_with_commit:
         # the battle's row, then its outputs' (every writer of outputs locks their battle
         # first, so the order battle -> outputs cannot deadlock)
         battle = battle_of_output(output_id, lock=True)
@@ -211,7 +210,7 @@ def _finish(output_id: int, *, fields: dict[str, object], failed_code: str = "")
         output.status = OutputStatus.FAILED if failed_code else OutputStatus.READY
         output.finished_at = timezone.now()
         if not failed_code:  # from here only writes whose row counts nobody reads
-            sent_with_commit.enter_context(writes_sent_with_commit())
+            send_with_commit()
         fields_update(output, [*fields, "status", "finished_at"])
         generation_finished.send(sender=Output, output=output, outcome=failed_code)
         if contender_output_finished(

@@ -147,3 +147,40 @@ def test_a_finished_side_sends_its_writes_with_the_commit(
     assert stored.finished_at is not None and stored.params_used["delivered"]
     assert Battle.objects.get(pk=battle.pk).ready_at is not None
     assert pushed[-1] == ("ready", True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_that_fails_after_a_queued_write_failed_keeps_its_connection(
+    demo_arena: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued UPDATE that failed (its error not read yet) and then an exception in the
+    block: the rollback must not be the first to read that error, or Django drops the
+    connection, back to the pool while still in pipeline mode (another thread waiting for
+    one would get it so, and this one's pipeline would later be ended under it)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pipeline mode is PostgreSQL's")
+    from psycopg_pool import ConnectionPool
+
+    monkeypatch.setattr(services, "_enqueue_or_fail", lambda *args: None)
+    battle = services.battle_create(arena_slug="text-to-image", voter_id="v", prompt_text="a cat")
+    left = battle.outputs.get(side="left").pk
+    assert generation._claim(left) is not None
+    returned_in_pipeline: list[bool] = []
+    real_putconn = ConnectionPool.putconn
+
+    def putconn(self: Any, conn: Any) -> None:
+        returned_in_pipeline.append(conn._pipeline is not None)
+        real_putconn(self, conn)
+
+    monkeypatch.setattr(ConnectionPool, "putconn", putconn)
+
+    def broken(**kwargs: Any) -> bool:
+        raise RuntimeError("after the writes were queued")
+
+    monkeypatch.setattr(generation, "contender_output_finished", broken)
+    # the output's UPDATE fails too (too long a value): queued, so the block's own error is
+    # what comes out; unqueued (DB_PREPARED_STATEMENTS=0), the UPDATE's, at once
+    with pytest.raises(RuntimeError if connection.connection.prepare_threshold else DatabaseError):
+        generation._finish(left, fields={"input_sha256": "x" * 100})
+    assert True not in returned_in_pipeline
+    assert Output.objects.get(pk=left).status == OutputStatus.GENERATING  # rolled back
