@@ -281,6 +281,31 @@ def test_a_file_just_under_the_budget_is_still_padded_to_it(room: int) -> None:
         assert img.size == (128, 96)
 
 
+def test_pure_noise_is_softened_to_the_one_length_not_delivered_at_its_own() -> None:
+    """Grain that no quality fits (pure noise is ~115 KB at quality 10 against a 31 KB
+    budget at 512²) is blurred until it fits, and padded to the budget like every other
+    picture: it used to keep its own length, which told it apart (found in review)."""
+    from arena.battles import media
+
+    grain = np.random.default_rng(5).integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    picture = Image.fromarray(grain, "RGB")
+    floor = len(encoded(picture, "WEBP", quality=media.WEBP_QUALITY_MIN, method=2))
+    budget = media.image_byte_budget(512, 512, bytes_per_pixel=media.IMAGE_BYTES_PER_PIXEL)
+    assert floor > budget  # the case: even the floor quality is over the budget
+    clean = media.image_normalise(encoded(picture, "PNG"), width=512, height=512)
+    assert len(clean.data) == budget
+    with Image.open(io.BytesIO(clean.data)) as img:
+        assert img.size == (512, 512)
+
+
+def test_a_budget_too_small_for_any_picture_is_refused_not_leaked() -> None:
+    from arena.battles import media
+
+    picture = Image.new("RGB", (64, 64), (10, 200, 30))
+    with pytest.raises(media.MediaError, match="byte budget"):
+        media.webp_fitted(picture, budget=20)
+
+
 def test_the_filler_changes_no_pixel() -> None:
     from arena.battles.media import webp_padded
 
