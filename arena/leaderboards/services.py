@@ -42,8 +42,9 @@ def _due_key(arena_id: int) -> str:
     return f"lb-due:{arena_id}"
 
 
-# Per arena, until when (time.time()) a recompute known to be scheduled, and not to start
-# before then, will include a vote committed now: this process asks Redis nothing before.
+# Per arena, until when (time.monotonic(): a step of this host's wall clock changes nothing)
+# a recompute known to be scheduled, and not to start before then, will include a vote
+# committed now: this process asks Redis nothing before.
 _covered_until: dict[int, float] = {}
 # How much earlier than the stored start this process stops relying on it: the recompute's
 # countdown is measured on the clock of the host that scheduled it, and runs by the worker's.
@@ -53,6 +54,12 @@ CLOCK_MARGIN_S = 0.25
 # thread, already took its snapshot: it covers no vote after it); checked and set together.
 _started_here: dict[int, int] = {}
 _covered_lock = threading.Lock()
+
+
+def _clocks() -> tuple[float, float]:
+    """Now by the wall clock (to compare with starts stored by other hosts) and by this
+    process's monotonic clock (to keep)."""
+    return time.time(), time.monotonic()
 
 
 def _due_claim(arena_id: int, due_ms: int, timeout_s: int) -> int | None:
@@ -93,8 +100,8 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
     hosts."""
     from arena.leaderboards.dispatch import refresh_schedule
 
-    now = time.time()
-    if now < _covered_until.get(arena_id, 0.0):
+    now, local = _clocks()
+    if local < _covered_until.get(arena_id, float("-inf")):
         return
     debounce = float(settings.ARENA_LEADERBOARD_DEBOUNCE_S)
     started = _started_here.get(arena_id, 0)
@@ -107,7 +114,8 @@ def leaderboard_refresh_request(*, arena_id: int) -> None:
             starts_ms = before  # one is already scheduled and has not started yet
         with _covered_lock:
             if _started_here.get(arena_id, 0) == started:
-                _covered_until[arena_id] = starts_ms / 1000 - min(debounce / 2, CLOCK_MARGIN_S)
+                covered_s = starts_ms / 1000 - min(debounce / 2, CLOCK_MARGIN_S) - now
+                _covered_until[arena_id] = local + covered_s
     except Exception as exc:  # Redis or the broker is down: the periodic refresh catches up
         logger.warning("could not schedule a leaderboard refresh for %s: %s", arena_id, exc)
 

@@ -237,7 +237,7 @@ def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then
         lb_services.cache, "add", lambda *a, **k: asked.append(a[0]) or real_add(*a, **k)
     )
     clock = [1_000_000.0]
-    monkeypatch.setattr(lb_services.time, "time", lambda: clock[0])
+    monkeypatch.setattr(lb_services, "_clocks", lambda: (clock[0], clock[0] - 999_000.0))
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert scheduled == [demo_arena.pk] and len(asked) == 1
     clock[0] += 1.7  # the recompute starts at +2.0; covered until +1.75
@@ -250,7 +250,7 @@ def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then
     lb_services._covered_until.clear()
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert len(asked) == 3 and scheduled == [demo_arena.pk]
-    assert lb_services._covered_until[demo_arena.pk] == pytest.approx(1_000_001.75)
+    assert lb_services._covered_until[demo_arena.pk] == pytest.approx(1_000_001.75 - 999_000.0)
     clock[0] += 0.3  # +2.1: the recompute has started, so the next vote schedules the next
     lb_services.leaderboard_refresh(arena_id=demo_arena.pk)
     lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
