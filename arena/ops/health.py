@@ -15,7 +15,6 @@ queue that no live worker consumes (e.g. `gpu` work with no GPU worker).
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import socket
@@ -42,16 +41,6 @@ OK, DOWN, EMBEDDED = "ok", "down", "embedded"
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
-
-
-@atexit.register
-def _clients_close() -> None:
-    """Close the probes' clients while the interpreter still has its modules: left to the
-    end, each `redis.Redis.__del__` found `os` gone and printed a traceback."""
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
 
 
 def _redis(url: str) -> redis.Redis:
