@@ -16,7 +16,6 @@ themselves in a forked child).
 
 from __future__ import annotations
 
-import atexit
 import threading
 from collections.abc import Callable
 from functools import cached_property
@@ -45,17 +44,6 @@ class ReusingRedisCacheClient(RedisCacheClient):
 
 _shared: dict[tuple[tuple[str, ...], str], ReusingRedisCacheClient] = {}
 _shared_lock = threading.Lock()
-
-
-@atexit.register
-def _shared_close() -> None:
-    """Close the shared clients while the interpreter still has its modules: left to the
-    end, each `redis.Redis.__del__` found `os` gone and printed a traceback."""
-    with _shared_lock:
-        for client in _shared.values():
-            for redis_client in client._clients.values():
-                redis_client.close()
-            client._clients.clear()
 
 
 class RedisCache(DjangoRedisCache):
