@@ -200,15 +200,19 @@ def test_categories_get_their_own_boards(
     assert page.status_code == 200 and b"<svg" in page.content
 
 
-def test_a_burst_of_votes_schedules_one_refresh(
-    demo_arena: Any, settings: Any, monkeypatch: Any
-) -> None:
+@pytest.fixture
+def scheduled(monkeypatch: Any) -> list[int]:
+    """The arenas whose recompute a request scheduled (instead of scheduling it)."""
     from arena.leaderboards import dispatch
 
-    scheduled: list[int] = []
+    asked: list[int] = []
     monkeypatch.setattr(
-        dispatch, "refresh_schedule", lambda *, arena_id, countdown: scheduled.append(arena_id)
+        dispatch, "refresh_schedule", lambda *, arena_id, countdown: asked.append(arena_id)
     )
+    return asked
+
+
+def test_a_burst_of_votes_schedules_one_refresh(demo_arena: Any, scheduled: list[int]) -> None:
     for _ in range(25):
         lb_services.leaderboard_refresh_request(arena_id=demo_arena.pk)
     assert scheduled == [demo_arena.pk]
@@ -219,18 +223,12 @@ def test_a_burst_of_votes_schedules_one_refresh(
 
 
 def test_a_process_that_knows_a_refresh_is_due_asks_the_cache_nothing_until_then(
-    demo_arena: Any, settings: Any, monkeypatch: Any
+    demo_arena: Any, settings: Any, monkeypatch: Any, scheduled: list[int]
 ) -> None:
     """Votes committed before the scheduled recompute starts are in it: until shortly
     before then, a request costs no cache round trip (issue 10), and after that it asks
     again (and schedules the next one once the recompute has started)."""
-    from arena.leaderboards import dispatch
-
     settings.ARENA_LEADERBOARD_DEBOUNCE_S = 2.0
-    scheduled: list[int] = []
-    monkeypatch.setattr(
-        dispatch, "refresh_schedule", lambda *, arena_id, countdown: scheduled.append(arena_id)
-    )
     asked: list[str] = []
     real_add = lb_services.cache.add
     monkeypatch.setattr(
