@@ -390,7 +390,11 @@ ARENA_STYLE_BOOTSTRAP_ROUNDS = env_int("ARENA_STYLE_BOOTSTRAP_ROUNDS", 200)
 INSTALLED_APPS += ["arena.ops"]
 # Threads per web process that run HTTP requests (arena.ops.asgi); each holds at most one
 # database connection while it serves a request (scripts/prod.sh sizes DB_POOL_MAX to match).
-ARENA_HTTP_THREADS = env_int("ARENA_HTTP_THREADS", 8)
+# 4, not more (issue 10, bench/README "Seventh round"): every view here is short and holds the
+# GIL for most of its time, so more threads only queue for the GIL inside Python (the vote p99
+# at 32 connections was 84-114 ms with 8 threads, 71-93 ms with 3 or 4) where they could wait
+# in granian's accept queue.
+ARENA_HTTP_THREADS = env_int("ARENA_HTTP_THREADS", 4)
 ARENA_HTTP_MAX_BODY_BYTES = env_int("ARENA_HTTP_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Hashed, pre-compressed static files served by WhiteNoise with immutable caching; needs
 # collectstatic first (scripts/prod.sh runs it), so it is opt-in.

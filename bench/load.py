@@ -880,7 +880,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a shorter run (~1.5 minutes)")
     parser.add_argument("--server", choices=("prod", "daphne"), default="prod")
     parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--http-threads", type=int, default=8)
+    parser.add_argument("--http-threads", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--client",
