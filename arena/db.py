@@ -61,6 +61,17 @@ def _cursor_classes() -> tuple[type, type]:
     return PreparedCursor, PreparedDebugWrapper
 
 
+def preparing_connection() -> Any | None:
+    """This thread's psycopg connection (opened if need be) when it prepares statements and may
+    pipeline them: PostgreSQL with preparing on. None elsewhere, and with
+    DB_PREPARED_STATEMENTS=0 (a transaction-mode pooler, which may not pipeline either)."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    raw = connection.connection
+    return None if raw.prepare_threshold is None else raw
+
+
 @contextmanager
 def prepared_cursor() -> Iterator[CursorWrapper]:
     """A Django cursor (queries logged, errors translated) whose statements PostgreSQL plans
@@ -68,13 +79,8 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
 
     Pass parameters as %s; the statement must not depend on client-side quoting.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    connection.ensure_connection()
-    raw_connection = connection.connection
-    if raw_connection.prepare_threshold is None:  # DB_PREPARED_STATEMENTS=0
+    raw_connection = preparing_connection()
+    if raw_connection is None:
         with connection.cursor() as cursor:
             yield cursor
         return
@@ -109,11 +115,8 @@ def writes_sent_with_commit() -> Iterator[Any]:
     reads, which wait for their results. Elsewhere, or with prepared statements turned off
     (a pooler that may not pipeline), statements run as usual. Yields the pipeline, or None.
     Prefer `atomic_sent_with_commit`, which also handles a block that raises."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
-        yield None
-        return
-    raw = connection.connection
-    if raw.prepare_threshold is None:
+    raw = preparing_connection() if connection.in_atomic_block else None
+    if raw is None:
         yield None
         return
     with connection.wrap_database_errors, raw.pipeline() as pipeline:

@@ -18,7 +18,7 @@ from typing import Any, cast
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
-from arena.db import prepared_cursor
+from arena.db import prepared_cursor, preparing_connection
 
 # A model read by the statement: the model, the alias its table has in the SQL, and the
 # fields to load (None: every concrete field; else a subset that includes the primary key).
@@ -188,11 +188,8 @@ def run_together(*queries: tuple[RowsRead | Statement, Sequence[Any]]) -> list[T
     fail abort the rest, and the transaction is rolled back, as in any transaction.
     Elsewhere, or with prepared statements turned off (a pooler that may not pipeline), they
     run one after the other in a transaction."""
-    if connection.vendor != "postgresql":
-        return _run_in_turn(queries)
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:  # DB_PREPARED_STATEMENTS=0
+    raw = preparing_connection()
+    if raw is None:
         return _run_in_turn(queries)
     with ExitStack() as stack:
         cursors = [stack.enter_context(prepared_cursor()) for _ in queries]
