@@ -74,16 +74,11 @@ def voters_review(
         if columns is None:
             columns = counted_vote_columns(arena=arena)
         verdicts = _assess_columns(columns=columns, since=since, ratings=ratings)
-        names = _voter_ids(arena=arena, hashes=list(verdicts))
+        names = _voter_ids(columns=columns, hashes=list(verdicts))
         named = {names[h]: verdict for h, verdict in verdicts.items() if h in names}
     else:
         named = _assess_one_by_one(arena=arena, since=since, ratings=ratings)
-    flagged = []
-    for voter_id in sorted(named):
-        reason, details = named[voter_id]
-        voter_flag(voter_id=voter_id, reason=reason, details=details)
-        flagged.append(voter_id)
-    return flagged
+    return voters_flag(named)
 
 
 def _assess_one_by_one(
@@ -159,28 +154,40 @@ def _assess_columns(
     return verdicts
 
 
-def _voter_ids(*, arena: Arena, hashes: list[int]) -> dict[int, str]:
-    """Voter ids of the given hashes (one query, only when someone is to be flagged)."""
+def _voter_ids(*, columns: VoteColumns, hashes: list[int]) -> dict[int, str]:
+    """Voter ids of the given hashes: each read from one of that voter's votes, found in the
+    columns (one query by primary key, only when someone is to be flagged; matching the
+    hashes in the votes table instead read every vote: seconds at 10M votes)."""
     if not hashes:
         return {}
-    rows = (
-        Vote.objects.filter(battle__arena=arena, is_valid=True)
-        .annotate(h=voter_hash())
-        .filter(h__in=hashes)
-        .order_by()
-        .values_list("h", "voter_id")
-        .distinct()
-    )
-    return dict(rows)
+    theirs = np.flatnonzero(np.isin(columns.voter, hashes))  # their votes: a few, one pass
+    _, first = np.unique(columns.voter[theirs], return_index=True)
+    vote_ids = [int(v) for v in columns.vote[theirs[first]]]
+    rows = Vote.objects.filter(pk__in=vote_ids).annotate(h=voter_hash())
+    return {int(h): voter_id for h, voter_id in rows.values_list("h", "voter_id")}
 
 
-@transaction.atomic
-def voter_flag(*, voter_id: str, reason: str, details: dict[str, object]) -> None:
-    """Flag a voter: their votes stay stored, marked as not counted, with the reason."""
-    FlaggedVoter.objects.get_or_create(
-        voter_id=voter_id, defaults={"reason": reason, "details": details}
+def voters_flag(verdicts: dict[str, tuple[str, dict[str, object]]]) -> list[str]:
+    """Flag voters (id -> reason, details): their votes stay stored, marked as not counted,
+    with the reason. One UPDATE for all of them: the vote cells' trigger runs once (per
+    voter it cost ~60 ms at 1M votes). A voter flagged before keeps their first reason."""
+    voter_ids = sorted(verdicts)
+    if voter_ids:
+        with transaction.atomic():
+            _flags_store(voter_ids, verdicts)
+    return voter_ids
+
+
+def _flags_store(voter_ids: list[str], verdicts: dict[str, tuple[str, dict[str, object]]]) -> None:
+    FlaggedVoter.objects.bulk_create(
+        [
+            FlaggedVoter(voter_id=v, reason=verdicts[v][0], details=verdicts[v][1])
+            for v in voter_ids
+        ],
+        ignore_conflicts=True,
     )
-    Vote.objects.filter(voter_id=voter_id, is_valid=True).update(
+    Vote.objects.filter(voter_id__in=voter_ids, is_valid=True).update(
         is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
     )
-    logger.info("flagged voter %s: %s %s", voter_id, reason, details)
+    for voter_id in voter_ids:
+        logger.info("flagged voter %s: %s %s", voter_id, *verdicts[voter_id])

@@ -44,7 +44,8 @@ class VoteColumns:
     """One entry per counted vote, sorted by (created_at, id). ``created`` is in microseconds
     (since 2000-01-01 on PostgreSQL; compare with :meth:`micros`); ``group`` the index of the
     prompt's category in the list asked for (-1: none); ``voter`` a 64-bit hash of the voter
-    id on PostgreSQL (0 elsewhere)."""
+    id on PostgreSQL (0 elsewhere); ``vote`` the vote's id (to name a voter by one of their
+    votes, without a scan)."""
 
     created: npt.NDArray[np.int64]
     left: npt.NDArray[np.int64]
@@ -52,6 +53,7 @@ class VoteColumns:
     outcome: npt.NDArray[np.int64]
     group: npt.NDArray[np.int64]
     voter: npt.NDArray[np.int64]
+    vote: npt.NDArray[np.int64]
 
     def select(self, keep: npt.NDArray[np.bool_]) -> VoteColumns:
         return VoteColumns(
@@ -61,6 +63,7 @@ class VoteColumns:
             self.outcome[keep],
             self.group[keep],
             self.voter[keep],
+            self.vote[keep],
         )
 
     @staticmethod
@@ -101,7 +104,6 @@ def counted_vote_columns(*, arena: Arena, categories: Sequence[str] = ()) -> Vot
         qs, ["ts", "i8", "i4", "i4", "i4", "i4", "i8"], block_by=1
     )
     order = np.lexsort((pk, created))
-    del pk
     return VoteColumns(
         created[order],
         left[order].astype(np.int64),
@@ -109,4 +111,5 @@ def counted_vote_columns(*, arena: Arena, categories: Sequence[str] = ()) -> Vot
         outcome[order].astype(np.int64),
         group[order].astype(np.int64),
         voter[order],
+        pk[order],
     )

@@ -11,7 +11,8 @@ from django.db import connection
 from arena.battles.models import Arena, Prompt
 from arena.leaderboards import maintained, services
 from arena.leaderboards.models import LeaderboardSnapshot, PairCell, StyleCell
-from arena.votes.models import Choice, InvalidReason, Vote
+from arena.votes.detector import voters_flag
+from arena.votes.models import Choice, FlaggedVoter, InvalidReason, Vote
 from tests.arena.votes_factory import (
     add_votes,
     cast_concurrently,
@@ -86,6 +87,39 @@ def assert_equal_to_a_recount(arena: Arena) -> None:
         by_key[(category, left, right, choice)] = by_key.get((category, left, right, choice), 0) + n
     names = dict(arena.contenders.values_list("pk", "name"))
     assert {(c, names[a], names[b], ch): n for (c, a, b, ch), n in by_key.items()} == recount(arena)
+
+
+def test_flagging_several_voters_at_once_keeps_the_cells(db: None) -> None:
+    """The refresh flags every suspicious voter in one UPDATE: each one's counted votes leave
+    the cells, a voter flagged before keeps their first reason, the others' votes stay."""
+    arena, models = make_arena(slug="cells-flag")
+    maintained.cells_rebuild()
+    add_votes(arena, models, 300, seed=11, voter_count=6)
+    FlaggedVoter.objects.create(voter_id="voter-2", reason="by hand")
+    counted = {
+        v: Vote.objects.filter(voter_id=v, is_valid=True).count()
+        for v in ("voter-1", "voter-2", "voter-3")
+    }
+    assert all(counted.values())
+    flagged = voters_flag(
+        {
+            "voter-2": ("always picks the same side", {}),
+            "voter-1": ("always picks the same side", {"p_value": 1e-9}),
+        }
+    )
+    assert flagged == ["voter-1", "voter-2"]
+    assert not Vote.objects.filter(voter_id__in=flagged, is_valid=True).exists()
+    assert (
+        Vote.objects.filter(
+            voter_id__in=flagged, invalid_reason=InvalidReason.FLAGGED_VOTER
+        ).count()
+        == counted["voter-1"] + counted["voter-2"]
+    )
+    assert Vote.objects.filter(voter_id="voter-3", is_valid=True).count() == counted["voter-3"]
+    reasons = dict(FlaggedVoter.objects.values_list("voter_id", "reason"))
+    assert reasons == {"voter-1": "always picks the same side", "voter-2": "by hand"}
+    assert_equal_to_a_recount(arena)
+    assert voters_flag({}) == []
 
 
 def test_cells_follow_inserts_exclusions_changes_deletions_and_renames(db: None) -> None:

@@ -263,7 +263,7 @@ def test_voter_counters_flag_the_same_voters_as_one_by_one(
 
     def in_columns(since: Any) -> dict[str, Any]:
         verdicts = _assess_columns(columns=columns, since=since, ratings=ratings)
-        names = _voter_ids(arena=arena, hashes=list(verdicts))
+        names = _voter_ids(columns=columns, hashes=list(verdicts))
         assert len(names) == len(verdicts)
         return {names[h]: verdict for h, verdict in verdicts.items()}
 
