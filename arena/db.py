@@ -100,8 +100,8 @@ def database_connection_release() -> None:
     transaction is open. Called before a provider is asked for an output: that call can take
     minutes, and each thread of a `remote` worker would otherwise hold a pooled connection
     the whole time, so a worker with more threads than its pool has connections (32 against
-    DB_POOL_MAX, 12 by default) could only wait, then fail, on the rest. The next query takes
-    a connection again (a checkout, no new connection)."""
+    WORKER_DB_POOL_MAX, 12 by default in `make prod`) could only wait, then fail, on the rest.
+    The next query takes a connection again (a checkout, no new connection)."""
     if not connection.in_atomic_block:
         connection.close()
 

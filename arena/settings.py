@@ -391,9 +391,10 @@ INSTALLED_APPS += ["arena.ops"]
 # Threads per web process that run HTTP requests (arena.ops.asgi); each holds at most one
 # database connection while it serves a request (scripts/prod.sh sizes DB_POOL_MAX to match).
 # 4, not more (issue 10, bench/README "Seventh round"): every view here is short and holds the
-# GIL for most of its time, so more threads only queue for the GIL inside Python (the vote p99
-# at 32 connections was 84-114 ms with 8 threads, 71-93 ms with 3 or 4) where they could wait
-# in granian's accept queue.
+# GIL for most of its time, so more threads only contend for the GIL (the vote p99 at 32
+# connections was 84-114 ms with 8 threads, 71-93 ms with 3 or 4); requests past 4 wait in
+# the executor's queue, holding nothing. A site whose views block longer (slow uploads, say)
+# may want more.
 ARENA_HTTP_THREADS = env_int("ARENA_HTTP_THREADS", 4)
 ARENA_HTTP_MAX_BODY_BYTES = env_int("ARENA_HTTP_MAX_BODY_BYTES", 10 * 1024 * 1024)
 # Hashed, pre-compressed static files served by WhiteNoise with immutable caching; needs

@@ -11,8 +11,8 @@
 # Each web process keeps a psycopg pool of at most DB_POOL_MAX connections (default: its HTTP
 # threads + 4 for WebSocket consumers), so the database sees at most
 # WEB_WORKERS x DB_POOL_MAX connections from the web; a Celery process uses one per task it
-# runs at once, at most DB_POOL_MAX (a remote thread holds one only while it claims and
-# finishes a side, not while the provider works).
+# runs at once, at most WORKER_DB_POOL_MAX (12; a remote thread holds one only while it claims
+# and finishes a side, not while the provider works).
 # Stops everything on SIGINT/SIGTERM, and when any part exits (a supervisor restarts the set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,9 @@ export DEBUG=${DEBUG:-0}
 export ARENA_STATIC_MANIFEST=${ARENA_STATIC_MANIFEST:-1}
 export ARENA_HTTP_THREADS=${ARENA_HTTP_THREADS:-4}
 export DB_POOL_MAX=${DB_POOL_MAX:-$((ARENA_HTTP_THREADS + 4))}
+# Celery processes size their own pool (a remote worker's 16 threads each hold a connection
+# while they claim or finish a side), independent of the web's threads.
+WORKER_DB_POOL_MAX=${WORKER_DB_POOL_MAX:-12}
 export DB_POOL_MIN=${DB_POOL_MIN:-2}
 export ARENA_VAR_DIR=${ARENA_VAR_DIR:-$PWD/var}
 # Every process writes its metrics here; /metrics on any web process sums them. Emptied at start:
@@ -62,14 +65,14 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 HOSTNAME_TAG=${CELERY_HOSTNAME:-%h}
-"$BIN/celery" -A arena worker -Q default -c "${WORKER_CONCURRENCY:-$CORES}" -l "${LOG_LEVEL:-INFO}" \
+DB_POOL_MAX=$WORKER_DB_POOL_MAX "$BIN/celery" -A arena worker -Q default -c "${WORKER_CONCURRENCY:-$CORES}" -l "${LOG_LEVEL:-INFO}" \
   -n "default-$$@$HOSTNAME_TAG" --without-gossip --without-mingle &
 pids+=($!)
 # Several thread-pool processes for `remote`: a side's decoding, normalising and SQL hold the
 # GIL, so one process would do all of them on one core (issue 10: two processes on 2 cores cut
 # a remote battle's overhead at concurrency 1 by ~7 ms).
 for i in $(seq 1 "${REMOTE_WORKERS:-$CORES}"); do
-  "$BIN/celery" -A arena worker -Q remote --pool threads -c "${REMOTE_CONCURRENCY:-16}" \
+  DB_POOL_MAX=$WORKER_DB_POOL_MAX "$BIN/celery" -A arena worker -Q remote --pool threads -c "${REMOTE_CONCURRENCY:-16}" \
     -l "${LOG_LEVEL:-INFO}" -n "remote$i-$$@$HOSTNAME_TAG" --without-gossip --without-mingle &
   pids+=($!)
 done

@@ -114,7 +114,7 @@ def test_a_side_holds_no_database_connection_while_its_provider_works(
 ) -> None:
     """A remote provider can take minutes: a `remote` worker thread holding its pooled
     connection meanwhile would let only DB_POOL_MAX generations wait at once (32 threads,
-    12 connections by default); the rest would wait for the pool, then fail."""
+    12 connections by default in `make prod`); the rest would wait for the pool, then fail."""
     if connection.vendor != "postgresql":
         pytest.skip("connections are pooled on PostgreSQL (SQLite's test database is in memory)")
     from generators.base import get_generator
