@@ -107,26 +107,14 @@ def database_connection_release() -> None:
 
 
 @contextmanager
-def writes_sent_with_commit() -> Iterator[Any]:
-    """Inside a transaction, until this block ends after the transaction's COMMIT: on
-    PostgreSQL the statements are queued (psycopg's pipeline mode) and sent with the COMMIT,
-    one round trip for all of them. Only writes whose row counts nobody reads may run in it
-    (`fields_update`, `QuerySet.update`; not `Model.save`, which checks the count), and
-    reads, which wait for their results. Elsewhere, or with prepared statements turned off
-    (a pooler that may not pipeline), statements run as usual. Yields the pipeline, or None.
-    Prefer `atomic_sent_with_commit`, which also handles a block that raises."""
-    raw = preparing_connection() if connection.in_atomic_block else None
-    if raw is None:
-        yield None
-        return
-    with connection.wrap_database_errors, raw.pipeline() as pipeline:
-        yield pipeline
-
-
-@contextmanager
 def atomic_sent_with_commit() -> Iterator[Callable[[], None]]:
     """`transaction.atomic()`, giving a function that, called in the block, queues the
-    block's statements from then on to be sent with the COMMIT (`writes_sent_with_commit`).
+    block's statements from then on to be sent with the COMMIT: on PostgreSQL with prepared
+    statements (psycopg's pipeline mode, ended after the COMMIT), one round trip for all of
+    them; elsewhere, or with preparing turned off (a pooler that may not pipeline), they run
+    as usual. Only writes whose row counts nobody reads may be queued (`fields_update`,
+    `QuerySet.update`; not `Model.save`, which checks the count), and reads, which wait for
+    their results.
 
     When the block raises while statements are queued, they are sent (and their results
     read) before the rollback: a queued statement's error read first by the rollback makes
@@ -137,14 +125,15 @@ def atomic_sent_with_commit() -> Iterator[Callable[[], None]]:
     with ExitStack() as stack, transaction.atomic():
 
         def send_with_commit() -> None:
-            pipelines.append(stack.enter_context(writes_sent_with_commit()))
+            raw = preparing_connection()
+            if raw is not None:
+                stack.enter_context(connection.wrap_database_errors)
+                pipelines.append(stack.enter_context(raw.pipeline()))
 
         try:
             yield send_with_commit
         except BaseException:
             for pipeline in pipelines:
-                if pipeline is None:
-                    continue
                 try:
                     pipeline.sync()
                 except Exception as exc:  # rolled back with the rest, raised or not

@@ -172,22 +172,19 @@ def voters_flag(verdicts: dict[str, tuple[str, dict[str, object]]]) -> list[str]
     with the reason. One UPDATE for all of them: the vote cells' trigger runs once (per
     voter it cost ~60 ms at 1M votes). A voter flagged before keeps their first reason."""
     voter_ids = sorted(verdicts)
-    if voter_ids:
-        with transaction.atomic():
-            _flags_store(voter_ids, verdicts)
-    return voter_ids
-
-
-def _flags_store(voter_ids: list[str], verdicts: dict[str, tuple[str, dict[str, object]]]) -> None:
-    FlaggedVoter.objects.bulk_create(
-        [
-            FlaggedVoter(voter_id=v, reason=verdicts[v][0], details=verdicts[v][1])
-            for v in voter_ids
-        ],
-        ignore_conflicts=True,
-    )
-    Vote.objects.filter(voter_id__in=voter_ids, is_valid=True).update(
-        is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
-    )
+    if not voter_ids:
+        return []  # no transaction (not even a savepoint) for a refresh that flags nobody
+    with transaction.atomic():
+        FlaggedVoter.objects.bulk_create(
+            [
+                FlaggedVoter(voter_id=v, reason=verdicts[v][0], details=verdicts[v][1])
+                for v in voter_ids
+            ],
+            ignore_conflicts=True,
+        )
+        Vote.objects.filter(voter_id__in=voter_ids, is_valid=True).update(
+            is_valid=False, invalid_reason=InvalidReason.FLAGGED_VOTER
+        )
     for voter_id in voter_ids:
         logger.info("flagged voter %s: %s %s", voter_id, *verdicts[voter_id])
+    return voter_ids
